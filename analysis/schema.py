@@ -1,0 +1,141 @@
+"""The canonical data model: column names, dtypes and the frozen containers passed between stages.
+
+One tidy long table in two kinds of rows (see DESIGN.md):
+
+* per-sample rows, one per family x model x task x item, holding whichever raw outputs exist;
+* aggregate rows, one per family x model x task x metric, holding a value (or counts) and maybe n and stderr.
+
+Scales are always Float64 (an int64 6ND overflows). Families are never pooled: every downstream group-by
+starts with ``family``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+# identity
+FAMILY = "family"
+MODEL = "model"
+TASK = "task"
+PARAMS = "params"
+TOKENS = "tokens"
+FLOPS = "flops"
+LOSS = "loss"
+SCALES: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, LOSS)
+NOMINAL = "params_nominal"  # Boolean: params parsed from a model name, not measured
+IDENTITY: tuple[str, ...] = (FAMILY, MODEL, TASK)
+
+# per-sample outputs
+ITEM = "item"
+TARGET = "target"
+PREDICTION = "prediction"
+TARGET_TOKENS = "target_tokens"  # List(Utf8): given token lists, used instead of tokenising text
+PREDICTION_TOKENS = "prediction_tokens"  # List(Utf8)
+TARGET_LOGPROBS = "target_logprobs"  # List(Float64): log-prob of each target token
+CHOICE_LOGLIKS = "choice_logliks"  # List(Float64): log-likelihood of each choice
+CORRECT_CHOICE = "correct_choice"  # Int64: 0-based index of the correct choice
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    TARGET,
+    PREDICTION,
+    TARGET_TOKENS,
+    PREDICTION_TOKENS,
+    TARGET_LOGPROBS,
+    CHOICE_LOGLIKS,
+    CORRECT_CHOICE,
+)
+
+# aggregate rows and long metric tables
+METRIC = "metric"
+VALUE = "value"
+N = "n"
+STDERR = "stderr"
+N_CORRECT = "n_correct"
+
+# points
+LO = "lo"
+HI = "hi"
+BINOM_LO = "binom_lo"
+BINOM_HI = "binom_hi"
+SOURCE = "source"  # "samples" or "aggregate"
+
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    *IDENTITY,
+    *SCALES,
+    NOMINAL,
+    ITEM,
+    *OUTPUT_COLUMNS,
+    METRIC,
+    VALUE,
+    N,
+    STDERR,
+    N_CORRECT,
+)
+
+DTYPES: dict[str, pl.DataType] = {
+    FAMILY: pl.Utf8(),
+    MODEL: pl.Utf8(),
+    TASK: pl.Utf8(),
+    PARAMS: pl.Float64(),
+    TOKENS: pl.Float64(),
+    FLOPS: pl.Float64(),
+    LOSS: pl.Float64(),
+    NOMINAL: pl.Boolean(),
+    ITEM: pl.Utf8(),
+    TARGET: pl.Utf8(),
+    PREDICTION: pl.Utf8(),
+    TARGET_TOKENS: pl.List(pl.Utf8()),
+    PREDICTION_TOKENS: pl.List(pl.Utf8()),
+    TARGET_LOGPROBS: pl.List(pl.Float64()),
+    CHOICE_LOGLIKS: pl.List(pl.Float64()),
+    CORRECT_CHOICE: pl.Int64(),
+    METRIC: pl.Utf8(),
+    VALUE: pl.Float64(),
+    N: pl.Int64(),
+    STDERR: pl.Float64(),
+    N_CORRECT: pl.Float64(),
+}
+
+DEFAULT_FAMILY = "default"
+
+SAMPLE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, ITEM)
+AGGREGATE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, METRIC)
+POINT_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, METRIC)
+
+
+def empty_samples() -> pl.DataFrame:
+    """A per-sample frame with the identity columns and no rows."""
+    cols = (*IDENTITY, *SCALES, ITEM)
+    return pl.DataFrame(schema={c: DTYPES[c] for c in cols})
+
+
+def empty_aggregates() -> pl.DataFrame:
+    """An aggregate frame with its columns and no rows."""
+    cols = (*IDENTITY, *SCALES, METRIC, VALUE, N, STDERR)
+    return pl.DataFrame(schema={c: DTYPES[c] for c in cols})
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """What loading produces: canonical per-sample and aggregate rows, plus what the user should be told.
+
+    ``prescored`` names the numeric per-sample columns that are metrics in their own right (e.g. lm-eval's
+    ``acc``); ``nominal_models`` the models whose params were parsed from their names.
+    """
+
+    samples: pl.DataFrame = field(default_factory=empty_samples)
+    aggregates: pl.DataFrame = field(default_factory=empty_aggregates)
+    prescored: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def tasks(self) -> list[str]:
+        names = set(self.samples[TASK].unique().to_list()) | set(self.aggregates[TASK].unique().to_list())
+        return sorted(n for n in names if n is not None)
+
+    @property
+    def families(self) -> list[str]:
+        names = set(self.samples[FAMILY].unique().to_list()) | set(self.aggregates[FAMILY].unique().to_list())
+        return sorted(n for n in names if n is not None)
