@@ -139,3 +139,47 @@ class ResultTable:
     def families(self) -> list[str]:
         names = set(self.samples[FAMILY].unique().to_list()) | set(self.aggregates[FAMILY].unique().to_list())
         return sorted(n for n in names if n is not None)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric id means: its direction (+1 higher is better, -1 lower), kind and chance level."""
+
+    id: str
+    direction: int
+    kind: str  # "discontinuous" or "continuous"
+    binary: bool = False  # values are 0/1, so binomial intervals apply
+    chance: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ScoredSamples:
+    """Per-sample metric values, wide: identity columns + ``item`` + one Float64 column per metric in ``specs``."""
+
+    frame: pl.DataFrame
+    specs: dict[str, MetricSpec] = field(default_factory=dict)
+    chance: dict[tuple[str, str], float] = field(default_factory=dict)  # (task, metric) -> chance level
+    skipped: tuple[tuple[str, str], ...] = ()  # (metric, reason)
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.specs)
+
+
+@dataclass(frozen=True, eq=False)
+class Replicates:
+    """Bootstrap replicates of each model's mean for one family x task x metric: ``values[b, j]`` is model j."""
+
+    models: tuple[str, ...]
+    values: object  # numpy.ndarray of shape (B, len(models))
+
+
+@dataclass(frozen=True, eq=False)
+class PointSet:
+    """One value with an interval per family x model x task x metric (columns in DESIGN.md)."""
+
+    frame: pl.DataFrame
+    replicates: dict[tuple[str, str, str], Replicates] = field(default_factory=dict)
+    specs: dict[str, MetricSpec] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
