@@ -1,0 +1,68 @@
+"""Binomial confidence intervals (Wilson score and Clopper-Pearson exact), vectorised over arrays of (k, n).
+
+A 0/1 metric measured on n items resolves only steps of 1/n; 0 of n is not "zero ability" (SCIENCE.md
+section 4), so binary points carry one of these intervals. Both are two-sided at ``level``. For k = 0 the
+upper bound is ``1 - ((1 - level) / 2) ** (1 / n)`` (exact, about 3.7/n at 95%) or ``z**2 / (n + z**2)``
+(Wilson, about 3.8/n): the two-sided cousins of the one-sided rule of three (3/n). n = 0 gives NaN bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level must be between 0 and 1 (exclusive), got {level}")
+
+
+def _as_arrays(k: object, n: object) -> tuple[np.ndarray, np.ndarray]:
+    k_arr, n_arr = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
+    return k_arr, n_arr
+
+
+def wilson_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (no continuity correction) for k successes out of n; arrays broadcast.
+
+    ``k`` may be non-integer (an aggregate rate times n); values are clipped to [0, 1].
+    """
+    _check_level(level)
+    k_arr, n_arr = _as_arrays(k, n)
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    z2 = z * z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_hat = k_arr / n_arr
+        denominator = n_arr + z2
+        centre = (k_arr + z2 / 2.0) / denominator
+        half = z / denominator * np.sqrt(np.maximum(k_arr * (1.0 - p_hat) + z2 / 4.0, 0.0))
+        lo = np.clip(centre - half, 0.0, 1.0)
+        hi = np.clip(centre + half, 0.0, 1.0)
+    empty = ~(n_arr > 0)
+    lo = np.where(empty, np.nan, np.where(k_arr <= 0, 0.0, lo))
+    hi = np.where(empty, np.nan, np.where(k_arr >= n_arr, 1.0, hi))
+    return lo, hi
+
+
+def exact_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson ("exact") interval from beta quantiles; lo = 0 at k = 0 and hi = 1 at k = n."""
+    _check_level(level)
+    k_arr, n_arr = _as_arrays(k, n)
+    tail = (1.0 - level) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = stats.beta.ppf(tail, k_arr, n_arr - k_arr + 1.0)
+        hi = stats.beta.ppf(1.0 - tail, k_arr + 1.0, n_arr - k_arr)
+    empty = ~(n_arr > 0)
+    lo = np.where(empty, np.nan, np.where(k_arr <= 0, 0.0, lo))
+    hi = np.where(empty, np.nan, np.where(k_arr >= n_arr, 1.0, hi))
+    return lo, hi
+
+
+def normal_interval(value: object, stderr: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """value +- z * stderr, the interval an aggregate row with only a standard error supports."""
+    _check_level(level)
+    value_arr, stderr_arr = np.broadcast_arrays(
+        np.asarray(value, dtype=np.float64), np.asarray(stderr, dtype=np.float64)
+    )
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    return value_arr - z * stderr_arr, value_arr + z * stderr_arr

@@ -1,0 +1,58 @@
+"""Binomial intervals against scipy's binomtest and the rule of three."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.intervals import exact_interval, normal_interval, wilson_interval
+
+CASES = [(0, 10), (1, 10), (5, 10), (10, 10), (3, 500), (0, 1000), (999, 1000), (37, 120)]
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+@pytest.mark.parametrize(("method", "interval"), [("wilson", wilson_interval), ("exact", exact_interval)])
+def test_matches_scipy_binomtest(method: str, interval, level: float) -> None:
+    k = np.array([c[0] for c in CASES])
+    n = np.array([c[1] for c in CASES])
+    lo, hi = interval(k, n, level)
+    for i, (ki, ni) in enumerate(CASES):
+        expected = stats.binomtest(ki, ni).proportion_ci(confidence_level=level, method=method)
+        assert lo[i] == pytest.approx(expected.low, abs=1e-10)
+        assert hi[i] == pytest.approx(expected.high, abs=1e-10)
+
+
+@pytest.mark.parametrize("n", [100, 500, 10_000])
+def test_zero_successes_follow_rule_of_three(n: int) -> None:
+    for interval in (wilson_interval, exact_interval):
+        lo, hi = interval(0, n)
+        assert lo == 0.0
+        # two-sided 95%: exact gives -ln(0.025)/n = 3.69/n, Wilson z^2/(n+z^2) = 3.84/n; one-sided rule: 3/n
+        assert 3.0 / n < hi < 4.0 / n
+    _, hi_exact = exact_interval(0, n)
+    assert hi_exact == pytest.approx(1.0 - 0.025 ** (1.0 / n), rel=1e-9)
+
+
+def test_empty_and_full() -> None:
+    lo, hi = wilson_interval(np.array([0, 7]), np.array([0, 7]))
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+    assert hi[1] == 1.0 and lo[1] < 1.0
+    lo, hi = exact_interval(7, 7)
+    assert hi == 1.0 and lo == pytest.approx(0.025 ** (1 / 7))
+
+
+def test_non_integer_k_is_monotone_between_neighbours() -> None:
+    lo, _ = wilson_interval(np.array([3.0, 3.5, 4.0]), 50)
+    assert lo[0] < lo[1] < lo[2]
+
+
+def test_normal_interval() -> None:
+    lo, hi = normal_interval(0.5, 0.1, 0.95)
+    assert lo == pytest.approx(0.5 - 0.1959964, abs=1e-6)
+    assert hi == pytest.approx(0.5 + 0.1959964, abs=1e-6)
+
+
+def test_bad_level_is_rejected() -> None:
+    with pytest.raises(ValueError, match="level"):
+        wilson_interval(1, 10, 1.5)
