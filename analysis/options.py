@@ -1,4 +1,4 @@
-"""Settings the user controls, one frozen dataclass per stage so a change invalidates only that stage's cache."""
+"""Settings the user controls, one frozen dataclass per stage: a change reruns only that stage."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ class LoadOptions:
     params_from_name: bool = False  # parse "pythia-1.4b" -> 1.4e9, marked nominal
     params_field: str = "non_embedding"  # BIG-bench: "non_embedding" or "total"
     tokens_per_step: float | None = None  # old lm-eval checkpoints: tokens = step * tokens_per_step
-    scale_factors: dict[str, float] = field(default_factory=dict)  # e.g. {"params": 1e9} for sizes in billions
+    scale_factors: dict[str, float] = field(
+        default_factory=dict
+    )  # e.g. {"params": 1e9} for sizes in billions
     family: str | None = None  # family for files that name none
 
 

@@ -155,7 +155,7 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class ScoredSamples:
-    """Per-sample metric values, wide: identity columns + ``item`` + one Float64 column per metric in ``specs``."""
+    """Per-sample metric values, wide: identity, ``item``, one Float64 column per metric in ``specs``."""
 
     frame: pl.DataFrame
     specs: dict[str, MetricSpec] = field(default_factory=dict)
@@ -169,7 +169,7 @@ class ScoredSamples:
 
 @dataclass(frozen=True, eq=False)
 class Replicates:
-    """Bootstrap replicates of each model's mean for one family x task x metric: ``values[b, j]`` is model j."""
+    """Bootstrap replicates of each model's mean for one family x task x metric; ``values[b, j]``: model j."""
 
     models: tuple[str, ...]
     values: object  # numpy.ndarray of shape (B, len(models))

@@ -1,2 +1,307 @@
-def main() -> None:
-    print("emergence-tui")
+"""The `emergence-tui` command: the app by default, plus `report`, `simulate` and `bench` subcommands.
+
+Bad input ends with one line on stderr and exit status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.errors import AnalysisError, InputError
+from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+
+SUBCOMMANDS = ("report", "simulate", "bench")
+EXIT_BAD_INPUT = 2
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _scale_factor(text: str) -> tuple[str, float]:
+    key, value = _key_value(text)
+    try:
+        factor = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"scale factor for {key!r} must be a number, got {value!r}"
+        ) from None
+    return key, factor
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"CI level must be between 0 and 1, got {text}")
+    return value
+
+
+def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading files")
+    group.add_argument(
+        "paths", nargs="*", help="result files, directories or globs (default: the sample data)"
+    )
+    group.add_argument(
+        "--map",
+        dest="mapping",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="THEIRS=CANONICAL",
+        help="rename a column of your files to a canonical name (repeatable), e.g. --map size=params",
+    )
+    group.add_argument("--map-file", help="a mapping file with one THEIRS=CANONICAL per line")
+    group.add_argument(
+        "--format-in",
+        choices=["tidy", "lm_eval", "lm_eval_old", "bigbench", "wide"],
+        help="force a reader instead of detecting it from the path",
+    )
+    group.add_argument(
+        "--sizes", dest="sizes_file", help="a CSV of model,params[,tokens] for files that lack sizes"
+    )
+    group.add_argument(
+        "--params-from-name",
+        action="store_true",
+        help="parse sizes from names like pythia-1.4b or opt-125m (marked nominal)",
+    )
+    group.add_argument(
+        "--params-field",
+        choices=["non_embedding", "total"],
+        default="non_embedding",
+        help="BIG-bench: which parameter count to use (default non_embedding)",
+    )
+    group.add_argument("--tokens-per-step", type=float, help="old lm-eval checkpoints: tokens = step x this")
+    group.add_argument(
+        "--scale",
+        dest="scale_factors",
+        action="append",
+        type=_scale_factor,
+        default=[],
+        metavar="COLUMN=FACTOR",
+        help="multiply a scale column, e.g. --scale params=1e9 for sizes given in billions",
+    )
+    group.add_argument("--default-family", help="family name for files that name none (default: 'default')")
+
+
+def _add_metric_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("metrics")
+    group.add_argument(
+        "--tokenizer",
+        choices=["chars", "whitespace"],
+        default="chars",
+        help="how text is split into tokens for token_edit_distance (default chars)",
+    )
+    group.add_argument("--case-fold", action="store_true", help="compare text case-insensitively")
+
+
+def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resampling")
+    group.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (0: off)"
+    )
+    group.add_argument(
+        "--ci", type=_probability, default=0.95, metavar="LEVEL", help="CI level (default 0.95)"
+    )
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument(
+        "--subsample", type=int, metavar="N", help="evaluate each model on a random N of its items"
+    )
+    group.add_argument("--unpaired", action="store_true", help="draw items independently for each model")
+
+
+def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fits and emergence")
+    group.add_argument(
+        "--x", choices=["params", "tokens", "flops", "loss"], default="params", help="scale axis"
+    )
+    group.add_argument("--law", choices=["power", "saturating", "joint", "logistic"], help="law to fit")
+    group.add_argument(
+        "--holdout", type=int, default=0, metavar="K", help="backtest: hold out the K largest scales"
+    )
+    group.add_argument(
+        "--fit-bootstrap", type=int, default=200, metavar="B", help="bootstrap replicates per fit"
+    )
+    group.add_argument(
+        "--permutations", type=int, default=1000, help="permutations for emergence p-values (0: off)"
+    )
+    group.add_argument(
+        "--y",
+        dest="fit_column",
+        help="fit an aggregate column directly (e.g. --y loss --law joint for a Chinchilla-style loss table)",
+    )
+
+
+def load_options_from(args: argparse.Namespace) -> LoadOptions:
+    mapping = dict(args.mapping)
+    if args.map_file:
+        from analysis.mapping import read_mapping_file
+
+        mapping = {**read_mapping_file(args.map_file), **mapping}
+    return LoadOptions(
+        mapping=mapping,
+        format_in=args.format_in,
+        sizes_file=args.sizes_file,
+        params_from_name=args.params_from_name,
+        params_field=args.params_field,
+        tokens_per_step=args.tokens_per_step,
+        scale_factors=dict(args.scale_factors),
+        family=args.default_family,
+    )
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    if command == "report":
+        parser = argparse.ArgumentParser(
+            prog="emergence-tui report",
+            description="Points with intervals, fits and emergence verdicts, as text, JSON or CSV.",
+        )
+        _add_load_arguments(parser)
+        filters = parser.add_argument_group("filters")
+        filters.add_argument("--task", action="append", default=[], help="only this task (repeatable)")
+        filters.add_argument("--metric", action="append", default=[], help="only this metric (repeatable)")
+        filters.add_argument("--family", action="append", default=[], help="only this family (repeatable)")
+        _add_metric_arguments(parser)
+        _add_resample_arguments(parser)
+        _add_fit_arguments(parser)
+        parser.add_argument(
+            "--format", choices=["table", "json", "csv"], default="table", help="output format"
+        )
+        return parser
+    if command == "simulate":
+        parser = argparse.ArgumentParser(
+            prog="emergence-tui simulate",
+            description="Write per-sample rows from the mirage model (SCIENCE.md section 2).",
+        )
+        parser.add_argument("--c", type=float, default=1e10, help="scale constant c > 0")
+        parser.add_argument(
+            "--alpha", type=float, default=-0.4, help="exponent (negative: loss falls with N)"
+        )
+        parser.add_argument(
+            "--params", default="1e7,3e7,1e8,3e8,1e9,3e9,1e10,3e10", help="comma-separated model sizes"
+        )
+        parser.add_argument("--length", type=int, default=5, help="target length L in tokens")
+        parser.add_argument("--choices", type=int, default=4, help="choices K of the multiple-choice task")
+        parser.add_argument("--items", type=int, default=1000, help="items n per task and model")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--family", default="simulated")
+        parser.add_argument(
+            "--out", required=True, help="output file (.parquet, .csv or .jsonl); never overwritten"
+        )
+        return parser
+    parser = argparse.ArgumentParser(
+        prog="emergence-tui",
+        description=(
+            "Open result files in the terminal app (no path: the sample data). "
+            "Subcommands: report, simulate, bench (see `emergence-tui report --help`)."
+        ),
+    )
+    _add_load_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    if command == "bench":
+        from benchmarks.__main__ import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = build_parser(command)
+    args = parser.parse_args(argv[1:] if command else argv)
+    try:
+        if command == "report":
+            return run_report(args)
+        if command == "simulate":
+            return run_simulate(args)
+        from tui.app import run_app
+
+        return run_app(args.paths, load_options_from(args)) or 0
+    except (InputError, AnalysisError) as err:
+        print(f"emergence-tui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
+    if args.bootstrap < 0:
+        raise InputError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    if args.subsample is not None and args.subsample < 1:
+        raise InputError(f"--subsample must be at least 1, got {args.subsample}")
+    return (
+        MetricOptions(tokenizer=args.tokenizer, case_fold=args.case_fold),
+        ResampleSettings(
+            bootstrap=args.bootstrap,
+            ci=args.ci,
+            seed=args.seed,
+            subsample=args.subsample,
+            paired=not args.unpaired,
+        ),
+        FitSettings(
+            x=args.x,
+            law=args.law,
+            holdout=args.holdout,
+            bootstrap=args.fit_bootstrap,
+            ci=args.ci,
+            seed=args.seed,
+        ),
+    )
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Load, analyse and print; the same stages the app runs."""
+    from analysis.loading import load
+    from analysis.report import ReportFilters, render_report
+
+    from analysis.pipeline import Pipeline
+
+    metric_options, resample, fit = _settings_from(args)
+    table = load(args.paths or [sample_data_dir()], load_options_from(args))
+    filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
+    table = filters.apply_to_table(table)
+    analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
+    sys.stdout.write(render_report(analysis, args.format, fit_column=args.fit_column))
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Write the mirage model's per-sample rows to a new file."""
+    from analysis.simulate import simulate, write_samples
+
+    out = Path(args.out)
+    if out.exists():
+        raise InputError(f"{out}: already exists; choose a new --out path (files are never overwritten)")
+    try:
+        params = [float(p) for p in args.params.split(",") if p.strip()]
+    except ValueError:
+        raise InputError(f"--params: expected comma-separated numbers, got {args.params!r}") from None
+    frame = simulate(
+        c=args.c,
+        alpha=args.alpha,
+        params=params,
+        length=args.length,
+        choices=args.choices,
+        items=args.items,
+        seed=args.seed,
+        family=args.family,
+    )
+    write_samples(frame, out)
+    print(f"wrote {frame.height} rows to {out}")
+    return 0
+
+
+def sample_data_dir() -> Path:
+    """The bundled sample data, used when no path is given."""
+    return Path(__file__).resolve().parent.parent / "sample_data"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
