@@ -1,0 +1,84 @@
+"""Small helpers the format readers share: canonical frames from records, shots folding, family names.
+
+Readers build plain Python records (one dict per row) and turn them into typed polars frames here, so every
+reader emits the dtypes of ``schema.DTYPES`` (scales Float64) whatever the source file held.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+from analysis import schema
+
+AGGREGATE_COLUMNS: tuple[str, ...] = (
+    *schema.IDENTITY,
+    *schema.SCALES,
+    schema.METRIC,
+    schema.VALUE,
+    schema.N,
+    schema.STDERR,
+)
+
+# A size token standing alone in a model name: "1.4b", "125m", "7B", "1b1", "564M".
+_SIZE_TOKEN = re.compile(r"^\d+(\.\d+)?[kmbt]\d*$", re.IGNORECASE)
+# Tags that say how a model was stored, not which family it belongs to.
+_STORAGE_TAGS = frozenset({"bf16", "fp16", "fp32", "hf", "int8", "int4"})
+
+
+def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
+    """Aggregate rows with the canonical columns and dtypes; ``extra`` adds reader-specific columns."""
+    columns = {c: schema.DTYPES[c] for c in AGGREGATE_COLUMNS}
+    columns.update(extra or {})
+    return (
+        pl.DataFrame([{c: r.get(c) for c in columns} for r in records], schema=columns, orient="row")
+        if records
+        else pl.DataFrame(schema=columns)
+    )
+
+
+def typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast every canonical column present to its schema dtype (others are left as they are)."""
+    return frame.with_columns(
+        pl.col(c).cast(schema.DTYPES[c], strict=False) for c in frame.columns if c in schema.DTYPES
+    )
+
+
+def shots_task(task: str, shots: int | None) -> str:
+    """The task with its shots folded in: ``"<task> <k>-shot"`` (unchanged when shots is None)."""
+    return task if shots is None else f"{task} {int(shots)}-shot"
+
+
+def several(values: Iterable[object]) -> bool:
+    """Whether more than one distinct non-null value occurs."""
+    return len({v for v in values if v is not None}) > 1
+
+
+def family_from_model_name(model: str) -> str | None:
+    """The family a sized model name implies: the name without its size token and storage tags.
+
+    ``pythia-1.4b-deduped`` -> ``pythia-deduped``, ``opt-125m`` -> ``opt``, ``pythia-1b-bf16`` -> ``pythia``;
+    None when the name holds no size token (nothing to strip, so no family can be told apart from the model).
+    """
+    parts = re.split(r"[-_]", model.rsplit("/", 1)[-1])
+    kept = [p for p in parts if not _SIZE_TOKEN.match(p)]
+    if len(kept) == len(parts) or not kept:
+        return None
+    kept = [p for p in kept if p.lower() not in _STORAGE_TAGS] or kept
+    return "-".join(kept)
+
+
+def to_float(value: object) -> float | None:
+    """A number from a JSON value (numbers, numeric strings); None for "N/A", null, lists and words."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
