@@ -1,0 +1,137 @@
+"""The mirage simulator: simulated means sit inside binomial/bootstrap intervals of the closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis.errors import InputError
+from analysis.intervals import wilson_interval
+from analysis.simulate import mc_grade_probability, mirage_curves, simulate, write_samples
+
+C, ALPHA, LENGTH, CHOICES, ITEMS = 5.66e6, -0.4, 8, 4, 2000
+SIZES = np.geomspace(1e7, 1e11, 5)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pl.DataFrame:
+    return simulate(C, ALPHA, SIZES, LENGTH, CHOICES, ITEMS, seed=1)
+
+
+def generation_scores(frame: pl.DataFrame) -> pl.DataFrame:
+    """Exact match and wrong-token counts per row, counted with numpy (independent of metrics.py)."""
+    rows = frame.filter(pl.col("task") == "generation").sort("params", maintain_order=True)
+    target = np.array(rows["target"].to_list(), dtype=f"S{LENGTH}").view("S1").reshape(-1, LENGTH)
+    prediction = np.array(rows["prediction"].to_list(), dtype=f"S{LENGTH}").view("S1").reshape(-1, LENGTH)
+    wrong = (target != prediction).sum(axis=1)
+    return rows.select("params").with_columns(
+        exact=pl.Series(wrong == 0).cast(pl.Float64), wrong=pl.Series(wrong)
+    )
+
+
+def test_rows_and_columns(frame: pl.DataFrame) -> None:
+    assert frame.height == len(SIZES) * ITEMS * 2
+    assert set(frame["task"].unique()) == {"generation", "choice"}
+    assert frame.group_by("model", "task").len()["len"].to_list() == [ITEMS] * (2 * len(SIZES))
+    generation = frame.filter(pl.col("task") == "generation")
+    assert (generation["target"].str.len_chars() == LENGTH).all()
+    assert generation["target"].str.contains("^[a-z]+$").all()
+    choice = frame.filter(pl.col("task") == "choice")
+    assert choice["choice_logliks"].list.len().unique().to_list() == [CHOICES]
+    probabilities = np.exp(np.vstack(choice["choice_logliks"].to_list()))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_exact_match_and_edit_distance_match_closed_forms(frame: pl.DataFrame) -> None:
+    curves = mirage_curves(C, ALPHA, SIZES, LENGTH, CHOICES)
+    scores = (
+        generation_scores(frame)
+        .group_by("params")
+        .agg(
+            pl.col("exact").sum().alias("k"),
+            pl.col("wrong").mean().alias("ted"),
+            pl.col("wrong").std().alias("sd"),
+        )
+    )
+    scores = scores.sort("params")
+    lo, hi = wilson_interval(scores["k"].to_numpy(), ITEMS, 0.999)
+    assert np.all((lo <= curves["exact_match"]) & (curves["exact_match"] <= hi))
+    ted, half = scores["ted"].to_numpy(), 3.3 * scores["sd"].to_numpy() / np.sqrt(ITEMS)
+    assert np.all(np.abs(ted - curves["token_edit_distance"]) <= half)
+    # the same p(N): exact match goes from under 1% to over 80% (the jump the mirage paper explains)
+    assert curves["exact_match"][0] < 0.01 < 0.8 < curves["exact_match"][-1]
+
+
+def test_token_logprobs_give_the_token_loss(frame: pl.DataFrame) -> None:
+    generation = (
+        frame.filter(pl.col("task") == "generation")
+        .group_by("params")
+        .agg(pl.col("target_logprobs").list.mean().mean().alias("mean_logprob"))
+    )
+    generation = generation.sort("params")
+    np.testing.assert_allclose(-generation["mean_logprob"].to_numpy(), (SIZES / C) ** ALPHA, rtol=1e-12)
+
+
+def test_choice_probability_and_grade(frame: pl.DataFrame) -> None:
+    c, alpha = 2e8, -0.37
+    sizes = np.geomspace(1e8, 1e10, 5)
+    choice = simulate(c, alpha, sizes, 3, CHOICES, ITEMS, seed=2).filter(pl.col("task") == "choice")
+    logliks = np.vstack(choice["choice_logliks"].to_list())
+    correct = choice["correct_choice"].to_numpy()
+    p_correct = np.exp(logliks[np.arange(len(correct)), correct])
+    grade = (logliks.argmax(axis=1) == correct).astype(float)
+    per_model = choice.select("params").with_columns(p=pl.Series(p_correct), grade=pl.Series(grade))
+    per_model = per_model.group_by("params").agg(pl.col("p").mean(), pl.col("grade").sum()).sort("params")
+    curves = mirage_curves(c, alpha, sizes, 3, CHOICES)
+    np.testing.assert_allclose(per_model["p"].to_numpy(), curves["choice_prob"], rtol=1e-12)
+    lo, hi = wilson_interval(per_model["grade"].to_numpy(), ITEMS, 0.999)
+    assert np.all((lo <= curves["mc_grade"]) & (curves["mc_grade"] <= hi))
+
+
+def test_mc_grade_closed_form_by_monte_carlo() -> None:
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet(np.ones(3), size=200_000).max(axis=1)
+    for p in (0.2, 0.3, 0.4, 0.5):
+        assert mc_grade_probability(p, 4) == pytest.approx((p > (1 - p) * shares).mean(), abs=0.005)
+    assert mc_grade_probability(0.25, 4) == pytest.approx(0.0, abs=1e-12)
+    assert mc_grade_probability(0.5, 4) == 1.0
+    np.testing.assert_array_equal(mc_grade_probability(np.array([0.4, 0.6]), 2), [0.0, 1.0])
+
+
+def test_inverse_scaling_and_determinism() -> None:
+    curves = mirage_curves(2.2e10, 0.3, SIZES, 5, 4)
+    assert np.all(np.diff(curves["token_loss"]) > 0) and np.all(np.diff(curves["exact_match"]) < 0)
+    first = simulate(2.2e10, 0.3, SIZES, 5, 4, 50, seed=3, family="f", task_prefix="inv_")
+    assert first.equals(simulate(2.2e10, 0.3, SIZES, 5, 4, 50, seed=3, family="f", task_prefix="inv_"))
+    assert not first.equals(simulate(2.2e10, 0.3, SIZES, 5, 4, 50, seed=4, family="f", task_prefix="inv_"))
+    assert set(first["task"]) == {"inv_generation", "inv_choice"} and set(first["family"]) == {"f"}
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_write_samples_round_trips(tmp_path, suffix: str) -> None:
+    frame = simulate(C, ALPHA, SIZES[:2], 4, 3, 5, seed=0)
+    path = write_samples(frame, tmp_path / f"sim{suffix}")
+    if suffix == ".parquet":
+        back = pl.read_parquet(path)
+    elif suffix == ".jsonl":
+        back = pl.read_ndjson(path, schema=frame.schema)
+    else:
+        back = pl.read_csv(path)
+        lists = back["choice_logliks"].drop_nulls().str.json_decode(pl.List(pl.Float64))
+        np.testing.assert_array_equal(
+            np.vstack(lists.to_list()), np.vstack(frame["choice_logliks"].drop_nulls().to_list())
+        )
+        return
+    assert back.equals(frame)
+
+
+def test_bad_arguments_raise() -> None:
+    with pytest.raises(InputError, match="--c"):
+        simulate(-1.0, ALPHA, SIZES, 4, 4, 10, seed=0)
+    with pytest.raises(InputError, match="--params"):
+        simulate(C, ALPHA, [1e7, -5], 4, 4, 10, seed=0)
+    with pytest.raises(InputError, match="--choices"):
+        simulate(C, ALPHA, SIZES, 4, 1, 10, seed=0)
+    with pytest.raises(InputError, match="unknown output format"):
+        write_samples(simulate(C, ALPHA, SIZES, 4, 4, 2, seed=0), "out.xlsx")
