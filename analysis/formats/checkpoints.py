@@ -31,6 +31,10 @@ def split_checkpoints(
     if STEP not in frame.columns:
         return frame, ()
     step = pl.col(STEP).cast(pl.Float64)
+    if schema.TOKENS not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.Float64).alias(schema.TOKENS))
+    if schema.FAMILY not in frame.columns:
+        frame = frame.with_columns(pl.lit(schema.DEFAULT_FAMILY).alias(schema.FAMILY))
     if tokens_per_step is not None:
         frame = frame.with_columns(
             pl.coalesce(pl.col(schema.TOKENS), step * float(tokens_per_step)).alias(schema.TOKENS)

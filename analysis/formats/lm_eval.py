@@ -32,6 +32,7 @@ from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.frames import aggregate_frame, shots_task, to_float
 from analysis.formats.jsonio import head_text, iter_jsonl, read_json
+from analysis.loading import finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -419,7 +420,7 @@ def _fold_shots(frame: pl.DataFrame, multi_shot_tasks: set[str]) -> pl.DataFrame
     return frame.with_columns(folded.alias(schema.TASK)).drop("_shots")
 
 
-def _read_lone_samples(path: Path, family: str) -> ResultTable:
+def _read_lone_samples(path: Path, options: LoadOptions) -> ResultTable:
     """A samples file on its own: the model comes from the results file of the same run, else the folder."""
     match = SAMPLES_FILE.match(path.name)
     task = match.group("task") if match else path.stem.removeprefix("samples_")
@@ -430,18 +431,19 @@ def _read_lone_samples(path: Path, family: str) -> ResultTable:
         run = parse_results(sibling)
     parsed = parse_samples(path, run.n.get(task) if run else None)
     frame = parsed.frame.with_columns(
-        pl.lit(family, dtype=pl.Utf8()).alias(schema.FAMILY),
+        pl.lit(options.family or schema.DEFAULT_FAMILY, dtype=pl.Utf8()).alias(schema.FAMILY),
         pl.lit(run.model if run else path.parent.name, dtype=pl.Utf8()).alias(schema.MODEL),
         pl.lit(task, dtype=pl.Utf8()).alias(schema.TASK),
         pl.lit(run.params if run else None, dtype=pl.Float64()).alias(schema.PARAMS),
         pl.lit(run.tokens if run else None, dtype=pl.Float64()).alias(schema.TOKENS),
     )
-    return ResultTable(
+    table = ResultTable(
         samples=_with_scales(frame),
         prescored=parsed.prescored,
         warnings=parsed.warnings,
         sources=(str(path),),
     )
+    return finalize(table, options, path)
 
 
 def _with_scales(frame: pl.DataFrame) -> pl.DataFrame:
@@ -457,7 +459,7 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     path = Path(path)
     family = options.family or schema.DEFAULT_FAMILY
     if (path.is_file() and SAMPLES_FILE.match(path.name)) or path.suffix == ".jsonl":
-        return _read_lone_samples(path, family)
+        return _read_lone_samples(path, options)
     if not path.exists():
         raise InputError("no such file or folder; check the path", path=str(path))
     strict = path.is_file()
@@ -480,13 +482,14 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     multi_shot_tasks = set(multi.filter(pl.col("k") > 1)[schema.TASK].to_list())
     aggregates = _fold_shots(aggregates, multi_shot_tasks)
     table_samples = _with_scales(_fold_shots(samples, multi_shot_tasks)) if samples is not None else None
-    return ResultTable(
+    table = ResultTable(
         samples=table_samples if table_samples is not None else schema.empty_samples(),
         aggregates=aggregates,
         prescored=tuple(collected.prescored),
         warnings=tuple(collected.warnings),
         sources=tuple(dict.fromkeys(collected.sources)),
     )
+    return finalize(table, options, path)
 
 
 __all__ = ["NAME", "metric_id", "parse_results", "parse_samples", "read", "shots_task", "sniff"]

@@ -28,6 +28,7 @@ from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
 from analysis.formats.frames import aggregate_frame, family_from_model_name, to_float
 from analysis.formats.jsonio import head_text, read_json
+from analysis.loading import finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -168,8 +169,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         frame = frame.unique(subset=key, keep="last", maintain_order=True)
     frame = frame.drop("_shots", "_file")
     frame, checkpoint_warnings = split_checkpoints(frame, options.tokens_per_step)
-    return ResultTable(
+    table = ResultTable(
         aggregates=frame.select(aggregate_frame([]).columns),
         warnings=(*warnings, *checkpoint_warnings),
         sources=tuple(sources),
     )
+    return finalize(table, options, path)
