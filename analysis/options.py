@@ -19,6 +19,7 @@ class LoadOptions:
         default_factory=dict
     )  # e.g. {"params": 1e9} for sizes in billions
     family: str | None = None  # family for files that name none
+    null_values: tuple[str, ...] = ()  # wide tables: cell values meaning "missing", e.g. ("-100",)
 
 
 @dataclass(frozen=True)
