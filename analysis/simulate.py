@@ -8,7 +8,9 @@ tasks per model:
   correctness is nested across sizes; each model alone is still i.i.d. Bernoulli(p)). A wrong token is a
   substitution by a digit, a character that never occurs in targets, so the Levenshtein distance over
   characters equals the number of wrong tokens exactly (also under case folding). ``target_logprobs`` are
-  ``log p(N)`` for every token (no jitter), so the mean token loss is CE(N) exactly.
+  ``-CE(N)`` for every token, so the mean token loss is CE(N) exactly; with ``logprob_jitter = s > 0`` item
+  i's tokens get ``-CE(N) * exp(s z_i - s^2 / 2)`` (z_i standard normal, shared by all models), so the
+  per-item loss varies while its expectation stays CE(N). Correctness is drawn from p(N) either way.
 * ``<prefix>choice``: K-way multiple choice, the correct index random per item. The correct choice has
   probability p(N); the rest ``1 - p`` is split over the K - 1 others by a flat Dirichlet drawn per item
   (shared by all models). ``choice_logliks`` are the logs of that distribution, so the softmax recovers it.
@@ -68,7 +70,9 @@ def size_name(params: float) -> str:
     return f"{params:.3g}"
 
 
-def _validate(c: float, alpha: float, params: object, length: int, choices: int, items: int) -> np.ndarray:
+def _validate(
+    c: float, alpha: float, params: object, length: int, choices: int, items: int, jitter: float = 0.0
+) -> np.ndarray:
     sizes = np.asarray(params, dtype=np.float64).ravel()
     if not (np.isfinite(c) and c > 0):
         raise InputError(f"--c must be a positive number, got {c}")
@@ -84,6 +88,8 @@ def _validate(c: float, alpha: float, params: object, length: int, choices: int,
         raise InputError(f"--choices must be at least 2, got {choices}")
     if items < 1:
         raise InputError(f"--items must be at least 1, got {items}")
+    if not (np.isfinite(jitter) and jitter >= 0):
+        raise InputError(f"log-prob jitter must be a non-negative number, got {jitter}")
     return sizes
 
 
@@ -97,9 +103,10 @@ def simulate(
     seed: int,
     family: str = "simulated",
     task_prefix: str = "",
+    logprob_jitter: float = 0.0,
 ) -> pl.DataFrame:
     """Canonical per-sample rows for every size in ``params``: a generation task and a K-way choice task."""
-    sizes = _validate(c, alpha, params, length, choices, items)
+    sizes = _validate(c, alpha, params, length, choices, items, logprob_jitter)
     rng = np.random.default_rng(seed)
     ce = token_loss(c, alpha, sizes)
     p = np.exp(-ce)
@@ -110,6 +117,7 @@ def simulate(
     difficulty = rng.random((items, length))
     wrong_codes = rng.integers(0, WRONG_ALPHABET, size=(items, length))
     targets = _strings(target_codes + ord("a"))
+    loss_scale = np.exp(logprob_jitter * rng.standard_normal(items) - logprob_jitter**2 / 2.0)
     generation = []
     for name, size, p_model, ce_model in zip(names, sizes, p, ce, strict=True):
         right = difficulty < p_model
@@ -122,7 +130,7 @@ def simulate(
                     ITEM: [f"g{i:05d}" for i in range(items)],
                     TARGET: targets,
                     PREDICTION: _strings(predicted),
-                    TARGET_LOGPROBS: np.full((items, length), -ce_model),
+                    TARGET_LOGPROBS: np.repeat((-ce_model * loss_scale)[:, None], length, axis=1),
                 }
             ).with_columns(pl.lit(f"{task_prefix}generation").alias(TASK))
         )

@@ -73,6 +73,22 @@ def test_token_logprobs_give_the_token_loss(frame: pl.DataFrame) -> None:
     np.testing.assert_allclose(-generation["mean_logprob"].to_numpy(), (SIZES / C) ** ALPHA, rtol=1e-12)
 
 
+def test_logprob_jitter_keeps_the_mean_token_loss() -> None:
+    jittered = simulate(C, ALPHA, SIZES[:2], 4, 4, 20_000, seed=5, logprob_jitter=0.3)
+    loss = (
+        jittered.filter(pl.col("task") == "generation")
+        .group_by("params")
+        .agg(
+            (-pl.col("target_logprobs").list.mean()).mean().alias("mean"),
+            (-pl.col("target_logprobs").list.mean()).std().alias("sd"),
+        )
+    )
+    loss = loss.sort("params")
+    expected = (SIZES[:2] / C) ** ALPHA
+    np.testing.assert_allclose(loss["mean"].to_numpy(), expected, rtol=0.015)
+    np.testing.assert_allclose(loss["sd"].to_numpy(), expected * np.sqrt(np.exp(0.09) - 1), rtol=0.05)
+
+
 def test_choice_probability_and_grade(frame: pl.DataFrame) -> None:
     c, alpha = 2e8, -0.37
     sizes = np.geomspace(1e8, 1e10, 5)
