@@ -7,7 +7,8 @@ checkpoint), rows of a model seen at several steps are split in two:
 * the rows at its largest step keep their family and model name (the family over params, e.g. ``pythia``);
 * every step's rows are copied into the family ``"<model> checkpoints"`` as models ``"<model> step<N>"``.
 
-tokens = step x ``tokens_per_step`` when the user gives it (rows that already hold tokens keep them).
+tokens = step x ``tokens_per_step`` when the user gives it (rows that already hold tokens keep them; step 0
+has no tokens to place on a log axis, so it stays empty).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def split_checkpoints(
         frame = frame.with_columns(pl.lit(schema.DEFAULT_FAMILY).alias(schema.FAMILY))
     if tokens_per_step is not None:
         frame = frame.with_columns(
-            pl.coalesce(pl.col(schema.TOKENS), step * float(tokens_per_step)).alias(schema.TOKENS)
+            pl.coalesce(pl.col(schema.TOKENS), pl.when(step > 0).then(step * float(tokens_per_step))).alias(
+                schema.TOKENS
+            )
         )
     run = [schema.FAMILY, schema.MODEL]
     frame = frame.with_columns(
@@ -57,6 +60,10 @@ def split_checkpoints(
             f"{runs} run(s) have several checkpoints: each run's checkpoints form the family "
             "'<model> checkpoints' (points along tokens); the last checkpoint of each run stays in its family"
         )
+        if tokens_per_step is not None and (multi[STEP] == 0).any():
+            warnings.append(
+                "step 0 (untrained) has 0 tokens, which a log axis cannot show: its tokens are left empty"
+            )
         if tokens_per_step is None and multi[schema.TOKENS].null_count() > 0:
             warnings.append(
                 "checkpoint tokens unknown: give --tokens-per-step to place checkpoints along tokens"
