@@ -20,11 +20,6 @@ from analysis import schema
 STEP = "step"
 
 
-def checkpoint_family(model: str) -> str:
-    """The family name the checkpoints of one run share."""
-    return f"{model} checkpoints"
-
-
 def split_checkpoints(
     frame: pl.DataFrame, tokens_per_step: float | None
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:

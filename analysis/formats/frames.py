@@ -7,7 +7,7 @@ reader emits the dtypes of ``schema.DTYPES`` (scales Float64) whatever the sourc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -39,21 +39,9 @@ def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | Non
     )
 
 
-def typed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast every canonical column present to its schema dtype (others are left as they are)."""
-    return frame.with_columns(
-        pl.col(c).cast(schema.DTYPES[c], strict=False) for c in frame.columns if c in schema.DTYPES
-    )
-
-
 def shots_task(task: str, shots: int | None) -> str:
     """The task with its shots folded in: ``"<task> <k>-shot"`` (unchanged when shots is None)."""
     return task if shots is None else f"{task} {int(shots)}-shot"
-
-
-def several(values: Iterable[object]) -> bool:
-    """Whether more than one distinct non-null value occurs."""
-    return len({v for v in values if v is not None}) > 1
 
 
 def family_from_model_name(model: str) -> str | None:
