@@ -1,0 +1,158 @@
+"""A stand-in analysis backend for the app tests: known frames with the columns of DESIGN.md.
+
+The app only reads the pipeline's output, so these tests drive it with small synthetic results whose
+intervals depend on B, CI level and seed exactly as a bootstrap would (numpy, seeded). The real pipeline is
+exercised by the sample-data tests when ``analysis.pipeline`` is present.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis.errors import InputError
+from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+
+SCALES = (1e7, 3e7, 1e8, 3e8, 1e9, 3e9, 1e10)
+
+
+@dataclass(frozen=True)
+class FakeFit:
+    law: str
+    x: str
+    params: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    r2: float
+    ok: bool = True
+    message: str = ""
+
+    def predict(self, x: Any, x2: Any = None) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return 1.0 / (1.0 + np.exp(-self.params["k"] * (np.log10(x) - self.params["x0"])))
+
+
+@dataclass(frozen=True, eq=False)
+class FakeAnalysis:
+    points: Any
+    fits: Any
+    emergence: pl.DataFrame
+    mirage: pl.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    frame: pl.DataFrame
+    results: dict = field(default_factory=dict)
+
+
+def _score(y: np.ndarray) -> float:
+    steps = np.diff(y)
+    denom = np.sqrt(np.median(steps**2))
+    spread = (y.max() - y.min()) * np.sign(np.argmax(y) - np.argmin(y))
+    return float(spread / denom) if denom > 0 else (float("inf") if spread else 0.0)
+
+
+@dataclass
+class FakePipeline:
+    models: tuple[str, ...]
+    families: tuple[str, ...] = ("pythia",)
+    items: int = 200
+    runs: list = field(default_factory=list)
+
+    def run(
+        self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings
+    ) -> FakeAnalysis:
+        self.runs.append((resample, fit))
+        data_rng = np.random.default_rng(123)
+        rng = np.random.default_rng(resample.seed)
+        rows, emergence, mirage, fit_rows, results = [], [], [], [], {}
+        q = (1 - resample.ci) / 2
+        for family in self.families:
+            for task, centre in (("arith", 8.7), ("mc", 9.3)):
+                p = 1 / (1 + np.exp(-2.5 * (np.log10(SCALES) - centre)))
+                correct = data_rng.random((len(SCALES), self.items)) < p[:, None]
+                distance = (~correct) * data_rng.integers(1, 4, correct.shape)
+                scores = {}
+                for metric, values, kind, direction in (
+                    ("exact_match", correct.astype(float), "discontinuous", 1),
+                    ("edit_distance", distance.astype(float), "continuous", -1),
+                ):
+                    mean = values.mean(axis=1)
+                    if resample.bootstrap:
+                        idx = rng.integers(0, self.items, (resample.bootstrap, self.items))
+                        reps = values[:, idx].mean(axis=2).T  # (B, models)
+                        lo, hi = np.quantile(reps, q, axis=0), np.quantile(reps, 1 - q, axis=0)
+                    else:
+                        reps = mean[None, :]
+                        lo = hi = mean
+                    for j, model in enumerate(self.models):
+                        rows.append({
+                            "family": family, "model": model, "task": task, "metric": metric,
+                            "params": SCALES[j], "tokens": SCALES[j] * 20, "flops": 120 * SCALES[j] ** 2,
+                            "loss": None, "value": float(mean[j]), "lo": float(lo[j]), "hi": float(hi[j]),
+                            "n": self.items, "chance": 0.25 if task == "mc" else None,
+                            "kind": kind, "direction": direction,
+                        })  # fmt: skip
+                    oriented = reps * direction
+                    per_rep = np.array([_score(r) for r in oriented])
+                    score = _score(mean * direction)
+                    scores[metric] = score
+                    emergence.append({
+                        "family": family, "task": task, "metric": metric, "kind": kind, "score": score,
+                        "lo": float(np.quantile(per_rep, q)), "hi": float(np.quantile(per_rep, 1 - q)),
+                        "trend": "rising", "spearman": 1.0, "p_value": 0.01, "p_adjusted": 0.02,
+                        "n_models": len(self.models),
+                    })  # fmt: skip
+                    ok = metric == "exact_match" and fit.law in (None, "logistic")
+                    params, cis = {"k": 2.5, "x0": centre}, {"k": (2.0, 3.0), "x0": (8.5, 9.5)}
+                    message = "" if ok else "law not fitted in the fake"
+                    result = FakeFit("logistic", fit.x, params, cis, 0.97, ok=ok, message=message)
+                    results[(family, task, metric)] = result
+                    fit_rows.append({
+                        "family": family, "task": task, "metric": metric, "law": result.law, "x": fit.x,
+                        "r2": 0.97 if ok else None, "ok": ok, "message": result.message,
+                        "backtest_error": 0.05 if fit.holdout else None,
+                    })  # fmt: skip
+                verdict = (
+                    "mirage" if abs(scores["edit_distance"]) < abs(scores["exact_match"]) / 2 else "robust"
+                )
+                mirage.append({
+                    "family": family, "task": task,
+                    "discontinuous": "exact_match", "continuous": "edit_distance",
+                    "score_discontinuous": scores["exact_match"], "score_continuous": scores["edit_distance"],
+                    "verdict": verdict,
+                })  # fmt: skip
+        points = Frame(pl.DataFrame(rows))
+        return FakeAnalysis(
+            points, Frame(pl.DataFrame(fit_rows), results), pl.DataFrame(emergence), pl.DataFrame(mirage)
+        )
+
+
+@dataclass
+class FakeBackend:
+    """Loads nothing: ``bad`` in a path raises InputError; ``gate`` (when given) holds loading until set."""
+
+    models: tuple[str, ...] = tuple(f"m{i}" for i in range(len(SCALES)))
+    families: tuple[str, ...] = ("pythia",)
+    gate: threading.Event | None = None
+    pipelines: list = field(default_factory=list)
+
+    def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
+        if self.gate is not None:
+            self.gate.wait(10)
+        for path in paths:
+            if "bad" in path:
+                raise InputError(
+                    f"{path}: column 'model' is missing; map your model column with --map", path=path
+                )
+        return object()
+
+    def pipeline(self, table: Any) -> FakePipeline:
+        pipeline = FakePipeline(self.models, self.families)
+        self.pipelines.append(pipeline)
+        return pipeline

@@ -1,0 +1,75 @@
+"""Pure parts of the app: literal text, plot rendering, atomic export, settings cycling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.export import ExportError, write_text_atomically
+from tui.safe_text import clean, literal
+from tui.state import ViewSettings, cycle
+from tui.widgets.plot import PlotSpec, Series, legend_text, render_plot
+
+
+def test_clean_removes_escape_sequences_and_controls() -> None:
+    assert clean("\x1b[31mred\x1b[0m") == "red"
+    assert clean("a\x1b]0;title\x07b") == "ab"
+    assert clean("tab\there\nnew") == "tab here new"
+    assert clean("bell\x07") == "bell\ufffd"
+    assert clean("[red]x[/red]") == "[red]x[/red]"
+    assert clean("abcdef", max_length=4) == "abc…"
+
+
+def test_literal_text_has_no_markup_spans() -> None:
+    text = literal("[bold red]x[/bold red]")
+    assert text.plain == "[bold red]x[/bold red]" and text.spans == []
+
+
+def test_plot_renders_at_requested_size_with_log_x() -> None:
+    spec = PlotSpec(
+        title="t",
+        x_label="params",
+        series=(Series("fam", (1e7, 1e8, 1e9), (0.1, 0.5, 0.9), (0.05, 0.4, 0.8), (0.15, 0.6, 0.95)),),
+        hlines=((0.25, "chance"),),
+    )
+    lines = render_plot(spec, 60, 15, colour=False).splitlines()
+    assert len(lines) == 15 and {len(line) for line in lines} == {60}
+    assert "●" in "".join(lines) and "│" in "".join(lines[2:-3])
+    ticks = lines[-2].split()
+    assert ticks[:3] == ["1.00e7", "2.15e7", "4.64e7"]  # thirds of a decade: evenly spaced in log10 x
+    assert legend_text(spec, 60).plain == "● fam  ┈ chance"
+
+
+def test_plot_labels_with_escape_codes_cannot_restyle() -> None:
+    spec = PlotSpec(title="\x1b[5mblink", series=(Series("\x1b[31mfam", (1e7, 1e8), (0.1, 0.2)),))
+    out = render_plot(spec, 40, 10)
+    assert "\x1b[5m" not in out and "\x1b[31m" not in out
+
+
+def test_log_y_falls_back_to_linear_for_non_positive_values() -> None:
+    spec = PlotSpec(series=(Series("a", (1.0, 10.0), (0.0, 1.0)),), log_y=True)
+    assert not spec.usable_log_y()
+    assert PlotSpec(series=(Series("a", (1.0, 10.0), (0.1, 1.0)),), log_y=True).usable_log_y()
+
+
+def test_export_is_atomic_and_never_overwrites_silently(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    write_text_atomically(target, "a,b\n")
+    assert target.read_text() == "a,b\n"
+    with pytest.raises(FileExistsError):
+        write_text_atomically(target, "new")
+    assert target.read_text() == "a,b\n"
+    write_text_atomically(target, "new", overwrite=True)
+    assert target.read_text() == "new"
+    with pytest.raises(ExportError, match="choose another folder"):
+        write_text_atomically(tmp_path / "no" / "such.csv", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_cycle_and_status() -> None:
+    assert cycle(["a", "b", "c"], "c") == "a"
+    assert cycle(["a", "b", "c"], "a", -1) == "c"
+    assert cycle([None, "a"], "zzz") is None
+    status = ViewSettings(metric="exact_match").status_text()
+    assert "exact_match" in status and "x=params" in status and "B=1000" in status and "seed=0" in status

@@ -1,0 +1,371 @@
+"""The emergence-tui Textual app: tables and plots over the analysis core, driven from the keyboard.
+
+Loading and computation run in thread workers that post messages back, so the first frame paints at once and
+keys keep working while numbers are computed. Settings live in one frozen :class:`ViewSettings`; a change
+that only affects the view (metric, family, log-y) redraws from the current analysis, anything else asks the
+pipeline to re-run, and the pipeline recomputes only the stages whose settings changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+
+from analysis.errors import AnalysisError, InputError
+from analysis.options import LoadOptions
+from tui import views
+from tui.backend import AnalysisBackend, Backend, default_paths
+from tui.commands import SettingsCommands
+from tui.export import ExportError, write_text_atomically
+from tui.safe_text import clean
+from tui.screens.dialogs import (
+    ConfirmScreen,
+    ExportDialog,
+    HelpScreen,
+    PickerScreen,
+    ResamplePanel,
+    TooSmallScreen,
+)
+from tui.screens.overview import OverviewScreen
+from tui.state import LAWS, ViewSettings, cycle
+
+MIN_SIZE = (60, 16)
+
+
+class AnalysisReady(Message):
+    """A worker finished: the analysis for ``settings`` (or an error message)."""
+
+    def __init__(self, analysis: Any, settings: ViewSettings, error: str = "", seconds: float = 0.0) -> None:
+        super().__init__()
+        self.analysis = analysis
+        self.settings = settings
+        self.error = error
+        self.seconds = seconds
+
+
+class EmergenceApp(App):
+    """Is that jump in the scaling curve emergence, or the metric?"""
+
+    TITLE = "emergence-tui"
+    COMMANDS = App.COMMANDS | {SettingsCommands}
+    CSS = """
+    Input#filter { height: 1; border: none; padding: 0 1; background: $boost; }
+    #message { height: auto; padding: 0 1; }
+    DataTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("n", "next_metric", "Metric+"),
+        Binding("p", "previous_metric", "Metric-"),
+        Binding("M", "pick_metric", "Pick metric", show=False),
+        Binding("x", "cycle_axis", "Axis"),
+        Binding("y", "toggle_log_y", "Log-y"),
+        Binding("l", "cycle_law", "Law"),
+        Binding("f", "cycle_family", "Family"),
+        Binding("F", "pick_family", "Pick family", show=False),
+        Binding("r", "resample_panel", "Resample"),
+        Binding("R", "reseed", "Re-seed", show=False),
+        Binding("L", "open_lab", "Lab"),
+        Binding("e", "export", "Export"),
+    ]
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path] = (),
+        load_options: LoadOptions | None = None,
+        *,
+        backend: Backend | None = None,
+        settings: ViewSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = default_paths(paths)
+        self.load_options = load_options or LoadOptions()
+        self.backend: Backend = backend or AnalysisBackend()
+        self.settings = settings or ViewSettings()
+        self.analysis: Any = None
+        self.table: Any = None
+        self.pipeline: Any = None
+        self.error = ""
+        self.activity = ""
+        self.busy_since: float | None = None
+        self.last_redraw_ms = 0.0
+        self.computed_for: ViewSettings | None = None
+        self._overview_metric: str | None = None
+
+    # ---- lifecycle ----
+    def on_mount(self) -> None:
+        self.push_screen(OverviewScreen())
+        self.check_size()
+        self.set_interval(0.5, self._tick_activity)
+        self.start_compute(self.settings, load=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size(event.size)
+
+    def check_size(self, size: Size | None = None) -> None:
+        """Show "terminal too small" instead of a garbled layout below MIN_SIZE; remove it when big enough."""
+        size = size or self.size
+        too_small = size.width < MIN_SIZE[0] or size.height < MIN_SIZE[1]
+        showing = isinstance(self.screen, TooSmallScreen)
+        if too_small and not showing:
+            self.push_screen(TooSmallScreen(MIN_SIZE))
+        elif not too_small and showing:
+            self.pop_screen()
+
+    # ---- computation ----
+    def start_compute(self, settings: ViewSettings, *, load: bool = False) -> None:
+        self.busy_since = time.perf_counter()
+        what = f"loading {len(self.paths)} path(s)…" if load or self.table is None else "computing…"
+        self.set_activity(f"{what} ({settings.resample_text()})")
+        self._compute(settings, load or self.table is None)
+
+    @work(thread=True, exclusive=True, group="compute")
+    def _compute(self, settings: ViewSettings, load: bool) -> None:
+        started = time.perf_counter()
+        try:
+            if load:
+                self.table = self.backend.load(self.paths, self.load_options)
+                self.pipeline = self.backend.pipeline(self.table)
+                self.call_from_thread(self.set_activity, f"computing ({settings.resample_text()})…")
+            analysis = self.pipeline.run(settings.metric_options, settings.resample, settings.fit_settings())
+        except (InputError, AnalysisError) as err:
+            self.post_message(AnalysisReady(None, settings, error=clean(str(err))))
+            return
+        except Exception as err:  # the app never dies with a traceback: say what failed and keep going
+            message = f"could not analyse the input: {type(err).__name__}: {clean(str(err), max_length=300)}"
+            self.post_message(AnalysisReady(None, settings, error=message))
+            return
+        self.post_message(AnalysisReady(analysis, settings, seconds=time.perf_counter() - started))
+
+    def on_analysis_ready(self, message: AnalysisReady) -> None:
+        self.busy_since = None
+        if message.error:
+            self.error = message.error
+            self.activity = ""
+            self.notify(message.error, title="input problem", severity="error", timeout=10)
+        else:
+            self.error = ""
+            self.analysis = message.analysis
+            self.computed_for = message.settings
+            self.activity = f"ready in {message.seconds:.2f} s"
+            warnings = getattr(self.table, "warnings", ()) or ()
+            for warning in list(warnings)[:3]:
+                self.notify(clean(warning, max_length=300), severity="warning", timeout=8)
+        self.refresh_views()
+
+    def set_activity(self, text: str) -> None:
+        self.activity = text
+        self.refresh_status()
+
+    def _tick_activity(self) -> None:
+        if self.busy_since is not None and time.perf_counter() - self.busy_since > 1.0:
+            base = self.activity.split(" ⏱")[0]
+            self.activity = f"{base} ⏱{time.perf_counter() - self.busy_since:.0f}s"
+            self.refresh_status()
+
+    def refresh_status(self) -> None:
+        from tui.widgets.status import StatusLine
+
+        for status in self.screen.query(StatusLine):
+            status.show(self.settings, self.activity)
+
+    def refresh_views(self) -> None:
+        """Redraw every screen in the stack from the current analysis and settings; records the time taken."""
+        started = time.perf_counter()
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_view", None)
+            if refresh is not None and screen.is_mounted:
+                refresh()
+        self.last_redraw_ms = (time.perf_counter() - started) * 1000
+
+    def apply_settings(self, settings: ViewSettings) -> None:
+        """Use ``settings``: re-run the pipeline when a computed stage depends on the change, else redraw."""
+        old = self.settings
+        self.settings = settings
+        needs_compute = (
+            settings.resample != old.resample
+            or settings.metric_options != old.metric_options
+            or settings.fit_settings() != old.fit_settings()
+        )
+        if needs_compute and self.pipeline is not None:
+            self.start_compute(settings)
+        self.refresh_views()
+
+    # ---- navigation ----
+    def open_task(self, task: str, metric: str) -> None:
+        from tui.screens.task import TaskScreen
+
+        self._overview_metric = self.settings.metric
+        self.settings = self.settings.with_(metric=metric)
+        self.push_screen(TaskScreen(task, metric))
+
+    def close_task(self) -> None:
+        self.pop_screen()
+        self.settings = self.settings.with_(metric=self._overview_metric)
+        self.refresh_views()
+
+    def open_mirage(self, task: str) -> None:
+        from tui.screens.mirage import MirageScreen
+
+        self.push_screen(MirageScreen(task))
+
+    # ---- setters used by keys and the command palette ----
+    def set_metric(self, metric: str | None) -> None:
+        self.apply_settings(self.settings.with_(metric=metric))
+
+    def set_family(self, family: str | None) -> None:
+        self.apply_settings(self.settings.with_(family=family))
+
+    def set_axis(self, axis: str) -> None:
+        if self.analysis is not None and axis not in views.available_axes(self.analysis):
+            self.notify(f"no {axis} values in this data", severity="warning", timeout=3)
+            return
+        self.apply_settings(self.settings.with_(axis=axis))
+
+    def set_law(self, law: str | None) -> None:
+        self.apply_settings(self.settings.with_(law=law))
+
+    # ---- actions ----
+    def _metric_choices(self) -> list[str | None]:
+        choices = getattr(self.screen, "metric_choices", None)
+        if choices is not None:
+            return choices()
+        return [None, *views.metrics_for(self.analysis)] if self.analysis is not None else [None]
+
+    def action_next_metric(self) -> None:
+        self.set_metric(cycle(self._metric_choices(), self.settings.metric, 1))
+
+    def action_previous_metric(self) -> None:
+        self.set_metric(cycle(self._metric_choices(), self.settings.metric, -1))
+
+    def action_pick_metric(self) -> None:
+        self.push_screen(
+            PickerScreen("Metric", self._metric_choices(), self.settings.metric), callback=self.set_metric
+        )
+
+    def action_cycle_axis(self) -> None:
+        axes = views.available_axes(self.analysis) if self.analysis is not None else ["params"]
+        self.set_axis(cycle(axes, self.settings.axis))
+
+    def action_toggle_log_y(self) -> None:
+        self.apply_settings(self.settings.with_(log_y=not self.settings.log_y))
+
+    def action_cycle_law(self) -> None:
+        self.set_law(cycle(LAWS, self.settings.law))
+
+    def _family_choices(self) -> list[str | None]:
+        return [None, *views.families(self.analysis)] if self.analysis is not None else [None]
+
+    def action_cycle_family(self) -> None:
+        self.set_family(cycle(self._family_choices(), self.settings.family))
+
+    def action_pick_family(self) -> None:
+        self.push_screen(
+            PickerScreen("Family", self._family_choices(), self.settings.family), callback=self.set_family
+        )
+
+    def action_resample_panel(self) -> None:
+        def chosen(resample: Any) -> None:
+            if resample is not None:
+                self.apply_settings(self.settings.with_(resample=resample))
+
+        self.push_screen(ResamplePanel(self.settings.resample), callback=chosen)
+
+    def action_reseed(self) -> None:
+        resample = self.settings.resample
+        self.apply_settings(
+            self.settings.with_(
+                resample=resample.__class__(**{**resample.__dict__, "seed": resample.seed + 1})
+            )
+        )
+        self.notify(f"seed = {self.settings.resample.seed}", timeout=1.5)
+
+    def action_open_lab(self) -> None:
+        from tui.screens.lab import LabScreen
+
+        if not isinstance(self.screen, LabScreen):
+            self.push_screen(LabScreen())
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for binding in [*self.screen.BINDINGS, *self.BINDINGS]:
+            if not isinstance(binding, Binding) or binding.key in seen:
+                continue
+            seen.add(binding.key)
+            key = binding.key_display or ", ".join(
+                self.get_key_display(Binding(k, "")) for k in binding.key.split(",")
+            )
+            rows.append((key, binding.description))
+        rows.append(("enter", "open the highlighted task (overview)"))
+        rows.append(("ctrl+p", "command palette: every toggle, metric, axis, law and family by name"))
+        return rows
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_rows()))
+
+    # ---- export ----
+    def action_export(self) -> None:
+        export_table = getattr(self.screen, "export_table", None)
+        if export_table is None:
+            self.notify("nothing to export on this screen", timeout=3)
+            return
+        name = type(self.screen).__name__.removesuffix("Screen").lower()
+        has_plot = hasattr(self.screen, "export_plot")
+        table = export_table()
+        plot = self.screen.export_plot() if has_plot else None
+
+        def chosen(paths: tuple[str, str] | None) -> None:
+            if paths is None:
+                return
+            jobs = []
+            if paths[0]:
+                jobs.append((paths[0], table.write_csv()))
+            if paths[1] and plot is not None:
+                jobs.append((paths[1], plot + "\n"))
+            self._write_jobs(jobs)
+
+        self.push_screen(
+            ExportDialog(f"emergence-{name}.csv", f"emergence-{name}-plot.txt" if has_plot else None),
+            callback=chosen,
+        )
+
+    def _write_jobs(self, jobs: list[tuple[str, str]], overwrite: bool = False) -> None:
+        """Write each (path, text); ask before replacing an existing file, report failures as messages."""
+        if not jobs:
+            return
+        (path, text), rest = jobs[0], jobs[1:]
+        try:
+            written = write_text_atomically(path, text, overwrite=overwrite)
+        except FileExistsError:
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._write_jobs(jobs, overwrite=True)
+                else:
+                    self.notify(f"kept the existing {clean(path)}", timeout=3)
+                    self._write_jobs(rest)
+
+            self.push_screen(ConfirmScreen(f"{path} exists. Overwrite it?"), callback=answer)
+            return
+        except ExportError as err:
+            self.notify(clean(str(err)), title="export failed", severity="error", timeout=8)
+        else:
+            self.notify(f"wrote {clean(str(written))}", timeout=3)
+        self._write_jobs(rest)
+
+
+def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None) -> int:
+    """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI."""
+    EmergenceApp(paths, load_options).run()
+    return 0

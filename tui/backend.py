@@ -1,0 +1,53 @@
+"""Where the app gets its numbers: loading and the analysis pipeline, behind one small seam.
+
+The app never computes analysis results itself; it calls ``analysis.loading.load`` and
+``analysis.pipeline.Pipeline`` (imported lazily, inside worker threads, so the first frame paints before
+polars and scipy are imported). Tests pass their own :class:`Backend` to drive the app with known frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+class PipelineLike(Protocol):
+    """What the app needs from ``analysis.pipeline.Pipeline``: one run per settings, cached per stage."""
+
+    def run(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Any: ...
+
+
+class Backend(Protocol):
+    """Loads files and makes a pipeline over the loaded table."""
+
+    def load(self, paths: Sequence[str], options: LoadOptions) -> Any: ...
+
+    def pipeline(self, table: Any) -> PipelineLike: ...
+
+
+@dataclass(frozen=True)
+class AnalysisBackend:
+    """The real backend: ``analysis.loading.load`` and ``analysis.pipeline.Pipeline``."""
+
+    def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
+        from analysis.loading import load
+
+        return load(list(paths), options)
+
+    def pipeline(self, table: Any) -> PipelineLike:
+        from analysis.pipeline import Pipeline
+
+        return Pipeline(table)
+
+
+def default_paths(paths: Sequence[str | Path]) -> list[str]:
+    """The user's paths, or the bundled sample data when none are given."""
+    if paths:
+        return [str(p) for p in paths]
+    return [str(SAMPLE_DATA)]

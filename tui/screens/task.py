@@ -1,0 +1,125 @@
+"""The task view: the chosen metric against the chosen scale axis, its points and its fitted law."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import polars as pl
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui import views
+from tui.safe_text import clean, literal
+from tui.state import HOLDOUTS, cycle
+from tui.widgets.plot import PlotWidget
+from tui.widgets.status import StatusLine
+
+WIDE = 110  # at this width and above the plot and the tables sit side by side
+
+
+class TaskScreen(Screen):
+    """One task: plot on top (or left on wide terminals), points and fit below (or right)."""
+
+    DEFAULT_CSS = """
+    TaskScreen #body { layout: vertical; height: 1fr; }
+    TaskScreen.wide #body { layout: horizontal; }
+    TaskScreen #plot { height: 1fr; min-height: 8; }
+    TaskScreen #side { height: auto; max-height: 45%; }
+    TaskScreen.wide #side { height: 1fr; max-height: 100%; width: 45%; }
+    TaskScreen #points { height: auto; max-height: 10; }
+    TaskScreen.wide #points { height: 1fr; max-height: 100%; }
+    TaskScreen #fit { height: auto; max-height: 4; padding: 0 1; }
+    TaskScreen.wide #fit { max-height: 12; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("m", "mirage", "Mirage"),
+        Binding("b", "cycle_holdout", "Backtest"),
+    ]
+
+    def __init__(self, task: str, metric: str) -> None:
+        super().__init__()
+        self.task_name = task
+        self.metric_name = metric
+        self.points: pl.DataFrame = pl.DataFrame()
+
+    def compose(self) -> ComposeResult:
+        with Container(id="body"):
+            yield PlotWidget(id="plot")
+            with Vertical(id="side"):
+                yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="fit")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#points", DataTable)
+        for label in ("family", "model", "scale", "value", "CI", "n"):
+            table.add_column(label, key=label)
+        self.set_class(self.size.width >= WIDE, "wide")
+        self.refresh_view()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "wide")
+
+    def metric_choices(self) -> list[str | None]:
+        app: Any = self.app
+        return (
+            list(views.metrics_for(app.analysis, self.task_name))
+            if app.analysis is not None
+            else [self.metric_name]
+        )
+
+    def refresh_view(self) -> None:
+        app: Any = self.app
+        if app.settings.metric is not None:
+            self.metric_name = app.settings.metric
+        self.query_one(StatusLine).show(app.settings, app.activity)
+        plot = self.query_one(PlotWidget)
+        table = self.query_one("#points", DataTable)
+        fit = self.query_one("#fit", Static)
+        if app.analysis is None:
+            plot.show(views.PlotSpec(message=app.error or "computing…"))
+            return
+        settings = app.settings
+        plot.show(views.task_plot(app.analysis, settings, self.task_name, self.metric_name))
+        self.points = views.task_points(app.analysis, settings, self.task_name, self.metric_name)
+        table.clear()
+        for row in self.points.iter_rows(named=True):
+            held = " ◇held out" if row["held_out"] else ""
+            table.add_row(
+                literal(row["family"], max_length=14),
+                literal(str(row["model"]) + held, max_length=30),
+                Text(views.fmt(row["scale"])),
+                Text(views.fmt(row["value"])),
+                Text(views.fmt_ci(row["lo"], row["hi"])),
+                Text(views.fmt(row["n"])),
+            )
+        lines = Text()
+        for family, line in views.fit_summary(app.analysis, settings, self.task_name, self.metric_name):
+            if lines:
+                lines.append("\n")
+            lines.append(clean(family, max_length=16), style="bold")
+            lines.append(" " + clean(line))
+        fit.update(lines if lines else Text("no fit for this metric", style="dim"))
+
+    def action_back(self) -> None:
+        self.app.close_task()
+
+    def action_mirage(self) -> None:
+        self.app.open_mirage(self.task_name)
+
+    def action_cycle_holdout(self) -> None:
+        app: Any = self.app
+        app.apply_settings(app.settings.with_(holdout=cycle(HOLDOUTS, app.settings.holdout)))
+
+    def export_table(self) -> pl.DataFrame:
+        return self.points
+
+    def export_plot(self) -> str:
+        return self.query_one(PlotWidget).plain_text()
