@@ -1,0 +1,1005 @@
+"""Fitting scaling laws to points: procedures, bootstrap CIs, backtests and the ``fit_points`` stage.
+
+Procedures (SCIENCE.md section 6):
+
+* ``power``: least squares of log y on log x (closed form, also for every bootstrap replicate at once).
+* ``saturating`` and ``joint``: the robust fit of Hoffmann et al. (2022, Approach 3) as replicated by
+  Besiroglu et al. (2024): positive constants parameterised by their logs, log y predicted as a log-sum-exp
+  of the terms, Huber loss (delta = 1e-3) on log residuals, L-BFGS-B. Log x and log y are centred on their
+  means internally (the constants are converted back), which decorrelates a constant from its exponent and
+  makes the start grid data-adaptive.
+* ``logistic``: bounded least squares in linear space (scipy ``least_squares``, trf); the floor is fixed
+  when given.
+
+Search: every point of the start grid is scored at once (numpy); the ``REFINE_TOP`` best starts are refined
+together by a batched damped Gauss-Newton on the same objective (reweighted for the Huber loss,
+Levenberg-Marquardt damping, bounds by projection), and the best of them is polished by one scipy call
+(L-BFGS-B, or least_squares for the logistic); the lower objective is kept. Why not one L-BFGS-B per start:
+measured on the 240 Chinchilla points, L-BFGS-B from the 5 best starts took 1.3-2.6 s of CPU (70-270
+iterations each, the Huber kink slows it), the batched refinement 0.08 s to the same optimum, and the
+L-BFGS-B polish from there 8 ms.
+
+Bootstrap CIs resample the fitted points with replacement (seeded) and refit every replicate from the SAME
+start grid, never warm-started from the point estimate. A replicate is a vector of multiplicities on the
+original points, so the grid is scored for all replicates in one matrix product and the ``REPLICATE_TOP``
+best starts of every replicate are refined in one batch (no scipy polish). Replicates that fail (no finite
+optimum, or fewer distinct scales drawn than the law has free parameters) are dropped and counted in
+``FitResult.n_bootstrap_failed``. CIs are linear-interpolated percentiles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy.optimize import least_squares, minimize
+
+from analysis import schema as S
+from analysis.errors import InputError
+from analysis.laws import Law, default_law, evaluate, get_law
+from analysis.options import FitSettings
+
+HUBER_DELTA = 1e-3
+REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
+REPLICATE_TOP = 3  # grid starts refined (batched) per bootstrap replicate
+_BATCH_MAX_ITER = 200  # Gauss-Newton steps for a point estimate (converges in ~100-200 here)
+_REPLICATE_MAX_ITER = 100  # per replicate: leaves ~1e-4 in exponents, far inside any CI (measured)
+_LOG_BOUND = 60.0  # bound on centred log constants: exp(+-60) covers any sane range
+_MAX_EXPONENT = 10.0
+_LOGISTIC_MAX_K = 30.0  # per decade of x
+
+TABLE_TASK = (
+    "*"  # task label of fits made directly on a table (fit_table): the fit pools no tasks, it has none
+)
+
+
+# --------------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """One fitted law. When ``ok`` is False, ``params``/``ci`` are empty and ``message`` says why.
+
+    ``r2`` and ``residuals`` are in the fitted space named by ``r2_space``: ``"log"`` (log y - log y_hat) for
+    power/saturating/joint, ``"linear"`` (y - y_hat) for logistic. ``fixed`` names parameters that were held
+    fixed (the logistic floor at chance). ``x_range``/``x2_range`` are the fitted ranges, used to flag
+    extrapolation.
+    """
+
+    law: str
+    x: str
+    params: dict[str, float] = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    r2: float | None = None
+    r2_space: str = "log"
+    residuals: np.ndarray = field(default_factory=lambda: np.empty(0))
+    n_points: int = 0
+    ok: bool = False
+    message: str = ""
+    x2: str | None = None
+    fixed: tuple[str, ...] = ()
+    x_range: tuple[float, float] | None = None
+    x2_range: tuple[float, float] | None = None
+    objective: float | None = None
+    n_bootstrap: int = 0  # replicates that gave a fit
+    n_bootstrap_failed: int = 0  # replicates dropped
+
+    def predict(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
+        """The fitted law at x (and x2 for the joint law); all NaN when the fit is not ok."""
+        x = np.asarray(x, dtype=float)
+        if not self.ok:
+            return np.full(np.broadcast(x, x if x2 is None else np.asarray(x2)).shape, np.nan)
+        return evaluate(self.law, self.params, x, None if x2 is None else np.asarray(x2, dtype=float))
+
+    def extrapolates(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
+        """True where a prediction at x (x2) lies outside the range the law was fitted on."""
+        x = np.asarray(x, dtype=float)
+        if self.x_range is None:
+            return np.ones(x.shape, dtype=bool)
+        outside = (x < self.x_range[0]) | (x > self.x_range[1])
+        if x2 is not None and self.x2_range is not None:
+            x2 = np.asarray(x2, dtype=float)
+            outside = outside | (x2 < self.x2_range[0]) | (x2 > self.x2_range[1])
+        return outside
+
+    def summary(self) -> str:
+        """A one-line description: parameters with CIs and R^2, or why there are none."""
+        if not self.ok:
+            return f"{self.law}: no fit ({self.message})"
+        parts = []
+        for name, value in self.params.items():
+            text = f"{name}={value:.4g}"
+            if name in self.ci:
+                lo, hi = self.ci[name]
+                text += f" [{lo:.4g}, {hi:.4g}]"
+            elif name in self.fixed:
+                text += " (fixed)"
+            parts.append(text)
+        r2 = "n/a" if self.r2 is None else f"{self.r2:.3f}"
+        return f"{self.law}: {' '.join(parts)}; R2({self.r2_space})={r2}, n={self.n_points}"
+
+
+def _failed(law: Law, x_name: str, n: int, message: str, x2_name: str | None = None) -> FitResult:
+    return FitResult(
+        law=law.name,
+        x=x_name,
+        x2=x2_name,
+        r2_space=law.fitted_space,
+        n_points=n,
+        ok=False,
+        message=message,
+    )
+
+
+# ------------------------------------------------------------------------------------------ objective
+
+
+def _rho(r: np.ndarray, robust: bool) -> np.ndarray:
+    """Per-point loss: Huber(delta)/delta on residuals when robust (so its slope is at most 1), else r^2/2."""
+    if not robust:
+        return 0.5 * r * r
+    a = np.abs(r)
+    return np.where(a <= HUBER_DELTA, 0.5 * r * r / HUBER_DELTA, a - 0.5 * HUBER_DELTA)
+
+
+def _psi(r: np.ndarray, robust: bool) -> np.ndarray:
+    """Derivative of ``_rho``."""
+    return np.clip(r / HUBER_DELTA, -1.0, 1.0) if robust else r
+
+
+def _irls_weight(r: np.ndarray, robust: bool) -> np.ndarray:
+    """psi(r)/r: the weight that turns the Huber problem into a weighted least-squares step."""
+    if not robust:
+        return np.ones_like(r)
+    return 1.0 / np.maximum(np.abs(r), HUBER_DELTA)
+
+
+# A model maps parameters theta (K, p) to predictions (K, n) in the fitted space and, when asked, the Jacobian
+# d prediction / d theta (K, n, p).
+ModelFn = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """A law set up on data: internal parameters, fitted-space target, start grid, bounds, map back."""
+
+    law: Law
+    model: ModelFn
+    target: np.ndarray  # (n,)
+    grid: np.ndarray  # (S, p)
+    lower: np.ndarray  # (p,)
+    upper: np.ndarray  # (p,)
+    robust: bool
+    to_natural: Callable[[np.ndarray], np.ndarray]  # theta (K, p) -> law params (K, len(law.params))
+    fixed: tuple[str, ...] = ()
+
+    @property
+    def n_free(self) -> int:
+        return self.grid.shape[1]
+
+
+def _logsumexp_terms(terms: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """log(sum exp(terms)) and each term's softmax weight (its share), computed stably."""
+    top = terms[0]
+    for t in terms[1:]:
+        top = np.maximum(top, t)
+    exps = [np.exp(t - top) for t in terms]
+    total = exps[0]
+    for e in exps[1:]:
+        total = total + e
+    return top + np.log(total), [e / total for e in exps]
+
+
+def _positive_grid(*axes: np.ndarray) -> np.ndarray:
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
+    """theta = (e, a, alpha): log y - mu_y = logsumexp(e, a - alpha * (log x - mu_x))."""
+    lx, ly = np.log(x), np.log(y)
+    mu_x, mu_y = lx.mean(), ly.mean()
+    u, t = lx - mu_x, ly - mu_y
+
+    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        e, a, alpha = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
+        pred, (w_e, w_a) = _logsumexp_terms([np.broadcast_to(e, (len(theta), len(u))), a - alpha * u])
+        if not jac:
+            return pred, None
+        return pred, np.stack([w_e, w_a, -u * w_a], axis=-1)
+
+    def to_natural(theta: np.ndarray) -> np.ndarray:
+        e, a, alpha = theta[:, 0], theta[:, 1], theta[:, 2]
+        with np.errstate(over="ignore"):
+            return np.stack([np.exp(e + mu_y), np.exp(a + mu_y + alpha * mu_x), alpha], axis=1)
+
+    e_start = np.log(np.array([1e-3, 0.1, 0.3, 0.5, 0.7, 0.85, 0.95]) * y.min()) - mu_y
+    a_start = np.log([0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+    alpha_start = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
+    return _Problem(
+        law=get_law("saturating"),
+        model=model,
+        target=t,
+        grid=_positive_grid(e_start, a_start, alpha_start),
+        lower=np.array([-_LOG_BOUND, -_LOG_BOUND, 0.0]),
+        upper=np.array([_LOG_BOUND, _LOG_BOUND, _MAX_EXPONENT]),
+        robust=True,
+        to_natural=to_natural,
+    )
+
+
+def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
+    """theta = (e, a, alpha, b, beta): log L - mu = logsumexp(e, a - alpha u, b - beta v), centred logs."""
+    ln, ld, ly = np.log(n_), np.log(d_), np.log(y)
+    mu_n, mu_d, mu_y = ln.mean(), ld.mean(), ly.mean()
+    u, v, t = ln - mu_n, ld - mu_d, ly - mu_y
+
+    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        e, a, alpha, b, beta = (theta[:, i : i + 1] for i in range(5))
+        e_full = np.broadcast_to(e, (len(theta), len(u)))
+        pred, (w_e, w_a, w_b) = _logsumexp_terms([e_full, a - alpha * u, b - beta * v])
+        if not jac:
+            return pred, None
+        return pred, np.stack([w_e, w_a, -u * w_a, w_b, -v * w_b], axis=-1)
+
+    def to_natural(theta: np.ndarray) -> np.ndarray:
+        e, a, alpha, b, beta = (theta[:, i] for i in range(5))
+        with np.errstate(over="ignore"):
+            big_a = np.exp(a + mu_y + alpha * mu_n)
+            big_b = np.exp(b + mu_y + beta * mu_d)
+        return np.stack([np.exp(e + mu_y), big_a, alpha, big_b, beta], axis=1)
+
+    e_start = np.log(np.array([1e-3, 0.3, 0.6, 0.8, 0.95]) * y.min()) - mu_y
+    ab_start = np.log([0.01, 0.05, 0.2, 0.5, 1.0])
+    exp_start = np.array([0.1, 0.25, 0.4, 0.6, 1.0, 1.5])
+    return _Problem(
+        law=get_law("joint"),
+        model=model,
+        target=t,
+        grid=_positive_grid(e_start, ab_start, exp_start, ab_start, exp_start),
+        lower=np.array([-_LOG_BOUND, -_LOG_BOUND, 0.0, -_LOG_BOUND, 0.0]),
+        upper=np.array([_LOG_BOUND, _LOG_BOUND, _MAX_EXPONENT, _LOG_BOUND, _MAX_EXPONENT]),
+        robust=True,
+        to_natural=to_natural,
+    )
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Problem:
+    """theta = (ceil, k, x0) with the floor fixed, else (floor, ceil, k, x0); least squares in linear space.
+
+    Bounds: a rate in [0, 1] keeps floor and ceil in [0, 1]; other data get ceil <= max + range. k is bounded
+    by +-30 per decade, x0 to two decades beyond the data.
+    """
+    lx = np.log10(x)
+    y_min, y_max = float(y.min()), float(y.max())
+    span = max(y_max - y_min, 1e-9)
+    is_rate = y_min >= 0.0 and y_max <= 1.0 and (floor is None or 0.0 <= floor <= 1.0)
+    ceil_max = 1.0 if is_rate else y_max + span
+    floor_min = 0.0 if is_rate else y_min - span
+    x0_lo, x0_hi = lx.min() - 2.0, lx.max() + 2.0
+    free_floor = floor is None
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        if free_floor:
+            return theta[:, 0:1], theta[:, 1:2], theta[:, 2:3], theta[:, 3:4]
+        return np.full((len(theta), 1), floor), theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
+
+    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        f, c, k, x0 = unpack(theta)
+        d = lx - x0
+        s = _sigmoid(k * d)
+        pred = f + (c - f) * s
+        if not jac:
+            return pred, None
+        slope = (c - f) * s * (1.0 - s)
+        columns = [s, slope * d, -slope * k]
+        if free_floor:
+            columns.insert(0, 1.0 - s)
+        return pred, np.stack(columns, axis=-1)
+
+    def to_natural(theta: np.ndarray) -> np.ndarray:
+        return np.concatenate(unpack(theta), axis=1)
+
+    ceil_start = np.unique([y_max, ceil_max, 0.5 * (y_max + ceil_max)])
+    k_start = np.array([-8.0, -3.0, -1.0, -0.3, 0.3, 1.0, 3.0, 8.0])
+    x0_start = np.linspace(lx.min(), lx.max(), 7)
+    if free_floor:
+        grid = _positive_grid(np.unique([y_min, floor_min]), ceil_start, k_start, x0_start)
+        lower = np.array([floor_min, y_min, -_LOGISTIC_MAX_K, x0_lo])
+        upper = np.array([y_max, ceil_max, _LOGISTIC_MAX_K, x0_hi])
+    else:
+        ceil_lo = float(floor)
+        ceil_hi = max(ceil_max, ceil_lo + span)
+        grid = _positive_grid(np.clip(ceil_start, ceil_lo, ceil_hi), k_start, x0_start)
+        lower = np.array([ceil_lo, -_LOGISTIC_MAX_K, x0_lo])
+        upper = np.array([ceil_hi, _LOGISTIC_MAX_K, x0_hi])
+    return _Problem(
+        law=get_law("logistic"),
+        model=model,
+        target=y.astype(float),
+        grid=grid,
+        lower=lower,
+        upper=upper,
+        robust=False,
+        to_natural=to_natural,
+        fixed=() if free_floor else ("floor",),
+    )
+
+
+# ----------------------------------------------------------------------------------------- optimisers
+
+
+def _grid_losses(problem: _Problem, weights: np.ndarray) -> np.ndarray:
+    """Objective of every grid start under each weight vector: (R, S) for weights (R, n): a matrix product."""
+    pred, _ = problem.model(problem.grid, False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        per_point = _rho(problem.target - pred, problem.robust)  # (S, n)
+    per_point = np.where(np.isfinite(per_point), per_point, np.inf)
+    finite = np.isfinite(per_point).all(axis=1)
+    losses = weights @ np.where(finite[:, None], per_point, 0.0).T
+    losses[:, ~finite] = np.inf
+    return losses
+
+
+def _polish(problem: _Problem, start: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """One scipy refinement from ``start``: L-BFGS-B (Huber objective) or bounded least_squares (logistic)."""
+    target = problem.target
+    if problem.robust:
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            pred, jac = problem.model(theta[None, :], True)
+            r = target - pred[0]
+            return float(_rho(r, True).sum()), -(_psi(r, True) @ jac[0])
+
+        res = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=list(zip(problem.lower, problem.upper, strict=True)),
+            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+        )
+        return np.asarray(res.x, dtype=float), float(res.fun), bool(res.success)
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        return problem.model(theta[None, :], False)[0][0] - target
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        return problem.model(theta[None, :], True)[1][0]
+
+    res = least_squares(
+        residual,
+        start,
+        jac=jacobian,
+        bounds=(problem.lower, problem.upper),
+        method="trf",
+        x_scale="jac",
+    )
+    return np.asarray(res.x, dtype=float), float(res.cost), bool(res.status > 0)
+
+
+def _refine_batched(
+    problem: _Problem, starts: np.ndarray, weights: np.ndarray, max_iter: int = _BATCH_MAX_ITER
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refine many (start, weights) problems at once by damped reweighted Gauss-Newton.
+
+    Returns theta (K, p), objective (K,) and converged (K,).
+
+    Each problem minimises sum_i w_i rho(r_i). A step solves (J'WJ + lam diag(J'WJ)) s = J'W r with the IRLS
+    weights of the loss, is projected onto the bounds and is kept only if the true objective falls (then lam
+    shrinks, else it grows). A problem converges when a kept step improves it by less than 1e-10 (relative) or
+    no step improves it any more (lam explodes); one still moving after ``max_iter`` steps has not converged.
+    """
+    target, robust, model = problem.target, problem.robust, problem.model
+    theta = np.clip(starts.astype(float), problem.lower, problem.upper)
+    p = theta.shape[1]
+    with np.errstate(all="ignore"):
+        pred, jac = model(theta, True)
+        resid = target - pred
+        obj = (weights * _rho(resid, robust)).sum(axis=1)
+    obj = np.where(np.isfinite(obj), obj, np.inf)
+    lam = np.full(len(theta), 1e-3)
+    active = np.isfinite(obj)
+    converged = np.zeros(len(theta), dtype=bool)
+    eye = np.eye(p)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        with np.errstate(all="ignore"):
+            j, r = jac[idx], resid[idx]
+            jw = j * (weights[idx] * _irls_weight(r, robust))[:, :, None]
+            jw_t = jw.transpose(0, 2, 1)
+            h = jw_t @ j
+            g = (jw_t @ r[:, :, None])[:, :, 0]
+            diag = np.einsum("kpp->kp", h)
+            ridge = lam[idx, None] * diag + 1e-12 * (1.0 + diag.max(axis=1, keepdims=True))
+            system = h + ridge[:, :, None] * eye
+            bad = ~np.isfinite(system).all(axis=(1, 2)) | ~np.isfinite(g).all(axis=1)
+            system[bad], g[bad] = eye, 0.0
+            step = np.linalg.solve(system, g[:, :, None])[:, :, 0]
+            cand = np.clip(theta[idx] + step, problem.lower, problem.upper)
+            cand_pred, cand_jac = model(cand, True)
+            cand_resid = target - cand_pred
+            cand_obj = (weights[idx] * _rho(cand_resid, robust)).sum(axis=1)
+        better = np.isfinite(cand_obj) & (cand_obj < obj[idx])
+        gain = np.where(better, (obj[idx] - cand_obj) / np.maximum(np.abs(obj[idx]), 1e-300), 0.0)
+        keep = idx[better]
+        theta[keep], obj[keep] = cand[better], cand_obj[better]
+        resid[keep], jac[keep] = cand_resid[better], cand_jac[better]
+        lam[idx] = np.where(better, lam[idx] / 3.0, lam[idx] * 5.0)
+        done = (better & (gain < 1e-10)) | (lam[idx] > 1e10) | bad
+        active[idx[done]] = False
+        converged[idx[done & ~bad]] = True
+    return theta, obj, converged
+
+
+# --------------------------------------------------------------------------------------------------- fitting
+
+
+def _multiplicities(rng: np.random.Generator, n: int, replicates: int) -> np.ndarray:
+    """How many times each point is drawn in each bootstrap replicate: (B, n) integer counts summing to n."""
+    draws = rng.integers(0, n, size=(replicates, n)) + n * np.arange(replicates)[:, None]
+    return np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n).astype(float)
+
+
+def _distinct_drawn(groups: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Number of distinct x values (group ids) present in each replicate."""
+    onehot = np.zeros((len(groups), groups.max() + 1))
+    onehot[np.arange(len(groups)), groups] = 1.0
+    return ((counts @ onehot) > 0).sum(axis=1)
+
+
+def _percentile_ci(
+    samples: np.ndarray, names: tuple[str, ...], level: float
+) -> dict[str, tuple[float, float]]:
+    tail = 100.0 * (1.0 - level) / 2.0
+    lo, hi = np.percentile(samples, [tail, 100.0 - tail], axis=0)
+    return {name: (float(lo[i]), float(hi[i])) for i, name in enumerate(names)}
+
+
+def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
+    total = float(((target - target.mean()) ** 2).sum())
+    if total <= 0.0:
+        return None
+    return 1.0 - float((residuals**2).sum()) / total
+
+
+def _fit_power(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, bootstrap: int, level: float, seed: int
+) -> tuple[dict[str, float], dict[str, tuple[float, float]], np.ndarray, int, int]:
+    """Closed-form log-log least squares; bootstrap replicates as weighted least squares, all at once."""
+    u, t = np.log(x), np.log(y)
+
+    def weighted_line(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sw = w.sum(axis=1)
+        mu_u, mu_t = (w @ u) / sw, (w @ t) / sw
+        du, dt = u[None, :] - mu_u[:, None], t[None, :] - mu_t[:, None]
+        sxx = (w * du * du).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = (w * du * dt).sum(axis=1) / sxx
+        return np.exp(mu_t - slope * mu_u), slope
+
+    a, b = weighted_line(np.ones((1, len(u))))
+    params = {"a": float(a[0]), "b": float(b[0])}
+    residuals = t - (np.log(a[0]) + b[0] * u)
+    if bootstrap <= 0:
+        return params, {}, residuals, 0, 0
+    counts = _multiplicities(np.random.default_rng(seed), len(u), bootstrap)
+    ra, rb = weighted_line(counts)
+    good = (_distinct_drawn(groups, counts) >= 2) & np.isfinite(ra) & np.isfinite(rb)
+    if good.sum() < 2:
+        return params, {}, residuals, int(good.sum()), int((~good).sum())
+    ci = _percentile_ci(np.stack([ra[good], rb[good]], axis=1), ("a", "b"), level)
+    return params, ci, residuals, int(good.sum()), int((~good).sum())
+
+
+def _bootstrap_problem(
+    problem: _Problem, groups: np.ndarray, bootstrap: int, level: float, seed: int
+) -> tuple[dict[str, tuple[float, float]], int, int]:
+    """Percentile CIs of the law's parameters from ``bootstrap`` replicates, each refit from the same grid."""
+    n = len(problem.target)
+    counts = _multiplicities(np.random.default_rng(seed), n, bootstrap)
+    usable = _distinct_drawn(groups, counts) >= problem.n_free  # fewer distinct scales: not identifiable
+    losses = _grid_losses(problem, counts)  # (B, S)
+    top = min(REPLICATE_TOP, losses.shape[1])
+    best_starts = np.argpartition(losses, top - 1, axis=1)[:, :top]  # (B, top)
+    starts, weights = problem.grid[best_starts.ravel()], np.repeat(counts, top, axis=0)
+    theta, obj, _ = _refine_batched(problem, starts, weights, _REPLICATE_MAX_ITER)
+    obj = obj.reshape(bootstrap, top)
+    theta = theta.reshape(bootstrap, top, -1)
+    winner = np.argmin(obj, axis=1)
+    best_theta = theta[np.arange(bootstrap), winner]
+    natural = problem.to_natural(best_theta)
+    good = usable & np.isfinite(obj.min(axis=1)) & np.isfinite(natural).all(axis=1)
+    if good.sum() < 2:
+        return {}, int(good.sum()), int((~good).sum())
+    return _percentile_ci(natural[good], problem.law.params, level), int(good.sum()), int((~good).sum())
+
+
+def fit_law(
+    x: np.ndarray,
+    y: np.ndarray,
+    law: str,
+    *,
+    x2: np.ndarray | None = None,
+    floor: float | None = None,
+    bootstrap: int = 0,
+    ci: float = 0.95,
+    seed: int = 0,
+    x_name: str = "x",
+    x2_name: str | None = None,
+) -> FitResult:
+    """Fit ``law`` to the points (x, y) (and x2 = tokens for the joint law) with the procedure of its kind.
+
+    ``floor`` fixes the logistic floor (e.g. at chance); None leaves it free. Points with a missing value are
+    dropped (and counted in the message). Too few points, x <= 0, y <= 0 for a log-space law, or no converged
+    start give ``ok=False`` with a message, never an exception. ``bootstrap`` > 0 adds percentile CIs at level
+    ``ci`` from that many seeded replicates.
+    """
+    spec = get_law(law)
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if spec.needs_x2:
+        if x2 is None:
+            return _failed(spec, x_name, len(x), "the joint law needs tokens (x2) besides params", x2_name)
+        x2 = np.asarray(x2, dtype=float).ravel()
+        x2_name = x2_name or "x2"
+    keep = np.isfinite(x) & np.isfinite(y) & (np.isfinite(x2) if spec.needs_x2 else True)
+    notes = [] if keep.all() else [f"dropped {int((~keep).sum())} points with a missing value"]
+    x, y = x[keep], y[keep]
+    x2 = x2[keep] if spec.needs_x2 else None
+    n = len(x)
+
+    def refuse(message: str) -> FitResult:
+        return _failed(spec, x_name, n, "; ".join([message, *notes]), x2_name if spec.needs_x2 else None)
+
+    if (x <= 0).any() or (spec.needs_x2 and (x2 <= 0).any()):
+        return refuse(f"{x_name} must be > 0 for a log axis ({int((x <= 0).sum())} points are not)")
+    if spec.needs_positive_y and (y <= 0).any():
+        return refuse(
+            f"the {law} law is fitted in log space and needs y > 0, but {int((y <= 0).sum())} of {n} "
+            "values are <= 0: choose --law logistic, or a loss-like metric"
+        )
+    n_free = len(spec.params) - (1 if law == "logistic" and floor is not None else 0)
+    if n < n_free + 1:
+        return refuse(
+            f"the {law} law has {n_free} free parameters and needs at least {n_free + 1} points, got {n}"
+        )
+    scales = np.stack([x, x2], axis=1) if spec.needs_x2 else x[:, None]
+    groups = np.unique(scales, axis=0, return_inverse=True)[1].ravel()
+    if groups.max() + 1 < n_free:
+        return refuse(f"the {law} law needs at least {n_free} distinct scales, got {groups.max() + 1}")
+
+    common = {
+        "law": law,
+        "x": x_name,
+        "x2": x2_name if spec.needs_x2 else None,
+        "r2_space": spec.fitted_space,
+        "n_points": n,
+        "x_range": (float(x.min()), float(x.max())),
+        "x2_range": (float(x2.min()), float(x2.max())) if spec.needs_x2 else None,
+    }
+    if law == "power":
+        params, cis, residuals, n_ok, n_bad = _fit_power(x, y, groups, bootstrap, ci, seed)
+        if not all(np.isfinite(v) for v in params.values()):
+            return refuse("the log-log least squares gave no finite line")
+        return FitResult(
+            params=params,
+            ci=cis,
+            r2=_r2(residuals, np.log(y)),
+            residuals=residuals,
+            ok=True,
+            message="; ".join(notes),
+            objective=float((residuals**2).sum()),
+            n_bootstrap=n_ok,
+            n_bootstrap_failed=n_bad,
+            **common,
+        )
+
+    if law == "saturating":
+        problem = _saturating_problem(x, y)
+    elif law == "joint":
+        problem = _joint_problem(x, x2, y)
+    else:
+        problem = _logistic_problem(x, y, floor)
+    losses = _grid_losses(problem, np.ones((1, n)))[0]
+    order = np.argsort(losses)[:REFINE_TOP]
+    order = order[np.isfinite(losses[order])]
+    if order.size == 0:
+        return refuse("no start of the grid gives a finite prediction")
+    thetas, values, converged = _refine_batched(problem, problem.grid[order], np.ones((order.size, n)))
+    best = int(np.argmin(values))
+    theta, value = thetas[best], float(values[best])
+    polished, polished_value, polish_ok = _polish(problem, theta)
+    if polish_ok and np.isfinite(polished_value) and polished_value <= value:
+        theta, value = polished, polished_value
+    natural = problem.to_natural(theta[None, :])[0]
+    if not (polish_ok or converged[best]) or not np.isfinite(value) or not np.isfinite(natural).all():
+        return refuse(f"the fit did not converge from the {order.size} best grid starts")
+    residuals = problem.target - problem.model(theta[None, :], False)[0][0]
+    cis, n_ok, n_bad = ({}, 0, 0)
+    if bootstrap > 0:
+        cis, n_ok, n_bad = _bootstrap_problem(problem, groups, bootstrap, ci, seed)
+        if n_bad:
+            notes.append(f"{n_bad} of {bootstrap} bootstrap replicates failed and were dropped")
+    return FitResult(
+        params={name: float(v) for name, v in zip(spec.params, natural, strict=True)},
+        ci=cis,
+        r2=_r2(residuals, problem.target),
+        residuals=residuals,
+        ok=True,
+        message="; ".join(notes),
+        fixed=problem.fixed,
+        objective=value,
+        n_bootstrap=n_ok,
+        n_bootstrap_failed=n_bad,
+        **common,
+    )
+
+
+# --------------------------------------------------------------------------------------------------- backtest
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """A law fitted on all but the ``holdout`` largest scales, judged on the held-out points.
+
+    Errors are in the metric's units: ``abs_error = |predicted - y|``, ``rel_error = abs_error / |y|``.
+    Baselines: the last value (mean y at the largest training scale) and chance (when known), each predicting
+    every held-out point. Every held-out prediction is marked in ``extrapolated`` when it lies beyond the
+    fitted range.
+    """
+
+    fit: FitResult
+    holdout: int
+    x: np.ndarray
+    y: np.ndarray
+    predicted: np.ndarray
+    abs_error: np.ndarray
+    rel_error: np.ndarray
+    extrapolated: np.ndarray
+    mae: float
+    last_value: float
+    mae_last_value: float
+    chance: float | None = None
+    mae_chance: float | None = None
+    x2: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.fit.ok
+
+    @property
+    def mean_rel_error(self) -> float:
+        return float(np.nanmean(self.rel_error)) if self.rel_error.size else float("nan")
+
+
+def backtest(
+    x: np.ndarray,
+    y: np.ndarray,
+    law: str,
+    holdout: int,
+    *,
+    x2: np.ndarray | None = None,
+    floor: float | None = None,
+    chance: float | None = None,
+    largest: bool = True,
+    bootstrap: int = 0,
+    ci: float = 0.95,
+    seed: int = 0,
+    x_name: str = "x",
+    x2_name: str | None = None,
+) -> Backtest:
+    """Fit on all points except those at the ``holdout`` largest distinct x values and predict those.
+
+    ``largest=False`` holds out the smallest x instead (the most capable models on a loss axis).
+    """
+    if holdout < 1:
+        raise InputError(f"--holdout must be at least 1 to backtest, got {holdout}")
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    x2 = None if x2 is None else np.asarray(x2, dtype=float).ravel()
+    present = np.isfinite(x) & np.isfinite(y)
+    scales = np.unique(x[present])
+    held_scales = scales[-holdout:] if largest else scales[:holdout]
+    held = present & np.isin(x, held_scales)
+    train = present & ~held
+    fit = fit_law(
+        x[train],
+        y[train],
+        law,
+        x2=None if x2 is None else x2[train],
+        floor=floor,
+        bootstrap=bootstrap,
+        ci=ci,
+        seed=seed,
+        x_name=x_name,
+        x2_name=x2_name,
+    )
+    order = np.argsort(x[held], kind="stable")
+    hx, hy = x[held][order], y[held][order]
+    hx2 = None if x2 is None else x2[held][order]
+    predicted = fit.predict(hx, hx2)
+    abs_error = np.abs(predicted - hy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_error = np.where(hy != 0, abs_error / np.abs(hy), np.nan)
+    train_x = x[train]
+    edge = train_x.max() if largest else train_x.min()
+    last_value = float(y[train][train_x == edge].mean()) if train.any() else float("nan")
+    mae = float(abs_error.mean()) if hx.size else float("nan")
+    return Backtest(
+        fit=fit,
+        holdout=holdout,
+        x=hx,
+        y=hy,
+        x2=hx2,
+        predicted=predicted,
+        abs_error=abs_error,
+        rel_error=rel_error,
+        extrapolated=fit.extrapolates(hx, hx2) if fit.ok else np.ones(hx.shape, dtype=bool),
+        mae=mae,
+        last_value=last_value,
+        mae_last_value=float(np.abs(hy - last_value).mean()) if hx.size else float("nan"),
+        chance=chance,
+        mae_chance=None if chance is None or not hx.size else float(np.abs(hy - chance).mean()),
+    )
+
+
+# --------------------------------------------------------------------------------------------------- stages
+
+
+@dataclass(frozen=True, eq=False)
+class FitSet:
+    """The fits of a PointSet: a display frame plus FitResults (and Backtests) by (family, task, metric).
+
+    Frame columns: family, task, metric, law, x, x2, n_points, params (list of {name, value}), ci (list of
+    {name, lo, hi}), r2, r2_space, ok, message, summary, holdout, backtest_mae, backtest_mae_last_value,
+    backtest_mae_chance, backtest_mean_rel_error. Params come from the fit on all points; backtest fields from
+    a separate fit on the training points (``backtests[key].fit``).
+    """
+
+    frame: pl.DataFrame
+    results: dict[tuple[str, str, str], FitResult] = field(default_factory=dict)
+    backtests: dict[tuple[str, str, str], Backtest] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_records(self) -> list[dict]:
+        """JSON-ready dicts: family, task, metric, law, x, params {name: value}, ci {name: [lo, hi]}, r2..."""
+        records = []
+        for (family, task, metric), fit in self.results.items():
+            record = {
+                "family": family,
+                "task": task,
+                "metric": metric,
+                "law": fit.law,
+                "x": fit.x,
+                "params": dict(fit.params),
+                "ci": {name: [lo, hi] for name, (lo, hi) in fit.ci.items()},
+                "r2": fit.r2,
+                "r2_space": fit.r2_space,
+                "n_points": fit.n_points,
+                "ok": fit.ok,
+                "message": fit.message,
+            }
+            if fit.x2 is not None:
+                record["x2"] = fit.x2
+            bt = self.backtests.get((family, task, metric))
+            if bt is not None:
+                record["backtest"] = {
+                    "holdout": bt.holdout,
+                    "mae": _finite_or_none(bt.mae),
+                    "mae_last_value": _finite_or_none(bt.mae_last_value),
+                    "mae_chance": bt.mae_chance,
+                    "points": [
+                        {
+                            "x": float(a),
+                            "y": float(b),
+                            "predicted": _finite_or_none(c),
+                            "extrapolated": bool(d),
+                        }
+                        for a, b, c, d in zip(bt.x, bt.y, bt.predicted, bt.extrapolated, strict=True)
+                    ],
+                }
+            records.append(record)
+        return json.loads(json.dumps(records, default=float))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+_FRAME_SCHEMA: dict[str, pl.DataType] = {
+    S.FAMILY: pl.Utf8(),
+    S.TASK: pl.Utf8(),
+    S.METRIC: pl.Utf8(),
+    "law": pl.Utf8(),
+    "x": pl.Utf8(),
+    "x2": pl.Utf8(),
+    "n_points": pl.Int64(),
+    "params": pl.List(pl.Struct({"name": pl.Utf8(), "value": pl.Float64()})),
+    "ci": pl.List(pl.Struct({"name": pl.Utf8(), "lo": pl.Float64(), "hi": pl.Float64()})),
+    "r2": pl.Float64(),
+    "r2_space": pl.Utf8(),
+    "ok": pl.Boolean(),
+    "message": pl.Utf8(),
+    "summary": pl.Utf8(),
+    "holdout": pl.Int64(),
+    "backtest_mae": pl.Float64(),
+    "backtest_mae_last_value": pl.Float64(),
+    "backtest_mae_chance": pl.Float64(),
+    "backtest_mean_rel_error": pl.Float64(),
+}
+
+
+def _frame_row(key: tuple[str, str, str], fit: FitResult, bt: Backtest | None) -> dict:
+    return {
+        S.FAMILY: key[0],
+        S.TASK: key[1],
+        S.METRIC: key[2],
+        "law": fit.law,
+        "x": fit.x,
+        "x2": fit.x2,
+        "n_points": fit.n_points,
+        "params": [{"name": k, "value": v} for k, v in fit.params.items()],
+        "ci": [{"name": k, "lo": lo, "hi": hi} for k, (lo, hi) in fit.ci.items()],
+        "r2": fit.r2,
+        "r2_space": fit.r2_space,
+        "ok": fit.ok,
+        "message": fit.message,
+        "summary": fit.summary(),
+        "holdout": None if bt is None else bt.holdout,
+        "backtest_mae": None if bt is None else _finite_or_none(bt.mae),
+        "backtest_mae_last_value": None if bt is None else _finite_or_none(bt.mae_last_value),
+        "backtest_mae_chance": None if bt is None else bt.mae_chance,
+        "backtest_mean_rel_error": None if bt is None else _finite_or_none(bt.mean_rel_error),
+    }
+
+
+def _logistic_floor(values: np.ndarray, chance: float | None, direction: int) -> float | None:
+    """The fixed logistic floor: chance for a higher-is-better metric; 0 for a rate with no stated chance."""
+    if direction < 0:
+        return None
+    if chance is not None:
+        return float(chance)
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
+        return 0.0
+    return None
+
+
+def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: str | None = None) -> FitSet:
+    """Fit one law per family x task x metric (families never pooled) against ``settings.x``.
+
+    The law is ``settings.law`` or the metric's default (``analysis.laws.default_law``); the joint law always
+    uses params as x and tokens as x2. The logistic floor is fixed at the group's chance level (or 0 for a
+    rate without one) for higher-is-better metrics and free otherwise. Rows with no x value are skipped and
+    counted in the fit's message and in ``notes``. ``settings.holdout`` > 0 adds a backtest (on a loss axis
+    the held-out points are the smallest losses). ``y`` names another column to fit instead of ``value`` (e.g.
+    ``"loss"``): that is a per-model quantity, so it is fitted per family via ``fit_table``.
+    """
+    settings = settings or FitSettings()
+    if y is not None and y != S.VALUE:
+        per_model = points.frame.unique(subset=[S.FAMILY, S.MODEL], keep="first", maintain_order=True)
+        return fit_table(per_model, y=y, law=settings.law, settings=settings)
+    frame = points.frame
+    law_choice = None if settings.law is None else get_law(settings.law).name
+    x_col, x2_col = settings.x, None
+    if law_choice == "joint":
+        x_col, x2_col = S.PARAMS, S.TOKENS
+    for col in (x_col, x2_col):
+        if col is not None and col not in frame.columns:
+            raise InputError(f"points have no {col!r} column: choose --x from {', '.join(S.SCALES)}")
+    results: dict[tuple[str, str, str], FitResult] = {}
+    backtests: dict[tuple[str, str, str], Backtest] = {}
+    rows = []
+    skipped_total, skipped_groups = 0, 0
+    keys = [S.FAMILY, S.TASK, S.METRIC]
+    for group in frame.sort([*keys, x_col], nulls_last=True).partition_by(keys, maintain_order=True):
+        key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
+        metric = key[2]
+        spec = points.specs.get(metric)
+        direction = (
+            int(group["direction"][0]) if "direction" in group.columns and group["direction"][0] else 0
+        )
+        if direction == 0 and spec is not None:
+            direction = spec.direction
+        law = law_choice or default_law(metric, spec)
+        has_x = group[x_col].is_not_null() & group[S.VALUE].is_not_null()
+        if x2_col is not None:
+            has_x &= group[x2_col].is_not_null()
+        skipped = int((~has_x).sum())
+        used = group.filter(has_x)
+        xs = used[x_col].to_numpy().astype(float)
+        values = used[S.VALUE].to_numpy().astype(float)
+        x2s = used[x2_col].to_numpy().astype(float) if x2_col else None
+        chance = None
+        if "chance" in used.columns and used["chance"].drop_nulls().len():
+            chance = float(used["chance"].drop_nulls()[0])
+        elif spec is not None and spec.chance is not None:
+            chance = float(spec.chance)
+        floor = _logistic_floor(values, chance, direction) if law == "logistic" else None
+        fit_args = {"x2": x2s, "floor": floor, "x_name": x_col, "x2_name": x2_col}
+        fit = fit_law(
+            xs, values, law, bootstrap=settings.bootstrap, ci=settings.ci, seed=settings.seed, **fit_args
+        )
+        if skipped:
+            skipped_total += skipped
+            skipped_groups += 1
+            note = (
+                f"skipped {skipped} points with no {x_col}" + (f" or {x2_col}" if x2_col else "") + " value"
+            )
+            fit = _with_note(fit, note)
+        results[key] = fit
+        bt = None
+        if settings.holdout > 0:
+            bt = backtest(
+                xs, values, law, settings.holdout, chance=chance, largest=x_col != S.LOSS, **fit_args
+            )
+            backtests[key] = bt
+        rows.append(_frame_row(key, fit, bt))
+    notes = []
+    if skipped_total:
+        notes.append(
+            f"fits against {x_col}: skipped {skipped_total} points with no {x_col} value "
+            f"in {skipped_groups} family x task x metric groups"
+        )
+    return FitSet(pl.DataFrame(rows, schema=_FRAME_SCHEMA), results, backtests, tuple(notes))
+
+
+def _with_note(fit: FitResult, note: str) -> FitResult:
+    from dataclasses import replace
+
+    return replace(fit, message="; ".join(m for m in (fit.message, note) if m))
+
+
+def fit_table(
+    frame: pl.DataFrame,
+    *,
+    y: str = S.LOSS,
+    law: str | None = "joint",
+    settings: FitSettings | None = None,
+    x2: str = S.TOKENS,
+    by: tuple[str, ...] | None = None,
+) -> FitSet:
+    """Fit a column of a table directly, e.g. an aggregate loss table (Chinchilla: loss vs params and tokens).
+
+    One fit per ``by`` group (default: per family when the table has a family column). ``law=None`` means
+    ``saturating``. x is ``settings.x``; the joint law uses params and ``x2``. Rows missing a value are
+    skipped (counted in the message). Result keys are (family, ``TABLE_TASK``, y).
+    """
+    settings = settings or FitSettings()
+    law = get_law(law or "saturating").name
+    x_col = S.PARAMS if law == "joint" else settings.x
+    needed = [x_col, y] + ([x2] if law == "joint" else [])
+    for col in needed:
+        if col not in frame.columns:
+            raise InputError(f"the table has no {col!r} column, needed to fit {y} with the {law} law")
+    if by is None:
+        by = (S.FAMILY,) if S.FAMILY in frame.columns else ()
+    groups = frame.partition_by(list(by), maintain_order=True) if by else [frame]
+    results: dict[tuple[str, str, str], FitResult] = {}
+    backtests: dict[tuple[str, str, str], Backtest] = {}
+    rows = []
+    for group in groups:
+        family = str(group[by[0]][0]) if by else S.DEFAULT_FAMILY
+        key = (family, TABLE_TASK, y)
+        xs = group[x_col].cast(pl.Float64).to_numpy()
+        ys = group[y].cast(pl.Float64).to_numpy()
+        x2s = group[x2].cast(pl.Float64).to_numpy() if law == "joint" else None
+        args = {"x2": x2s, "x_name": x_col, "x2_name": x2 if law == "joint" else None}
+        fit = fit_law(xs, ys, law, bootstrap=settings.bootstrap, ci=settings.ci, seed=settings.seed, **args)
+        results[key] = fit
+        bt = None
+        if settings.holdout > 0:
+            bt = backtest(xs, ys, law, settings.holdout, largest=x_col != S.LOSS, **args)
+            backtests[key] = bt
+        rows.append(_frame_row(key, fit, bt))
+    return FitSet(pl.DataFrame(rows, schema=_FRAME_SCHEMA), results, backtests)

@@ -1,0 +1,331 @@
+"""Fits recover the parameters they were generated with, refuse when they cannot, and backtest honestly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis import fits as F
+from analysis.fits import backtest, fit_law, fit_points, fit_table
+from analysis.laws import joint, logistic, saturating
+from analysis.options import FitSettings
+from analysis.schema import MetricSpec, PointSet
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CHINCHILLA = DATA / "chinchilla" / "tidy.csv"
+PYTHIA = DATA / "pythia" / "tidy.csv"
+
+
+def lognormal_noise(rng: np.random.Generator, y: np.ndarray, sigma: float) -> np.ndarray:
+    return y * np.exp(rng.normal(0.0, sigma, y.shape))
+
+
+# --------------------------------------------------------------------------------------------- recovery
+
+
+def test_power_recovers_exactly_and_with_noise():
+    x = np.logspace(6, 11, 12)
+    exact = fit_law(x, 3.0 * x**-0.2, "power")
+    assert exact.ok and exact.r2_space == "log"
+    assert exact.params["a"] == pytest.approx(3.0, rel=1e-10)
+    assert exact.params["b"] == pytest.approx(-0.2, rel=1e-10)
+    assert exact.r2 == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    noisy = fit_law(x, lognormal_noise(rng, 3.0 * x**-0.2, 0.02), "power", bootstrap=500, seed=1)
+    assert noisy.params["b"] == pytest.approx(-0.2, abs=0.01)
+    lo, hi = noisy.ci["b"]
+    assert lo < -0.2 < hi and hi - lo < 0.03
+    assert noisy.n_bootstrap + noisy.n_bootstrap_failed == 500
+
+
+def test_saturating_recovers_exactly_and_with_noise():
+    x = np.logspace(7, 10, 20)
+    y = saturating(x, 1.7, 400.0, 0.34)
+    exact = fit_law(x, y, "saturating")
+    assert exact.ok
+    assert exact.params == pytest.approx({"E": 1.7, "A": 400.0, "alpha": 0.34}, rel=1e-4)
+    np.testing.assert_allclose(exact.predict(x), y, rtol=1e-6)
+    rng = np.random.default_rng(3)
+    xs = np.logspace(7, 11, 40)
+    noisy = fit_law(
+        xs, lognormal_noise(rng, saturating(xs, 1.7, 400.0, 0.34), 0.005), "saturating", bootstrap=300
+    )
+    assert noisy.params["alpha"] == pytest.approx(0.34, abs=0.03)
+    assert noisy.params["E"] == pytest.approx(1.7, abs=0.05)
+    for name, truth in (("E", 1.7), ("alpha", 0.34)):
+        lo, hi = noisy.ci[name]
+        assert lo < truth < hi, name
+
+
+def test_joint_recovers_generated_parameters():
+    rng = np.random.default_rng(5)
+    n_ = 10 ** rng.uniform(7, 10, 120)
+    d_ = 10 ** rng.uniform(9, 12, 120)
+    truth = {"E": 1.8, "A": 480.0, "alpha": 0.35, "B": 2000.0, "beta": 0.37}
+    loss = joint(n_, d_, *truth.values())
+    exact = fit_law(n_, loss, "joint", x2=d_)
+    assert exact.ok and exact.x2 == "x2"
+    assert exact.params == pytest.approx(truth, rel=1e-3)
+    noisy = fit_law(n_, lognormal_noise(rng, loss, 0.005), "joint", x2=d_)
+    assert noisy.params["alpha"] == pytest.approx(0.35, abs=0.03)
+    assert noisy.params["beta"] == pytest.approx(0.37, abs=0.03)
+    assert noisy.params["E"] == pytest.approx(1.8, abs=0.1)
+
+
+def test_logistic_recovers_with_fixed_and_free_floor():
+    x = np.logspace(7, 11, 9)
+    y = logistic(x, 0.25, 0.9, 3.0, 9.0)
+    fixed = fit_law(x, y, "logistic", floor=0.25)
+    assert fixed.ok and fixed.fixed == ("floor",) and fixed.r2_space == "linear"
+    assert fixed.params == pytest.approx({"floor": 0.25, "ceil": 0.9, "k": 3.0, "x0": 9.0}, rel=1e-5)
+    free = fit_law(x, y, "logistic")
+    assert free.params == pytest.approx({"floor": 0.25, "ceil": 0.9, "k": 3.0, "x0": 9.0}, rel=1e-4)
+    rng = np.random.default_rng(2)
+    noisy = fit_law(x, y + rng.normal(0, 0.01, x.size), "logistic", floor=0.25, bootstrap=300)
+    assert noisy.params["x0"] == pytest.approx(9.0, abs=0.1)
+    assert noisy.params["ceil"] == pytest.approx(0.9, abs=0.03)
+    lo, hi = noisy.ci["x0"]
+    assert lo < 9.0 < hi
+    assert noisy.ci["floor"] == (0.25, 0.25)  # fixed: no spread
+
+
+def test_decreasing_logistic_has_negative_k():
+    x = np.logspace(7, 11, 9)
+    fit = fit_law(x, logistic(x, 0.0, 0.8, -2.0, 9.5), "logistic", floor=0.0)
+    assert fit.params["k"] == pytest.approx(-2.0, rel=1e-4)
+
+
+def test_batched_refinement_reaches_the_lbfgs_optimum():
+    """The replicates' optimiser and L-BFGS-B agree on the unresampled data: replicates refit the same way."""
+    rng = np.random.default_rng(11)
+    x = np.logspace(7, 10, 20)
+    problem = F._saturating_problem(x, lognormal_noise(rng, saturating(x, 1.7, 400.0, 0.34), 0.01))
+    start = problem.grid[np.argmin(F._grid_losses(problem, np.ones((1, 20)))[0])]
+    lbfgs_theta, lbfgs_value, ok = F._polish(problem, start)
+    batch_theta, batch_value, converged = F._refine_batched(problem, start[None, :], np.ones((1, 20)))
+    assert ok and converged[0]
+    assert batch_value[0] == pytest.approx(lbfgs_value, rel=1e-7)
+    np.testing.assert_allclose(batch_theta[0], lbfgs_theta, atol=1e-4)
+
+
+def test_bootstrap_is_seeded():
+    x = np.logspace(7, 10, 12)
+    y = lognormal_noise(np.random.default_rng(0), saturating(x, 2.0, 50.0, 0.3), 0.01)
+    first = fit_law(x, y, "saturating", bootstrap=100, seed=4)
+    again = fit_law(x, y, "saturating", bootstrap=100, seed=4)
+    other = fit_law(x, y, "saturating", bootstrap=100, seed=5)
+    assert first.ci == again.ci
+    assert first.ci != other.ci
+
+
+def test_saturating_fit_with_1000_bootstrap_on_20_points_is_fast():
+    x = np.logspace(7, 10, 20)
+    y = lognormal_noise(np.random.default_rng(8), saturating(x, 1.7, 400.0, 0.34), 0.01)
+    started = time.process_time()
+    fit = fit_law(x, y, "saturating", bootstrap=1000)
+    elapsed = time.process_time() - started
+    assert fit.ok and fit.n_bootstrap >= 990
+    assert elapsed < 2.0, f"saturating fit + B=1000 took {elapsed:.2f} s of CPU"
+
+
+# --------------------------------------------------------------------------------------------- refusing
+
+
+def test_too_few_points_refuse_without_numbers():
+    fit = fit_law(np.array([1e8, 1e9, 1e10]), np.array([3.0, 2.5, 2.2]), "saturating")
+    assert not fit.ok
+    assert fit.params == {} and fit.ci == {}
+    assert "needs at least 4 points" in fit.message
+    assert np.isnan(fit.predict(np.array([1e9]))).all()
+    assert not fit_law(np.array([1e8]), np.array([3.0]), "power").ok
+
+
+def test_single_scale_and_nonpositive_values_refuse():
+    same_x = fit_law(np.full(6, 1e9), np.linspace(2, 3, 6), "saturating")
+    assert not same_x.ok and "distinct scales" in same_x.message
+    zeros = fit_law(np.logspace(7, 10, 6), np.array([3.0, 2.0, 1.0, 0.5, 0.0, 0.0]), "saturating")
+    assert not zeros.ok and "needs y > 0" in zeros.message
+    no_tokens = fit_law(np.logspace(7, 10, 8), np.linspace(3, 2, 8), "joint")
+    assert not no_tokens.ok and "tokens" in no_tokens.message
+
+
+def test_missing_values_are_dropped_and_counted():
+    x = np.array([1e7, 1e8, np.nan, 1e9, 1e10, 1e11])
+    fit = fit_law(x, 2.0 * np.nan_to_num(x, nan=1.0) ** 0.1, "power")
+    assert fit.ok and fit.n_points == 5 and "dropped 1 points" in fit.message
+
+
+# --------------------------------------------------------------------------------------------- backtest
+
+
+def test_backtest_predicts_held_out_points_of_an_exact_law():
+    x = np.logspace(7, 11, 10)
+    y = saturating(x, 1.7, 400.0, 0.34)
+    bt = backtest(x, y, "saturating", holdout=3)
+    assert bt.fit.ok and bt.fit.n_points == 7
+    np.testing.assert_allclose(bt.x, x[-3:])
+    np.testing.assert_allclose(bt.predicted, y[-3:], rtol=1e-5)
+    assert bt.extrapolated.all()
+    assert bt.mae < 1e-4
+    assert bt.last_value == pytest.approx(y[6])
+    assert bt.mae_last_value == pytest.approx(np.mean(np.abs(y[-3:] - y[6])))
+    assert bt.mae_chance is None
+
+
+def test_backtest_against_chance_and_largest_false():
+    x = np.logspace(7, 11, 9)
+    y = logistic(x, 0.25, 0.9, 3.0, 9.0)
+    bt = backtest(x, y, "logistic", holdout=2, floor=0.25, chance=0.25)
+    assert bt.mae_chance == pytest.approx(np.mean(np.abs(y[-2:] - 0.25)))
+    assert bt.mae < bt.mae_last_value < bt.mae_chance
+    losses = np.linspace(4.0, 2.0, 9)  # a loss axis: the best models have the smallest x
+    bt_loss = backtest(losses, y, "logistic", holdout=2, floor=0.25, largest=False)
+    np.testing.assert_allclose(bt_loss.x, [2.0, 2.25])
+    assert bt_loss.last_value == pytest.approx(y[6])
+
+
+def test_backtest_with_too_little_training_data_says_so():
+    x = np.logspace(7, 9, 4)
+    bt = backtest(x, saturating(x, 1.0, 5.0, 0.3), "saturating", holdout=2)
+    assert not bt.ok and np.isnan(bt.predicted).all() and np.isnan(bt.mae)
+
+
+# --------------------------------------------------------------------------------------------- stages
+
+
+def make_points(rows: list[dict], specs: dict[str, MetricSpec] | None = None) -> PointSet:
+    """A PointSet frame with the DESIGN.md columns (only what the fit stage reads is filled in)."""
+    frame = pl.DataFrame(rows).with_columns(
+        pl.col("params", "tokens", "value").cast(pl.Float64),
+        pl.lit(None, dtype=pl.Float64).alias("flops"),
+        pl.lit(None, dtype=pl.Float64).alias("loss"),
+    )
+    return PointSet(frame=frame, specs=specs or {})
+
+
+def curve_rows(family: str, task: str, metric: str, params, values, **extra) -> list[dict]:
+    return [
+        {
+            "family": family,
+            "model": f"{family}-{i}",
+            "task": task,
+            "metric": metric,
+            "params": p,
+            "tokens": None,
+        }
+        | {"value": v}
+        | extra
+        for i, (p, v) in enumerate(zip(params, values, strict=True))
+    ]
+
+
+def test_fit_points_per_family_with_default_laws_and_skipped_rows():
+    params = np.logspace(7, 11, 9)
+    rows = (
+        curve_rows(
+            "a", "t", "token_loss", params, saturating(params, 1.5, 300.0, 0.3), direction=-1, chance=None
+        )
+        + curve_rows(
+            "b", "t", "token_loss", params, saturating(params, 2.5, 300.0, 0.2), direction=-1, chance=None
+        )
+        + curve_rows(
+            "a", "t", "mc_grade", params, logistic(params, 0.25, 0.8, 2.5, 9.5), direction=1, chance=0.25
+        )
+    )
+    rows.append({**rows[0], "model": "a-unknown", "params": None})
+    fits = fit_points(make_points(rows), FitSettings(bootstrap=50, holdout=2))
+    loss_a = fits.results[("a", "t", "token_loss")]
+    assert loss_a.law == "saturating" and loss_a.params["E"] == pytest.approx(1.5, rel=1e-3)
+    assert "skipped 1 points with no params" in loss_a.message
+    assert fits.results[("b", "t", "token_loss")].params["E"] == pytest.approx(2.5, rel=1e-3)  # never pooled
+    grade = fits.results[("a", "t", "mc_grade")]
+    assert grade.law == "logistic" and grade.fixed == ("floor",) and grade.params["floor"] == 0.25
+    assert grade.params["x0"] == pytest.approx(9.5, rel=1e-4)
+    assert fits.notes and "skipped 1 points" in fits.notes[0]
+    frame = fits.frame
+    assert frame.height == 3
+    assert set(frame.columns) >= {
+        "family",
+        "task",
+        "metric",
+        "law",
+        "x",
+        "params",
+        "ci",
+        "r2",
+        "ok",
+        "message",
+    }
+    row = frame.filter(pl.col("metric") == "mc_grade").row(0, named=True)
+    assert {p["name"] for p in row["params"]} == {"floor", "ceil", "k", "x0"}
+    assert row["holdout"] == 2 and row["backtest_mae"] < row["backtest_mae_last_value"]
+    assert fits.backtests[("a", "t", "mc_grade")].extrapolated.all()
+    record = next(r for r in fits.to_records() if r["metric"] == "token_loss" and r["family"] == "a")
+    assert record["params"].keys() == {"E", "A", "alpha"} and "backtest" in record
+    assert all(isinstance(v, list) and len(v) == 2 for v in record["ci"].values())
+
+
+def test_fit_points_law_override_and_axis():
+    params = np.logspace(7, 11, 9)
+    rows = curve_rows("a", "t", "token_loss", params, 4.0 * params**-0.05, direction=-1, chance=None)
+    fits = fit_points(make_points(rows), FitSettings(law="power", bootstrap=0))
+    fit = fits.results[("a", "t", "token_loss")]
+    assert fit.law == "power" and fit.x == "params" and fit.params["b"] == pytest.approx(-0.05)
+    from analysis.errors import InputError
+
+    with pytest.raises(InputError, match="compute"):
+        fit_points(make_points(rows), FitSettings(x="compute"))
+
+
+# --------------------------------------------------------------------------------------------- real data
+
+
+@pytest.mark.skipif(not CHINCHILLA.exists(), reason=f"{CHINCHILLA} is absent (shared data not checked out)")
+def test_chinchilla_joint_fit_replicates_epoch():
+    """Besiroglu et al. 2024: E 1.82, A 482, B 2085, alpha 0.35, beta 0.37 on 240 points (5 outliers out)."""
+    table = (
+        pl.read_csv(CHINCHILLA)
+        .filter(pl.col("epoch_excluded_outlier") == 0)
+        .rename({"params_N": "params", "tokens_D": "tokens"})
+    )
+    fits = fit_table(table, y="loss", law="joint", settings=FitSettings(bootstrap=0))
+    fit = fits.results[("default", F.TABLE_TASK, "loss")]
+    assert fit.ok and fit.n_points == 240
+    assert fit.params["alpha"] == pytest.approx(0.35, abs=0.01)
+    assert fit.params["beta"] == pytest.approx(0.37, abs=0.01)
+    assert fit.params["E"] == pytest.approx(1.82, abs=0.05)
+    assert fit.params["A"] == pytest.approx(482.0, rel=0.15)
+    assert fit.params["B"] == pytest.approx(2085.0, rel=0.15)
+    assert fit.r2 > 0.99
+
+
+@pytest.mark.skipif(not PYTHIA.exists(), reason=f"{PYTHIA} is absent (shared data not checked out)")
+def test_pythia_final_checkpoint_lambada_fits():
+    final = pl.read_csv(PYTHIA).filter(
+        (pl.col("step") == 143000) & (pl.col("shots") == 0) & (pl.col("task") == "lambada_openai")
+    )
+    rows = [
+        {
+            "family": "pythia-deduped" if r["dedup"] else "pythia",
+            "model": r["model"],
+            "task": r["task"],
+            "metric": r["metric"],
+            "params": float(r["params_total"]),
+            "tokens": None,
+            "value": r["value"],
+            "direction": -1 if r["metric"] == "ppl" else 1,
+            "chance": None,
+        }
+        for r in final.iter_rows(named=True)
+    ]
+    fits = fit_points(make_points(rows), FitSettings(bootstrap=100))
+    acc = fits.results[("pythia", "lambada_openai", "acc")]
+    ppl = fits.results[("pythia", "lambada_openai", "ppl")]
+    assert acc.law == "logistic" and acc.ok and acc.n_points == 8 and acc.r2 > 0.95
+    assert ppl.law == "saturating" and ppl.ok and ppl.r2 > 0.95
+    assert 0.0 < acc.params["ceil"] <= 1.0
+    assert ppl.params["alpha"] > 0
