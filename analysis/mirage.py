@@ -1,0 +1,150 @@
+"""The mirage check: does a jump under a discontinuous metric survive a continuous metric on the same outputs?
+
+For each family x task, every discontinuous metric is paired with its continuous partners from the same
+outputs (exact_match -> token_edit_distance, token_prob, token_loss; mc_grade -> brier, choice_prob). When a
+task has a discontinuous metric with no declared partner (e.g. a pre-scored lm-eval ``acc``), the other
+continuous metrics of the same family x task are used and marked ``partner_source = "same task"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+
+from analysis import schema as S
+
+EMERGENT_RATIO = 2.0  # emergent: score >= 2 x a straight line's score
+CI_RATIO = 1.0  # ... and the score's CI lower bound (when known) > a straight line's score
+EMERGENT_RULE = (
+    "a curve of M scales is `emergent` when its emergence score is at least 2 (M - 1) and, when the score "
+    "has a bootstrap CI, its lower bound exceeds M - 1; a straight line scores exactly M - 1, so this asks "
+    "for a rise at least twice as concentrated in few steps as a linear one, and a CI that excludes the "
+    "linear case. "
+    "`inconclusive`: the score passes but its CI lower bound does not; `sharp drop`: score <= -2 (M - 1); "
+    "`smooth`: otherwise; `too few models`: M < 3"
+)
+
+# Continuous metrics computed from the same outputs as each discontinuous one, best first. Kept here as well
+# as in analysis.metrics.partner (which, when present, supplies the first choice) because the check wants all
+# of them.
+CONTINUOUS_PARTNERS: dict[str, tuple[str, ...]] = {
+    "exact_match": ("token_edit_distance", "token_prob", "token_loss"),
+    "mc_grade": ("brier", "choice_prob"),
+}
+
+_SCHEMA: dict[str, pl.DataType] = {
+    S.FAMILY: pl.Utf8(),
+    S.TASK: pl.Utf8(),
+    "discontinuous": pl.Utf8(),
+    "continuous": pl.Utf8(),
+    "score_discontinuous": pl.Float64(),
+    "lo_discontinuous": pl.Float64(),
+    "score_continuous": pl.Float64(),
+    "lo_continuous": pl.Float64(),
+    "status_discontinuous": pl.Utf8(),
+    "status_continuous": pl.Utf8(),
+    "mirage": pl.Boolean(),
+    "partner_source": pl.Utf8(),
+    "verdict": pl.Utf8(),
+}
+
+
+def partners_of(metric: str) -> tuple[str, ...]:
+    """Declared continuous partners of a discontinuous metric, ``analysis.metrics.partner``'s choice first."""
+    partners = list(CONTINUOUS_PARTNERS.get(metric, ()))
+    try:
+        from analysis.metrics import partner  # written in parallel; optional here
+    except ImportError:
+        return tuple(partners)
+    first = partner(metric)
+    if first and first not in partners:
+        partners.insert(0, first)
+    elif first:
+        partners.remove(first)
+        partners.insert(0, first)
+    return tuple(partners)
+
+
+def emergence_status(score: float | None, lo: float | None, n_models: int) -> str:
+    """``emergent``, ``inconclusive``, ``smooth``, ``sharp drop`` or ``too few models``: ``EMERGENT_RULE``."""
+    if n_models < 3 or score is None or np.isnan(score):
+        return "too few models"
+    linear = n_models - 1
+    if score >= EMERGENT_RATIO * linear:
+        if lo is None or lo > CI_RATIO * linear:
+            return "emergent"
+        return "inconclusive"
+    if score <= -EMERGENT_RATIO * linear:
+        return "sharp drop"
+    return "smooth"
+
+
+def verdict(discontinuous: str, status_d: str, continuous: str, status_c: str) -> str:
+    """One sentence a person reads in five seconds."""
+    if status_d == "emergent" and status_c == "smooth":
+        return (
+            f"emergent under {discontinuous}, smooth under {continuous}: "
+            "the jump looks like an artefact of the metric"
+        )
+    if status_d == status_c == "emergent":
+        return f"emergent under both {discontinuous} and {continuous}: the jump survives a continuous metric"
+    if status_d == status_c:
+        return f"{status_d} under both {discontinuous} and {continuous}"
+    return f"{status_d} under {discontinuous}, {status_c} under {continuous}"
+
+
+def _kind(row: Mapping, specs: Mapping[str, S.MetricSpec]) -> str | None:
+    if row.get("kind"):
+        return row["kind"]
+    spec = specs.get(row[S.METRIC])
+    return None if spec is None else spec.kind
+
+
+def mirage_check(emergence: pl.DataFrame, specs: Mapping[str, S.MetricSpec] | None = None) -> pl.DataFrame:
+    """Pair each discontinuous metric with its continuous partners per family x task and give a verdict.
+
+    ``emergence`` is the frame of ``analysis.emergence.score_emergence`` (family, task, metric, kind, score,
+    lo, n_models); ``specs`` gives kinds where that frame has none. Columns: family, task, discontinuous,
+    continuous, score_discontinuous, lo_discontinuous, score_continuous, lo_continuous, status_discontinuous,
+    status_continuous, mirage (emergent under the discontinuous metric and smooth under the continuous one),
+    partner_source ("declared" or "same task"), verdict. Tasks without such a pair give no row.
+    """
+    specs = specs or {}
+    rows = []
+    keys = [S.FAMILY, S.TASK]
+    for group in emergence.sort([*keys, S.METRIC]).partition_by(keys, maintain_order=True):
+        records = {r[S.METRIC]: r for r in group.iter_rows(named=True)}
+        kinds = {m: _kind(r, specs) for m, r in records.items()}
+        continuous = [m for m, k in kinds.items() if k == "continuous"]
+        for metric, kind in kinds.items():
+            if kind != "discontinuous":
+                continue
+            declared = [p for p in partners_of(metric) if p in records]
+            pairs = [(p, "declared") for p in declared]
+            if not pairs:
+                pairs = [(p, "same task") for p in continuous]
+            d = records[metric]
+            status_d = emergence_status(d["score"], d.get("lo"), d.get("n_models") or 0)
+            for partner, source in pairs:
+                c = records[partner]
+                status_c = emergence_status(c["score"], c.get("lo"), c.get("n_models") or 0)
+                rows.append(
+                    {
+                        S.FAMILY: d[S.FAMILY],
+                        S.TASK: d[S.TASK],
+                        "discontinuous": metric,
+                        "continuous": partner,
+                        "score_discontinuous": d["score"],
+                        "lo_discontinuous": d.get("lo"),
+                        "score_continuous": c["score"],
+                        "lo_continuous": c.get("lo"),
+                        "status_discontinuous": status_d,
+                        "status_continuous": status_c,
+                        "mirage": status_d == "emergent" and status_c == "smooth",
+                        "partner_source": source,
+                        "verdict": verdict(metric, status_d, partner, status_c),
+                    }
+                )
+    return pl.DataFrame(rows, schema=_SCHEMA)
