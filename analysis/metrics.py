@@ -1,0 +1,362 @@
+"""Metrics from per-sample outputs: a registry of ``MetricSpec`` and ``score_samples``.
+
+Several metrics come from the same rows (SCIENCE.md section 3), so a jump under a discontinuous metric can be
+checked against a continuous one on the same outputs. Conventions stated once here:
+
+* text is compared after ``strip()`` and, with ``MetricOptions.case_fold``, ``lower()``;
+* ``token_edit_distance`` tokenises by characters by default, by whitespace with ``tokenizer="whitespace"``,
+  and uses the given ``target_tokens``/``prediction_tokens`` lists when a row has both;
+* ``mc_grade`` takes the first maximum (numpy ``argmax``): a tie counts as right only when the correct choice
+  is the first of the tied choices;
+* ``brier`` is the multiclass sum over the K choices, NOT divided by K: range [0, 2], and the uninformed
+  uniform guess scores 1 - 1/K.
+A per-sample column in the file with the same name as a computed metric (e.g. lm-eval's own ``exact_match``)
+wins, and the computed one is listed in ``skipped``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import polars as pl
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cpdist
+
+from analysis import schema
+from analysis.options import MetricOptions
+from analysis.schema import MetricSpec, ResultTable, ScoredSamples
+
+EXACT_MATCH = "exact_match"
+TOKEN_EDIT_DISTANCE = "token_edit_distance"
+TOKEN_LOSS = "token_loss"
+TOKEN_PROB = "token_prob"
+MC_GRADE = "mc_grade"
+CHOICE_PROB = "choice_prob"
+BRIER = "brier"
+
+METRICS: dict[str, MetricSpec] = {
+    EXACT_MATCH: MetricSpec(
+        EXACT_MATCH,
+        +1,
+        "discontinuous",
+        binary=True,
+        description="1 when prediction equals target after strip() (and lower() with case folding), else 0",
+    ),
+    TOKEN_EDIT_DISTANCE: MetricSpec(
+        TOKEN_EDIT_DISTANCE,
+        -1,
+        "continuous",
+        description="Levenshtein distance between target and prediction tokens (characters by default, "
+        "whitespace tokens, or the given token lists), after the exact-match normalisation",
+    ),
+    TOKEN_LOSS: MetricSpec(
+        TOKEN_LOSS,
+        -1,
+        "continuous",
+        description="per-token cross-entropy of the target: minus the mean of its token log-probabilities",
+    ),
+    TOKEN_PROB: MetricSpec(
+        TOKEN_PROB,
+        +1,
+        "continuous",
+        description="exp(-token_loss): the geometric-mean probability of a target token",
+    ),
+    MC_GRADE: MetricSpec(
+        MC_GRADE,
+        +1,
+        "discontinuous",
+        binary=True,
+        description="1 when the correct choice has the highest log-likelihood (first maximum wins ties), "
+        "else 0; chance 1/K",
+    ),
+    CHOICE_PROB: MetricSpec(
+        CHOICE_PROB,
+        +1,
+        "continuous",
+        description="softmax probability of the correct choice over the choices' log-likelihoods; chance 1/K",
+    ),
+    BRIER: MetricSpec(
+        BRIER,
+        -1,
+        "continuous",
+        description="sum over the K choices of (q_k - 1[k = correct])^2 for the softmax q, not divided by K: "
+        "range [0, 2]; a uniform guess scores 1 - 1/K",
+    ),
+}
+
+_PARTNERS: dict[str, tuple[str, ...]] = {
+    EXACT_MATCH: (TOKEN_EDIT_DISTANCE, TOKEN_LOSS, TOKEN_PROB),
+    MC_GRADE: (BRIER, CHOICE_PROB),
+    "acc": (BRIER, CHOICE_PROB),
+    "acc_norm": (BRIER, CHOICE_PROB),
+}
+
+_REQUIRES: dict[str, tuple[str, ...]] = {
+    EXACT_MATCH: (schema.TARGET, schema.PREDICTION),
+    TOKEN_EDIT_DISTANCE: (schema.TARGET, schema.PREDICTION),
+    TOKEN_LOSS: (schema.TARGET_LOGPROBS,),
+    TOKEN_PROB: (schema.TARGET_LOGPROBS,),
+    MC_GRADE: (schema.CHOICE_LOGLIKS, schema.CORRECT_CHOICE),
+    CHOICE_PROB: (schema.CHOICE_LOGLIKS, schema.CORRECT_CHOICE),
+    BRIER: (schema.CHOICE_LOGLIKS, schema.CORRECT_CHOICE),
+}
+
+DEFAULT_OPTIONS = MetricOptions()
+
+
+def _computable(metric: str, columns: set[str]) -> bool:
+    if metric == TOKEN_EDIT_DISTANCE and {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= columns:
+        return True
+    return columns.issuperset(_REQUIRES[metric])
+
+
+_LOWER_IS_BETTER = ("loss", "distance", "ppl", "perplexity", "brier", "error", "bpb", "bits_per", "ter")
+
+
+def partner(metric: str, available: Iterable[str] | None = None) -> str | None:
+    """The continuous metric from the same outputs that the mirage check compares ``metric`` with.
+
+    ``exact_match -> token_edit_distance``, ``mc_grade -> brier`` (then ``choice_prob``); with ``available``,
+    the first partner that was actually computed. None when ``metric`` has no known partner.
+    """
+    candidates = _PARTNERS.get(metric, ())
+    if available is None:
+        return candidates[0] if candidates else None
+    have = set(available)
+    return next((c for c in candidates if c in have), None)
+
+
+def direction_from_name(name: str) -> int:
+    """-1 (lower is better) for names that say loss, distance, perplexity, brier or error; else +1."""
+    lowered = name.lower()
+    return -1 if any(word in lowered for word in _LOWER_IS_BETTER) else +1
+
+
+def spec_for(name: str, values: pl.Series | None = None) -> MetricSpec:
+    """The spec of a metric id: the registry's for known ids, else one inferred from the name and values.
+
+    An unknown metric is discontinuous and binary when all its (non-null) values are 0 or 1, else continuous;
+    lower is better when its name says so (see ``direction_from_name``). Used for pre-scored columns and for
+    aggregate metrics.
+    """
+    if name in METRICS:
+        return METRICS[name]
+    binary = False
+    if values is not None:
+        present = values.drop_nulls().cast(pl.Float64)
+        binary = len(present) > 0 and bool(present.is_in([0.0, 1.0]).all())
+    kind = "discontinuous" if binary else "continuous"
+    source = "0/1 values" if binary else "numeric values"
+    return MetricSpec(
+        name,
+        direction_from_name(name),
+        kind,
+        binary=binary,
+        description=f"pre-scored column from the file ({source})",
+    )
+
+
+def sample_metric_ids(columns: Sequence[str], prescored: Sequence[str] = ()) -> list[str]:
+    """Metric ids that per-sample rows with these columns give: computable ones, then pre-scored columns."""
+    have = set(columns)
+    computed = [m for m in _REQUIRES if _computable(m, have) and m not in prescored]
+    return [*computed, *prescored]
+
+
+# ---------------------------------------------------------------- computations
+
+
+def _normalised(column: str, options: MetricOptions) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    return text.str.to_lowercase() if options.case_fold else text
+
+
+def _as_code_strings(left: pl.Series, right: pl.Series) -> tuple[list[str], list[str]] | None:
+    """Token lists -> strings with one code point per distinct token, so Levenshtein runs on fast strings.
+
+    Equal tokens get equal code points (one categorical over both sides); None if there are too many distinct
+    tokens to fit in Unicode, so the caller falls back to Python lists.
+    """
+    lengths = [left.list.len().fill_null(0).to_numpy(), right.list.len().fill_null(0).to_numpy()]
+    both = pl.concat([left, right]).list.eval(pl.element().fill_null(""))
+    tokens = both.explode(empty_as_null=False, keep_nulls=False)
+    codes = tokens.rank("dense").to_numpy().astype(np.int64)
+    if codes.size and codes.max() >= 0x10FFFF - 0x900:
+        return None
+    points = codes + 0x20
+    points = np.where(points >= 0xD800, points + 0x800, points).astype("<u4")  # skip the surrogate block
+    text = points.tobytes().decode("utf-32-le")
+    bounds = np.concatenate([[0], np.cumsum(np.concatenate(lengths).astype(np.int64))]).astype(np.int64)
+    pieces = [text[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+    return pieces[: len(left)], pieces[len(left) :]
+
+
+def _edit_distances(frame: pl.DataFrame, options: MetricOptions) -> pl.Series:
+    """Levenshtein distance per row (null without a pair of texts or token lists), via rapidfuzz."""
+    have = set(frame.columns)
+    texts_given = {schema.TARGET, schema.PREDICTION} <= have
+    lists_given = {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= have
+    pairs = frame.select(
+        *(
+            (
+                _normalised(schema.TARGET, options).alias("t"),
+                _normalised(schema.PREDICTION, options).alias("p"),
+            )
+            if texts_given
+            else (pl.lit(None, pl.Utf8).alias("t"), pl.lit(None, pl.Utf8).alias("p"))
+        ),
+        *(pl.col(c) for c in (schema.TARGET_TOKENS, schema.PREDICTION_TOKENS) if lists_given),
+    ).with_row_index("_i")
+    out = np.full(len(frame), np.nan)
+    if lists_given:
+        use_lists = (
+            pl.col(schema.TARGET_TOKENS).is_not_null() & pl.col(schema.PREDICTION_TOKENS).is_not_null()
+        )
+        listed = pairs.filter(use_lists)
+        if len(listed):
+            _fill(out, listed["_i"], listed[schema.TARGET_TOKENS], listed[schema.PREDICTION_TOKENS])
+        pairs = pairs.filter(~use_lists)
+    texts = pairs.filter(pl.col("t").is_not_null() & pl.col("p").is_not_null())
+    if len(texts) and options.tokenizer == "whitespace":
+        split = texts.select(pl.col("t").str.extract_all(r"\S+"), pl.col("p").str.extract_all(r"\S+"))
+        _fill(out, texts["_i"], split["t"], split["p"])
+    elif len(texts):
+        distances = cpdist(
+            texts["t"].to_list(), texts["p"].to_list(), scorer=Levenshtein.distance, workers=-1
+        )
+        out[texts["_i"].to_numpy()] = distances
+    return pl.Series(TOKEN_EDIT_DISTANCE, out).fill_nan(None)
+
+
+def _fill(out: np.ndarray, index: pl.Series, left: pl.Series, right: pl.Series) -> None:
+    coded = _as_code_strings(left, right)
+    if coded is None:
+        a, b = left.to_list(), right.to_list()
+    else:
+        a, b = coded
+    out[index.to_numpy()] = cpdist(a, b, scorer=Levenshtein.distance, workers=-1)
+
+
+def _softmax_parts(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row of a flattened ragged array: max, sum of exp(x - max), sum of exp(2(x - max)), first argmax.
+
+    Equal lengths (the usual K-way task) use a reshaped matrix; ragged rows use ``reduceat`` over offsets.
+    Rows without choices get NaN max and argmax -1.
+    """
+    rows = len(lengths)
+    if rows and lengths.min() == lengths.max() > 0:
+        matrix = values.reshape(rows, int(lengths[0]))
+        top = matrix.max(axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            weights = np.exp(matrix - top[:, None])
+        argmax = np.where(np.isnan(top), -1, matrix.argmax(axis=1))
+        return top, weights.sum(axis=1), (weights * weights).sum(axis=1), argmax
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    nonempty = lengths > 0
+    first = starts[nonempty]
+    top, total, squares = (np.full(rows, np.nan) for _ in range(3))
+    argmax = np.full(rows, -1, dtype=np.int64)
+    if not first.size:
+        return top, total, squares, argmax
+    top[nonempty] = np.maximum.reduceat(values, first)
+    with np.errstate(invalid="ignore", over="ignore"):
+        shifted = values - np.repeat(top, lengths)
+        weights = np.exp(shifted)
+    total[nonempty] = np.add.reduceat(weights, first)
+    squares[nonempty] = np.add.reduceat(weights * weights, first)
+    local = np.arange(values.size, dtype=np.int64) - np.repeat(starts, lengths)
+    argmax[nonempty] = np.minimum.reduceat(np.where(shifted == 0, local, np.iinfo(np.int64).max), first)
+    return top, total, squares, argmax
+
+
+def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
+    """mc_grade, choice_prob and brier from choice log-likelihoods, vectorised and numerically stable.
+
+    Everything is shifted by the row max before ``exp``. Rows with no choices, a missing or out-of-range
+    correct index, or no finite log-likelihood give null.
+    """
+    logliks = frame[schema.CHOICE_LOGLIKS]
+    lengths = logliks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    values = logliks.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
+    correct = frame[schema.CORRECT_CHOICE].fill_null(-1).to_numpy().astype(np.int64)
+    top, total, squares, argmax = _softmax_parts(values, lengths)
+    usable = np.isfinite(top) & (correct >= 0) & (correct < lengths)
+    offsets = np.cumsum(lengths) - lengths
+    correct_ll = values[np.where(usable, offsets + correct, 0)] if values.size else np.zeros(len(frame))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        q_correct = np.exp(correct_ll - top) / total
+        brier = np.clip(squares / total**2 - 2 * q_correct + 1, 0.0, 2.0)
+    columns = {
+        MC_GRADE: np.where(usable, (argmax == correct).astype(np.float64), np.nan),
+        CHOICE_PROB: np.where(usable, q_correct, np.nan),
+        BRIER: np.where(usable, brier, np.nan),
+    }
+    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64)).with_columns(
+        pl.all().fill_nan(None)
+    )
+
+
+def _chance(frame: pl.DataFrame, computed: Sequence[str]) -> dict[tuple[str, str], float]:
+    """Per-task chance levels for the choice metrics: the mean over items of 1/K (brier: 1 - 1/K)."""
+    if MC_GRADE not in computed:
+        return {}
+    per_task = frame.group_by(schema.TASK).agg(
+        (1.0 / pl.col(schema.CHOICE_LOGLIKS).list.len().cast(pl.Float64)).mean().alias("uniform")
+    )
+    chance: dict[tuple[str, str], float] = {}
+    for task, uniform in per_task.iter_rows():
+        if uniform is None or not np.isfinite(uniform):
+            continue
+        chance[(task, MC_GRADE)] = uniform
+        chance[(task, CHOICE_PROB)] = uniform
+        chance[(task, BRIER)] = 1.0 - uniform
+    return chance
+
+
+def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) -> ScoredSamples:
+    """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item``.
+
+    ``skipped`` names each registry metric that could not be computed and why. Values keep their own units and
+    orientation (an edit distance stays a distance).
+    """
+    if options.tokenizer not in ("chars", "whitespace"):
+        raise ValueError(
+            f"MetricOptions.tokenizer must be 'chars' or 'whitespace', not {options.tokenizer!r}"
+        )
+    samples = table.samples
+    identity = [c for c in (*schema.IDENTITY, *schema.SCALES, schema.ITEM) if c in samples.columns]
+    have = set(samples.columns)
+    prescored = [c for c in table.prescored if c in have]
+    columns: dict[str, pl.Series] = {}
+    skipped: list[tuple[str, str]] = []
+    for metric, needs in _REQUIRES.items():
+        missing = [] if _computable(metric, have) else [c for c in needs if c not in have]
+        if metric in prescored:
+            skipped.append((metric, f"the file gives its own per-sample '{metric}' column, used instead"))
+        elif missing:
+            skipped.append((metric, f"needs column(s) {', '.join(missing)}"))
+    wanted = [m for m in _REQUIRES if m not in prescored and _computable(m, have)]
+    if EXACT_MATCH in wanted:
+        columns[EXACT_MATCH] = samples.select(
+            (_normalised(schema.TARGET, options) == _normalised(schema.PREDICTION, options))
+            .cast(pl.Float64)
+            .alias(EXACT_MATCH)
+        ).to_series()
+    if TOKEN_EDIT_DISTANCE in wanted:
+        columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, options)
+    if TOKEN_LOSS in wanted:
+        loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
+        columns[TOKEN_LOSS] = loss.alias(TOKEN_LOSS)
+        columns[TOKEN_PROB] = (-loss).exp().alias(TOKEN_PROB)
+    if MC_GRADE in wanted:
+        for series in _choice_metrics(samples):
+            columns[series.name] = series
+    specs = {m: METRICS[m] for m in columns}
+    for name in prescored:
+        columns[name] = samples[name].cast(pl.Float64)
+        specs[name] = spec_for(name, samples[name])
+    frame = samples.select(identity).with_columns(
+        *(series.cast(pl.Float64).alias(name) for name, series in columns.items())
+    )
+    return ScoredSamples(frame, specs, _chance(samples, list(specs)), tuple(skipped))

@@ -1,0 +1,35 @@
+"""Shared test helpers: where the real public data lives, and a writer for small files in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# CI runs a fresh clone with a copy of shared/ beside it, so the data is always <repo root>/../shared/data.
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.exists(), reason=f"real public data not found at {SHARED_DATA} (shared/ beside the repo)"
+)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, to check that loading never modifies the user's files."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write ``text`` to ``tmp_path / name`` and return the path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
