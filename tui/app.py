@@ -98,6 +98,7 @@ class EmergenceApp(App):
         self.activity = ""
         self.busy_since: float | None = None
         self.last_redraw_ms = 0.0
+        self.last_compute_seconds = 0.0
         self.computed_for: ViewSettings | None = None
         self._overview_metric: str | None = None
 
@@ -156,7 +157,8 @@ class EmergenceApp(App):
             self.error = ""
             self.analysis = message.analysis
             self.computed_for = message.settings
-            self.activity = f"ready in {message.seconds:.2f} s"
+            self.activity = "ready"
+            self.last_compute_seconds = message.seconds
             warnings = getattr(self.table, "warnings", ()) or ()
             for warning in list(warnings)[:3]:
                 self.notify(clean(warning, max_length=300), severity="warning", timeout=8)
@@ -164,7 +166,10 @@ class EmergenceApp(App):
 
     def set_activity(self, text: str) -> None:
         self.activity = text
-        self.refresh_status()
+        if self.analysis is None:
+            self.refresh_views()
+        else:
+            self.refresh_status()
 
     def _tick_activity(self) -> None:
         if self.busy_since is not None and time.perf_counter() - self.busy_since > 1.0:

@@ -140,11 +140,12 @@ class FakeBackend:
     models: tuple[str, ...] = tuple(f"m{i}" for i in range(len(SCALES)))
     families: tuple[str, ...] = ("pythia",)
     gate: threading.Event | None = None
+    gate_timeout: float = 10.0
     pipelines: list = field(default_factory=list)
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
         if self.gate is not None:
-            self.gate.wait(10)
+            self.gate.wait(self.gate_timeout)
         for path in paths:
             if "bad" in path:
                 raise InputError(

@@ -61,8 +61,11 @@ class OverviewScreen(Screen):
         app: Any = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         message = self.query_one("#message", Static)
-        message.update(literal(app.error, style="bold red") if app.error else "")
-        message.display = bool(app.error)
+        if app.error:
+            message.update(literal(app.error, style="bold red"))
+        elif app.analysis is None:
+            message.update(literal(app.activity or "loading…", style="italic"))
+        message.display = bool(app.error) or app.analysis is None
         table = self.query_one(DataTable)
         if app.analysis is None:
             table.clear()

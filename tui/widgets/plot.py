@@ -113,9 +113,10 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                     )
             held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
             markers = [plotext.marker("◇" if h else "●", pixel=pixel) for h in held]
-            points = fig.signal(xs, ys, marker=markers)
-            if series.style == "line":
-                points.lines(True)
+            if series.style == "line":  # a curve: half-block ("hd") line, no point markers
+                points = fig.signal(xs, ys, marker=plotext.marker("hd", pixel=pixel)).lines(True)
+            else:
+                points = fig.signal(xs, ys, marker=markers)
             points.label(label)
             fig.draw(points)
         for y, label in spec.hlines:
@@ -139,7 +140,7 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for index, series in enumerate(spec.series):
         colour = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-        symbol = "·" if series.style == "fit" else "●"
+        symbol = {"fit": "·", "line": "▬"}.get(series.style, "●")
         if text:
             text.append("  ")
         text.append(f"{symbol} ", style=f"color({colour})")

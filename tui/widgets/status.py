@@ -17,7 +17,11 @@ class StatusLine(Static):
     """
 
     def show(self, settings: ViewSettings, activity: str = "") -> None:
-        text = Text(clean(settings.status_text()), style="bold")
-        if activity:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        busy = activity and activity != "ready"
+        if busy:  # what the workers are doing goes first, so a narrow terminal still shows it
+            text.append(clean(activity) + "  ", style="italic")
+        text.append(clean(settings.status_text()), style="bold")
+        if activity and not busy:
             text.append("  " + clean(activity), style="italic")
         self.update(text)
