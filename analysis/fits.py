@@ -175,6 +175,7 @@ class _Problem:
     robust: bool
     to_natural: Callable[[np.ndarray], np.ndarray]  # theta (K, p) -> law params (K, len(law.params))
     fixed: tuple[str, ...] = ()
+    free: tuple[str, ...] = ()  # law parameter named by each theta column (a log-constant names its constant)
 
     @property
     def n_free(self) -> int:
@@ -228,6 +229,7 @@ def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
         upper=np.array([_LOG_BOUND, _LOG_BOUND, _MAX_EXPONENT]),
         robust=True,
         to_natural=to_natural,
+        free=("E", "A", "alpha"),
     )
 
 
@@ -264,6 +266,7 @@ def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
         upper=np.array([_LOG_BOUND, _LOG_BOUND, _MAX_EXPONENT, _LOG_BOUND, _MAX_EXPONENT]),
         robust=True,
         to_natural=to_natural,
+        free=("E", "A", "alpha", "B", "beta"),
     )
 
 
@@ -330,6 +333,7 @@ def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Pro
         robust=False,
         to_natural=to_natural,
         fixed=() if free_floor else ("floor",),
+        free=("floor", "ceil", "k", "x0") if free_floor else ("ceil", "k", "x0"),
     )
 
 
@@ -366,7 +370,11 @@ def _polish(problem: _Problem, start: np.ndarray) -> tuple[np.ndarray, float, bo
             bounds=list(zip(problem.lower, problem.upper, strict=True)),
             options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
         )
-        return np.asarray(res.x, dtype=float), float(res.fun), bool(res.success)
+        # a line search that cannot improve a point with ~0 projected gradient (a perfect fit) converged too
+        grad = np.where((res.x <= problem.lower) & (res.jac > 0), 0.0, res.jac)
+        grad = np.where((res.x >= problem.upper) & (grad < 0), 0.0, grad)
+        stationary = bool(np.max(np.abs(grad)) <= 1e-6 * (1.0 + abs(res.fun)))
+        return np.asarray(res.x, dtype=float), float(res.fun), bool(res.success) or stationary
 
     def residual(theta: np.ndarray) -> np.ndarray:
         return problem.model(theta[None, :], False)[0][0] - target
@@ -430,7 +438,9 @@ def _refine_batched(
             cand_resid = target - cand_pred
             cand_obj = (weights[idx] * _rho(cand_resid, robust)).sum(axis=1)
         better = np.isfinite(cand_obj) & (cand_obj < obj[idx])
-        gain = np.where(better, (obj[idx] - cand_obj) / np.maximum(np.abs(obj[idx]), 1e-300), 0.0)
+        # relative gain, with a floor so that a fit already perfect to ~1e-6 in every residual counts as done
+        scale = np.maximum(np.abs(obj[idx]), 1e-9 * weights[idx].sum(axis=1))
+        gain = np.where(better, (obj[idx] - cand_obj) / scale, 0.0)
         keep = idx[better]
         theta[keep], obj[keep] = cand[better], cand_obj[better]
         resid[keep], jac[keep] = cand_resid[better], cand_jac[better]
@@ -470,6 +480,24 @@ def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
     if total <= 0.0:
         return None
     return 1.0 - float((residuals**2).sum()) / total
+
+
+_SHAPE_PARAMETERS = (
+    "alpha",
+    "beta",
+    "k",
+    "x0",
+)  # at a search bound, these say the law cannot follow the data
+
+
+def _bound_notes(problem: _Problem, theta: np.ndarray) -> list[str]:
+    """Shape parameters stuck at a search bound (alpha = 0: no decay; |k| = 30: a step)."""
+    stuck = [
+        f"{name}={'lower' if np.isclose(v, lo) else 'upper'} bound"
+        for name, v, lo, hi in zip(problem.free, theta, problem.lower, problem.upper, strict=True)
+        if name in _SHAPE_PARAMETERS and (np.isclose(v, lo) or np.isclose(v, hi))
+    ]
+    return [f"at the edge of the search: {', '.join(stuck)}"] if stuck else []
 
 
 def _fit_power(
@@ -625,6 +653,7 @@ def fit_law(
     if not (polish_ok or converged[best]) or not np.isfinite(value) or not np.isfinite(natural).all():
         return refuse(f"the fit did not converge from the {order.size} best grid starts")
     residuals = problem.target - problem.model(theta[None, :], False)[0][0]
+    notes.extend(_bound_notes(problem, theta))
     cis, n_ok, n_bad = ({}, 0, 0)
     if bootstrap > 0:
         cis, n_ok, n_bad = _bootstrap_problem(problem, groups, bootstrap, ci, seed)
@@ -679,7 +708,8 @@ class Backtest:
 
     @property
     def mean_rel_error(self) -> float:
-        return float(np.nanmean(self.rel_error)) if self.rel_error.size else float("nan")
+        finite = self.rel_error[np.isfinite(self.rel_error)]
+        return float(finite.mean()) if finite.size else float("nan")
 
 
 def backtest(

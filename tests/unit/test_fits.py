@@ -93,6 +93,26 @@ def test_logistic_recovers_with_fixed_and_free_floor():
     assert noisy.ci["floor"] == (0.25, 0.25)  # fixed: no spread
 
 
+def test_saturating_on_a_pure_power_law_sends_the_floor_to_zero():
+    x = np.logspace(7, 11, 9)
+    fit = fit_law(x, (x / 5.66e6) ** -0.4, "saturating")  # the mirage model's CE: no irreducible term
+    assert fit.ok, fit.message
+    assert fit.params["alpha"] == pytest.approx(0.4, rel=1e-4)
+    assert fit.params["E"] < 1e-4
+    np.testing.assert_allclose(fit.predict(x), (x / 5.66e6) ** -0.4, rtol=1e-4)
+
+
+def test_shape_parameters_at_a_search_bound_are_reported():
+    x = np.logspace(7, 11, 9)
+    step = np.where(x < 1e9, 0.25, 1.0)
+    fit = fit_law(x, step, "logistic", floor=0.25)
+    assert fit.ok and fit.params["k"] == pytest.approx(30.0)
+    assert "k=upper bound" in fit.message
+    rising_loss = fit_law(x, np.linspace(1.0, 2.0, 9), "saturating")  # a law that can only fall
+    assert rising_loss.params["alpha"] == pytest.approx(0.0, abs=1e-9)
+    assert "alpha=lower bound" in rising_loss.message
+
+
 def test_decreasing_logistic_has_negative_k():
     x = np.logspace(7, 11, 9)
     fit = fit_law(x, logistic(x, 0.0, 0.8, -2.0, 9.5), "logistic", floor=0.0)
