@@ -301,6 +301,20 @@ def test_fit_points_law_override_and_axis():
         fit_points(make_points(rows), FitSettings(x="compute"))
 
 
+def test_fit_points_on_the_loss_column_fits_once_per_family():
+    params = np.logspace(7, 11, 9)
+    rows = []
+    for metric in ("exact_match", "token_loss"):  # the loss repeats on every metric row of a model
+        rows += curve_rows("a", "t", metric, params, np.zeros(9), direction=1, chance=None)
+    points = make_points(rows)
+    frame = points.frame.with_columns(pl.Series("loss", np.tile(saturating(params, 1.9, 80.0, 0.25), 2)))
+    fits = fit_points(PointSet(frame=frame), FitSettings(bootstrap=0), y="loss")
+    assert list(fits.results) == [("a", F.TABLE_TASK, "loss")]
+    fit = fits.results[("a", F.TABLE_TASK, "loss")]
+    assert fit.law == "saturating" and fit.n_points == 9
+    assert fit.params == pytest.approx({"E": 1.9, "A": 80.0, "alpha": 0.25}, rel=1e-3)
+
+
 # --------------------------------------------------------------------------------------------- real data
 
 
