@@ -1,0 +1,163 @@
+"""Tidy tables (CSV/TSV, Parquet, JSON Lines): one row per model x task x item, or per model x task x metric.
+
+Which kind a file is follows from its columns (after ``--map``): an ``item`` column makes it per-sample;
+``value`` (with ``metric``), or ``n_correct`` + ``n``, make it aggregate. In CSV, list columns are JSON
+arrays in a cell. Without a ``metric`` column the metric id is the name of the column mapped to ``value``
+(``--map exact_match_accuracy=value`` gives ``exact_match_accuracy``), or ``accuracy`` for a count table.
+A shots column (``shots``, ``num_fewshot``, ``n_shots``, ``number_of_shots``, ``fewshot``) is folded into
+the task name as ``<task> <k>-shot``, so different shot settings are never pooled. Other numeric columns of
+a per-sample file are pre-scored metrics; other columns of an aggregate file are ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from analysis import schema
+from analysis.errors import InputError
+from analysis.loading import finalize
+from analysis.mapping import apply_mapping
+from analysis.options import LoadOptions
+from analysis.schema import ResultTable
+from analysis.validation import ROW, describe_columns, require_columns, suggest_column
+
+NAME = "tidy"
+SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "ndjson",
+    ".ndjson": "ndjson",
+    ".json-lines": "ndjson",
+}
+SHOTS_COLUMNS: tuple[str, ...] = ("shots", "num_fewshot", "n_shots", "number_of_shots", "fewshot")
+COUNTS_METRIC = "accuracy"
+
+
+def sniff(path: Path) -> bool:
+    """Any file with a tidy-table suffix (this reader is the fallback, tried last)."""
+    return path.is_file() and path.suffix.lower() in SUFFIXES
+
+
+def _kind(path: Path) -> str:
+    return SUFFIXES.get(path.suffix.lower(), "csv")  # a forced --format-in tidy reads other names as CSV
+
+
+_TEXT_COLUMNS = frozenset(
+    (schema.FAMILY, schema.MODEL, schema.TASK, schema.ITEM, schema.TARGET, schema.PREDICTION, schema.METRIC)
+)
+
+
+def _scan(path: Path, mapping: dict[str, str], all_strings: bool = False) -> pl.LazyFrame:
+    kind = _kind(path)
+    if kind == "parquet":
+        return pl.scan_parquet(path)
+    if kind == "ndjson":
+        return pl.scan_ndjson(path, infer_schema_length=None)
+    separator = "\t" if path.suffix.lower() == ".tsv" else ","
+    if all_strings:
+        return pl.scan_csv(path, separator=separator, infer_schema=False)
+    header = pl.scan_csv(path, separator=separator, infer_schema=False).collect_schema().names()
+    text = {name: pl.Utf8 for name in header if mapping.get(name, name) in _TEXT_COLUMNS}
+    return pl.scan_csv(path, separator=separator, infer_schema_length=None, schema_overrides=text)
+
+
+def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
+    """Read lazily with the mapping applied; fall back to all-text CSV so validation can name the row."""
+    try:
+        return (
+            apply_mapping(_scan(path, options.mapping), options.mapping, path)
+            .with_row_index(ROW, offset=1)
+            .collect()
+        )
+    except InputError:
+        raise
+    except pl.exceptions.NoDataError as err:
+        raise InputError(
+            "the file is empty; give a table with a header row and data rows", path=str(path)
+        ) from err
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as err:
+        if SUFFIXES[path.suffix.lower()] != "csv":
+            raise InputError(
+                f"cannot read it as {SUFFIXES[path.suffix.lower()]}: {err}", path=str(path)
+            ) from err
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err})", path=str(path)) from err
+    try:
+        return (
+            apply_mapping(_scan(path, options.mapping, all_strings=True), options.mapping, path)
+            .with_row_index(ROW, offset=1)
+            .collect()
+        )
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise InputError(f"cannot read it as CSV ({_first_line(err)})", path=str(path)) from err
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _fold_shots(frame: pl.DataFrame) -> pl.DataFrame:
+    shots = next((c for c in SHOTS_COLUMNS if c in frame.columns), None)
+    if shots is None or schema.TASK not in frame.columns:
+        return frame
+    k = pl.col(shots).cast(pl.Utf8).str.strip_chars().str.replace(r"\.0$", "")
+    task = pl.col(schema.TASK).cast(pl.Utf8)
+    folded = pl.when(k.is_null() | (k == "")).then(task).otherwise(pl.format("{} {}-shot", task, k))
+    return frame.with_columns(folded.alias(schema.TASK)).drop(shots)
+
+
+def _metric_name(options: LoadOptions, has_value: bool) -> str:
+    """The metric id of a table without a metric column: the column mapped to value, else ``accuracy``."""
+    if has_value:
+        return next(
+            (their for their, canonical in options.mapping.items() if canonical == schema.VALUE), "value"
+        )
+    return COUNTS_METRIC
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
+    """Read one tidy file into a finalized ResultTable (see the module docstring for the rules)."""
+    path = Path(path)
+    options = options or LoadOptions()
+    frame = _collect(path, options)
+    if frame.is_empty():
+        raise InputError("the file has a header but no data rows; give at least one row", path=str(path))
+    columns = frame.columns
+    if schema.ITEM in columns:
+        require_columns(columns, [schema.MODEL, schema.TASK, schema.ITEM], path, "a per-sample file")
+        frame = _fold_shots(frame)
+        outputs = [c for c in schema.OUTPUT_COLUMNS if c in frame.columns]
+        extra = [c for c in frame.columns if c not in schema.CANONICAL_COLUMNS and c != ROW]
+        prescored = tuple(c for c in extra if _is_numeric(frame.schema[c]))
+        if not outputs and not prescored:
+            raise InputError(
+                "a per-sample file needs outputs (target and prediction, target_logprobs, or choice_logliks "
+                "and correct_choice) or numeric score columns; none found, map them with --map",
+                path=str(path),
+            )
+        return finalize(ResultTable(samples=frame, prescored=prescored, sources=(str(path),)), options, path)
+    has_value = schema.VALUE in columns
+    has_counts = schema.N_CORRECT in columns and schema.N in columns
+    if not (has_value or has_counts):
+        guesses = {c: suggest_column(c, columns) for c in (schema.ITEM, schema.METRIC, schema.VALUE)}
+        fixes = " ".join(f"--map {guess}={c}" for c, guess in guesses.items() if guess)
+        fix = f"try {fixes}" if fixes else "map them with --map"
+        raise InputError(
+            "cannot tell the kind of table: a per-sample file needs an item column, an aggregate file "
+            f"metric and value (or n_correct and n) columns; {fix} "
+            f"(the file has: {describe_columns(columns)})",
+            path=str(path),
+        )
+    require_columns(columns, [schema.MODEL, schema.TASK], path, "an aggregate file")
+    frame = _fold_shots(frame)
+    if schema.METRIC not in frame.columns:
+        frame = frame.with_columns(pl.lit(_metric_name(options, has_value)).alias(schema.METRIC))
+    return finalize(ResultTable(aggregates=frame, sources=(str(path),)), options, path)

@@ -1,0 +1,386 @@
+"""Load result files, directories or globs into one canonical ``ResultTable``.
+
+Every reader ends with ``finalize`` so that all formats get the same casting, scale handling and validation.
+``load`` then concatenates the readers' tables and checks what only shows across files (duplicates, per-sample
+and aggregate rows for the same task and metric). The user's files are only ever opened for reading.
+
+Decisions: a directory loads the files it can and lists each file it skipped (unknown format or bad content)
+in ``warnings``, but a file named directly that cannot be read raises. A sizes file
+(``model,params[,tokens]``) overrides the scales in the results; ``params_from_name`` only fills params
+that are still missing. ``scale_factors`` multiply the results' scale columns (not the sizes file, which
+is in plain units).
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from analysis import schema
+from analysis.errors import InputError
+from analysis.formats import registry
+from analysis.model_sizes import params_from_name
+from analysis.options import LoadOptions
+from analysis.schema import ResultTable
+from analysis.validation import (
+    ROW,
+    cast_numeric,
+    check_aggregates,
+    check_choices,
+    check_duplicates,
+    check_not_mixed,
+    check_outputs,
+    check_scales,
+    require_columns,
+)
+
+_TEXT = (
+    schema.FAMILY,
+    schema.MODEL,
+    schema.TASK,
+    schema.ITEM,
+    schema.TARGET,
+    schema.PREDICTION,
+    schema.METRIC,
+)
+_LISTS = (schema.TARGET_TOKENS, schema.PREDICTION_TOKENS, schema.TARGET_LOGPROBS, schema.CHOICE_LOGLIKS)
+_GLOB_CHARS = frozenset("*?[")
+DEFAULT_OPTIONS = LoadOptions()
+
+
+# ---------------------------------------------------------------- finalize: one reader's table -> canonical
+
+
+def _cast_text(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in _TEXT if c in frame.columns)
+
+
+def _require_identity(frame: pl.DataFrame, path: str | Path) -> None:
+    for column in (schema.MODEL, schema.TASK):
+        index = frame.select(pl.col(column).is_null().arg_true().first()).item()
+        if index is not None:
+            where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
+            raise InputError(f"column {column}, {where}: empty; every row needs a {column}", path=str(path))
+
+
+def _decode_lists(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
+    """List columns held as JSON text (CSV cells like "[-0.1, -2.3]") become native lists of schema type."""
+    for column in (c for c in _LISTS if c in frame.columns):
+        dtype = schema.DTYPES[column]
+        if frame.schema[column] == dtype:
+            continue
+        if frame.schema[column] == pl.Utf8:
+            text = frame[column].str.strip_chars()
+            try:
+                decoded = text.str.json_decode(dtype)
+            except pl.exceptions.PolarsError:
+                decoded = None
+            if decoded is None or bool((decoded.is_null() & text.is_not_null() & (text != "")).any()):
+                for index, cell in enumerate(text):
+                    try:
+                        pl.Series([cell]).str.json_decode(dtype)
+                    except pl.exceptions.PolarsError:
+                        where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
+                        problem = f"{cell!r} is not a JSON list (write it like [-0.1, -2])"
+                        raise InputError(f"column {column}, {where}: {problem}", path=str(path)) from None
+            frame = frame.with_columns(decoded.alias(column))
+        else:
+            try:
+                frame = frame.with_columns(pl.col(column).cast(dtype))
+            except pl.exceptions.PolarsError as err:
+                raise InputError(
+                    f"column {column}: cannot read it as {dtype} ({err})", path=str(path)
+                ) from err
+    return frame
+
+
+def _read_sizes(options: LoadOptions) -> pl.DataFrame:
+    path = Path(options.sizes_file or "")
+    if not path.is_file():
+        raise InputError(
+            "sizes file not found; give a CSV with columns model,params[,tokens]", path=str(path)
+        )
+    try:
+        sizes = pl.read_csv(path, infer_schema=False).with_row_index(ROW, offset=1)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise InputError(f"cannot read the sizes file as CSV ({err})", path=str(path)) from err
+    require_columns(sizes.columns, [schema.MODEL, schema.PARAMS], path, "a sizes file")
+    columns = [c for c in (schema.PARAMS, schema.TOKENS) if c in sizes.columns]
+    for column in columns:
+        sizes = cast_numeric(sizes, column, pl.Float64(), path)
+    check_scales(sizes, path)
+    return sizes.select(schema.MODEL, *columns).unique(schema.MODEL, keep="last")
+
+
+def _apply_scales(
+    frame: pl.DataFrame, options: LoadOptions, path: str | Path
+) -> tuple[pl.DataFrame, list[str]]:
+    """Scales as positive Float64, with sizes file, names, scale factors and flops = 6 N D applied."""
+    warnings: list[str] = []
+    for column in schema.SCALES:
+        frame = (
+            cast_numeric(frame, column, pl.Float64(), path)
+            if column in frame.columns
+            else frame.with_columns(pl.lit(None, pl.Float64).alias(column))
+        )
+    check_scales(frame, path)
+    for column, factor in options.scale_factors.items():
+        if column not in schema.SCALES:
+            raise InputError(f"scale factor for '{column}': only {', '.join(schema.SCALES)} can be scaled")
+        frame = frame.with_columns(pl.col(column) * float(factor))
+    nominal = pl.col(schema.NOMINAL) if schema.NOMINAL in frame.columns else pl.lit(False)
+    frame = frame.with_columns(nominal.cast(pl.Boolean).fill_null(False).alias(schema.NOMINAL))
+    if options.sizes_file:
+        sizes = _read_sizes(options)
+        given = [c for c in sizes.columns if c != schema.MODEL]
+        frame = (
+            frame.join(sizes.rename({c: f"_size_{c}" for c in given}), on=schema.MODEL, how="left")
+            .with_columns(pl.coalesce(f"_size_{c}", c).alias(c) for c in given)
+            .with_columns(
+                pl.when(pl.col(f"_size_{schema.PARAMS}").is_not_null())
+                .then(False)
+                .otherwise(pl.col(schema.NOMINAL))
+                .alias(schema.NOMINAL)
+            )
+            .drop(f"_size_{c}" for c in given)
+        )
+    if options.params_from_name:
+        missing = frame.filter(pl.col(schema.PARAMS).is_null())[schema.MODEL].unique().sort().to_list()
+        parsed = {name: params_from_name(name) for name in missing}
+        found = {name: value for name, value in parsed.items() if value is not None}
+        if found:
+            lookup = pl.DataFrame(
+                {schema.MODEL: list(found), "_parsed": list(found.values())},
+                schema={schema.MODEL: pl.Utf8, "_parsed": pl.Float64},
+            )
+            frame = (
+                frame.join(lookup, on=schema.MODEL, how="left")
+                .with_columns(
+                    pl.col(schema.NOMINAL) | pl.col("_parsed").is_not_null(),
+                    pl.coalesce(schema.PARAMS, "_parsed").alias(schema.PARAMS),
+                )
+                .drop("_parsed")
+            )
+            warnings.append(
+                f"{path}: params parsed from model names (nominal) for {len(found)} model(s): "
+                + ", ".join(f"{name}={value:.3g}" for name, value in found.items())
+            )
+    flops = pl.coalesce(schema.FLOPS, 6.0 * pl.col(schema.PARAMS) * pl.col(schema.TOKENS))
+    return frame.with_columns(flops.alias(schema.FLOPS)), warnings
+
+
+def _finalize_samples(frame: pl.DataFrame, prescored: Sequence[str], path: str | Path) -> pl.DataFrame:
+    frame = _decode_lists(frame, path)
+    if schema.CORRECT_CHOICE in frame.columns:
+        frame = cast_numeric(frame, schema.CORRECT_CHOICE, pl.Int64(), path)
+    for column in prescored:
+        frame = cast_numeric(frame, column, pl.Float64(), path)
+    check_outputs(frame, [*_LISTS, *prescored], path)
+    check_choices(frame, path)
+    check_duplicates(frame, schema.SAMPLE_KEY, path)
+    outputs = [c for c in schema.OUTPUT_COLUMNS if c in frame.columns]
+    columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.ITEM, *outputs, *prescored]
+    return frame.select(columns)
+
+
+def _finalize_aggregates(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
+    numeric = {schema.VALUE: pl.Float64(), schema.N: pl.Int64(), schema.STDERR: pl.Float64()}
+    numeric[schema.N_CORRECT] = pl.Float64()
+    for column, dtype in numeric.items():
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype).alias(column))
+        elif column == schema.N and frame.schema[column].is_float():
+            frame = frame.with_columns(pl.col(column).round().cast(pl.Int64))
+        else:
+            frame = cast_numeric(frame, column, dtype, path)
+    from_counts = pl.col(schema.N_CORRECT) / pl.col(schema.N)
+    frame = frame.with_columns(pl.coalesce(schema.VALUE, from_counts).alias(schema.VALUE))
+    check_aggregates(frame, path)
+    check_duplicates(frame, schema.AGGREGATE_KEY, path)
+    columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.METRIC, schema.VALUE, schema.N]
+    return frame.select(*columns, schema.STDERR, schema.N_CORRECT)
+
+
+def _finalize_frame(
+    frame: pl.DataFrame, options: LoadOptions, path: str | Path
+) -> tuple[pl.DataFrame, list[str]]:
+    require_columns(frame.columns, [schema.MODEL, schema.TASK], path, "a results table")
+    family = options.family or schema.DEFAULT_FAMILY
+    if schema.FAMILY not in frame.columns:
+        frame = frame.with_columns(pl.lit(family).alias(schema.FAMILY))
+    frame = _cast_text(frame).with_columns(pl.col(schema.FAMILY).fill_null(family))
+    _require_identity(frame, path)
+    return _apply_scales(frame, options, path)
+
+
+def empty_samples() -> pl.DataFrame:
+    """The per-sample frame ``finalize`` gives when there are no samples (identity, scales, nominal, item)."""
+    return (
+        schema.empty_samples()
+        .with_columns(pl.lit(None, pl.Boolean).alias(schema.NOMINAL))
+        .select(*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.ITEM)
+    )
+
+
+def empty_aggregates() -> pl.DataFrame:
+    """The aggregate frame ``finalize`` produces when there are no aggregate rows."""
+    frame = schema.empty_aggregates().with_columns(
+        pl.lit(None, pl.Boolean).alias(schema.NOMINAL), pl.lit(None, pl.Float64).alias(schema.N_CORRECT)
+    )
+    columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.METRIC, schema.VALUE, schema.N]
+    return frame.select(*columns, schema.STDERR, schema.N_CORRECT)
+
+
+def finalize(table: ResultTable, options: LoadOptions, path: str | Path) -> ResultTable:
+    """Cast, complete and validate one reader's table; every reader returns ``finalize(...)``.
+
+    Expects canonical column names (plus the pre-scored columns named in ``table.prescored`` and optionally
+    ``validation.ROW`` with 1-based data row numbers for error messages). Fills a missing family, parses JSON
+    list cells, casts to ``schema.DTYPES``, applies scale factors, the sizes file and names, sets
+    ``flops = 6 N D`` where missing, computes ``value = n_correct / n`` for count rows, and raises
+    ``InputError`` on bad values.
+    """
+    warnings = list(table.warnings)
+    samples, aggregates = empty_samples(), empty_aggregates()
+    if not table.samples.is_empty():
+        frame, notes = _finalize_frame(table.samples, options, path)
+        samples = _finalize_samples(frame, table.prescored, path)
+        warnings += notes
+    if not table.aggregates.is_empty():
+        frame, notes = _finalize_frame(table.aggregates, options, path)
+        aggregates = _finalize_aggregates(frame, path)
+        warnings += notes
+    prescored = tuple(c for c in table.prescored if c in samples.columns)
+    sources = table.sources or (str(path),)
+    return ResultTable(samples, aggregates, prescored, tuple(dict.fromkeys(warnings)), sources)
+
+
+# ---------------------------------------------------------------- load: paths -> one table
+
+
+def _expand(raw: str | Path) -> list[Path]:
+    path = Path(raw)
+    if path.exists():
+        return [path]
+    if _GLOB_CHARS & set(str(raw)):
+        matches = sorted(Path(p) for p in glob.glob(str(raw), recursive=True))
+        if not matches:
+            raise InputError(
+                f"no file matches the pattern {raw}; check the pattern and quote it in the shell"
+            )
+        return matches
+    raise InputError("file not found; check the path", path=str(raw))
+
+
+def _read_file(path: Path, options: LoadOptions) -> ResultTable:
+    """Read one file named directly: any failure raises."""
+    if not path.is_file():
+        raise InputError("not a regular file; give a result file or a directory", path=str(path))
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err})", path=str(path)) from err
+    if empty:
+        raise InputError("the file is empty; give a file with results", path=str(path))
+    reader = registry.reader_for(path, options.format_in)
+    if reader is None:
+        names = ", ".join(module.NAME for module in registry.readers())
+        raise InputError(
+            f"unknown format '{path.suffix or 'no suffix'}'; give CSV, Parquet or JSON Lines, or force a "
+            f"reader with --format-in ({names})",
+            path=str(path),
+        )
+    return reader.read(path, options)
+
+
+def _read_directory(path: Path, options: LoadOptions, warnings: list[str]) -> list[ResultTable]:
+    """Offer ``path`` to directory readers, else walk it: good files load, bad ones go to ``warnings``."""
+    reader = registry.directory_reader(path, options.format_in)
+    if reader is not None:
+        return [reader.read(path, options)]
+    tables: list[ResultTable] = []
+    for child in sorted(path.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            try:
+                tables += _read_directory(child, options, warnings)
+            except InputError as err:
+                warnings.append(f"skipped {child}: {err}")
+            continue
+        reader = (
+            registry.reader_for(child)
+            if options.format_in is None
+            else registry.directory_reader(child, options.format_in)
+        )
+        if reader is None:
+            warnings.append(f"skipped {child}: not a result file in a known format")
+            continue
+        try:
+            tables.append(reader.read(child, options))
+        except InputError as err:
+            warnings.append(f"skipped {child}: {err}")
+    return tables
+
+
+def _combine(frames: list[pl.DataFrame], empty: pl.DataFrame, first: Sequence[str]) -> pl.DataFrame:
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return empty
+    combined = pl.concat(frames, how="diagonal_relaxed")
+    casts = [pl.col(c).cast(dtype) for c, dtype in schema.DTYPES.items() if c in combined.columns]
+    combined = combined.with_columns(casts)
+    return combined.select(*first, *[c for c in combined.columns if c not in first])
+
+
+def _unplaced_models(samples: pl.DataFrame, aggregates: pl.DataFrame) -> list[str]:
+    frames = [f.select(schema.MODEL, *schema.SCALES) for f in (samples, aggregates) if not f.is_empty()]
+    if not frames:
+        return []
+    scales = pl.concat(frames)
+    has_scale = pl.any_horizontal(pl.col(c).is_not_null() for c in schema.SCALES)
+    placed = scales.group_by(schema.MODEL).agg(has_scale.any().alias("placed"))
+    return placed.filter(~pl.col("placed"))[schema.MODEL].sort().to_list()
+
+
+def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) -> ResultTable:
+    """Read files, directories and globs into one validated ``ResultTable`` (see the module docstring)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    if not paths:
+        raise InputError("no input given; name result files, a directory or a glob")
+    tables: list[ResultTable] = []
+    warnings: list[str] = []
+    for raw in paths:
+        for path in _expand(raw):
+            if path.is_dir():
+                found = _read_directory(path, options, warnings)
+                if not found:
+                    problem = next((w for w in warnings if str(path) in w), "it holds no files")
+                    raise InputError(
+                        f"no result file could be read in this directory ({problem})", path=str(path)
+                    )
+                tables += found
+            else:
+                tables.append(_read_file(path, options))
+    samples = _combine([t.samples for t in tables], empty_samples(), empty_samples().columns)
+    aggregates = _combine([t.aggregates for t in tables], empty_aggregates(), empty_aggregates().columns)
+    sources = tuple(dict.fromkeys(s for t in tables for s in t.sources))
+    where = ", ".join(sources)
+    if len(tables) > 1:
+        check_duplicates(samples, schema.SAMPLE_KEY, where)
+        check_duplicates(aggregates, schema.AGGREGATE_KEY, where)
+    prescored = tuple(dict.fromkeys(c for t in tables for c in t.prescored))
+    from analysis.metrics import sample_metric_ids
+
+    check_not_mixed(samples, sample_metric_ids(samples.columns, prescored), aggregates, where)
+    for model in _unplaced_models(samples, aggregates):
+        warnings.append(
+            f"model {model!r} has no params, tokens, flops or loss: it cannot be placed on a scale axis "
+            "(give --sizes FILE or --params-from-name)"
+        )
+    warnings = [*warnings, *(w for t in tables for w in t.warnings)]
+    return ResultTable(samples, aggregates, prescored, tuple(dict.fromkeys(warnings)), sources)
