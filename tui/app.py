@@ -21,7 +21,6 @@ from textual.message import Message
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import LoadOptions
-from tui import views
 from tui.backend import AnalysisBackend, Backend, default_paths
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
@@ -231,6 +230,8 @@ class EmergenceApp(App):
         self.apply_settings(self.settings.with_(family=family))
 
     def set_axis(self, axis: str) -> None:
+        from tui import views
+
         if self.analysis is not None and axis not in views.available_axes(self.analysis):
             self.notify(f"no {axis} values in this data", severity="warning", timeout=3)
             return
@@ -241,6 +242,8 @@ class EmergenceApp(App):
 
     # ---- actions ----
     def _metric_choices(self) -> list[str | None]:
+        from tui import views
+
         choices = getattr(self.screen, "metric_choices", None)
         if choices is not None:
             return choices()
@@ -258,6 +261,8 @@ class EmergenceApp(App):
         )
 
     def action_cycle_axis(self) -> None:
+        from tui import views
+
         axes = views.available_axes(self.analysis) if self.analysis is not None else ["params"]
         self.set_axis(cycle(axes, self.settings.axis))
 
@@ -268,6 +273,8 @@ class EmergenceApp(App):
         self.set_law(cycle(LAWS, self.settings.law))
 
     def _family_choices(self) -> list[str | None]:
+        from tui import views
+
         return [None, *views.families(self.analysis)] if self.analysis is not None else [None]
 
     def action_cycle_family(self) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui import views
 from tui.state import AXES, LAWS
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -33,6 +32,8 @@ class SettingsCommands(Provider):
     """Commands for every setting of emergence-tui."""
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        from tui import views
+
         app: Any = self.app
         commands: list[tuple[str, Callable[[], Any], str]] = [
             (name, partial(app.run_action, action), f"key {key}") for name, action, key in ACTIONS

@@ -19,7 +19,6 @@ from tui.widgets.plot import PlotSpec, Series
 OVERVIEW_COLUMNS: tuple[str, ...] = (
     "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "verdict",
 )  # fmt: skip
-SORT_KEYS: tuple[str, ...] = ("task", "score", "metric", "family", "verdict", "p_adjusted")
 POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi", "n", "held_out")
 
 

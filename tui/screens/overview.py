@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui import views
 from tui.safe_text import literal
 from tui.state import cycle
+from tui.views_light import SORT_KEYS
 from tui.widgets.status import StatusLine
 
 KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
@@ -33,7 +32,7 @@ class OverviewScreen(Screen):
         super().__init__()
         self.sort_key = "task"
         self.query_text = ""
-        self.rows: pl.DataFrame = pl.DataFrame()
+        self.rows: Any = None  # the polars frame shown, once an analysis exists
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
@@ -54,6 +53,8 @@ class OverviewScreen(Screen):
         self.refresh_view()
 
     def metric_choices(self) -> list[str | None]:
+        from tui import views
+
         return [None, *views.metrics_for(self.app.analysis)] if self.app.analysis is not None else [None]
 
     def refresh_view(self) -> None:
@@ -69,8 +70,12 @@ class OverviewScreen(Screen):
         table = self.query_one(DataTable)
         if app.analysis is None:
             table.clear()
-            self.rows = pl.DataFrame()
+            self.rows = None
             return
+        from tui import (
+            views,  # polars is imported only once there are numbers: the first frame paints at once
+        )
+
         rows = views.overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
         self.rows = rows
         selected = table.cursor_row
@@ -94,7 +99,7 @@ class OverviewScreen(Screen):
         table.border_subtitle = f"{rows.height} rows · sort: {self.sort_key}"
 
     def action_cycle_sort(self) -> None:
-        self.sort_key = cycle(views.SORT_KEYS, self.sort_key)
+        self.sort_key = cycle(SORT_KEYS, self.sort_key)
         self.refresh_view()
         self.notify(f"sorted by {self.sort_key}", timeout=1.5)
 
@@ -117,7 +122,12 @@ class OverviewScreen(Screen):
 
     def current_row(self) -> dict[str, Any] | None:
         table = self.query_one(DataTable)
-        if self.rows.is_empty() or table.cursor_row < 0 or table.cursor_row >= self.rows.height:
+        if (
+            self.rows is None
+            or self.rows.is_empty()
+            or table.cursor_row < 0
+            or table.cursor_row >= self.rows.height
+        ):
             return None
         return self.rows.row(table.cursor_row, named=True)
 
@@ -126,5 +136,7 @@ class OverviewScreen(Screen):
         if row is not None:
             self.app.open_task(row["task"], row["metric"])
 
-    def export_table(self) -> pl.DataFrame:
-        return self.rows
+    def export_table(self) -> Any:
+        import polars as pl
+
+        return self.rows if self.rows is not None else pl.DataFrame()
