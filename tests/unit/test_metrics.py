@@ -26,6 +26,7 @@ from analysis.metrics import (
 )
 from analysis.options import MetricOptions
 from analysis.schema import ResultTable
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 
 def samples(**columns: list) -> pl.DataFrame:
@@ -220,3 +221,20 @@ def test_choice_metrics_with_ragged_and_bad_rows() -> None:
     assert frame[CHOICE_PROB].to_list()[2:] == [None, None, pytest.approx(1.0)]
     assert frame[MC_GRADE].to_list() == [0.0, 0.0, None, None, 1.0]
     assert frame[BRIER].to_list()[:2] == pytest.approx([0.78, 0.5])
+
+
+@needs_shared_data
+def test_mc_grade_agrees_with_lm_eval_acc_on_real_tinygpt_logs() -> None:
+    """Our argmax grade, recomputed from lm-eval's logged log-likelihoods, matches its own per-sample acc."""
+    pytest.importorskip("analysis.formats.lm_eval", reason="the lm-eval reader is another module")
+    from analysis.loading import load
+
+    table = load([SHARED_DATA / "lm_eval_04_tinygpt"])
+    scored = score_samples(table)
+    mc = scored.frame.filter(pl.col(MC_GRADE).is_not_null())
+    assert mc.height > 0 and mc["task"].unique().to_list() == ["add3b_mc"]
+    assert mc[MC_GRADE].to_list() == mc["acc"].to_list()
+    assert scored.chance[("add3b_mc", MC_GRADE)] == pytest.approx(0.25)
+    # exact match 1 <=> edit distance 0 on the generation task (the file's exact_match is used as is)
+    gen = scored.frame.filter(pl.col(TOKEN_EDIT_DISTANCE).is_not_null())
+    assert ((gen[EXACT_MATCH] == 1) == (gen[TOKEN_EDIT_DISTANCE] == 0)).all()
