@@ -54,6 +54,7 @@ class EmergenceApp(App):
     """Is that jump in the scaling curve emergence, or the metric?"""
 
     TITLE = "emergence-tui"
+    SHOW_ELAPSED_AFTER = 1.0  # seconds of work before the status line counts them
     COMMANDS = App.COMMANDS | {SettingsCommands}
     CSS = """
     Input#filter { height: 1; border: none; padding: 0 1; background: $boost; }
@@ -171,7 +172,7 @@ class EmergenceApp(App):
             self.refresh_status()
 
     def _tick_activity(self) -> None:
-        if self.busy_since is not None and time.perf_counter() - self.busy_since > 1.0:
+        if self.busy_since is not None and time.perf_counter() - self.busy_since > self.SHOW_ELAPSED_AFTER:
             base = self.activity.split(" ⏱")[0]
             self.activity = f"{base} ⏱{time.perf_counter() - self.busy_since:.0f}s"
             self.refresh_status()

@@ -8,12 +8,14 @@ exercised by the sample-data tests when ``analysis.pipeline`` is present.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
+from textual.worker import get_current_worker
 
 from analysis.errors import InputError
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
@@ -144,8 +146,11 @@ class FakeBackend:
     pipelines: list = field(default_factory=list)
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
-        if self.gate is not None:
-            self.gate.wait(self.gate_timeout)
+        if self.gate is not None:  # hold loading until the gate opens, the app quits, or the timeout passes
+            worker = get_current_worker()
+            deadline = time.monotonic() + self.gate_timeout
+            while not self.gate.wait(0.05) and not worker.is_cancelled and time.monotonic() < deadline:
+                pass
         for path in paths:
             if "bad" in path:
                 raise InputError(
