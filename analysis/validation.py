@@ -178,6 +178,8 @@ def check_duplicates(frame: pl.DataFrame, key: Sequence[str], path: str | Path) 
     key = [c for c in key if c in frame.columns]
     if frame.is_empty() or not key:
         return
+    if frame.select(pl.struct(key).hash().n_unique()).item() == frame.height:
+        return  # fast path: all hashes distinct, so all keys distinct
     duplicated = frame.select(pl.struct(key).is_duplicated()).to_series()
     if not duplicated.any():
         return
