@@ -8,6 +8,7 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.safe_text import clean
 from tui.state import AXES, LAWS
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -40,10 +41,11 @@ class SettingsCommands(Provider):
         ]
         if app.analysis is not None:
             for metric in views.metrics_for(app.analysis):
-                commands.append((f"Metric: {metric}", partial(app.set_metric, metric), "show this metric"))
+                name = f"Metric: {clean(metric)}"
+                commands.append((name, partial(app.set_metric, metric), "show this metric"))
             for family in views.families(app.analysis):
                 commands.append(
-                    (f"Family: {family}", partial(app.set_family, family), "show only this family")
+                    (f"Family: {clean(family)}", partial(app.set_family, family), "show only this family")
                 )
         for axis in AXES:
             commands.append((f"Axis: {axis}", partial(app.set_axis, axis), "scale axis"))
