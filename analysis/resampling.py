@@ -142,7 +142,8 @@ class _Group:
 
     family: str
     task: str
-    models: pl.DataFrame  # model + scales, in replicate order
+    models: tuple[str, ...]  # in replicate order: ascending params, tokens, flops, then name
+    scales: tuple[dict[str, float | None], ...]  # per model: params, tokens, flops, loss (None when unknown)
     values: dict[str, np.ndarray]
 
 
@@ -184,7 +185,7 @@ def _sample_points(
 
     for group in groups:
         reps = _bootstrap_group(group, scored.specs, settings) if settings.bootstrap > 0 else {}
-        model_names = tuple(group.models[MODEL].to_list())
+        model_names = group.models
         for metric, matrix in group.values.items():
             spec = scored.specs[metric]
             present = ~np.isnan(matrix)
@@ -205,12 +206,13 @@ def _sample_points(
             else:
                 lo = hi = np.full(len(n), np.nan)
             chance = scored.chance.get((group.task, metric), spec.chance)
-            for j, scales in enumerate(group.models.iter_rows(named=True)):
+            for j, scales in enumerate(group.scales):
                 if n[j] == 0:
                     continue
                 rows.append(
                     {
                         **scales,
+                        MODEL: group.models[j],
                         FAMILY: group.family,
                         TASK: group.task,
                         METRIC: metric,
@@ -230,7 +232,12 @@ def _sample_points(
 
 
 def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings) -> list[_Group]:
-    """Split the wide per-sample frame into family x task matrices (after the subsample, if any)."""
+    """Split the wide per-sample frame into family x task matrices (after the subsample, if any).
+
+    Polars does one pass (64-bit hashes of the group, model and item names, one integer arg-sort); each group
+    is then a contiguous slice of numpy arrays. Items are ordered by the hash of their id and models by scale,
+    so the numbers do not depend on the order of the input rows.
+    """
     scale_columns = [
         pl.col(s).cast(pl.Float64) if s in frame.columns else pl.lit(None, dtype=pl.Float64).alias(s)
         for s in SCALES
@@ -242,43 +249,60 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
         *scale_columns,
         pl.col(ITEM).cast(pl.Utf8),
         *[pl.col(m).cast(pl.Float64).fill_nan(None) for m in metrics],
-    ).with_columns((pl.col(ITEM).rank("dense").over(FAMILY, TASK).cast(pl.Int64) - 1).alias("_item"))
-    parts = frame.partition_by([FAMILY, TASK], as_dict=True)
+        pl.struct(FAMILY, TASK).hash(seed=0).alias("_group"),
+        pl.col(MODEL).hash(seed=0).alias("_model"),
+        pl.col(ITEM).hash(seed=0).alias("_item"),
+    )
+    rows = frame["_group"].arg_sort().to_numpy()  # only numeric arrays are reordered; strings are looked up
+    group_keys = frame["_group"].to_numpy()[rows]
+    model_keys = frame["_model"].to_numpy()[rows]
+    item_keys = frame["_item"].to_numpy()[rows]
+    scales = np.column_stack([frame[s].to_numpy()[rows] for s in SCALES])
+    metric_values = {m: frame[m].to_numpy()[rows] for m in metrics}
+    bounds = np.flatnonzero(np.diff(group_keys)) + 1
     groups = []
-    for key in sorted(parts, key=lambda k: tuple("" if v is None else str(v) for v in k)):
-        family, task = (str(v) for v in key)
-        part = parts[key]
-        models = (
-            part.group_by(MODEL)
-            .agg(pl.col(s).drop_nulls().first() for s in SCALES)
-            .sort(list(MODEL_ORDER), nulls_last=True)
-            .with_row_index("_model")
+    for start, stop in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(group_keys)].tolist(), strict=True):
+        family, task = frame[FAMILY][int(rows[start])], frame[TASK][int(rows[start])]
+        _, first_rows, model_index = np.unique(model_keys[start:stop], return_index=True, return_inverse=True)
+        _, item_index = np.unique(item_keys[start:stop], return_inverse=True)
+        model_column = frame[MODEL]
+        names = [model_column[int(i)] for i in rows[start + first_rows]]
+        model_scales = scales[start + first_rows]
+        order = sorted(
+            range(len(names)),
+            key=lambda j: (
+                *((np.isnan(v), 0.0 if np.isnan(v) else v) for v in model_scales[j, :3]),
+                names[j],
+            ),
         )
-        part = part.join(models.select(MODEL, "_model"), on=MODEL)
-        item_index = part["_item"].to_numpy()
-        model_index = part["_model"].to_numpy().astype(np.int64)
-        n_items, n_models = int(item_index.max()) + 1, models.height
-        flat = item_index * n_models + model_index
-        cell_counts = np.bincount(flat, minlength=n_items * n_models)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        model_index = rank[model_index]
+        n_items, n_models = int(item_index.max()) + 1, len(names)
+        cell_counts = np.bincount(item_index * n_models + model_index, minlength=n_items * n_models)
         if cell_counts.max() > 1:
             bad = int(np.argmax(cell_counts))
-            item = part.filter(pl.col("_item") == bad // n_models)[ITEM][0]
-            model = models[MODEL][bad % n_models]
+            at = np.flatnonzero((item_index == bad // n_models) & (model_index == bad % n_models))[0]
+            row = int(rows[start + at])
             raise InputError(
-                f"scored samples: duplicate rows for family {family!r}, task {task!r}, model {model!r}, "
-                f"item {item!r}; keep one row per model x task x item"
+                f"scored samples: duplicate rows for family {family!r}, task {task!r}, model "
+                f"{frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one row per model x task x item"
             )
         has_row = (cell_counts > 0).reshape(n_items, n_models)
         keep = _subsample_mask(has_row, settings, family, task)
         values = {}
         for metric in metrics:
             matrix = np.full((n_items, n_models), np.nan)
-            matrix[item_index, model_index] = part[metric].to_numpy()
+            matrix[item_index, model_index] = metric_values[metric][start:stop]
             matrix[~keep] = np.nan
             if not np.isnan(matrix).all():
                 values[metric] = matrix
         if values:
-            groups.append(_Group(family, task, models.drop("_model"), values))
+            ordered_scales = tuple(
+                {s: None if np.isnan(v) else float(v) for s, v in zip(SCALES, model_scales[j], strict=True)}
+                for j in order
+            )
+            groups.append(_Group(family, task, tuple(names[j] for j in order), ordered_scales, values))
     return groups
 
 
@@ -326,18 +350,17 @@ def _paired(group: _Group, specs: dict[str, MetricSpec], settings: ResampleSetti
     rng = _rng(settings.seed, group.family, group.task, "paired")
     weights = None
     if all(specs[m].binary for m in metrics):
-        patterns = np.hstack([values, present]).astype(np.int8)
-        distinct, counts = np.unique(patterns, axis=0, return_counts=True)
-        if len(distinct) * _COLLAPSE_RATIO < n_items:
-            width = values.shape[1]
-            values = distinct[:, :width].astype(np.float64)
-            present = distinct[:, width:].astype(bool)
-            weights = counts
+        patterns = np.hstack([values, present]).astype(bool)
+        if patterns.shape[1] <= 62:  # rows as bit patterns in one int64, so the collapse is a 1-d unique
+            keys = patterns.astype(np.int64) @ (np.int64(1) << np.arange(patterns.shape[1], dtype=np.int64))
+            _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+            if len(first) * _COLLAPSE_RATIO < n_items:
+                values, present, weights = values[first], present[first], counts
     denominators = None if present.all() else present.astype(np.float64)
     sums, totals = _resampled_sums(rng, values, denominators, weights, n_items, settings.bootstrap)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = sums / totals
-    n_models = group.models.height
+    n_models = len(group.models)
     return {m: means[:, i * n_models : (i + 1) * n_models] for i, m in enumerate(metrics)}
 
 
@@ -404,6 +427,9 @@ def _unpaired(
 
 def _percentiles(replicates: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     tail = 100.0 * (1.0 - level) / 2.0
+    if not np.isnan(replicates).any():
+        lo, hi = np.percentile(replicates, [tail, 100.0 - tail], axis=0)
+        return lo, hi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no data) give NaN bounds
         lo, hi = np.nanpercentile(replicates, [tail, 100.0 - tail], axis=0)
