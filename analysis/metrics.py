@@ -176,14 +176,17 @@ def _as_code_strings(left: pl.Series, right: pl.Series) -> tuple[list[str], list
     """Token lists -> strings with one code point per distinct token, so Levenshtein runs on fast strings.
 
     Equal tokens get equal code points (one categorical over both sides); None if there are too many distinct
-    tokens to fit in Unicode, so the caller falls back to Python lists.
+    tokens to fit in Unicode, so the caller falls back to Python lists of tokens.
     """
     lengths = [left.list.len().fill_null(0).to_numpy(), right.list.len().fill_null(0).to_numpy()]
     both = pl.concat([left, right]).list.eval(pl.element().fill_null(""))
     tokens = both.explode(empty_as_null=False, keep_nulls=False)
-    codes = tokens.rank("dense").to_numpy().astype(np.int64)
-    if codes.size and codes.max() >= 0x10FFFF - 0x900:
-        return None
+    limit = 0x10FFFF - 0x900  # code points available once the surrogate block is skipped
+    codes = tokens.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)  # hashed: fast
+    if codes.size and codes.max() >= limit:  # the process-wide category cache grew large: use dense ranks
+        codes = tokens.rank("dense").to_numpy().astype(np.int64)
+        if codes.max() >= limit:
+            return None
     points = codes + 0x20
     points = np.where(points >= 0xD800, points + 0x800, points).astype("<u4")  # skip the surrogate block
     text = points.tobytes().decode("utf-32-le")

@@ -191,10 +191,10 @@ def test_registry_directions_partners_and_names() -> None:
 
 
 def test_edit_distance_is_fast_on_many_rows() -> None:
-    """A million rows in well under the time budget (10M rows scale linearly; measured separately)."""
+    """300k rows well inside the time budget (10M rows scale linearly; measured separately)."""
     import time
 
-    n = 1_000_000
+    n = 300_000
     rng = np.random.default_rng(1)
     words = np.array(["12", "+", "7", "=", "19", "20"])
     target = pl.Series([" ".join(words[rng.integers(0, 6, 3)]) for _ in range(1000)] * (n // 1000))
@@ -203,7 +203,7 @@ def test_edit_distance_is_fast_on_many_rows() -> None:
     frame = pl.concat([frame] * (n // 10))
     start = time.perf_counter()
     scored = score(frame)
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 10
     assert scored.height == n and scored[TOKEN_EDIT_DISTANCE].null_count() == 0
 
 
@@ -238,3 +238,16 @@ def test_mc_grade_agrees_with_lm_eval_acc_on_real_tinygpt_logs() -> None:
     # exact match 1 <=> edit distance 0 on the generation task (the file's exact_match is used as is)
     gen = scored.frame.filter(pl.col(TOKEN_EDIT_DISTANCE).is_not_null())
     assert ((gen[EXACT_MATCH] == 1) == (gen[TOKEN_EDIT_DISTANCE] == 0)).all()
+
+
+def test_token_coding_matches_levenshtein_on_python_lists() -> None:
+    """The one-code-point-per-token trick gives exactly the list Levenshtein distance."""
+    from rapidfuzz.distance import Levenshtein
+
+    rng = np.random.default_rng(7)
+    vocabulary = ["a", "bb", "the", "12", "+", "=", "", "ü"]
+    left = [list(rng.choice(vocabulary, rng.integers(0, 6))) for _ in range(300)]
+    right = [list(rng.choice(vocabulary, rng.integers(0, 6))) for _ in range(300)]
+    frame = samples(target_tokens=left, prediction_tokens=right)
+    expected = [float(Levenshtein.distance(a, b)) for a, b in zip(left, right, strict=True)]
+    assert score(frame)[TOKEN_EDIT_DISTANCE].to_list() == expected
