@@ -35,6 +35,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.intervals import normal_interval, wilson_interval
+from analysis.metrics import METRICS, direction_from_name
 from analysis.options import ResampleSettings
 from analysis.schema import (
     BINOM_HI,
@@ -98,7 +99,6 @@ _COLLAPSE_RATIO = 3
 _BINARY_NAMES = frozenset(
     {"acc", "acc_norm", "exact_match", "em", "mc_grade", "accuracy", "multiple_choice_grade"}
 )
-_LOWER_IS_BETTER_WORDS = ("loss", "perplexity", "brier", "distance", "bits_per_byte", "error")
 
 
 def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
@@ -440,12 +440,21 @@ def _percentiles(replicates: np.ndarray, level: float) -> tuple[np.ndarray, np.n
 
 
 def guess_spec(metric: str) -> MetricSpec:
-    """A spec for an aggregate metric that metrics.py does not describe, from its name alone."""
+    """A spec for an aggregate metric that the scored samples do not describe.
+
+    Known ids use the metrics registry; otherwise 0/1 metrics are recognised by name (acc, exact_match, ...),
+    since an aggregate mean never shows its 0/1 nature, and the direction comes from the name.
+    """
+    if metric in METRICS:
+        return METRICS[metric]
     binary = metric.lower() in _BINARY_NAMES
-    direction = -1 if any(word in metric.lower() for word in _LOWER_IS_BETTER_WORDS) else 1
     kind = "discontinuous" if binary else "continuous"
     return MetricSpec(
-        id=metric, direction=direction, kind=kind, binary=binary, description="guessed from name"
+        id=metric,
+        direction=direction_from_name(metric),
+        kind=kind,
+        binary=binary,
+        description="guessed from name",
     )
 
 

@@ -151,3 +151,63 @@ def test_bad_arguments_raise() -> None:
         simulate(C, ALPHA, SIZES, 4, 1, 10, seed=0)
     with pytest.raises(InputError, match="unknown output format"):
         write_samples(simulate(C, ALPHA, SIZES, 4, 4, 2, seed=0), "out.xlsx")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_end_to_end_simulate_load_score_points(tmp_path, suffix: str) -> None:
+    """The simulator's file goes through the loader and metrics like a user's file; points match p(N)."""
+    from analysis.loading import load
+    from analysis.metrics import score_samples
+    from analysis.options import LoadOptions, MetricOptions, ResampleSettings
+    from analysis.resampling import compute_points
+
+    c, alpha, sizes, length, choices, items = 2e8, -0.37, np.geomspace(1e8, 1e11, 4), 4, 4, 1500
+    path = write_samples(simulate(c, alpha, sizes, length, choices, items, seed=8), tmp_path / f"sim{suffix}")
+    table = load([path], LoadOptions())
+    scored = score_samples(table, MetricOptions())
+    points = compute_points(scored, table, ResampleSettings(bootstrap=300, seed=1)).frame.sort("params")
+    curves = mirage_curves(c, alpha, sizes, length, choices)
+
+    def metric(name: str) -> pl.DataFrame:
+        rows = points.filter(pl.col("metric") == name)
+        assert rows.height == len(sizes) and rows["n"].to_list() == [items] * len(sizes)
+        return rows
+
+    exact = metric("exact_match")
+    k = exact["value"].to_numpy() * items
+    lo, hi = wilson_interval(k, items, 0.999)
+    assert np.all((lo <= curves["exact_match"]) & (curves["exact_match"] <= hi))
+    for name, expected in (("token_edit_distance", curves["token_edit_distance"]), ("brier", None)):
+        rows = metric(name)
+        if expected is None:
+            expected = curves["brier_multiclass"]
+        assert np.all(np.abs(rows["value"].to_numpy() - expected) <= 3.5 * rows["stderr"].to_numpy())
+        assert ((rows["lo"] <= rows["value"]) & (rows["value"] <= rows["hi"])).all()
+    np.testing.assert_allclose(metric("token_loss")["value"].to_numpy(), curves["token_loss"], rtol=1e-9)
+    np.testing.assert_allclose(metric("choice_prob")["value"].to_numpy(), curves["choice_prob"], rtol=1e-9)
+    grade = metric("mc_grade")
+    lo, hi = wilson_interval(grade["value"].to_numpy() * items, items, 0.999)
+    assert np.all((lo <= curves["mc_grade"] + 1e-12) & (curves["mc_grade"] <= hi + 1e-12))
+
+
+def test_sample_data_is_what_the_script_builds() -> None:
+    from pathlib import Path
+
+    from analysis.sample_data import FILE_NAME, OUTPUT, build
+
+    path = Path(OUTPUT) / FILE_NAME
+    shipped = pl.read_parquet(path)
+    assert shipped.equals(build()), "sample_data is stale: run `uv run python -m analysis.sample_data`"
+    assert path.stat().st_size < 3_000_000
+    sizes = np.sort(shipped["params"].unique().to_numpy())
+    assert len(sizes) >= 8 and sizes[-1] / sizes[0] >= 1e3
+    assert set(shipped["family"]) == {"mirage"}
+    counts = shipped.group_by("model", "task").len()["len"]
+    assert counts.min() >= 1000
+    assert set(shipped["task"]) == {"emergent_generation", "emergent_choice", "inverse_generation"}
+    inverse = (
+        shipped.filter(pl.col("task") == "inverse_generation")
+        .group_by("params")
+        .agg((-pl.col("target_logprobs").list.mean()).mean().alias("loss"))
+    )
+    assert np.all(np.diff(inverse.sort("params")["loss"].to_numpy()) > 0)
