@@ -115,11 +115,57 @@ def _read_sizes(options: LoadOptions) -> pl.DataFrame:
     return sizes.select(schema.MODEL, *columns).unique(schema.MODEL, keep="last")
 
 
+_TRUE_WORDS = {
+    "true": True,
+    "t": True,
+    "yes": True,
+    "1": True,
+    "false": False,
+    "f": False,
+    "no": False,
+    "0": False,
+}
+
+
+def _nominal_flags(frame: pl.DataFrame, path: str | Path) -> tuple[pl.DataFrame, list[str]]:
+    """``params_nominal`` as Boolean flags; a column of parameter *counts* under that name becomes params.
+
+    Published tables use ``params_nominal`` for "the parameter count the model name states"; when the file has
+    no params of its own, those numbers are taken as params (flagged nominal) with a warning.
+    """
+    if schema.NOMINAL not in frame.columns or frame.schema[schema.NOMINAL] == pl.Boolean:
+        return frame, []
+    column = frame[schema.NOMINAL]
+    if column.dtype == pl.Utf8:
+        words = column.str.strip_chars().str.to_lowercase()
+        flags = words.replace_strict(_TRUE_WORDS, default=None, return_dtype=pl.Boolean)
+        if not bool((flags.is_null() & words.is_not_null() & (words != "")).any()):
+            return frame.with_columns(flags.alias(schema.NOMINAL)), []
+    numbers = (
+        column.cast(pl.Float64, strict=False)
+        if column.dtype != pl.Utf8
+        else column.str.strip_chars().cast(pl.Float64, strict=False)
+    )
+    present = numbers.drop_nulls()
+    if len(present) and bool(present.is_in([0.0, 1.0]).all()) and numbers.null_count() == column.null_count():
+        return frame.with_columns((numbers == 1.0).alias(schema.NOMINAL)), []
+    has_params = schema.PARAMS in frame.columns and frame[schema.PARAMS].null_count() < frame.height
+    if has_params or numbers.null_count() > column.null_count():
+        raise InputError(
+            f"column {schema.NOMINAL} should be true/false but holds other values; if it holds parameter "
+            f"counts, map it with --map {schema.NOMINAL}={schema.PARAMS}",
+            path=str(path),
+        )
+    frame = frame.with_columns(numbers.alias(schema.PARAMS), numbers.is_not_null().alias(schema.NOMINAL))
+    note = f"{path}: column {schema.NOMINAL} holds parameter counts: used as params (nominal)"
+    return frame, [note]
+
+
 def _apply_scales(
     frame: pl.DataFrame, options: LoadOptions, path: str | Path
 ) -> tuple[pl.DataFrame, list[str]]:
     """Scales as positive Float64, with sizes file, names, scale factors and flops = 6 N D applied."""
-    warnings: list[str] = []
+    frame, warnings = _nominal_flags(frame, path)
     for column in schema.SCALES:
         frame = (
             cast_numeric(frame, column, pl.Float64(), path)
@@ -132,7 +178,7 @@ def _apply_scales(
             raise InputError(f"scale factor for '{column}': only {', '.join(schema.SCALES)} can be scaled")
         frame = frame.with_columns(pl.col(column) * float(factor))
     nominal = pl.col(schema.NOMINAL) if schema.NOMINAL in frame.columns else pl.lit(False)
-    frame = frame.with_columns(nominal.cast(pl.Boolean).fill_null(False).alias(schema.NOMINAL))
+    frame = frame.with_columns(nominal.fill_null(False).alias(schema.NOMINAL))
     if options.sizes_file:
         sizes = _read_sizes(options)
         given = [c for c in sizes.columns if c != schema.MODEL]

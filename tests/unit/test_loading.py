@@ -196,3 +196,22 @@ def test_real_ukp_runs_through_map() -> None:
     with pytest.raises(InputError, match=r"row 4329 and row 4330 repeat .*item='20230608_195040'; drop the"):
         load([path], LoadOptions(mapping=mapping))
     assert file_digest(path) == before
+
+
+def test_params_nominal_holding_counts_becomes_nominal_params(write_file) -> None:
+    """Published tables (lm_eval_2023, ukp) put name-stated parameter counts in a params_nominal column."""
+    counts = write_file(
+        "c.csv", "model,task,metric,value,params_nominal\nbloom-560m,t,acc,0.5,560000000\nx,t,acc,0.4,\n"
+    )
+    table = load([counts])
+    rows = {r[schema.MODEL]: r for r in table.aggregates.iter_rows(named=True)}
+    assert rows["bloom-560m"][schema.PARAMS] == 5.6e8 and rows["bloom-560m"][schema.NOMINAL]
+    assert rows["x"][schema.PARAMS] is None and not rows["x"][schema.NOMINAL]
+    assert any("holds parameter counts" in w for w in table.warnings)
+    flags = write_file(
+        "f.csv", "model,task,metric,value,params,params_nominal\nm,t,acc,0.5,1e6,true\nn,t,acc,0.5,2e6,0\n"
+    )
+    assert load([flags]).aggregates.sort(schema.MODEL)[schema.NOMINAL].to_list() == [True, False]
+    both = write_file("b.csv", "model,task,metric,value,params,params_nominal\nm,t,acc,0.5,1e6,7e9\n")
+    with pytest.raises(InputError, match=r"b\.csv: column params_nominal should be true/false"):
+        load([both])
