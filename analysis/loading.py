@@ -392,6 +392,50 @@ def _unplaced_models(samples: pl.DataFrame, aggregates: pl.DataFrame) -> list[st
     return placed.filter(~pl.col("placed"))[schema.MODEL].sort().to_list()
 
 
+def fill_scales_by_model(frame: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
+    """Fill missing scales and a default family from ``reference`` rows of the same model name.
+
+    A file that holds only scores (ObsScaling's emergent-task table) gets the sizes, tokens, FLOPs and family
+    that another loaded file gives the same model name. Rows that already have a scale keep theirs.
+    """
+    known = reference.select(schema.MODEL, schema.FAMILY, *schema.SCALES).unique(schema.MODEL, keep="first")
+    known = known.rename({c: f"_ref_{c}" for c in (schema.FAMILY, *schema.SCALES)})
+    joined = frame.join(known, on=schema.MODEL, how="left")
+    family = (
+        pl.when(pl.col(schema.FAMILY).is_null() | (pl.col(schema.FAMILY) == schema.DEFAULT_FAMILY))
+        .then(pl.coalesce(f"_ref_{schema.FAMILY}", schema.FAMILY))
+        .otherwise(pl.col(schema.FAMILY))
+    )
+    filled = joined.with_columns(
+        family.alias(schema.FAMILY),
+        *(pl.coalesce(c, f"_ref_{c}").alias(c) for c in schema.SCALES),
+    )
+    return filled.drop([c for c in filled.columns if c.startswith("_ref_")])
+
+
+def _fill_across_files(samples: pl.DataFrame, aggregates: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Give rows without any scale the scales another file states for the same model."""
+    scaled = [
+        f.select(schema.MODEL, schema.FAMILY, *schema.SCALES).filter(
+            pl.any_horizontal(pl.col(schema.SCALES).is_not_null())
+        )
+        for f in (samples, aggregates)
+        if f.height
+    ]
+    reference = pl.concat(scaled) if scaled else None
+    if reference is None or reference.is_empty():
+        return samples, aggregates
+
+    def fill(frame: pl.DataFrame) -> pl.DataFrame:
+        unscaled = pl.all_horizontal(pl.col(schema.SCALES).is_null())
+        if frame.is_empty() or not frame.select(unscaled.any()).item():
+            return frame
+        columns = frame.columns
+        return fill_scales_by_model(frame, reference).select(columns)
+
+    return fill(samples), fill(aggregates)
+
+
 def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) -> ResultTable:
     """Read files, directories and globs into one validated ``ResultTable`` (see the module docstring)."""
     if isinstance(paths, str | Path):
@@ -416,6 +460,8 @@ def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) ->
     aggregates = _combine([t.aggregates for t in tables], empty_aggregates(), empty_aggregates().columns)
     sources = tuple(dict.fromkeys(s for t in tables for s in t.sources))
     where = ", ".join(sources)
+    if len(tables) > 1:
+        samples, aggregates = _fill_across_files(samples, aggregates)
     if len(tables) > 1:
         check_duplicates(samples, schema.SAMPLE_KEY, where)
         check_duplicates(aggregates, schema.AGGREGATE_KEY, where)

@@ -18,11 +18,11 @@ from analysis.errors import InputError
 
 
 def _valid_names() -> str:
-    return ", ".join(schema.CANONICAL_COLUMNS)
+    return ", ".join((*schema.CANONICAL_COLUMNS, *schema.MAPPING_ROLES))
 
 
 def _check_canonical(canonical: str, where: str) -> None:
-    if canonical not in schema.CANONICAL_COLUMNS:
+    if canonical not in schema.CANONICAL_COLUMNS and canonical not in schema.MAPPING_ROLES:
         raise InputError(f"{where}: '{canonical}' is not a canonical column; use one of: {_valid_names()}")
 
 

@@ -73,6 +73,9 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     N_CORRECT,
 )
 
+# extra roles a mapping may give a column of a wide table (see analysis/formats/wide.py)
+MAPPING_ROLES: tuple[str, ...] = ("shots", "step", "variant", "replicate", "ignore")
+
 DTYPES: dict[str, pl.DataType] = {
     FAMILY: pl.Utf8(),
     MODEL: pl.Utf8(),

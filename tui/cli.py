@@ -72,7 +72,7 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--params-field",
-        choices=["non_embedding", "total"],
+        choices=["non_embedding", "total", "flop_matched"],
         default="non_embedding",
         help="BIG-bench: which parameter count to use (default non_embedding)",
     )
@@ -87,6 +87,14 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply a scale column, e.g. --scale params=1e9 for sizes given in billions",
     )
     group.add_argument("--default-family", help="family name for files that name none (default: 'default')")
+    group.add_argument(
+        "--null-value",
+        dest="null_values",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a cell value meaning 'not computed' (repeatable), e.g. --null-value -100",
+    )
 
 
 def _add_metric_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,11 +146,9 @@ def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_options_from(args: argparse.Namespace) -> LoadOptions:
-    mapping = dict(args.mapping)
-    if args.map_file:
-        from analysis.mapping import read_mapping_file
+    from analysis.mapping import build_mapping
 
-        mapping = {**read_mapping_file(args.map_file), **mapping}
+    mapping = build_mapping([f"{theirs}={canonical}" for theirs, canonical in args.mapping], args.map_file)
     return LoadOptions(
         mapping=mapping,
         format_in=args.format_in,
@@ -152,6 +158,7 @@ def load_options_from(args: argparse.Namespace) -> LoadOptions:
         tokens_per_step=args.tokens_per_step,
         scale_factors=dict(args.scale_factors),
         family=args.default_family,
+        null_values=tuple(args.null_values),
     )
 
 
@@ -259,9 +266,8 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
     from analysis.loading import load
-    from analysis.report import ReportFilters, render_report
-
     from analysis.pipeline import Pipeline
+    from analysis.report import ReportFilters, render_report
 
     metric_options, resample, fit = _settings_from(args)
     table = load(args.paths or [sample_data_dir()], load_options_from(args))

@@ -32,7 +32,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
-from analysis.loading import finalize
+from analysis.loading import fill_scales_by_model, finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -298,18 +298,6 @@ def join_on_model(frame: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
     """Fill missing scales and a default family from ``reference`` rows of the same model name.
 
     For a second wide file of the same models that holds only scores (ObsScaling's emergent-task table next to
-    its benchmark table): sizes, tokens, FLOPs and family come from the first file, joined on ``model``.
+    its benchmark table). ``load`` does this for every set of files; kept here for reading one pair directly.
     """
-    known = reference.select(schema.MODEL, schema.FAMILY, *schema.SCALES).unique(schema.MODEL, keep="first")
-    known = known.rename({c: f"_ref_{c}" for c in (schema.FAMILY, *schema.SCALES)})
-    joined = frame.join(known, on=schema.MODEL, how="left")
-    family = (
-        pl.when(pl.col(schema.FAMILY).is_null() | (pl.col(schema.FAMILY) == schema.DEFAULT_FAMILY))
-        .then(pl.coalesce(f"_ref_{schema.FAMILY}", schema.FAMILY))
-        .otherwise(pl.col(schema.FAMILY))
-    )
-    filled = joined.with_columns(
-        family.alias(schema.FAMILY),
-        *(pl.coalesce(c, f"_ref_{c}").alias(c) for c in schema.SCALES),
-    )
-    return filled.drop([c for c in filled.columns if c.startswith("_ref_")])
+    return fill_scales_by_model(frame, reference)
