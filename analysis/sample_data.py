@@ -25,7 +25,7 @@ JITTER = 0.3  # per-item spread of the token loss (mean unchanged), so token_los
 
 # (task prefix, kept task, c, alpha, target length L, choices K): see sample_data/README.md
 TASKS: tuple[tuple[str, str, float, float, int, int], ...] = (
-    ("emergent_", "generation", 5.66e6, -0.4, 10, 4),  # exact match over 10 tokens: 0.03% -> 82%
+    ("emergent_", "generation", 3e8, -0.7, 20, 4),  # exact match over 20 tokens: 0 until ~3e9, then 71%
     ("emergent_", "choice", 2e8, -0.37, 1, 4),  # K=4 grade: 0 until ~3e8 params, then 1
     ("inverse_", "generation", 2.2e10, 0.3, 5, 4),  # CE rises with N: exact match 61% -> 0.04%
 )
