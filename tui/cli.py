@@ -274,7 +274,7 @@ def run_report(args: argparse.Namespace) -> int:
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
-    sys.stdout.write(render_report(analysis, args.format, fit_column=args.fit_column))
+    sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
     return 0
 
 

@@ -1,0 +1,152 @@
+"""`emergence-tui report` and `simulate` end to end: exit codes, one-line errors, strict JSON, 80 columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.simulate import mirage_curves
+from tests.conftest import SHARED_DATA, file_digest, needs_shared_data
+from tui.cli import main
+
+FAST = ["--bootstrap", "100", "--fit-bootstrap", "20", "--permutations", "100"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_json_on_sample_data_is_strict_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "report", "--format", "json", *FAST)
+    assert code == 0, err
+    report = json.loads(out, parse_constant=lambda token: pytest.fail(f"non-strict JSON token {token}"))
+    point = report["points"][0]
+    for key in ("family", "model", "task", "metric", "params", "tokens", "flops", "value", "lo", "hi", "n"):
+        assert key in point
+    tasks = {p["task"] for p in report["points"]}
+    assert tasks == {"emergent_generation", "emergent_choice", "inverse_generation"}
+    fit = report["fits"][0]
+    assert {"family", "task", "metric", "law", "x", "params", "ci", "r2"} <= fit.keys()
+    emergence = {(e["task"], e["metric"]): e for e in report["emergence"]}
+    assert {"family", "kind", "score", "lo", "hi", "trend", "p_adjusted"} <= emergence[
+        ("emergent_generation", "exact_match")
+    ].keys()
+    # the mc grade steps from 0 straight to 1: more than half the steps are flat, so the score is +inf -> null
+    assert emergence[("emergent_choice", "mc_grade")]["score"] is None
+    assert any("non-finite" in note for note in report["notes"])
+    assert emergence[("inverse_generation", "token_loss")]["trend"] == "inverse"
+
+
+def test_report_points_match_the_mirage_closed_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample data is the mirage model: exact match over L = 20 tokens sits near p(N)**20."""
+    code, out, _ = run(capsys, "report", "--format", "json", "--task", "emergent_generation", "--metric",
+                       "exact_match", *FAST)  # fmt: skip
+    assert code == 0
+    rows = sorted(json.loads(out)["points"], key=lambda p: p["params"])
+    params = np.array([r["params"] for r in rows])
+    expected = mirage_curves(3e8, -0.7, params, 20, 4)["exact_match"]
+    for row, p_l in zip(rows, expected, strict=True):
+        assert row["binom_lo"] - 0.01 <= p_l <= row["binom_hi"] + 0.01
+
+
+def test_report_table_fits_80_columns_and_leads_with_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "report", *FAST)
+    assert code == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    verdicts = [line for line in lines if line.startswith("verdict:")]
+    assert len(verdicts) == 3
+    assert any("emergent under exact_match, smooth under token_edit_distance" in v for v in verdicts)
+
+
+def test_report_csv_has_one_row_per_point(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "report", "--format", "csv", "--metric", "mc_grade", *FAST)
+    assert code == 0
+    header, *rows = out.strip().splitlines()
+    assert header.startswith("family,model,task,metric,params")
+    assert len(rows) == 9  # nine model sizes, one task with mc_grade
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["report", "--format", "csv", "--metric", "exact_match", *FAST]
+    first = run(capsys, *args, "--seed", "1")[1]
+    again = run(capsys, *args, "--seed", "1")[1]
+    other = run(capsys, *args, "--seed", "2")[1]
+    assert first == again
+    assert first != other
+
+
+def test_subsample_shrinks_n_and_widens_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["report", "--format", "json", "--metric", "token_edit_distance", *FAST]
+    full = json.loads(run(capsys, *args)[1])["points"]
+    small = json.loads(run(capsys, *args, "--subsample", "50")[1])["points"]
+    assert {p["n"] for p in full} == {1000}
+    assert {p["n"] for p in small} == {50}
+    width = lambda points: np.mean([p["hi"] - p["lo"] for p in points])  # noqa: E731
+    assert width(small) > 2 * width(full)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["report", "/nonexistent/results.csv"], "/nonexistent/results.csv"),
+        (["report", "--bootstrap", "-1"], "--bootstrap"),
+        (["report", "--map", "size=nonsense"], "nonsense"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_missing_column_error_names_the_fix(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "scores.csv"
+    path.write_text("size,task,metric,value\n1e6,t,acc,0.5\n")
+    before = file_digest(path)
+    code, _, err = run(capsys, "report", str(path))
+    assert code == 2
+    assert str(path) in err and "model" in err
+    assert file_digest(path) == before
+
+
+def test_simulate_writes_rows_that_report_reads_and_never_overwrites(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "sim.parquet"
+    argv = ["simulate", "--params", "1e7,1e8,1e9,1e10", "--items", "200", "--length", "5", "--out", str(out)]
+    code, stdout, _ = run(capsys, *argv)
+    assert code == 0 and out.exists()
+    assert "wrote 1600 rows" in stdout  # 4 sizes x 2 tasks x 200 items
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "already exists" in err
+    code, report, _ = run(capsys, "report", str(out), "--format", "json", *FAST)
+    assert code == 0
+    tasks = {p["task"] for p in json.loads(report)["points"]}
+    assert tasks == {"generation", "choice"}
+
+
+@needs_shared_data
+def test_chinchilla_loss_table_fits_the_joint_law_with_y_loss(capsys: pytest.CaptureFixture[str]) -> None:
+    """Besiroglu et al. (2024) refit Hoffmann et al.: E about 1.82, alpha 0.35, beta 0.37 (on 240 points)."""
+    path = SHARED_DATA / "chinchilla" / "tidy.csv"
+    code, out, err = run(capsys, "report", str(path), "--format-in", "wide", "--map", "point_id=model",
+                         "--map", "params_N=params", "--map", "tokens_D=tokens", "--map", "flops_C=flops",
+                         "--map", "epoch_excluded_outlier=ignore", "--y", "loss", "--law", "joint",
+                         "--format", "json", *FAST)  # fmt: skip
+    assert code == 0, err
+    (fit,) = json.loads(out)["fits"]
+    assert fit["law"] == "joint" and fit["ok"]
+    assert fit["params"]["E"] == pytest.approx(1.85, abs=0.1)  # 245 points, outliers kept
+    assert fit["params"]["alpha"] == pytest.approx(0.35, abs=0.05)
+    assert fit["params"]["beta"] == pytest.approx(0.4, abs=0.1)
