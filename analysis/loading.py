@@ -54,6 +54,12 @@ DEFAULT_OPTIONS = LoadOptions()
 # ---------------------------------------------------------------- finalize: one reader's table -> canonical
 
 
+# files that sit beside results (a README, a licence) and are passed over in a directory without a warning
+DOCUMENT_SUFFIXES = frozenset(
+    {".md", ".txt", ".rst", ".html", ".pdf", ".png", ".svg", ".license", ".yml", ".yaml"}
+)
+
+
 def _cast_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in _TEXT if c in frame.columns)
 
@@ -363,7 +369,8 @@ def _read_directory(path: Path, options: LoadOptions, warnings: list[str]) -> li
             else registry.directory_reader(child, options.format_in)
         )
         if reader is None:
-            warnings.append(f"skipped {child}: not a result file in a known format")
+            if child.suffix.lower() not in DOCUMENT_SUFFIXES:
+                warnings.append(f"skipped {child}: not a result file in a known format")
             continue
         try:
             tables.append(reader.read(child, options))
