@@ -100,11 +100,13 @@ def test_directory_loads_good_files_and_warns_about_bad_ones(write_file, tmp_pat
     write_file("runs/a.csv", "model,task,metric,value\nm1,t,acc,0.5\n")
     write_file("runs/sub/b.csv", "model,task,metric,value\nm2,t,acc,0.7\n")
     write_file("runs/notes.md", "# notes\n")
+    write_file("runs/table.xlsx", "not a format we read\n")
     write_file("runs/broken.csv", "model,task,metric,value\nm3,t,acc,oops\n")
     write_file("runs/.hidden.csv", "junk\n")
     table = load([tmp_path / "runs"])
     assert sorted(table.aggregates[schema.MODEL].to_list()) == ["m1", "m2"]
-    assert any("notes.md" in w and "not a result file" in w for w in table.warnings)
+    assert any("table.xlsx" in w and "not a result file" in w for w in table.warnings)
+    assert not any("notes.md" in w for w in table.warnings)  # documents beside results are passed over quietly
     assert any("broken.csv" in w and "'oops' is not a number" in w for w in table.warnings)
     assert not any(".hidden" in w for w in table.warnings)
     assert any("'m1' has no params" in w for w in table.warnings)  # allowed, but the user is told
