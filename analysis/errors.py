@@ -6,15 +6,30 @@ so the CLI can print it and exit 2 and the app can show it in a notification wit
 
 from __future__ import annotations
 
+import re
+
+# Terminal escape sequences and control characters from file contents (a model name, a header decoded from
+# UTF-16) must not reach the user's terminal: CSI/OSC/other ESC sequences go whole, other C0/C1 controls and
+# bidirectional overrides become U+FFFD.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(message: object) -> str:
+    """``message`` as one line of plain text: whitespace runs collapsed, terminal controls removed."""
+    text = " ".join(str(message).split())
+    return _CONTROL.sub("\ufffd", _ESCAPE_SEQUENCE.sub("", text))
+
 
 class InputError(ValueError):
     """Bad or unusable input; ``str(err)`` is a one-line message fit to show a person."""
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
-        one_line = " ".join(str(message).split())
-        if path is not None and path not in one_line:
-            one_line = f"{path}: {one_line}"
-        super().__init__(one_line)
+        line = one_line(message)
+        shown_path = None if path is None else one_line(path)
+        if shown_path is not None and shown_path not in line:
+            line = f"{shown_path}: {line}"
+        super().__init__(line)
         self.path = path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,56 @@ def head_text(path: Path, size: int = 8192) -> str:
         return ""
 
 
+# UTF-32 LE opens with the UTF-16 LE mark, so the 32-bit marks are tried first.
+_WIDE_MARKS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def check_utf8_text(path: Path) -> None:
+    """Refuse UTF-16/32 and binary files before a text reader turns them into garbage column names.
+
+    A UTF-8 byte-order mark is fine (readers skip it), and so is a stray NUL inside UTF-8 text (a model name);
+    many NULs, or NULs in bytes that are not UTF-8, mean binary or UTF-16/32 without a byte-order mark. An
+    unreadable file is left for the reader to report.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError:
+        return
+    for mark, name in _WIDE_MARKS:
+        if head.startswith(mark):
+            raise InputError(
+                f"the file is {name} text; re-save it as UTF-8 (e.g. iconv -f {name} -t UTF-8)",
+                path=str(path),
+            )
+    nuls = head.count(b"\x00")
+    if nuls and (nuls * 10 >= len(head) or not _decodes_as_utf8(head)):
+        raise InputError(
+            "the file holds NUL bytes, so it is binary (or UTF-16 without a byte-order mark), not UTF-8 "
+            "text; give the results as UTF-8 CSV, JSON Lines or Parquet",
+            path=str(path),
+        )
+
+
+def _decodes_as_utf8(head: bytes) -> bool:
+    """Whether ``head`` is UTF-8, allowing a character cut off at the end of the sample."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_json(path: Path) -> object:
     """Parse a whole JSON file; a truncated or invalid file raises InputError naming the file and position."""
+    check_utf8_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(
             f"cannot read the file ({err}); check it is a readable UTF-8 file", path=str(path)
@@ -38,25 +85,42 @@ def read_json(path: Path) -> object:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """Yield (1-based line number, record) for each non-blank line; a bad line raises InputError naming it."""
+    check_utf8_text(path)
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open(encoding="utf-8-sig")
     except OSError as err:
         raise InputError(f"cannot read the file ({err})", path=str(path)) from err
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(
-                    f"{path} line {number}: not valid JSON ({err.msg}); the file may be truncated: "
-                    "re-export it or delete that line",
-                    path=str(path),
-                ) from err
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"{path} line {number}: expected a JSON object per line, found {type(record).__name__}",
-                    path=str(path),
-                )
-            yield number, record
+        yield from _records(path, iter(handle))
+
+
+def _records(path: Path, handle: Iterator[str]) -> Iterator[tuple[int, dict]]:
+    """Parse each non-blank line; a line that is not UTF-8 or not a JSON object raises naming it."""
+    number = 0
+    while True:
+        try:
+            line = next(handle)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"{path} line {number + 1}: not UTF-8 text ({err.reason}); re-save the file as UTF-8",
+                path=str(path),
+            ) from err
+        number += 1
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(
+                f"{path} line {number}: not valid JSON ({err.msg}); the file may be truncated: "
+                "re-export it or delete that line",
+                path=str(path),
+            ) from err
+        if not isinstance(record, dict):
+            raise InputError(
+                f"{path} line {number}: expected a JSON object per line, found {type(record).__name__}",
+                path=str(path),
+            )
+        yield number, record

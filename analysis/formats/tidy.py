@@ -17,6 +17,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.formats.jsonio import check_utf8_text
 from analysis.loading import finalize
 from analysis.mapping import apply_mapping
 from analysis.options import LoadOptions
@@ -67,6 +68,8 @@ def _scan(path: Path, mapping: dict[str, str], all_strings: bool = False) -> pl.
 
 def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
     """Read lazily with the mapping applied; fall back to all-text CSV so validation can name the row."""
+    if _kind(path) != "parquet":
+        check_utf8_text(path)
     try:
         return (
             apply_mapping(_scan(path, options.mapping), options.mapping, path)
@@ -93,7 +96,9 @@ def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
             .collect()
         )
     except (pl.exceptions.PolarsError, OSError) as err:
-        raise InputError(f"cannot read it as CSV ({_first_line(err)})", path=str(path)) from err
+        problem = _first_line(err)
+        hint = "; re-save it as UTF-8 text" if "utf-8" in problem.lower() else ""
+        raise InputError(f"cannot read it as CSV ({problem}){hint}", path=str(path)) from err
 
 
 def _first_line(err: Exception) -> str:

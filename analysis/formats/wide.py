@@ -32,11 +32,13 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
+from analysis.formats.jsonio import check_utf8_text
 from analysis.loading import fill_scales_by_model, finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
 NAME = "wide"
+LOSS_TASK = "pretraining"  # task of a loss-only table; its metric is "loss" (lower is better)
 
 SHOTS, VARIANT, REPLICATE, IGNORE = "shots", "variant", "replicate", "ignore"
 IDENTITY_ROLES: tuple[str, ...] = (
@@ -72,6 +74,8 @@ def sniff(path: Path) -> bool:
 def _read_table(path: Path, null_values: tuple[str, ...]) -> pl.DataFrame:
     suffix = path.suffix.lower()
     nulls = ["", "None", "NA", "nan", "NaN", *null_values]
+    if suffix not in (".parquet", ".pq"):
+        check_utf8_text(path)
     try:
         if suffix in _SUFFIX_READERS:
             return pl.read_csv(
@@ -170,6 +174,13 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     for column in metric_columns:
         if not frame.schema[column].is_numeric() and frame[column].null_count() < frame.height:
             raise InputError(f"column {column}: mapped as a metric but not numeric", path=str(path))
+    if not metric_columns and not counts and schema.LOSS in by_role:
+        # a table of training runs (Chinchilla-style N, D, loss): the loss is the curve to score and fit
+        frame = frame.with_columns(pl.col(by_role[schema.LOSS]).alias(LOSS_TASK))
+        metric_columns = [LOSS_TASK]
+        warnings.append(
+            f"{path}: no metric columns, so the loss is scored as task {LOSS_TASK!r}, metric 'loss'"
+        )
     if not metric_columns and not counts:
         raise InputError("no numeric metric columns; map them with --map <column>=metric", path=str(path))
     ignored = [c for c in frame.columns if c not in roles and c not in metric_columns]
@@ -208,7 +219,10 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
             long = long.rename({"_column": schema.METRIC})
         else:
             long = long.rename({"_column": schema.TASK}).with_columns(
-                pl.lit(BENCHMARK_METRIC).alias(schema.METRIC)
+                pl.when(pl.col(schema.TASK) == LOSS_TASK)
+                .then(pl.lit(schema.LOSS))
+                .otherwise(pl.lit(BENCHMARK_METRIC))
+                .alias(schema.METRIC)
             )
     missing = long[schema.VALUE].null_count()
     if missing:
