@@ -221,7 +221,22 @@ def _apply_scales(
                 + ", ".join(f"{name}={value:.3g}" for name, value in found.items())
             )
     flops = pl.coalesce(schema.FLOPS, 6.0 * pl.col(schema.PARAMS) * pl.col(schema.TOKENS))
-    return frame.with_columns(flops.alias(schema.FLOPS)), warnings
+    frame = frame.with_columns(flops.alias(schema.FLOPS))
+    _check_overflow(frame, path)
+    return frame, warnings
+
+
+def _check_overflow(frame: pl.DataFrame, path: str | Path) -> None:
+    """Finite scales can overflow to infinity through scale factors or 6 N D: say so, never plot it."""
+    for column in schema.SCALES:
+        index = frame.select(pl.col(column).is_infinite().arg_true().first()).item()
+        if index is not None:
+            where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
+            raise InputError(
+                f"column {column}, {where}: becomes infinite after --scale factors or flops = 6 x params x "
+                "tokens; check the units of params and tokens",
+                path=str(path),
+            )
 
 
 def _finalize_samples(frame: pl.DataFrame, prescored: Sequence[str], path: str | Path) -> pl.DataFrame:
