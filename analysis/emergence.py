@@ -42,13 +42,17 @@ def emergence_scores(y: np.ndarray) -> np.ndarray:
     y = np.atleast_2d(np.asarray(y, dtype=float))
     if y.shape[1] < 2:
         return np.full(y.shape[0], np.nan)
-    span = y.max(axis=1) - y.min(axis=1)
-    sign = np.sign(np.argmax(y, axis=1) - np.argmin(y, axis=1)).astype(float)
-    denominator = np.sqrt(np.median(np.diff(y, axis=1) ** 2, axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
+        # the score is scale-free, so dividing each curve by its largest |y| changes nothing but keeps
+        # squared steps of huge values (1e300) from overflowing
+        size = np.abs(np.where(np.isnan(y), 0.0, y)).max(axis=1, keepdims=True)
+        y = y / np.where((size > 0) & np.isfinite(size), size, 1.0)
+        span = y.max(axis=1) - y.min(axis=1)
+        sign = np.sign(np.argmax(y, axis=1) - np.argmin(y, axis=1)).astype(float)
+        denominator = np.sqrt(np.median(np.diff(y, axis=1) ** 2, axis=1))
         score = sign * span / denominator
     zero = denominator == 0
-    score[zero] = np.where(span[zero] > 0, sign[zero] * np.inf, 0.0)
+    score[zero] = np.where(span[zero] > 0, np.copysign(np.inf, sign[zero]), 0.0)
     score[np.isnan(y).any(axis=1)] = np.nan
     return score
 

@@ -552,6 +552,7 @@ def _bootstrap_problem(
     return _percentile_ci(natural[good], problem.law.params, level), int(good.sum()), int((~good).sum())
 
 
+@np.errstate(all="ignore")  # absurd but finite data (1e308) overflows inside the search; the result says so
 def fit_law(
     x: np.ndarray,
     y: np.ndarray,
