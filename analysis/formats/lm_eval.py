@@ -227,6 +227,7 @@ def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
     filters: list[str] = []
     skipped_metrics: set[str] = set()
     duplicates = 0
+    unplaced_targets: list[tuple[str, object, int]] = []  # (doc_id, target, choices) with no valid index
     for number, record in iter_jsonl(path):
         if "doc_id" not in record:
             raise InputError(
@@ -244,6 +245,8 @@ def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
         if logliks is not None:
             row[schema.CHOICE_LOGLIKS] = logliks
             row[schema.CORRECT_CHOICE] = _correct_choice(record, len(logliks))
+            if row[schema.CORRECT_CHOICE] is None:
+                unplaced_targets.append((item, record.get("target"), len(logliks)))
         elif isinstance(record.get("filtered_resps"), list | str) and not _is_loglik_pair(record):
             row[schema.TARGET] = _first_text(record.get("target"))
             row[schema.PREDICTION] = _first_text(record.get("filtered_resps"))
@@ -283,6 +286,13 @@ def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
         warnings.append(
             f"{path.name}: filters {', '.join(filters)} kept as separate metric columns; "
             f"target and prediction come from filter '{primary}'"
+        )
+    if unplaced_targets:
+        item, target, count = unplaced_targets[0]
+        warnings.append(
+            f"{path.name}: {len(unplaced_targets)} record(s) whose target is not one of their choices "
+            f"(e.g. doc_id {item}: target {str(target)[:40]!r} of {count} choices); their choice metrics "
+            "are left empty"
         )
     if duplicates:
         warnings.append(f"{path.name}: {duplicates} repeated doc_id records ignored (first kept)")
