@@ -15,10 +15,19 @@ _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x0
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+_LINE_BREAK = re.compile("[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]")
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print on one terminal line: escape sequences removed, line breaks and tabs become
+    spaces, other control characters U+FFFD; runs of spaces are kept (tables stay aligned)."""
+    text = _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text)))
+    return _CONTROL.sub("\ufffd", text)
+
+
 def one_line(message: object) -> str:
     """``message`` as one line of plain text: whitespace runs collapsed, terminal controls removed."""
-    text = " ".join(str(message).split())
-    return _CONTROL.sub("\ufffd", _ESCAPE_SEQUENCE.sub("", text))
+    return printable(" ".join(str(message).split()))
 
 
 class InputError(ValueError):

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from analysis.emergence import ZERO_DENOMINATOR_CONVENTION
+from analysis.errors import printable
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 
@@ -284,7 +285,7 @@ def render_table(report: dict) -> str:
     out.append("")
     for note in report["notes"]:
         out.extend(_wrap(f"note: {note}"))
-    return "\n".join(out) + "\n"
+    return "\n".join(printable(line) for line in out) + "\n"  # names from files never restyle the terminal
 
 
 def _json_default(value: Any) -> Any:
