@@ -24,6 +24,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 
 from analysis import schema
+from analysis.levenshtein import token_distances
 from analysis.options import MetricOptions
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
@@ -195,8 +196,12 @@ def _as_code_strings(left: pl.Series, right: pl.Series) -> tuple[list[str], list
     return pieces[: len(left)], pieces[len(left) :]
 
 
-def _edit_distances(frame: pl.DataFrame, options: MetricOptions) -> pl.Series:
-    """Levenshtein distance per row (null without a pair of texts or token lists), via rapidfuzz."""
+def token_edit_distances(frame: pl.DataFrame, options: MetricOptions = DEFAULT_OPTIONS) -> pl.Series:
+    """Levenshtein distance per row over tokens (null without a pair of texts or token lists).
+
+    Short ASCII texts go through the batched DP of ``analysis.levenshtein``; given token lists, long or
+    non-ASCII texts through rapidfuzz.
+    """
     have = set(frame.columns)
     texts_given = {schema.TARGET, schema.PREDICTION} <= have
     lists_given = {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= have
@@ -221,6 +226,11 @@ def _edit_distances(frame: pl.DataFrame, options: MetricOptions) -> pl.Series:
             _fill(out, listed["_i"], listed[schema.TARGET_TOKENS], listed[schema.PREDICTION_TOKENS])
         pairs = pairs.filter(~use_lists)
     texts = pairs.filter(pl.col("t").is_not_null() & pl.col("p").is_not_null())
+    batched = token_distances(texts["t"], texts["p"], options.tokenizer) if len(texts) else None
+    if batched is not None:  # short ASCII pairs: one vectorised DP (see analysis/levenshtein.py)
+        distances, solved = batched
+        out[texts["_i"].to_numpy()[solved]] = distances[solved]
+        texts = texts.filter(pl.Series(~solved))
     if len(texts) and options.tokenizer == "whitespace":
         split = texts.select(pl.col("t").str.extract_all(r"\S+"), pl.col("p").str.extract_all(r"\S+"))
         _fill(out, texts["_i"], split["t"], split["p"])
@@ -347,7 +357,7 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
             .alias(EXACT_MATCH)
         ).to_series()
     if TOKEN_EDIT_DISTANCE in wanted:
-        columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, options)
+        columns[TOKEN_EDIT_DISTANCE] = token_edit_distances(samples, options)
     if TOKEN_LOSS in wanted:
         loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
         columns[TOKEN_LOSS] = loss.alias(TOKEN_LOSS)

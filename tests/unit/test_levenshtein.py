@@ -1,0 +1,61 @@
+"""The batched token Levenshtein against the textbook DP, on edge cases and random short pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis.levenshtein import ascii_tokens, token_distances
+from analysis.metrics import token_edit_distances
+from analysis.options import MetricOptions
+from benchmarks.baselines import levenshtein
+
+
+def _tokens(text: str, tokenizer: str) -> list[str]:
+    return list(text) if tokenizer == "chars" else text.split()
+
+
+@pytest.mark.parametrize("tokenizer", ["chars", "whitespace"])
+def test_matches_textbook_dp_on_random_and_edge_pairs(tokenizer: str) -> None:
+    rng = np.random.default_rng(1)
+    words = ["a", "b", "ab", "ba", "xyz", "abcdefgh"]
+    gaps = [" ", "  ", "\t", " \n "]
+    texts = [
+        "".join(f"{rng.choice(gaps)}{rng.choice(words)}" for _ in range(rng.integers(0, 14)))
+        for _ in range(4000)
+    ]
+    left, right = texts[:2000], texts[2000:]
+    left[:4] = ["", "a b", "", "kitten sitting"]
+    right[:4] = ["", "", "a  b", "sitting kitten"]
+    expected = [
+        levenshtein(_tokens(a, tokenizer), _tokens(b, tokenizer)) for a, b in zip(left, right, strict=True)
+    ]
+    result = token_distances(pl.Series(left), pl.Series(right), tokenizer)
+    assert result is not None
+    distances, solved = result
+    if tokenizer == "chars":
+        assert 0 < solved.sum() < len(left)  # long character sequences are left to the general path
+    assert distances[solved].tolist() == np.asarray(expected)[solved].tolist()
+    frame = pl.DataFrame({"target": left, "prediction": right})
+    combined = token_edit_distances(frame, MetricOptions(tokenizer=tokenizer))
+    stripped = [
+        levenshtein(_tokens(a.strip(), tokenizer), _tokens(b.strip(), tokenizer))
+        for a, b in zip(left, right, strict=True)
+    ]
+    assert combined.to_list() == [float(e) for e in stripped]  # the metric compares stripped text
+
+
+def test_known_distances_and_fallbacks() -> None:
+    frame = pl.DataFrame(
+        {
+            "target": ["kitten", "the cat sat", "ünïcode", "averyverylongtoken b", None],
+            "prediction": ["sitting", "the cat sat down", "unicode", "averyverylongtoken c", "x"],
+        }
+    )
+    chars = token_edit_distances(frame, MetricOptions()).to_list()
+    words = token_edit_distances(frame, MetricOptions(tokenizer="whitespace")).to_list()
+    assert chars == [3.0, 5.0, 2.0, 1.0, None]
+    assert words == [1.0, 1.0, 1.0, 1.0, None]
+    assert ascii_tokens(pl.Series(["ünïcode"]), "chars") is None  # non-ASCII: the general path
+    assert ascii_tokens(pl.Series(["averyverylongtoken"]), "whitespace") is None  # > 8 bytes
