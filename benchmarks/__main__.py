@@ -1,0 +1,186 @@
+"""``emergence-tui bench`` / ``python -m benchmarks``: time each job against its baseline, print one table.
+
+Inputs are generated with the mirage simulator under fixed seeds and cached (see ``benchmarks.data``).
+Each job and each baseline runs in its own fresh Python process (so its peak memory is its own),
+``--repeat`` times, and the table shows the median. ``--quick`` runs small inputs (a smoke test of the
+command, not of the targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.data import FULL, QUICK, cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the table: a part, its baseline part, and the target both are judged by."""
+
+    name: str
+    part: str
+    baseline: str | None
+    target: str
+    max_ratio: float | None = None  # job seconds / baseline seconds must be at most this
+    min_speedup: float | None = None  # baseline seconds / job seconds must be at least this
+    max_seconds: float | None = None
+    max_memory_vs_arrow: float | None = None  # peak bytes / the file's in-memory Arrow size
+
+
+JOBS: tuple[Job, ...] = (
+    Job("load + score", "load_score", "bare_read", "<= 3x read", max_ratio=3.0),
+    Job("paired bootstrap 0/1", "boot_binary", "naive_boot_binary", ">= 100x faster", min_speedup=100),
+    Job("paired bootstrap real", "boot_real", "naive_boot_real", ">= 30x faster", min_speedup=30),
+    Job("token edit distance", "edit_distance", "naive_edit_distance", ">= 50x faster", min_speedup=50),
+    Job("saturating fit B=1000", "fit", "naive_fit", "< 2 s", max_seconds=2.0),
+    Job(
+        "report end to end",
+        "report",
+        "bare_read",
+        "< 10 s, mem < 4x arrow",
+        max_seconds=10.0,
+        max_memory_vs_arrow=4.0,
+    ),
+    Job("app first paint", "app_first_paint", "textual_start", "< 1 s", max_seconds=1.0),
+    Job("app metric toggle", "app_toggle", None, "< 100 ms work", max_seconds=0.1),
+    Job("app open big file", "app_open_large", None, "< 2 s, keys < 100 ms", max_seconds=2.0),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    seconds: float
+    peak_bytes: int
+    rows: int
+    note: str
+    extra: dict
+
+
+def run_part(part: str, *, quick: bool, repeat: int, folder: Path) -> Result:
+    """Run one part in a fresh interpreter and read back its JSON line."""
+    command = [sys.executable, "-m", "benchmarks.worker", part, "--repeat", str(repeat)]
+    command += ["--cache-dir", str(folder), *(["--quick"] if quick else [])]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark part {part} failed:\n{done.stderr[-2000:]}")
+    payload = json.loads(done.stdout.strip().splitlines()[-1])
+    return Result(
+        statistics.median(payload["seconds"]),
+        payload["peak_bytes"],
+        payload["rows"],
+        payload["note"],
+        payload["extra"],
+    )
+
+
+def judge(job: Job, result: Result, baseline: Result | None) -> tuple[str, bool]:
+    """The ratio column's text and whether every target of the job is met."""
+    met, ratio_text = True, "-"
+    if baseline is not None:
+        ratio = result.seconds / baseline.seconds
+        if job.min_speedup is not None or (job.max_ratio is None and ratio < 1):
+            ratio_text = f"{1 / ratio:.0f}x faster"
+        else:
+            ratio_text = f"{ratio:.2f}x"
+        if job.max_ratio is not None:
+            met &= ratio <= job.max_ratio
+        if job.min_speedup is not None:
+            met &= 1 / ratio >= job.min_speedup
+    if job.max_seconds is not None:
+        met &= result.seconds < job.max_seconds
+    if job.max_memory_vs_arrow is not None and baseline is not None:
+        met &= result.peak_bytes < job.max_memory_vs_arrow * baseline.extra["arrow_bytes"]
+    if "key_max" in result.extra:
+        met &= bool(result.extra["progress"]) and result.extra["key_max"] < 0.1
+    return ratio_text, met
+
+
+def machine() -> str:
+    """Cores, CPU model, memory, Python and library versions."""
+    import numpy
+    import polars
+
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {memory:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"polars {polars.__version__}, numpy {numpy.__version__}"
+    )
+
+
+def render(rows: list[tuple[str, ...]]) -> str:
+    header = ("job", "rows", "median s", "peak MB", "baseline s", "ratio", "target", "met")
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="emergence-tui bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small inputs: checks the command, not targets")
+    parser.add_argument("--repeat", type=int, help="runs per job (default 3, quick 2)")
+    parser.add_argument("--cache-dir", help="where generated inputs are kept (default: the user cache)")
+    parser.add_argument("--only", action="append", default=[], help="run only jobs whose part is named")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    repeat = args.repeat or (2 if args.quick else 3)
+    folder = cache_dir(args.cache_dir)
+    shape = QUICK if args.quick else FULL
+    print(f"machine: {machine()}")
+    print(f"inputs: {shape.rows:,} simulated rows, cached in {folder}; {repeat} runs per job, median shown")
+    started = time.perf_counter()
+    jobs = [job for job in JOBS if not args.only or job.part in args.only]
+    measured: dict[str, Result] = {}
+    rows, notes = [], []
+    for job in jobs:
+        for part in (job.part, job.baseline):
+            if part is not None and part not in measured:
+                measured[part] = run_part(part, quick=args.quick, repeat=repeat, folder=folder)
+        result = measured[job.part]
+        baseline = measured.get(job.baseline) if job.baseline else None
+        ratio, met = judge(job, result, baseline)
+        rows.append(
+            (
+                job.name,
+                f"{result.rows:,}" if result.rows else "-",
+                f"{result.seconds:.3f}",
+                f"{result.peak_bytes / 1e6:.0f}",
+                f"{baseline.seconds:.3f}" if baseline else "-",
+                ratio,
+                job.target,
+                "yes" if met else "NO",
+            )
+        )
+        notes.append(
+            f"{job.name}: {result.note}"
+            + (f"; baseline: {baseline.note}" if baseline and baseline.note else "")
+        )
+        print(f"  done: {job.name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    if "bare_read" in measured:
+        arrow = measured["bare_read"].extra["arrow_bytes"]
+        notes.append(f"the per-sample file's in-memory Arrow size: {arrow / 1e6:.0f} MB")
+    print(render(rows))
+    print("\n".join(f"- {note}" for note in notes))
+    if args.quick:
+        print("(--quick: small inputs; 'met' is judged on them, the targets are for the full run)")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

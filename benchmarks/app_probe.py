@@ -1,0 +1,168 @@
+"""Measure the real app from outside, the way a user meets it: in a pseudo-terminal, keys in, frames out.
+
+First paint: the clock starts just before the child process is spawned (so interpreter start-up and every
+import count) and stops when the terminal output contains the status line's ``x=params``, which the first
+frame paints. Progress counts as shown when the output says ``loading`` or ``computing`` within 1 s.
+
+Key latency: while the app is still computing (no ``ready`` seen yet), a key is written to the terminal and
+the clock stops when the frame shows its effect (``y`` -> ``log-y``, ``l`` -> the next law's name in the
+status line).
+
+Metric toggle: measured inside the process with Textual's headless pilot, as the app's own record of the time
+``refresh_views`` took after ``n`` (the work), plus the key-to-idle wall time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_CODE = "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))"
+PAINT_MARKER = b"x=params"
+READY_MARKER = b"ready"
+PROGRESS_MARKERS = (b"loading", b"computing")
+# each key and what its effect puts on screen (the law cycles default -> power -> saturating -> ...)
+KEYS: tuple[tuple[bytes, bytes], ...] = (
+    (b"y", b"log-y"),
+    (b"l", b"power"),
+    (b"l", b"saturating"),
+    (b"l", b"logistic"),
+    (b"l", b"joint"),
+)
+SIZE = (80, 24)
+
+
+@dataclass(frozen=True)
+class PaintRun:
+    paint: float  # seconds from spawn to first paint (NaN if it never painted)
+    progress_shown: bool
+    key_seconds: tuple[float, ...] = field(default_factory=tuple)  # per key, while still computing
+
+
+class _Terminal:
+    """A child process on a pseudo-terminal, with its output accumulated for marker searches."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])}
+        self.started = time.perf_counter()
+        self.child = subprocess.Popen(
+            [sys.executable, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.output = b""
+
+    def wait_for(self, marker: bytes, since: int = 0, timeout: float = 60.0) -> float | None:
+        """perf_counter() when ``marker`` appears in the output after byte ``since``; None on timeout/exit."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if marker in self.output[since:]:
+                return time.perf_counter()
+            ready, _, _ = select.select([self.master], [], [], 0.01)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 1 << 16)
+                except OSError:
+                    return None
+                if not chunk:
+                    return None
+                self.output += chunk
+            elif self.child.poll() is not None:
+                return None
+        return None
+
+    def drain(self) -> None:
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def close(self) -> None:
+        if self.child.poll() is None:
+            os.killpg(self.child.pid, signal.SIGTERM)  # the child leads its own session: end only it
+            try:
+                self.child.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.child.pid, signal.SIGKILL)
+                self.child.wait()
+        os.close(self.master)
+
+
+def first_paint(paths: Sequence[str], keys: bool = False) -> PaintRun:
+    """Spawn the app on ``paths`` (none: the sample data); time its first paint and, optionally, keys."""
+    terminal = _Terminal(["-c", APP_CODE, *paths])
+    try:
+        painted = terminal.wait_for(PAINT_MARKER)
+        if painted is None:
+            tail = terminal.output[-300:].decode("utf-8", "replace")
+            raise RuntimeError(f"the app never painted its status line; the terminal showed {tail!r}")
+        progress = any(terminal.wait_for(m, timeout=1.0) is not None for m in PROGRESS_MARKERS)
+        latencies = []
+        if keys:
+            for key, effect in KEYS:
+                terminal.drain()
+                if READY_MARKER in terminal.output:
+                    break  # finished computing: later keys would not be "while it computes"
+                since = len(terminal.output)
+                sent = time.perf_counter()
+                os.write(terminal.master, key)
+                shown = terminal.wait_for(effect, since=since, timeout=10.0)
+                if shown is None:
+                    raise RuntimeError(f"key {key!r} never showed {effect!r}")
+                latencies.append(shown - sent)
+        return PaintRun(painted - terminal.started, progress, tuple(latencies))
+    finally:
+        terminal.close()
+
+
+def python_start(code: str) -> float:
+    """Wall seconds of ``python -c code`` run to completion."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+async def metric_toggle(presses: int) -> tuple[list[float], list[float]]:
+    """Seconds of redraw work (the app's own record) and key-to-idle wall seconds for ``presses`` of ``n``."""
+    from tui.app import EmergenceApp
+
+    app = EmergenceApp()
+    work, wall = [], []
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.perf_counter() + 120
+        while app.analysis is None and time.perf_counter() < deadline:
+            await pilot.pause(0.05)
+        if app.analysis is None:
+            raise RuntimeError("the app did not finish its analysis of the sample data within 120 s")
+        for _ in range(presses):
+            started = time.perf_counter()
+            await pilot.press("n")
+            await pilot.pause()
+            wall.append(time.perf_counter() - started)
+            work.append(app.last_redraw_ms / 1000)
+    return work, wall

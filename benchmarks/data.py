@@ -1,0 +1,125 @@
+"""Benchmark inputs, generated with the project's mirage simulator under fixed seeds and cached on disk.
+
+Files live under ``$XDG_CACHE_HOME/emergence-tui/bench`` (``~/.cache/...`` by default, or ``--cache-dir``) and
+are named by their shape, so a second run reuses them; nothing here is ever committed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+SEED = 2023
+TARGET_LENGTH = 5  # tokens per generation target: short sequences, as in the mirage model
+CHOICES = 4
+
+
+@dataclass(frozen=True)
+class SampleShape:
+    """A simulated per-sample file: ``models`` sizes x ``tasks`` tasks x ``items`` items per task."""
+
+    models: int
+    tasks: int  # even: the simulator writes a generation and a choice task per call
+    items: int
+
+    @property
+    def rows(self) -> int:
+        return self.models * self.tasks * self.items
+
+    @property
+    def file_name(self) -> str:
+        return f"samples_m{self.models}_t{self.tasks}_i{self.items}_s{SEED}.parquet"
+
+
+FULL = SampleShape(models=20, tasks=50, items=10_000)
+QUICK = SampleShape(models=20, tasks=4, items=2_000)
+
+
+def cache_dir(override: str | Path | None = None) -> Path:
+    """Where generated inputs are kept: ``override``, else ``$XDG_CACHE_HOME/emergence-tui/bench``."""
+    if override is not None:
+        folder = Path(override)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(base) / "emergence-tui" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def simulated_samples(shape: SampleShape) -> pl.DataFrame:
+    """Canonical per-sample rows from the mirage simulator: each call gives a generation and a choice task.
+
+    Task pairs differ in the mirage constants (c, alpha), so curves range from emergent to smooth.
+    """
+    from analysis.simulate import simulate
+
+    sizes = np.geomspace(1e7, 1e11, shape.models)
+    rng = np.random.default_rng(SEED)
+    parts = []
+    for pair in range(shape.tasks // 2):
+        parts.append(
+            simulate(
+                c=float(10 ** rng.uniform(7.5, 9.5)),
+                alpha=float(rng.uniform(-0.8, -0.3)),
+                params=sizes,
+                length=TARGET_LENGTH,
+                choices=CHOICES,
+                items=shape.items,
+                seed=SEED + pair,
+                family="bench",
+                task_prefix=f"t{pair:03d}_",
+                logprob_jitter=0.3,
+            )
+        )
+    return pl.concat(parts, how="vertical")
+
+
+def samples_file(shape: SampleShape, folder: Path) -> Path:
+    """The cached Parquet file for ``shape``, written once (to a temporary name, then renamed)."""
+    path = folder / shape.file_name
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        simulated_samples(shape).write_parquet(partial)
+        partial.replace(path)
+    return path
+
+
+def scored_file(shape: SampleShape, folder: Path) -> Path:
+    """Per-sample ``exact_match`` (0/1) and ``token_edit_distance`` for ``shape.tasks`` generation tasks.
+
+    Rows come from the simulator and are scored by ``analysis.metrics.score_samples``; cached as Parquet.
+    """
+    path = folder / f"scored_{shape.file_name}"
+    if not path.exists():
+        from analysis.metrics import score_samples
+        from analysis.schema import ResultTable
+
+        doubled = SampleShape(shape.models, 2 * shape.tasks, shape.items)
+        frame = simulated_samples(doubled).filter(pl.col("task").str.ends_with("generation"))
+        scored = score_samples(ResultTable(samples=frame.drop("choice_logliks", "correct_choice")))
+        columns = ["family", "model", "task", "params", "item", "exact_match", "token_edit_distance"]
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        scored.frame.select(columns).write_parquet(partial)
+        partial.replace(path)
+    return path
+
+
+def pairs_file(pairs: int, folder: Path) -> Path:
+    """``pairs`` target/prediction pairs of 5 whitespace tokens from a simulated generation task."""
+    path = folder / f"pairs_{pairs}_s{SEED}.parquet"
+    if not path.exists():
+        from analysis.simulate import simulate
+
+        models = 20
+        sizes = np.geomspace(1e7, 1e11, models)
+        frame = simulate(3e8, -0.5, sizes, TARGET_LENGTH, CHOICES, -(-pairs // models), SEED, family="bench")
+        spaced = [pl.col(c).str.split("").list.join(" ") for c in ("target", "prediction")]
+        frame = frame.filter(pl.col("task") == "generation").select(spaced).head(pairs)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        frame.write_parquet(partial)
+        partial.replace(path)
+    return path

@@ -1,0 +1,279 @@
+"""The benchmark's jobs and their baselines, each a function run in a fresh worker process.
+
+A part takes a :class:`Context` and returns a :class:`Measured`: wall seconds per repeat (after the input is
+prepared, which is not timed) and anything the table needs besides. Baselines that would take minutes run on a
+subset and are scaled linearly; their ``note`` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import baselines, data
+
+BOOTSTRAP = 1000
+CI = 0.95
+PAIRS_FULL, PAIRS_QUICK = 1_000_000, 50_000
+FIT_POINTS = 20
+
+
+@dataclass(frozen=True)
+class Context:
+    quick: bool
+    folder: Path
+    repeat: int
+
+    @property
+    def shape(self) -> data.SampleShape:
+        return data.QUICK if self.quick else data.FULL
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: list[float]
+    rows: int
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(repeat: int, run: Callable[[], object]) -> list[float]:
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+# --------------------------------------------------------------------------------------- load and score
+
+
+def load_and_score(ctx: Context) -> Measured:
+    from analysis.loading import load
+    from analysis.metrics import score_samples
+
+    path = data.samples_file(ctx.shape, ctx.folder)
+
+    def run() -> None:
+        score_samples(load([path]))
+
+    return Measured(_timed(ctx.repeat, run), ctx.shape.rows, "load() + score_samples(): all 7 metrics")
+
+
+def bare_read(ctx: Context) -> Measured:
+    import polars as pl
+
+    path = data.samples_file(ctx.shape, ctx.folder)
+    frame = pl.read_parquet(path)
+    size = frame.estimated_size()
+    del frame
+    return Measured(
+        _timed(ctx.repeat, lambda: pl.read_parquet(path)), ctx.shape.rows, extra={"arrow_bytes": size}
+    )
+
+
+# ------------------------------------------------------------------------------------------- bootstrap
+
+
+def _scored(ctx: Context, metric: str):  # -> (ScoredSamples, values per group)
+    import polars as pl
+
+    from analysis.metrics import METRICS
+    from analysis.schema import ScoredSamples
+
+    frame = pl.read_parquet(data.scored_file(ctx.shape, ctx.folder)).select(
+        "family", "model", "task", "params", "item", metric
+    )
+    return ScoredSamples(frame, {metric: METRICS[metric]})
+
+
+def _bootstrap(metric: str) -> Callable[[Context], Measured]:
+    def part(ctx: Context) -> Measured:
+        from analysis.options import ResampleSettings
+        from analysis.resampling import compute_points
+        from analysis.schema import ResultTable
+
+        scored = _scored(ctx, metric)
+        settings = ResampleSettings(bootstrap=BOOTSTRAP, ci=CI, seed=0, paired=True)
+        groups = ctx.shape.models * ctx.shape.tasks
+        seconds = _timed(ctx.repeat, lambda: compute_points(scored, ResultTable(), settings))
+        return Measured(seconds, ctx.shape.rows, f"compute_points, paired, {groups} model x task groups")
+
+    return part
+
+
+def _naive_bootstrap(metric: str) -> Callable[[Context], Measured]:
+    def part(ctx: Context) -> Measured:
+        scored = _scored(ctx, metric)
+        frame = scored.frame.sort("task", "model", "item")
+        groups = ctx.shape.models * ctx.shape.tasks
+        subset = 4 if ctx.quick else 10
+        values = frame[metric].to_numpy().reshape(groups, ctx.shape.items)[:subset]
+        rng = np.random.default_rng(0)
+
+        def run() -> None:
+            for row in values:
+                baselines.naive_bootstrap_ci(row, BOOTSTRAP, CI, rng)
+
+        seconds = [s * groups / subset for s in _timed(ctx.repeat, run)]
+        note = f"rng.choice per replicate, timed on {subset} of {groups} groups, scaled"
+        return Measured(seconds, ctx.shape.rows, note)
+
+    return part
+
+
+# ---------------------------------------------------------------------------------------- edit distance
+
+
+def _pairs(ctx: Context):
+    import polars as pl
+
+    return pl.read_parquet(data.pairs_file(PAIRS_QUICK if ctx.quick else PAIRS_FULL, ctx.folder))
+
+
+def edit_distance(ctx: Context) -> Measured:
+    from analysis.metrics import token_edit_distances
+    from analysis.options import MetricOptions
+
+    frame = _pairs(ctx)
+    options = MetricOptions(tokenizer="whitespace")
+    seconds = _timed(ctx.repeat, lambda: token_edit_distances(frame, options))
+    return Measured(seconds, frame.height, "whitespace tokens, 5 per side")
+
+
+def naive_edit_distance(ctx: Context) -> Measured:
+    frame = _pairs(ctx)
+    subset = 10_000
+    left, right = frame["target"].head(subset).to_list(), frame["prediction"].head(subset).to_list()
+
+    def run() -> None:
+        for a, b in zip(left, right, strict=True):
+            baselines.levenshtein(a.split(), b.split())
+
+    seconds = [s * frame.height / subset for s in _timed(ctx.repeat, run)]
+    return Measured(seconds, frame.height, f"pure-Python DP, timed on {subset} pairs, scaled")
+
+
+# ------------------------------------------------------------------------------------------------- fits
+
+
+def _fit_points() -> tuple[np.ndarray, np.ndarray]:
+    """20 sizes; loss = E + the simulator's CE(N), with 2% multiplicative noise (seeded)."""
+    from analysis.simulate import token_loss
+
+    sizes = np.geomspace(1e7, 1e11, FIT_POINTS)
+    rng = np.random.default_rng(data.SEED)
+    return sizes, (1.7 + token_loss(1e4, -0.3, sizes)) * np.exp(0.02 * rng.standard_normal(FIT_POINTS))
+
+
+def saturating_fit(ctx: Context) -> Measured:
+    from analysis.fits import fit_law
+
+    x, y = _fit_points()
+    seconds = _timed(ctx.repeat, lambda: fit_law(x, y, "saturating", bootstrap=BOOTSTRAP, ci=CI, seed=0))
+    return Measured(seconds, FIT_POINTS, f"fit_law('saturating', bootstrap={BOOTSTRAP})")
+
+
+def naive_saturating_fit(ctx: Context) -> Measured:
+    x, y = _fit_points()
+    u, t, grid = baselines.saturating_grid(x, y)
+    subset = grid[:: 42 if ctx.quick else 10]  # every k-th start; the full grid would take minutes
+    ones = np.ones_like(u)
+    scale = len(grid) / len(subset) * (BOOTSTRAP + 1)
+    seconds = [
+        s * scale for s in _timed(ctx.repeat, lambda: baselines.naive_saturating_fit(u, t, subset, ones))
+    ]
+    note = (
+        f"L-BFGS-B from every one of {len(grid)} starts: timed on {len(subset)} starts, scaled to the "
+        f"grid and x{BOOTSTRAP + 1} fits (point + replicates)"
+    )
+    return Measured(seconds, FIT_POINTS, note)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def report(ctx: Context) -> Measured:
+    from tui.cli import main as cli_main
+
+    path = data.samples_file(ctx.shape, ctx.folder)
+
+    def run() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = cli_main(["report", str(path), "--format", "json"])
+        if status != 0:
+            raise RuntimeError(f"report exited with {status}")
+
+    return Measured(_timed(ctx.repeat, run), ctx.shape.rows, "emergence-tui report --format json, defaults")
+
+
+# --------------------------------------------------------------------------------------------------- app
+
+
+def app_first_paint(ctx: Context) -> Measured:
+    from benchmarks import app_probe
+
+    seconds = [app_probe.first_paint([]).paint for _ in range(ctx.repeat)]
+    return Measured(seconds, 0, "spawn -> status line painted on an 80x24 pty, sample data")
+
+
+def textual_start(ctx: Context) -> Measured:
+    from benchmarks import app_probe
+
+    return Measured([app_probe.python_start("import textual") for _ in range(ctx.repeat)], 0)
+
+
+def app_metric_toggle(ctx: Context) -> Measured:
+    from benchmarks import app_probe
+
+    work, wall = asyncio.run(app_probe.metric_toggle(max(ctx.repeat, 5)))
+    note = f"app.refresh_views() time for key n; key-to-idle wall median {np.median(wall) * 1000:.0f} ms"
+    return Measured(work, 0, note, extra={"wall_max": float(np.max(wall))})
+
+
+def app_open_large(ctx: Context) -> Measured:
+    from benchmarks import app_probe
+
+    path = data.samples_file(ctx.shape, ctx.folder)
+    runs = [app_probe.first_paint([str(path)], keys=True) for _ in range(max(1, ctx.repeat - 1))]
+    latencies = [s for run in runs for s in run.key_seconds]
+    worst = max(latencies) if latencies else float("nan")
+    progress = all(run.progress_shown for run in runs)
+    note = (
+        f"first paint; progress shown: {'yes' if progress else 'NO'}; "
+        f"{len(latencies)} keys while computing, slowest {worst * 1000:.0f} ms"
+    )
+    return Measured(
+        [run.paint for run in runs], ctx.shape.rows, note, {"key_max": worst, "progress": progress}
+    )
+
+
+PARTS: dict[str, Callable[[Context], Measured]] = {
+    "load_score": load_and_score,
+    "bare_read": bare_read,
+    "boot_binary": _bootstrap("exact_match"),
+    "naive_boot_binary": _naive_bootstrap("exact_match"),
+    "boot_real": _bootstrap("token_edit_distance"),
+    "naive_boot_real": _naive_bootstrap("token_edit_distance"),
+    "edit_distance": edit_distance,
+    "naive_edit_distance": naive_edit_distance,
+    "fit": saturating_fit,
+    "naive_fit": naive_saturating_fit,
+    "report": report,
+    "app_first_paint": app_first_paint,
+    "textual_start": textual_start,
+    "app_toggle": app_metric_toggle,
+    "app_open_large": app_open_large,
+}
+
+
+def run_part(name: str, ctx: Context) -> Measured:
+    return PARTS[name](ctx)

@@ -1,0 +1,77 @@
+"""The benchmark command: it runs, prints one table with a verdict per job, and judges targets correctly.
+
+Timings are never asserted (they depend on the machine); the verdict logic is checked on made-up numbers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import JOBS, Job, Result, judge, render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _result(seconds: float, peak: int = 0, **extra: object) -> Result:
+    return Result(seconds=seconds, peak_bytes=peak, rows=10, note="", extra=dict(extra))
+
+
+def test_judge_ratios_speedups_seconds_and_memory() -> None:
+    slower = Job("load", "a", "b", "<= 3x", max_ratio=3.0)
+    assert judge(slower, _result(6.0), _result(2.5)) == ("2.40x", True)
+    assert judge(slower, _result(9.0), _result(2.5)) == ("3.60x", False)
+    faster = Job("boot", "a", "b", ">= 100x", min_speedup=100)
+    assert judge(faster, _result(0.5), _result(100.0)) == ("200x faster", True)
+    assert judge(faster, _result(2.0), _result(100.0)) == ("50x faster", False)
+    report = Job("report", "a", "b", "< 10 s", max_seconds=10.0, max_memory_vs_arrow=4.0)
+    arrow = _result(1.0, arrow_bytes=1000)
+    assert judge(report, _result(5.0, peak=3999), arrow)[1] is True
+    assert judge(report, _result(5.0, peak=4001), arrow)[1] is False
+    assert judge(report, _result(10.5, peak=10), arrow)[1] is False
+    app = Job("open", "a", None, "< 2 s", max_seconds=2.0)
+    assert judge(app, _result(1.0, key_max=0.05, progress=True), None) == ("-", True)
+    assert judge(app, _result(1.0, key_max=0.5, progress=True), None)[1] is False
+    assert judge(app, _result(1.0, key_max=0.05, progress=False), None)[1] is False
+
+
+def test_render_aligns_columns() -> None:
+    text = render([("a", "1", "0.100", "5", "-", "-", "< 1 s", "yes")])
+    header, rule, row = text.splitlines()
+    assert header.split() == [
+        "job",
+        "rows",
+        "median",
+        "s",
+        "peak",
+        "MB",
+        "baseline",
+        "s",
+        "ratio",
+        "target",
+        "met",
+    ]
+    assert set(rule.replace(" ", "")) == {"-"}
+    assert row.index("yes") == header.index("met")
+
+
+@pytest.mark.slow
+def test_quick_run_prints_the_table(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--repeat", "1", "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("machine: ") and "cores" in lines[0]
+    header = next(i for i, line in enumerate(lines) if line.startswith("job "))
+    rows = lines[header + 2 : header + 2 + len(JOBS)]
+    assert [row[: len(job.name)] for row, job in zip(rows, JOBS, strict=True)] == [job.name for job in JOBS]
+    assert all(row.rstrip().endswith(("yes", "NO")) for row in rows)
+    assert list(tmp_path.glob("*.parquet")), "inputs are cached in the given folder"
