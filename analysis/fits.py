@@ -397,7 +397,7 @@ def _polish(problem: _Problem, start: np.ndarray) -> tuple[np.ndarray, float, bo
 def _solve_symmetric(h: list[list[np.ndarray]], g: list[np.ndarray]) -> np.ndarray:
     """Solve H s = g for a batch of small symmetric positive-definite systems by an unrolled Cholesky.
 
-    ``h[i][j]`` (j <= i) and ``g[i]`` are (K,) arrays of the lower triangle and right-hand side; returns s (K, p).
+    ``h[i][j]`` (j <= i) and ``g[i]`` are (K,) arrays: lower triangle and right-hand side; returns s (K, p).
     Unrolled over p <= 5 with whole-batch vector operations: on hundreds of 3x3 systems this is several times
     faster than ``np.linalg.solve`` on a stacked array. A system that is not positive definite gives NaN.
     """
@@ -425,7 +425,10 @@ def _solve_symmetric(h: list[list[np.ndarray]], g: list[np.ndarray]) -> np.ndarr
 
 
 def _refine_batched(
-    problem: _Problem, starts: np.ndarray, weights: np.ndarray, max_iter: int = _BATCH_MAX_ITER
+    problem: _Problem,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    max_iter: int | np.ndarray = _BATCH_MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refine many (start, weights) problems at once by damped reweighted Gauss-Newton.
 
@@ -436,8 +439,8 @@ def _refine_batched(
     shrinks, else it grows). A problem converges when a kept step improves it by less than 1e-10 (relative),
     when a rejected step promised less than 1e-12 (relative: nothing left to gain at machine precision, or the
     bounds block every descent direction) or when no step improves it any more (lam explodes); one still
-    moving after ``max_iter`` steps has not converged. Finished problems leave the working set, so the late
-    iterations only pay for the few still moving.
+    moving after ``max_iter`` steps (one limit, or one per problem) has not converged. Finished problems leave
+    the working set, so the late iterations only pay for the few still moving.
     """
     target, robust, model = problem.target, problem.robust, problem.model
     lower, upper = problem.lower, problem.upper
@@ -454,8 +457,9 @@ def _refine_batched(
         jac = [column[rows] for column in jac]
         obj_out[rows] = obj
         lam = np.full(len(rows), 1e-3)
+        limit = np.broadcast_to(np.asarray(max_iter), (len(theta_out),))[rows]
         floor = 1e-9 * w.sum(axis=1)  # a fit perfect to ~1e-6 in every residual counts as done
-        for _ in range(max_iter):
+        for iteration in range(int(limit.max(initial=0))):
             if rows.size == 0:
                 break
             w_irls = w * _irls_weight(resid, robust) if robust else w
@@ -498,14 +502,15 @@ def _refine_batched(
             # |promise| tiny: at a stationary point (or boxed in by the bounds); a NaN promise (singular
             # system) or a negative one (the projection onto the bounds turned the step uphill) lets lam grow
             stalled = ~better & (np.abs(promised) < 1e-12)
-            done = (better & (gain < 1e-10)) | stalled | (lam > 1e10) | bad
+            finished_ok = ((better & (gain < 1e-10)) | stalled | (lam > 1e10)) & ~bad
+            done = finished_ok | bad | (limit <= iteration + 1)
             if done.any():
                 finished = rows[done]
                 theta_out[finished], obj_out[finished] = theta[done], obj[done]
-                converged[finished] = ~bad[done]
+                converged[finished] = finished_ok[done]
                 keep = ~done
                 rows, theta, obj, resid, w = rows[keep], theta[keep], obj[keep], resid[keep], w[keep]
-                lam, floor = lam[keep], floor[keep]
+                lam, floor, limit = lam[keep], floor[keep], limit[keep]
                 jac = [column[keep] for column in jac]
         theta_out[rows], obj_out[rows] = theta, obj
     return theta_out, obj_out, converged
@@ -589,29 +594,49 @@ def _fit_power(
     return params, ci, residuals, int(good.sum()), int((~good).sum())
 
 
-def _bootstrap_problem(
-    problem: _Problem, groups: np.ndarray, bootstrap: int, level: float, seed: int
-) -> tuple[dict[str, tuple[float, float]], int, int]:
-    """Percentile CIs of the law's parameters from ``bootstrap`` replicates, each refit from the same grid."""
-    n = len(problem.target)
-    counts = _multiplicities(np.random.default_rng(seed), n, bootstrap)
-    # On a handful of points many replicates draw the same multiset (4 points have only 35): fit each distinct
-    # one once and hand its result to all its copies, which is exact and often several times less work
+@dataclass(frozen=True, eq=False)
+class _Replicates:
+    """Bootstrap replicates ready to refine: the ``top`` best grid starts of each distinct replicate."""
+
+    starts: np.ndarray  # (R * top, p)
+    weights: np.ndarray  # (R * top, n) multiplicities
+    copy_of: np.ndarray  # (B,) which distinct replicate each of the B drawn replicates is
+    usable: np.ndarray  # (R,) enough distinct scales drawn to identify the law
+    top: int
+
+
+def _replicates(problem: _Problem, groups: np.ndarray, bootstrap: int, seed: int) -> _Replicates:
+    """Draw ``bootstrap`` seeded replicates; pick each one's best starts from the SAME grid (no warm start).
+
+    On a handful of points many replicates draw the same multiset (4 points have only 35): each distinct one
+    is fitted once and its result handed to all its copies, which is exact and often several times less work.
+    """
+    counts = _multiplicities(np.random.default_rng(seed), len(problem.target), bootstrap)
     distinct, copy_of = np.unique(counts, axis=0, return_inverse=True)
-    copy_of = copy_of.ravel()
     usable = _distinct_drawn(groups, distinct) >= problem.n_free  # fewer distinct scales: not identifiable
     losses = _grid_losses(problem, distinct)  # (R, S)
     top = min(REPLICATE_TOP, losses.shape[1])
     best_starts = np.argpartition(losses, top - 1, axis=1)[:, :top]  # (R, top)
-    starts, weights = problem.grid[best_starts.ravel()], np.repeat(distinct, top, axis=0)
-    theta, obj, _ = _refine_batched(problem, starts, weights, _REPLICATE_MAX_ITER)
-    obj = obj.reshape(len(distinct), top)
-    theta = theta.reshape(len(distinct), top, -1)
+    return _Replicates(
+        starts=problem.grid[best_starts.ravel()],
+        weights=np.repeat(distinct, top, axis=0),
+        copy_of=copy_of.ravel(),
+        usable=usable,
+        top=top,
+    )
+
+
+def _replicate_cis(
+    problem: _Problem, reps: _Replicates, theta: np.ndarray, obj: np.ndarray, level: float
+) -> tuple[dict[str, tuple[float, float]], int, int]:
+    """Percentile CIs of the refined replicates (each keeps its best start); failed ones are counted."""
+    n_distinct = len(reps.usable)
+    obj = obj.reshape(n_distinct, reps.top)
+    theta = theta.reshape(n_distinct, reps.top, -1)
     winner = np.argmin(obj, axis=1)
-    best_theta = theta[np.arange(len(distinct)), winner]
-    natural = problem.to_natural(best_theta)
-    good = usable & np.isfinite(obj.min(axis=1)) & np.isfinite(natural).all(axis=1)
-    natural, good = natural[copy_of], good[copy_of]
+    natural = problem.to_natural(theta[np.arange(n_distinct), winner])
+    good = reps.usable & np.isfinite(obj.min(axis=1)) & np.isfinite(natural).all(axis=1)
+    natural, good = natural[reps.copy_of], good[reps.copy_of]
     if good.sum() < 2:
         return {}, int(good.sum()), int((~good).sum())
     return _percentile_ci(natural[good], problem.law.params, level), int(good.sum()), int((~good).sum())
@@ -711,7 +736,23 @@ def fit_law(
     order = order[np.isfinite(losses[order])]
     if order.size == 0:
         return refuse("no start of the grid gives a finite prediction")
-    thetas, values, converged = _refine_batched(problem, problem.grid[order], np.ones((order.size, n)))
+    # the point estimate's starts and every replicate's starts are refined in one batch (one loop, not two)
+    starts, weights, limits = (
+        problem.grid[order],
+        np.ones((order.size, n)),
+        np.full(order.size, _BATCH_MAX_ITER),
+    )
+    reps = _replicates(problem, groups, bootstrap, seed) if bootstrap > 0 else None
+    if reps is not None:
+        starts = np.concatenate([starts, reps.starts])
+        weights = np.concatenate([weights, reps.weights])
+        limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
+    all_thetas, all_values, all_converged = _refine_batched(problem, starts, weights, limits)
+    thetas, values, converged = (
+        all_thetas[: order.size],
+        all_values[: order.size],
+        all_converged[: order.size],
+    )
     best = int(np.argmin(values))
     theta, value = thetas[best], float(values[best])
     polished, polished_value, polish_ok = _polish(problem, theta)
@@ -723,8 +764,10 @@ def fit_law(
     residuals = problem.target - problem.model(theta[None, :], False)[0][0]
     notes.extend(_bound_notes(problem, theta))
     cis, n_ok, n_bad = ({}, 0, 0)
-    if bootstrap > 0:
-        cis, n_ok, n_bad = _bootstrap_problem(problem, groups, bootstrap, ci, seed)
+    if reps is not None:
+        cis, n_ok, n_bad = _replicate_cis(
+            problem, reps, all_thetas[order.size :], all_values[order.size :], ci
+        )
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap replicates failed and were dropped")
     return FitResult(
