@@ -13,15 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
+from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import LoadOptions
-from tui.backend import AnalysisBackend, Backend, default_paths
+from tui.backend import STAGES, AnalysisBackend, Backend, default_paths, run_stages
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean
@@ -29,12 +31,13 @@ from tui.screens.dialogs import (
     ConfirmScreen,
     ExportDialog,
     HelpScreen,
+    OpenDialog,
     PickerScreen,
     ResamplePanel,
     TooSmallScreen,
 )
 from tui.screens.overview import OverviewScreen
-from tui.state import LAWS, ViewSettings, cycle
+from tui.state import LAWS, ViewSettings, cycle, needs_compute
 
 MIN_SIZE = (60, 16)
 
@@ -42,12 +45,48 @@ MIN_SIZE = (60, 16)
 class AnalysisReady(Message):
     """A worker finished: the analysis for ``settings`` (or an error message)."""
 
-    def __init__(self, analysis: Any, settings: ViewSettings, error: str = "", seconds: float = 0.0) -> None:
+    def __init__(
+        self, generation: int, analysis: Any, settings: ViewSettings, error: str = "", seconds: float = 0.0
+    ) -> None:
         super().__init__()
+        self.generation = generation
         self.analysis = analysis
         self.settings = settings
         self.error = error
         self.seconds = seconds
+
+
+class StageDone(Message):
+    """A worker finished one stage (``load``, ``score``, ...); ``partial`` holds early numbers if any."""
+
+    def __init__(
+        self, generation: int, stage: str, seconds: float, settings: ViewSettings, partial: Any = None
+    ) -> None:
+        super().__init__()
+        self.generation = generation
+        self.stage = stage
+        self.seconds = seconds
+        self.settings = settings
+        self.partial = partial
+
+
+class Loaded(Message):
+    """A worker read the files: the table and the pipeline over it."""
+
+    def __init__(self, generation: int, table: Any, pipeline: Any) -> None:
+        super().__init__()
+        self.generation = generation
+        self.table = table
+        self.pipeline = pipeline
+
+
+STAGE_LABELS: dict[str, str] = {
+    "load": "reading files",
+    "score": "scoring metrics",
+    "points": "bootstrap intervals",
+    "emergence": "emergence scores",
+    "fits": "fitting laws",
+}
 
 
 class EmergenceApp(App):
@@ -76,6 +115,7 @@ class EmergenceApp(App):
         Binding("R", "reseed", "Re-seed", show=False),
         Binding("L", "open_lab", "Lab"),
         Binding("e", "export", "Export"),
+        Binding("o", "open_path", "Open", show=False),
     ]
 
     def __init__(
@@ -100,6 +140,10 @@ class EmergenceApp(App):
         self.last_redraw_ms = 0.0
         self.last_compute_seconds = 0.0
         self.computed_for: ViewSettings | None = None
+        self.generation = 0  # bumped by every start_compute; messages from older workers are dropped
+        self.stages: tuple[str, ...] = ()  # the stages of the running computation
+        self.stage_seconds: dict[str, float] = {}  # the stages done so far, with their seconds
+        self._started = False
         self._overview_metric: str | None = None
 
     # ---- lifecycle ----
@@ -107,7 +151,13 @@ class EmergenceApp(App):
         self.push_screen(OverviewScreen())
         self.check_size()
         self.set_interval(0.5, self._tick_activity)
-        self.start_compute(self.settings, load=True)
+        self.set_activity(f"{STAGE_LABELS['load']}…")
+
+    def on_ready(self) -> None:
+        """The first frame is on screen: only now start the worker (and its heavy imports)."""
+        if not self._started:
+            self._started = True
+            self.start_compute(self.settings, load=True)
 
     def on_resize(self, event: events.Resize) -> None:
         self.check_size(event.size)
@@ -124,45 +174,125 @@ class EmergenceApp(App):
 
     # ---- computation ----
     def start_compute(self, settings: ViewSettings, *, load: bool = False) -> None:
+        """Run the stages ``settings`` needs in a worker (cancelling older ones); progress shows per stage."""
+        load = load or self.pipeline is None
+        self.generation += 1
         self.busy_since = time.perf_counter()
-        what = f"loading {len(self.paths)} path(s)…" if load or self.table is None else "computing…"
-        self.set_activity(f"{what} ({settings.resample_text()})")
-        self._compute(settings, load or self.table is None)
+        self.stages = STAGES if load else STAGES[1:]
+        self.stage_seconds = {}
+        self._show_stage()
+        self._compute(settings, self.generation, load)
+
+    def _show_stage(self) -> None:
+        done = len(self.stage_seconds)
+        if done < len(self.stages):
+            name = self.stages[done]
+            label = STAGE_LABELS[name]
+            if name == "points":
+                label += f" (B={self.settings.resample.bootstrap})"
+            self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
     @work(thread=True, exclusive=True, group="compute")
-    def _compute(self, settings: ViewSettings, load: bool) -> None:
+    def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:
+        worker = get_current_worker()
         started = time.perf_counter()
+        last = [started]
+
+        def alive() -> bool:
+            return not worker.is_cancelled and generation == self.generation
+
+        def stage_done(stage: str, partial: Any = None) -> bool:
+            if not alive():
+                return False
+            now = time.perf_counter()
+            self.post_message(StageDone(generation, stage, now - last[0], settings, partial))
+            last[0] = now
+            return True
+
         try:
+            pipeline = self.pipeline
             if load:
-                self.table = self.backend.load(self.paths, self.load_options)
-                self.pipeline = self.backend.pipeline(self.table)
-                self.call_from_thread(self.set_activity, f"computing ({settings.resample_text()})…")
-            analysis = self.pipeline.run(settings.metric_options, settings.resample, settings.fit_settings())
+                table = self.backend.load(self.paths, self.load_options)
+                pipeline = self.backend.pipeline(table)
+                if not alive():
+                    return
+                self.post_message(Loaded(generation, table, pipeline))
+                stage_done("load")
+            analysis = run_stages(
+                pipeline, settings.metric_options, settings.resample, settings.fit_settings(), stage_done
+            )
         except (InputError, AnalysisError) as err:
-            self.post_message(AnalysisReady(None, settings, error=clean(str(err))))
+            if alive():
+                self.post_message(AnalysisReady(generation, None, settings, error=clean(str(err))))
             return
         except Exception as err:  # the app never dies with a traceback: say what failed and keep going
             message = f"could not analyse the input: {type(err).__name__}: {clean(str(err), max_length=300)}"
-            self.post_message(AnalysisReady(None, settings, error=message))
+            if alive():
+                self.post_message(AnalysisReady(generation, None, settings, error=message))
             return
-        self.post_message(AnalysisReady(analysis, settings, seconds=time.perf_counter() - started))
+        if analysis is not None and alive():
+            self.post_message(
+                AnalysisReady(generation, analysis, settings, seconds=time.perf_counter() - started)
+            )
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.generation == self.generation:
+            self.table, self.pipeline = message.table, message.pipeline
+
+    def on_stage_done(self, message: StageDone) -> None:
+        if message.generation != self.generation:
+            return
+        self.stage_seconds[message.stage] = message.seconds
+        if message.partial is not None and (
+            self.analysis is None
+            or self.computed_for is None
+            or self.computed_for.resample != message.settings.resample
+            or self.computed_for.metric_options != message.settings.metric_options
+        ):  # new numbers for the overview now; a fit-only change keeps the old fits until the new ones
+            self.analysis = message.partial
+            self.computed_for = message.settings
+            self._show_stage()
+            self.refresh_views()
+        else:
+            self._show_stage()
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
+        if message.generation != self.generation:
+            return
         self.busy_since = None
         if message.error:
             self.error = message.error
             self.activity = ""
-            self.notify(message.error, title="input problem", severity="error", timeout=10)
+            self.notify(message.error + " (o opens another path)", title="input problem", severity="error",
+                        timeout=10)  # fmt: skip
         else:
+            first = not isinstance(self.analysis, type(message.analysis))
             self.error = ""
             self.analysis = message.analysis
             self.computed_for = message.settings
             self.activity = "ready"
             self.last_compute_seconds = message.seconds
             warnings = getattr(self.table, "warnings", ()) or ()
-            for warning in list(warnings)[:3]:
+            for warning in list(warnings)[:3] if first else []:
                 self.notify(clean(warning, max_length=300), severity="warning", timeout=8)
         self.refresh_views()
+        if message.error == "" and needs_compute(self.settings, message.settings):
+            self.start_compute(self.settings)  # a setting changed while the files were being read
+
+    def progress_text(self) -> Text:
+        """The stages of the running computation, one a line: done (with seconds), running, waiting."""
+        text = Text()
+        for index, stage in enumerate(self.stages):
+            if index:
+                text.append("\n")
+            label = STAGE_LABELS[stage]
+            if stage in self.stage_seconds:
+                text.append(f"✓ {label}  {self.stage_seconds[stage]:.1f}s", style="green")
+            elif index == len(self.stage_seconds):
+                text.append(f"▶ {label}…", style="bold")
+            else:
+                text.append(f"  {label}", style="dim")
+        return text
 
     def set_activity(self, text: str) -> None:
         self.activity = text
@@ -175,7 +305,10 @@ class EmergenceApp(App):
         if self.busy_since is not None and time.perf_counter() - self.busy_since > self.SHOW_ELAPSED_AFTER:
             base = self.activity.split(" ⏱")[0]
             self.activity = f"{base} ⏱{time.perf_counter() - self.busy_since:.0f}s"
-            self.refresh_status()
+            if self.analysis is None:
+                self.refresh_views()
+            else:
+                self.refresh_status()
 
     def refresh_status(self) -> None:
         from tui.widgets.status import StatusLine
@@ -196,14 +329,9 @@ class EmergenceApp(App):
         """Use ``settings``: re-run the pipeline when a computed stage depends on the change, else redraw."""
         old = self.settings
         self.settings = settings
-        needs_compute = (
-            settings.resample != old.resample
-            or settings.metric_options != old.metric_options
-            or settings.fit_settings() != old.fit_settings()
-        )
-        if needs_compute and self.pipeline is not None:
+        if needs_compute(settings, old) and self.pipeline is not None:
             self.start_compute(settings)
-        self.refresh_views()
+        self.refresh_views()  # while files are still read, the new settings apply when that finishes
 
     # ---- navigation ----
     def open_task(self, task: str, metric: str) -> None:
@@ -217,6 +345,21 @@ class EmergenceApp(App):
         self.pop_screen()
         self.settings = self.settings.with_(metric=self._overview_metric)
         self.refresh_views()
+
+    def open_paths(self, paths: Sequence[str] | None) -> None:
+        """Read ``paths`` instead of the current files (after a bad file, or to look at other results)."""
+        if not paths:
+            return
+        from tui.screens.task import TaskScreen
+
+        if any(isinstance(screen, TaskScreen) for screen in self.screen_stack):
+            self.settings = self.settings.with_(metric=self._overview_metric)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+        self.paths = [str(p) for p in paths]
+        self.table = self.pipeline = self.analysis = self.computed_for = None
+        self.error = ""
+        self.start_compute(self.settings, load=True)
 
     def open_mirage(self, task: str) -> None:
         from tui.screens.mirage import MirageScreen
@@ -301,6 +444,10 @@ class EmergenceApp(App):
             )
         )
         self.notify(f"seed = {self.settings.resample.seed}", timeout=1.5)
+
+    def action_open_path(self) -> None:
+        if not isinstance(self.screen, OpenDialog):
+            self.push_screen(OpenDialog(self.paths), callback=self.open_paths)
 
     def action_open_lab(self) -> None:
         from tui.screens.lab import LabScreen

@@ -63,3 +63,12 @@ class ViewSettings:
         hold = f" holdout={self.holdout}" if self.holdout else ""
         logy = " log-y" if self.log_y else ""
         return f"{metric} | x={self.axis}{logy} | {law}{hold} | {family} | {self.resample_text()}"
+
+
+def needs_compute(new: ViewSettings, old: ViewSettings) -> bool:
+    """Whether going from ``old`` to ``new`` changes a computed stage (else a redraw is enough)."""
+    return (
+        new.resample != old.resample
+        or new.metric_options != old.metric_options
+        or new.fit_settings() != old.fit_settings()
+    )

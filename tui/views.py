@@ -17,7 +17,7 @@ from tui.state import AXES, ViewSettings
 from tui.widgets.plot import PlotSpec, Series
 
 OVERVIEW_COLUMNS: tuple[str, ...] = (
-    "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "verdict",
+    "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "mirage", "verdict",
 )  # fmt: skip
 POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi", "n", "held_out")
 
@@ -39,8 +39,12 @@ def fmt(value: Any, digits: int = 3) -> str:
     if math.isinf(x):
         return "+inf" if x > 0 else "-inf"
     if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
+        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"  # 1.00e8, 3.20e-4: no "+0" padding
+    if x == 0:
+        return "0"
+    rounded = round(x, digits - 1 - math.floor(math.log10(abs(x))))  # 1234.5 -> 1230, never 1.23e+03
+    return f"{rounded:.12g}"
 
 
 def fmt_ci(lo: Any, hi: Any) -> str:
@@ -87,20 +91,12 @@ def overview_frame(
     if emergence.is_empty():
         return pl.DataFrame(schema={c: pl.Utf8 for c in OVERVIEW_COLUMNS})
     frame = emergence
-    for column in OVERVIEW_COLUMNS[:-1]:
+    for column in OVERVIEW_COLUMNS[:-2]:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None).alias(column))
-    mirage = _frame(analysis, "mirage")
-    if not mirage.is_empty() and {"discontinuous", "continuous", "verdict"} <= set(mirage.columns):
-        verdicts = pl.concat(
-            [
-                mirage.select("family", "task", pl.col(role).alias("metric"), "verdict")
-                for role in ("discontinuous", "continuous")
-            ]
-        ).unique(subset=["family", "task", "metric"], keep="first")
-        frame = frame.join(verdicts, on=["family", "task", "metric"], how="left")
-    else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("verdict"))
+    frame = frame.join(
+        mirage_summary(_frame(analysis, "mirage")), on=["family", "task", "metric"], how="left"
+    )
     frame = frame.select(OVERVIEW_COLUMNS)
     if settings.metric is not None:
         frame = frame.filter(pl.col("metric") == settings.metric)
@@ -111,7 +107,7 @@ def overview_frame(
         haystack = pl.concat_str(
             [
                 pl.col(c).cast(pl.Utf8).fill_null("")
-                for c in ("family", "task", "metric", "kind", "trend", "verdict")
+                for c in ("family", "task", "metric", "kind", "trend", "mirage", "verdict")
             ],
             separator=" ",
         ).str.to_lowercase()
@@ -125,12 +121,113 @@ def overview_frame(
     )
 
 
-def held_out_models(points: pl.DataFrame, axis: str, holdout: int) -> set[tuple[str, str]]:
-    """(family, model) of the ``holdout`` largest scales per family: the points a backtest fits without."""
+def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
+    """Per family x task x metric: a short mirage word and the full verdict sentence(s) of the mirage check.
+
+    A discontinuous metric paired with k continuous partners reads ``mirage j/k`` when the jump is smooth
+    under j of them, ``emergent`` when it survives all of them and ``smooth`` when it never jumped; a
+    continuous metric reads its own status (``smooth`` or ``emergent``).
+    """
+    schema = {"family": pl.Utf8, "task": pl.Utf8, "metric": pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
+    needed = {"family", "task", "discontinuous", "continuous", "verdict", "mirage"}
+    if mirage.is_empty() or not needed <= set(mirage.columns):
+        return pl.DataFrame(schema=schema)
+    status_d = pl.col("status_discontinuous") if "status_discontinuous" in mirage.columns else pl.lit("")
+    status_c = pl.col("status_continuous") if "status_continuous" in mirage.columns else pl.lit("")
+    mirage = mirage.with_columns(status_d.alias("status_d"), status_c.alias("status_c"))
+    discontinuous = (
+        mirage.group_by("family", "task", pl.col("discontinuous").alias("metric"), maintain_order=True)
+        .agg(
+            pl.col("mirage").fill_null(False).sum().alias("smooth"),
+            pl.len().alias("pairs"),
+            pl.col("status_d").first(),
+            pl.col("verdict").unique(maintain_order=True).str.join("; "),
+        )
+        .select(
+            "family",
+            "task",
+            "metric",
+            pl.when(pl.col("smooth") > 0)
+            .then(pl.format("mirage {}/{}", "smooth", "pairs"))
+            .otherwise(pl.col("status_d").fill_null(""))
+            .alias("mirage"),
+            "verdict",
+        )
+    )
+    continuous = (
+        mirage.group_by("family", "task", pl.col("continuous").alias("metric"), maintain_order=True)
+        .agg(pl.col("status_c").first().fill_null("").alias("mirage"), pl.col("verdict").first())
+        .select("family", "task", "metric", "mirage", "verdict")
+    )
+    return (
+        pl.concat([discontinuous, continuous])
+        .cast(schema)  # type: ignore[arg-type]
+        .unique(subset=["family", "task", "metric"], keep="first", maintain_order=True)
+    )
+
+
+def verdicts_for(
+    analysis: Any, task: str, metric: str, family: str | None = None
+) -> list[tuple[str, str, str]]:
+    """(family, short word, one compact sentence) of the mirage check for one task and metric, one per family.
+
+    For a discontinuous metric the sentence names the continuous partners under which the jump vanishes and
+    those under which it survives; for a continuous metric, its verdict against its first partner.
+    """
+    mirage = _frame(analysis, "mirage")
+    words = mirage_summary(mirage).filter((pl.col("task") == task) & (pl.col("metric") == metric))
+    if family is not None:
+        words = words.filter(pl.col("family") == family)
+    out = []
+    for row in words.iter_rows(named=True):
+        pairs = mirage.filter(
+            (pl.col("family") == row["family"])
+            & (pl.col("task") == task)
+            & (pl.col("discontinuous") == metric)
+        )
+        if pairs.is_empty():
+            out.append((row["family"], row["mirage"] or "", row["verdict"] or ""))
+            continue
+        vanished = pairs.filter(pl.col("mirage").fill_null(False))["continuous"].to_list()
+        survived = pairs.filter(~pl.col("mirage").fill_null(False))["continuous"].to_list()
+        if vanished:
+            sentence = f"the jump vanishes under {', '.join(vanished)}"
+            if survived:
+                sentence += f"; it survives {', '.join(survived)}"
+        elif (row["mirage"] or "") == "emergent":
+            sentence = f"the jump survives every continuous partner ({', '.join(survived)})"
+        else:
+            sentence = "no jump under this metric"
+        out.append((row["family"], row["mirage"] or "", sentence + " (m: side by side)"))
+    return out
+
+
+def backtest_for(analysis: Any, family: str, task: str, metric: str) -> Any:
+    """The fit stage's backtest of one family x task x metric (None when not backtesting or not fitted)."""
+    fits = getattr(analysis, "fits", None)
+    return (getattr(fits, "backtests", None) or {}).get((family, task, metric))
+
+
+def held_out_models(
+    points: pl.DataFrame, axis: str, holdout: int, analysis: Any = None, metric: str | None = None
+) -> set[tuple[str, str]]:
+    """(family, model) of the points a backtest fits without.
+
+    Taken from the fit stage's backtests (their held-out scales) when they exist; otherwise (no fits yet, or
+    a family whose backtest failed) the ``holdout`` largest scales per family, the rule the fit stage uses.
+    """
     if holdout <= 0 or points.is_empty():
         return set()
     held: set[tuple[str, str]] = set()
     for (family,), group in points.filter(pl.col(axis).is_not_null()).group_by(["family"]):
+        task = group["task"][0] if "task" in group.columns else None
+        backtest = backtest_for(analysis, family, task, metric) if analysis is not None else None
+        held_x = np.asarray(getattr(backtest, "x", ()), dtype=float)
+        if backtest is not None and getattr(backtest, "fit", None) is not None and held_x.size:
+            scales = group[axis].to_numpy()
+            mask = np.isclose(scales[:, None], held_x[None, :], rtol=1e-9).any(axis=1)
+            held |= {(family, m) for m in group.filter(pl.Series(mask))["model"].to_list()}
+            continue
         top = group.unique(subset=["model"]).sort(axis, descending=True).head(holdout)
         held |= {(family, m) for m in top["model"].to_list()}
     return held
@@ -145,7 +242,7 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     chosen = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if settings.family is not None:
         chosen = chosen.filter(pl.col("family") == settings.family)
-    held = held_out_models(chosen, settings.axis, settings.holdout)
+    held = held_out_models(chosen, settings.axis, settings.holdout, analysis, metric)
     chosen = chosen.sort(["family", settings.axis], nulls_last=True)
     return chosen.select(
         "family",
@@ -161,6 +258,21 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
             dtype=pl.Boolean,
         ),
     )
+
+
+def metric_direction(analysis: Any, task: str, metric: str) -> int | None:
+    """+1 when higher is better, -1 when lower is better, None when the points do not say."""
+    points = _frame(analysis, "points")
+    if "direction" not in points.columns:
+        return None
+    values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["direction"].drop_nulls()
+    return int(values[0]) if values.len() else None
+
+
+def y_label(analysis: Any, task: str, metric: str) -> str:
+    """The y axis label: the metric and which way is better (``exact_match ↑ better``)."""
+    direction = metric_direction(analysis, task, metric)
+    return metric + {1: " ↑ better", -1: " ↓ better"}.get(direction or 0, "")
 
 
 def chance_level(analysis: Any, task: str, metric: str) -> float | None:
@@ -198,16 +310,20 @@ def task_plot(analysis: Any, settings: ViewSettings, task: str, metric: str, *, 
             )
         )
         result = fit_result(analysis, family, task, metric)
+        label = f"{family} {getattr(result, 'law', 'fit')}"
+        backtest = backtest_for(analysis, family, task, metric) if settings.holdout else None
+        if backtest is not None and getattr(backtest.fit, "ok", False):
+            result, label = backtest.fit, f"{label} fit w/o held-out"  # does the small-model fit predict?
         curve = fit_curve(result, settings.axis, rows["scale"].to_numpy())
         if curve is not None:
-            series.append(Series(label=f"{family} {getattr(result, 'law', 'fit')}", x=curve[0], y=curve[1],
-                                 style="fit", colour=colour))  # fmt: skip
+            series.append(Series(label=label, x=curve[0], y=curve[1], style="fit", colour=colour))
     chance = chance_level(analysis, task, metric)
     hlines = ((chance, "chance"),) if chance is not None else ()
     message = "" if series else f"no points for {task} / {metric} on {settings.axis}"
     return PlotSpec(
         title=title or f"{task} · {metric}",
         x_label=settings.axis,
+        y_label=y_label(analysis, task, metric),
         series=tuple(series),
         hlines=hlines,
         log_x=settings.axis != "loss",
@@ -262,12 +378,35 @@ def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -
             parts.append(str(params))
         parts.append(f"R²={fmt(row.get('r2'))}")
         backtest = {k: v for k, v in row.items() if k.startswith("backtest") and v is not None}
-        for key, value in backtest.items():
-            parts.append(f"{key.replace('backtest_', 'bt ')}={fmt(value)}")
+        if backtest:
+            parts.append(backtest_text(backtest, settings.holdout))
         if row.get("message"):
             parts.append(str(row["message"]))
         lines.append((family, "  ".join(parts)))
     return lines
+
+
+BACKTEST_WORDS: dict[str, str] = {
+    "backtest_mae": "MAE",
+    "backtest_mae_last_value": "last value",
+    "backtest_mae_chance": "chance",
+    "backtest_mean_rel_error": "mean rel. error",
+}
+
+
+def backtest_text(values: dict[str, Any], holdout: int) -> str:
+    """``backtest (top 2 held out): MAE 0.0162 vs last value 0.0437, chance 0.728; mean rel. error 0.83``."""
+    named = {BACKTEST_WORDS.get(k, k.removeprefix("backtest_")): fmt(v) for k, v in values.items()}
+    text = f"backtest (top {holdout} held out):"
+    if "MAE" in named:
+        text += f" MAE {named.pop('MAE')}"
+        baselines = [f"{name} {named.pop(name)}" for name in ("last value", "chance") if name in named]
+        if baselines:
+            text += " vs " + ", ".join(baselines)
+    rest = [f"{name} {value}" for name, value in named.items()]
+    if rest:
+        text += ("; " if "MAE" in text else " ") + "; ".join(rest)
+    return text
 
 
 @dataclass(frozen=True)

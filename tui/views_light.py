@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-SORT_KEYS: tuple[str, ...] = ("task", "score", "metric", "family", "verdict", "p_adjusted")
+SORT_KEYS: tuple[str, ...] = ("task", "score", "metric", "family", "mirage", "p_adjusted")

@@ -66,10 +66,28 @@ class FakePipeline:
     items: int = 200
     runs: list = field(default_factory=list)
 
+    def scored(self, options: MetricOptions) -> None:
+        return None
+
+    def points(self, options: MetricOptions, resample: ResampleSettings) -> Frame:
+        return self._analysis(resample, FitSettings()).points
+
+    def emergence(
+        self, options: MetricOptions, resample: ResampleSettings, x: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        analysis = self._analysis(resample, FitSettings(x=x))
+        return analysis.emergence, analysis.mirage
+
+    def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Frame:
+        return self._analysis(resample, fit).fits
+
     def run(
         self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings
     ) -> FakeAnalysis:
         self.runs.append((resample, fit))
+        return self._analysis(resample, fit)
+
+    def _analysis(self, resample: ResampleSettings, fit: FitSettings) -> FakeAnalysis:
         data_rng = np.random.default_rng(123)
         rng = np.random.default_rng(resample.seed)
         rows, emergence, mirage, fit_rows, results = [], [], [], [], {}
@@ -120,14 +138,19 @@ class FakePipeline:
                         "r2": 0.97 if ok else None, "ok": ok, "message": result.message,
                         "backtest_error": 0.05 if fit.holdout else None,
                     })  # fmt: skip
+                smooth = abs(scores["edit_distance"]) < abs(scores["exact_match"]) / 2
                 verdict = (
-                    "mirage" if abs(scores["edit_distance"]) < abs(scores["exact_match"]) / 2 else "robust"
+                    "emergent under exact_match, smooth under edit_distance: the jump looks like an artefact"
+                    if smooth
+                    else "emergent under both exact_match and edit_distance: the jump survives"
                 )
                 mirage.append({
                     "family": family, "task": task,
                     "discontinuous": "exact_match", "continuous": "edit_distance",
                     "score_discontinuous": scores["exact_match"], "score_continuous": scores["edit_distance"],
-                    "verdict": verdict,
+                    "status_discontinuous": "emergent",
+                    "status_continuous": "smooth" if smooth else "emergent",
+                    "mirage": smooth, "verdict": verdict,
                 })  # fmt: skip
         points = Frame(pl.DataFrame(rows))
         return FakeAnalysis(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,16 @@ import pytest
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean, literal
 from tui.state import ViewSettings, cycle
-from tui.widgets.plot import PlotSpec, Series, legend_text, render_plot
+from tui.views import fmt
+from tui.widgets.plot import (
+    PlotSpec,
+    Series,
+    legend_text,
+    linear_ticks,
+    log_ticks,
+    render_plot,
+    tick_label,
+)
 
 
 def test_clean_removes_escape_sequences_and_controls() -> None:
@@ -37,8 +47,28 @@ def test_plot_renders_at_requested_size_with_log_x() -> None:
     assert len(lines) == 15 and {len(line) for line in lines} == {60}
     assert "●" in "".join(lines) and "│" in "".join(lines[2:-3])
     ticks = lines[-2].split()
-    assert ticks[:3] == ["1.00e7", "2.15e7", "4.64e7"]  # thirds of a decade: evenly spaced in log10 x
+    assert ticks == ["1e7", "1e8", "1e9"]  # whole decades, evenly spaced on the log axis
+    columns = [lines[-2].index(t) + len(t) // 2 for t in ticks]
+    assert abs((columns[1] - columns[0]) - (columns[2] - columns[1])) <= 1
+    assert "params (log)" in lines[-1]
     assert legend_text(spec, 60).plain == "● fam  ┈ chance"
+
+
+def test_ticks_are_round_and_inside_the_range() -> None:
+    assert linear_ticks(0.0, 0.95, 5) == [0.0, 0.25, 0.5, 0.75]
+    assert linear_ticks(-10.4, -6.5, 5) == [-10.0, -9.0, -8.0, -7.0]
+    assert log_ticks(7.0, 11.0, 5) == [7.0, 8.0, 9.0, 10.0, 11.0]
+    assert log_ticks(7.0, 13.0, 3) == [8.0, 10.0, 12.0]  # every second decade when they do not fit
+    assert log_ticks(8.0, 8.5, 5) == pytest.approx([8.0, 8.0 + math.log10(2)])  # 1e8, 2e8
+    assert [tick_label(v) for v in (0, 0.25, 1000, 1e7, 2.5e-4, 1e21)] == ["0", "0.25", "1000", "1e7",
+                                                                          "2.5e-4", "1e21"]  # fmt: skip
+
+
+def test_numbers_are_formatted_for_people() -> None:
+    assert [fmt(v) for v in (1e8, 3.16e9, 0.00275, 55.147, -6.557, None, float("inf"), 7)] == [
+        "1.00e8", "3.16e9", "0.00275", "55.1", "-6.56", "–", "+inf", "7",
+    ]  # fmt: skip
+    assert (fmt(3.2e-4), fmt(1234.5), fmt(1000.0), fmt(0.0)) == ("3.20e-4", "1230", "1000", "0")
 
 
 def test_plot_labels_with_escape_codes_cannot_restyle() -> None:

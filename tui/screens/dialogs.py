@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+import shlex
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 from rich.table import Table
@@ -206,6 +210,58 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
         table = self.query_one("#table_path", Input).value.strip()
         plot = self.query_one("#plot_path", Input).value.strip() if self.plot_path is not None else ""
         self.dismiss((table, plot))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def parse_paths(text: str) -> list[str]:
+    """Paths typed by the user (shell-style quoting for spaces); ValueError naming the first one not found."""
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise ValueError(f"cannot read the paths: {err}") from None
+    if not words:
+        raise ValueError("type a file, folder or glob")
+    paths = []
+    for word in words:
+        path = Path(word).expanduser()
+        if not path.exists() and not glob.glob(str(path)):
+            raise ValueError(f"{word}: no such file or folder")
+        paths.append(str(path))
+    return paths
+
+
+class OpenDialog(ModalScreen[list[str] | None]):
+    """Open other result files (space-separated; quote names with spaces); Enter opens, Esc cancels.
+
+    The load options given on the command line (mapping, format, sizes) apply to the new paths too.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="OpenDialog") + "OpenDialog Label { width: 8; }"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.current = " ".join(shlex.quote(p) for p in current)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Open results (Enter opens, Esc cancels)", style="bold"))
+            with Horizontal():
+                yield Label("path(s)")
+                yield Input(
+                    self.current, id="open_path", placeholder="results.csv  or  a folder  or  'a b/*.jsonl'"
+                )
+            yield Static("", id="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            paths = parse_paths(event.value)
+        except ValueError as err:
+            self.query_one("#error", Static).update(literal(str(err)))
+            return
+        self.dismiss(paths)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -19,24 +19,36 @@ from tui.widgets.status import StatusLine
 
 
 class MirageScreen(Screen):
-    """Two plots of the same outputs, with both emergence scores and the verdict per family."""
+    """Two plots of the same outputs, with both emergence scores and the verdict per family.
+
+    A task can have several discontinuous/continuous pairs (exact match against edit distance, token
+    probability, token loss...; one set per family): ``c`` and ``C`` step through them.
+    """
 
     DEFAULT_CSS = """
     MirageScreen #pair { layout: horizontal; height: 1fr; }
     MirageScreen.narrow #pair { layout: vertical; }
     MirageScreen #scores { height: auto; max-height: 5; padding: 0 1; }
+    MirageScreen #verdict { height: auto; max-height: 3; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,m", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,m", "back", "Back"),
+        Binding("c", "cycle_pair(1)", "Next pair"),
+        Binding("C", "cycle_pair(-1)", "Previous pair", show=False),
+    ]
 
     def __init__(self, task: str) -> None:
         super().__init__()
         self.task_name = task
+        self.pair_index = 0
+        self.pairs: list[views.MiragePair] = []
 
     def compose(self) -> ComposeResult:
         with Container(id="pair"):
             yield PlotWidget(id="left")
             yield PlotWidget(id="right")
         yield Static("", id="scores")
+        yield Static("", id="verdict")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -45,7 +57,7 @@ class MirageScreen(Screen):
         self.refresh_view()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
+        self.set_class(self.size.width < 60, "narrow")  # side by side down to 80 columns: taller plots
 
     def refresh_view(self) -> None:
         app: Any = self.app
@@ -62,22 +74,38 @@ class MirageScreen(Screen):
             left.show(PlotSpec(message=message))
             right.show(PlotSpec(message=""))
             scores.update(literal(message))
+            self.query_one("#verdict", Static).update("")
             return
-        first = pairs[0]
-        settings = app.settings.with_(metric=None)
-        left.show(views.task_plot(app.analysis, settings, self.task_name, first.discontinuous,
-                                  title=f"{first.discontinuous} (discontinuous)"))  # fmt: skip
-        right.show(views.task_plot(app.analysis, settings, self.task_name, first.continuous,
-                                   title=f"{first.continuous} (continuous)"))  # fmt: skip
-        text = Text()
-        for pair in pairs:
-            if text:
-                text.append("\n")
-            text.append(clean(pair.family, max_length=16), style="bold")
-            text.append(" " + clean(pair.task, max_length=24))
-            text.append(f": {views.fmt(pair.score_discontinuous)} → {views.fmt(pair.score_continuous)}  ")
-            text.append(clean(pair.verdict), style="bold yellow" if "mirage" in pair.verdict else "bold")
-        scores.update(text)
+        self.pairs = pairs
+        self.pair_index %= len(pairs)
+        pair = pairs[self.pair_index]
+        settings = app.settings.with_(metric=None, family=pair.family)
+        which = f" · pair {self.pair_index + 1}/{len(pairs)}" if len(pairs) > 1 else ""
+        left.show(views.task_plot(app.analysis, settings, self.task_name, pair.discontinuous,
+                                  title=f"{pair.discontinuous} (discontinuous){which}"))  # fmt: skip
+        right.show(views.task_plot(app.analysis, settings, self.task_name, pair.continuous,
+                                   title=f"{pair.continuous} (continuous)"))  # fmt: skip
+        listing = Text(no_wrap=True, overflow="ellipsis")  # one line per pair, the verdict in full below
+        for index, shown in enumerate(pairs):
+            if listing:
+                listing.append("\n")
+            current = index == self.pair_index
+            listing.append("▶ " if current else "  ", style="bold")
+            listing.append(clean(shown.family, max_length=16), style="bold" if current else "dim")
+            listing.append(
+                f"  {clean(shown.discontinuous, max_length=20)} {views.fmt(shown.score_discontinuous)}"
+            )
+            listing.append(f" → {clean(shown.continuous, max_length=22)} {views.fmt(shown.score_continuous)}")
+        mirage = "artefact" in pair.verdict or "mirage" in pair.verdict
+        verdict = literal(pair.verdict, style="bold yellow" if mirage else "bold")
+        verdict.no_wrap = False
+        scores.update(listing)
+        self.query_one("#verdict", Static).update(verdict)
+
+    def action_cycle_pair(self, step: int) -> None:
+        if self.pairs:
+            self.pair_index = (self.pair_index + step) % len(self.pairs)
+            self.refresh_view()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -10,18 +10,37 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.safe_text import literal
+from tui.safe_text import clean, literal
 from tui.state import cycle
 from tui.views_light import SORT_KEYS
 from tui.widgets.status import StatusLine
 
 KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
-VERDICT_STYLES = {"mirage": "yellow", "robust": "green", "emergent": "green"}
+VERDICT_STYLES = {"mirage": "bold yellow", "emergent": "bold green", "smooth": "dim"}
+# (label, key): the mirage word comes early so it stays visible at 80 columns
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("task", "task"), ("metric", "metric"), ("kind", "kind"), ("score", "score"),
+    ("mirage", "mirage"), ("trend", "trend"), ("score CI", "ci"), ("p adj", "p_adjusted"),
+)  # fmt: skip
+FAMILY_COLUMN = ("family", "family")
+
+
+def verdict_text(word: object) -> Text:
+    """The short mirage word, coloured: mirage yellow, emergent green, smooth dim."""
+    shown = str(word or "")
+    return literal(shown, style=VERDICT_STYLES.get(shown.split(" ")[0], ""), max_length=10)
 
 
 class OverviewScreen(Screen):
-    """All results: ``/`` then typing filters, ``s`` cycles the sort column, Enter opens a task."""
+    """All results: ``/`` then typing filters, ``s`` cycles the sort column, Enter opens a task.
 
+    The line under the table spells out the highlighted row: family, score with its CI, adjusted p and the
+    mirage check's verdict in words.
+    """
+
+    DEFAULT_CSS = """
+    OverviewScreen #detail { height: auto; max-height: 3; padding: 0 1; background: $boost; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort"),
         Binding("slash", "focus_filter", "Filter"),
@@ -33,24 +52,30 @@ class OverviewScreen(Screen):
         self.sort_key = "task"
         self.query_text = ""
         self.rows: Any = None  # the polars frame shown, once an analysis exists
+        self.columns: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
         yield Static("", id="message")
         yield DataTable(id="overview", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="detail")
         yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key in (
-            ("family", "family"), ("task", "task"), ("metric", "metric"), ("kind", "kind"),
-            ("score", "score"), ("score CI", "ci"), ("trend", "trend"), ("p adj", "p_adjusted"),
-            ("mirage", "verdict"),
-        ):  # fmt: skip
-            table.add_column(label, key=key)
-        table.focus()
+        self.set_columns(COLUMNS)
+        self.query_one(DataTable).focus()
         self.refresh_view()
+
+    def set_columns(self, columns: tuple[tuple[str, str], ...]) -> None:
+        """Use ``columns`` (the family column only appears when the data has several families)."""
+        if columns == self.columns:
+            return
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for label, key in columns:
+            table.add_column(label, key=key)
+        self.columns = columns
 
     def metric_choices(self) -> list[str | None]:
         from tui import views
@@ -63,9 +88,13 @@ class OverviewScreen(Screen):
         self.query_one(StatusLine).show(app.settings, app.activity)
         message = self.query_one("#message", Static)
         if app.error:
-            message.update(literal(app.error, style="bold red"))
+            shown = Text()  # wraps: a long message stays readable at 80 columns
+            shown.append_text(literal(app.error, style="bold red"))
+            shown.append("\npress o to open another file or folder, q to quit", style="italic")
+            message.update(shown)
         elif app.analysis is None:
-            message.update(literal(app.activity or "loading…", style="italic"))
+            progress = app.progress_text()
+            message.update(progress if progress else literal(app.activity or "loading…", style="italic"))
         message.display = bool(app.error) or app.analysis is None
         table = self.query_one(DataTable)
         if app.analysis is None:
@@ -78,25 +107,55 @@ class OverviewScreen(Screen):
 
         rows = views.overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
         self.rows = rows
+        several = len(views.families(app.analysis)) > 1
+        self.set_columns((FAMILY_COLUMN, *COLUMNS) if several else COLUMNS)
         selected = table.cursor_row
         table.clear()
         for i, row in enumerate(rows.iter_rows(named=True)):
-            verdict = row.get("verdict") or ""
-            table.add_row(
-                literal(row["family"], max_length=14),
-                literal(row["task"], max_length=24),
-                literal(row["metric"], max_length=16),
-                literal(KIND_SHORT.get(row.get("kind") or "", row.get("kind") or ""), max_length=6),
-                Text(views.fmt(row.get("score")), justify="right"),
-                Text(views.fmt_ci(row.get("lo"), row.get("hi"))),
-                literal(row.get("trend") or "", max_length=12),
-                Text(views.fmt(row.get("p_adjusted"))),
-                literal(verdict, style=VERDICT_STYLES.get(str(verdict).split()[0] if verdict else "", "")),
-                key=str(i),
-            )
+            cells = {
+                "family": literal(row["family"], max_length=12),
+                "task": literal(row["task"], max_length=20),
+                "metric": literal(row["metric"], max_length=14),
+                "kind": literal(KIND_SHORT.get(row.get("kind") or "", row.get("kind") or ""), max_length=4),
+                "score": Text(views.fmt(row.get("score")), justify="right"),
+                "mirage": verdict_text(row.get("mirage")),
+                "trend": literal(row.get("trend") or "", max_length=9),
+                "ci": Text(views.fmt_ci(row.get("lo"), row.get("hi"))),
+                "p_adjusted": Text(views.fmt(row.get("p_adjusted"))),
+            }
+            table.add_row(*(cells[key] for _, key in self.columns), key=str(i))
         if rows.height:
-            table.move_cursor(row=min(selected, rows.height - 1))
+            table.move_cursor(row=min(max(selected, 0), rows.height - 1))
         table.border_subtitle = f"{rows.height} rows · sort: {self.sort_key}"
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """Spell out the highlighted row under the table (what does not fit in the columns)."""
+        detail = self.query_one("#detail", Static)
+        row = self.current_row()
+        detail.display = row is not None
+        if row is None:
+            return
+        from tui import views
+
+        text = Text()
+        text.append(clean(row["task"], max_length=40), style="bold")
+        text.append(" · ")
+        text.append(clean(row["metric"], max_length=30), style="bold")
+        text.append(f" · {clean(row['family'], max_length=20)} · score {views.fmt(row.get('score'))} ")
+        text.append(
+            f"CI {views.fmt_ci(row.get('lo'), row.get('hi'))} · p adj {views.fmt(row.get('p_adjusted'))}"
+        )
+        verdict = row.get("verdict")
+        if verdict:
+            text.append("\n")
+            text.append(
+                clean(verdict), style=VERDICT_STYLES.get(str(row.get("mirage") or "").split(" ")[0], "")
+            )
+        detail.update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
 
     def action_cycle_sort(self) -> None:
         self.sort_key = cycle(SORT_KEYS, self.sort_key)

@@ -32,7 +32,7 @@ class TaskScreen(Screen):
     TaskScreen.wide #side { height: 1fr; max-height: 100%; width: 45%; }
     TaskScreen #points { height: auto; max-height: 10; }
     TaskScreen.wide #points { height: 1fr; max-height: 100%; }
-    TaskScreen #fit { height: auto; max-height: 4; padding: 0 1; }
+    TaskScreen #fit { height: auto; max-height: 5; padding: 0 1; }
     TaskScreen.wide #fit { max-height: 12; }
     """
 
@@ -101,12 +101,26 @@ class TaskScreen(Screen):
                 Text(views.fmt(row["n"])),
             )
         lines = Text()
-        for family, line in views.fit_summary(app.analysis, settings, self.task_name, self.metric_name):
+        verdicts = views.verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
+        for family, word, verdict in verdicts:
+            if lines:
+                lines.append("\n")
+            if len(verdicts) > 1:
+                lines.append(clean(family, max_length=16) + " ", style="bold")
+            lines.append(clean(word) + ":", style="bold yellow" if word.startswith("mirage") else "bold")
+            lines.append(" " + clean(verdict))
+        summary = views.fit_summary(app.analysis, settings, self.task_name, self.metric_name)
+        for family, line in summary:
             if lines:
                 lines.append("\n")
             lines.append(clean(family, max_length=16), style="bold")
             lines.append(" " + clean(line))
-        fit.update(lines if lines else Text("no fit for this metric", style="dim"))
+        if not summary:
+            if lines:
+                lines.append("\n")
+            fitting = getattr(app.analysis, "fits", None) is None
+            lines.append("fitting laws…" if fitting else "no fit for this metric", style="dim")
+        fit.update(lines)
 
     def action_back(self) -> None:
         self.app.close_task()

@@ -70,14 +70,86 @@ def _finite(x: float | None, log: bool) -> bool:
     return x is not None and math.isfinite(x) and (not log or x > 0)
 
 
+def tick_label(value: float) -> str:
+    """A tick value in at most 3 significant digits: 0.25, 1000, 1e7, 2.5e-4 (no "+0" exponent padding)."""
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{value:.6g}"  # ticks are round already; this only drops float noise (0.30000000000000004)
+    mantissa, exponent = f"{value:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def linear_ticks(lo: float, hi: float, most: int) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside [lo, hi], at most ``most`` of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else []
+    raw = (hi - lo) / max(most - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    ticks = [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+    return [0.0 if abs(t) < step * 1e-9 else t for t in ticks]
+
+
+def log_ticks(lo: float, hi: float, most: int) -> list[float]:
+    """Tick positions in log10 space inside [lo, hi]: whole decades (every k-th when many), or 1-2-5 steps
+    when the range spans under two decades."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else []
+    decades = list(range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1))
+    if len(decades) >= 3:
+        for every in range(1, len(decades) + 1):  # the densest whole-decade spacing that fits
+            ticks = [float(d) for d in decades if d % every == 0]
+            if 2 <= len(ticks) <= max(most, 2):
+                return ticks
+        return [float(decades[0]), float(decades[-1])]
+    fine = [
+        math.log10(m) + d
+        for d in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+        for m in (1, 2, 5)
+        if lo - 1e-9 <= math.log10(m) + d <= hi + 1e-9
+    ]
+    return fine if len(fine) >= 2 else linear_ticks(lo, hi, most)
+
+
+def _padded(lo: float, hi: float) -> tuple[float, float]:
+    """The data range, widened a little (or around a single value) so no point sits on the frame."""
+    pad = (hi - lo) * 0.02 if hi > lo else max(abs(lo) * 0.05, 0.5)
+    return lo - pad, hi + pad
+
+
+def _axis_ticks(values: list[float], log: bool, most: int) -> tuple[list[float], list[str]]:
+    """(positions, labels) for an axis whose plotted values (log10 already applied when ``log``) are given."""
+    if not values:
+        return [], []
+    lo, hi = min(values), max(values)
+    positions = log_ticks(lo, hi, most) if log else linear_ticks(lo, hi, most)
+    return positions, [tick_label(10**p if log else p) for p in positions]
+
+
 def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True) -> str:
-    """Build ``spec`` with plotext at ``width`` x ``height`` cells: ANSI text, or plain without ``colour``."""
+    """Build ``spec`` with plotext at ``width`` x ``height`` cells: ANSI text, or plain without ``colour``.
+
+    Log axes are drawn by plotting log10 of the values on a linear axis with our own round tick labels
+    (1e7, 1e8...): plotext's log ruler labels ticks with five digits at irregular values.
+    """
     if spec.message or not any(s.x for s in spec.series):
         return clean(spec.message or "nothing to plot")
     import plotext
 
     width, height = max(width, MIN_WIDTH), max(height, MIN_HEIGHT)
     log_x, log_y = spec.log_x, spec.usable_log_y()
+
+    def tx(value: float) -> float:
+        return math.log10(value) if log_x else value
+
+    def ty(value: float) -> float:
+        return math.log10(value) if log_y else value
+
+    all_x: list[float] = []
+    all_y: list[float] = []
     with PLOT_LOCK:
         fig = plotext.figure
         fig.clear()
@@ -94,8 +166,10 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
             ]
             if not keep:
                 continue
-            xs = [series.x[i] for i in keep]
-            ys = [series.y[i] for i in keep]
+            xs = [tx(series.x[i]) for i in keep]
+            ys = [ty(series.y[i]) for i in keep]
+            all_x += xs
+            all_y += ys
             label = clean(series.label, max_length=28)
             if series.style == "fit":
                 curve = fig.signal(xs, ys, marker=plotext.marker("·", pixel=pixel)).lines(True)
@@ -106,11 +180,9 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                 lo = series.lo[i] if i < len(series.lo) else None
                 hi = series.hi[i] if i < len(series.hi) else None
                 if _finite(lo, log_y) and _finite(hi, log_y) and hi > lo:
-                    fig.draw(
-                        fig.segment(
-                            (series.x[i], series.x[i]), (lo, hi), marker=plotext.marker("│", pixel=pixel)
-                        )
-                    )
+                    x = tx(series.x[i])
+                    all_y += [ty(lo), ty(hi)]
+                    fig.draw(fig.segment((x, x), (ty(lo), ty(hi)), marker=plotext.marker("│", pixel=pixel)))
             held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
             markers = [plotext.marker("◇" if h else "●", pixel=pixel) for h in held]
             if series.style == "line":  # a curve: half-block ("hd") line, no point markers
@@ -121,17 +193,23 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
             fig.draw(points)
         for y, label in spec.hlines:
             if _finite(y, log_y):
-                fig.line(y, pixel=CHANCE_COLOUR, style="dotted", label=clean(label, max_length=20))
-        if log_x:
-            fig.ruler("x").scale(
-                "log"
-            )  # explicit ticks on a log ruler collapse the axis in plotext 6.1: keep its own
-        if log_y:
-            fig.ruler("y").scale("log")
+                all_y.append(ty(y))
+                fig.line(ty(y), pixel=CHANCE_COLOUR, style="dotted", label=clean(label, max_length=20))
+        x_ticks = _axis_ticks(all_x, log_x, max(2, (width - 6) // 9))
+        y_ticks = _axis_ticks(all_y, log_y, max(3, min(6, (height - 3) // 2)))
+        for axis, ticks, values in (("x", x_ticks, all_x), ("y", y_ticks, all_y)):
+            if len(ticks[0]) >= 2:
+                ruler = fig.ruler(axis)
+                ruler.ticks(*ticks)
+                ruler.lim(
+                    *_padded(min(values), max(values))
+                )  # ticks alone would clip the data to their range
         if spec.title:
             fig.title(clean(spec.title, max_length=width - 2))
         if spec.x_label:
-            fig.label(clean(spec.x_label), axis="x")
+            fig.label(clean(spec.x_label + (" (log)" if log_x else "")), axis="x")
+        if spec.y_label:
+            fig.label(clean(spec.y_label + (" (log)" if log_y else ""), max_length=width // 2 - 2), axis="y")
         return fig.build().string(colorless=not colour)
 
 

@@ -1,0 +1,137 @@
+"""Time to first paint of the real app in a real (pseudo-)terminal, against Textual's own start-up.
+
+How it is measured: the app is started as a child process on a pseudo-terminal of the given size (so Textual
+runs its normal terminal driver, not the headless one) and the parent reads what the child writes. The clock
+starts just before the child is spawned and stops when the terminal output contains ``marker`` (by default
+``x=params``, part of the status line that the first frame paints). Interpreter start-up and every import
+count. The baseline is the wall time of ``python -c "import textual.app"`` in a child process: no app can
+paint before that. The child is then ended by its own pid.
+
+Run ``uv run python -m tui.first_paint`` to print the median of a few runs of each.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_MARKER = "x=params"
+APP_COMMAND = ("-c", "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))")
+CLI_COMMAND = ("-m", "tui.cli")
+BASELINE_COMMAND = ("-c", "import textual.app")
+
+
+@dataclass(frozen=True)
+class PaintTiming:
+    """Seconds from spawning the child until the marker appeared (``None`` if it never did)."""
+
+    seconds: float | None
+    output_tail: str = ""
+
+
+def _set_size(fd: int, columns: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def time_to_marker(
+    args: Sequence[str],
+    *,
+    marker: str = DEFAULT_MARKER,
+    size: tuple[int, int] = (80, 24),
+    timeout: float = 30.0,
+    cwd: str | None = None,
+) -> PaintTiming:
+    """Start ``python *args`` on a pseudo-terminal of ``size`` and time until ``marker`` is written."""
+    master, slave = pty.openpty()
+    _set_size(slave, *size)
+    env = {**os.environ, "TERM": os.environ.get("TERM", "xterm-256color"), "COLUMNS": str(size[0])}
+    env["LINES"] = str(size[1])
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    found: float | None = None
+    needle = marker.encode()
+    try:
+        while time.perf_counter() - started < timeout:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen = (seen + chunk)[-65536:]
+                if needle in seen:
+                    found = time.perf_counter() - started
+                    break
+            elif child.poll() is not None:
+                break
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)  # the child leads its own session: end it and only it
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        os.close(master)
+    tail = seen[-400:].decode("utf-8", "replace")
+    return PaintTiming(found, tail)
+
+
+def time_baseline(args: Sequence[str] = BASELINE_COMMAND) -> float:
+    """Wall seconds of ``python *args`` run to completion (the Textual import floor)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def measure(runs: int = 5, size: tuple[int, int] = (80, 24)) -> dict[str, float]:
+    """Median seconds over ``runs``: Textual's import, the app's first paint, and the same via the CLI."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    samples: dict[str, list[float]] = {"import textual.app": [], "app first paint": [], "cli first paint": []}
+    for _ in range(runs):  # interleaved, so a busy moment on the machine hits every job alike
+        samples["import textual.app"].append(time_baseline())
+        for name, command in (("app first paint", APP_COMMAND), ("cli first paint", CLI_COMMAND)):
+            timing = time_to_marker(command, size=size, cwd=root)
+            if timing.seconds is None:
+                raise RuntimeError(f"{name}: no first paint; the terminal showed: {timing.output_tail!r}")
+            samples[name].append(timing.seconds)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runs = int(argv[0]) if argv else 5
+    medians = measure(runs)
+    base = medians["import textual.app"]
+    print(f"median of {runs} runs, {os.cpu_count()} CPUs, 80x24 pseudo-terminal")
+    for name, seconds in medians.items():
+        print(f"{name:<20} {seconds:6.3f} s   {seconds / base:5.2f}x the Textual import")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
