@@ -132,6 +132,89 @@ def test_batched_refinement_reaches_the_lbfgs_optimum():
     np.testing.assert_allclose(batch_theta[0], lbfgs_theta, atol=1e-4)
 
 
+# Optima and CIs pinned to the values of the original (unbatched, np.linalg.solve) search, so a speed-up of
+# the refinement cannot silently move a result. Objectives to 1e-6 relative, CIs of well-posed fits to 1e-4.
+_NOISY_X = np.logspace(8, 11, 8)
+_PINNED = {
+    "saturating": (
+        lambda: (np.logspace(7, 10, 20), None, None),
+        lambda x: lognormal_noise(np.random.default_rng(8), saturating(x, 1.7, 400.0, 0.34), 0.01),
+        0.10846865667015257,
+        {"E": 1.644936, "A": 207.554176, "alpha": 0.299695},
+        {"E": (1.5837560, 1.7266884), "A": (106.51249, 342.29975), "alpha": (0.25967506, 0.33234692)},
+    ),
+    "logistic": (
+        lambda: (_NOISY_X, None, 0.25),
+        lambda x: logistic(x, 0.25, 0.9, 2.0, 9.7) + np.random.default_rng(5).normal(0, 0.02, 8),
+        0.0003456821457931286,
+        {"floor": 0.25, "ceil": 0.851646, "k": 2.335208, "x0": 9.583595},
+        {"ceil": (0.78115129, 0.86865649), "k": (2.1430508, 2.8928202), "x0": (9.4495937, 9.6625368)},
+    ),
+}
+
+
+@pytest.mark.parametrize("law", sorted(_PINNED))
+def test_optimum_and_cis_are_pinned(law):
+    axes, make_y, objective, params, cis = _PINNED[law]
+    x, x2, floor = axes()
+    fit = fit_law(x, make_y(x), law, x2=x2, floor=floor, bootstrap=200)
+    assert fit.ok and fit.n_bootstrap == 200
+    assert fit.objective == pytest.approx(objective, rel=1e-6)
+    assert fit.params == pytest.approx(params, rel=1e-5, abs=1e-6)
+    for name, (lo, hi) in cis.items():
+        assert fit.ci[name] == pytest.approx((lo, hi), rel=1e-4), name
+
+
+def test_joint_optimum_is_pinned():
+    n_, d_ = (a.ravel() for a in np.meshgrid(np.logspace(7, 9, 5), np.logspace(9, 11, 5)))
+    y = lognormal_noise(np.random.default_rng(3), joint(n_, d_, 1.69, 406.4, 0.34, 410.7, 0.28), 0.01)
+    fit = fit_law(n_, y, "joint", x2=d_, bootstrap=200)
+    assert fit.objective == pytest.approx(0.16514386587579172, rel=1e-6)
+    expected = {"E": 1.726686, "A": 325.880437, "alpha": 0.324226, "B": 891.160642, "beta": 0.321083}
+    assert fit.params == pytest.approx(expected, rel=1e-5)
+    assert fit.ci["alpha"] == pytest.approx((0.30343387, 0.43364240), rel=1e-4)
+    assert fit.ci["beta"] == pytest.approx((0.21401750, 0.38690529), rel=1e-4)
+
+
+def test_free_floor_logistic_and_a_four_point_scan_fit_keep_their_optima():
+    rng = np.random.default_rng(5)
+    rng.normal(0, 0.02, 8)  # the draw the fixed-floor case above uses
+    y = logistic(_NOISY_X, 0.1, 0.8, 3.0, 9.2) + rng.normal(0, 0.02, 8)
+    free = fit_law(_NOISY_X, y, "logistic", bootstrap=200)
+    assert free.objective == pytest.approx(0.0014970195281412352, rel=1e-6)
+    assert free.params == pytest.approx(
+        {"floor": 0.135834, "ceil": 0.795972, "k": 3.124953, "x0": 9.259158}, rel=1e-5
+    )
+    # an ObsScaling curve (4 models): x0 ends at its search bound, the optimum must not move
+    x4, y4 = np.array([5.6e8, 1.1e9, 3.0e9, 7.1e9]), np.array([0.019, 0.022, 0.0255, 0.0475])
+    scan = fit_law(x4, y4, "logistic", floor=0.0, bootstrap=200)
+    assert scan.objective == pytest.approx(2.8904484442796272e-05, rel=1e-6)
+    assert scan.params["k"] == pytest.approx(1.018482, rel=1e-4)
+
+
+def test_identical_bootstrap_replicates_are_fitted_once_with_the_same_result():
+    """Deduplicating replicates is exact: CIs equal those of refitting every replicate separately."""
+    x, y = np.array([5.6e8, 1.1e9, 3.0e9, 7.1e9, 2e10]), np.array([0.01, 0.02, 0.03, 0.2, 0.6])
+    problem = F._logistic_problem(x, y, 0.0)
+    groups = np.arange(5)
+    reps = F._replicates(problem, groups, 200, 0)
+    assert len(reps.usable) < 200  # 5 points: many repeated multisets among 200 draws
+    theta, obj, _ = F._refine_batched(problem, reps.starts, reps.weights, F._REPLICATE_MAX_ITER)
+    cis, n_ok, _ = F._replicate_cis(problem, reps, theta, obj, 0.95)
+    counts = F._multiplicities(np.random.default_rng(0), 5, 200)
+    losses = F._grid_losses(problem, counts)
+    best = np.argpartition(losses, reps.top - 1, axis=1)[:, : reps.top]
+    full_theta, full_obj, _ = F._refine_batched(
+        problem, problem.grid[best.ravel()], np.repeat(counts, reps.top, axis=0), F._REPLICATE_MAX_ITER
+    )
+    winner = full_theta.reshape(200, reps.top, -1)[np.arange(200), full_obj.reshape(200, -1).argmin(axis=1)]
+    natural = problem.to_natural(winner)[reps.usable[reps.copy_of]]
+    assert n_ok == len(natural)
+    lo, hi = np.percentile(natural, [2.5, 97.5], axis=0)
+    assert cis["k"] == pytest.approx((lo[2], hi[2]), rel=1e-9)
+    assert cis["x0"] == pytest.approx((lo[3], hi[3]), rel=1e-9)
+
+
 def test_bootstrap_is_seeded():
     x = np.logspace(7, 10, 12)
     y = lognormal_noise(np.random.default_rng(0), saturating(x, 2.0, 50.0, 0.3), 0.01)
