@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,27 @@ def _decodes_as_utf8(head: bytes) -> bool:
     return True
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: object) -> object:
+    """Strings with U+FFFD for the lone surrogates a JSON escape like ``"\\ud800"`` decodes to (not UTF-8)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _loads(text: str) -> object:
+    """``json.loads``; a text escaping surrogates gets lone ones replaced (valid pairs are already joined)."""
+    value = json.loads(text)
+    return _without_lone_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
 def read_json(path: Path) -> object:
     """Parse a whole JSON file; a truncated or invalid file raises InputError naming the file and position."""
     check_utf8_text(path)
@@ -74,7 +96,7 @@ def read_json(path: Path) -> object:
             f"cannot read the file ({err}); check it is a readable UTF-8 file", path=str(path)
         ) from err
     try:
-        return json.loads(text)
+        return _loads(text)
     except json.JSONDecodeError as err:
         raise InputError(
             f"not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}); the file may be "
@@ -111,7 +133,7 @@ def _records(path: Path, handle: Iterator[str]) -> Iterator[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _loads(line)
         except json.JSONDecodeError as err:
             raise InputError(
                 f"{path} line {number}: not valid JSON ({err.msg}); the file may be truncated: "

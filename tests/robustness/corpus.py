@@ -493,6 +493,11 @@ def _lm_eval_cases(b: _Builder) -> None:
         OK,
         names=(*MARKUP_NAMES[:2], *ANSI_NAMES[:2]),
     )
+    surrogate = json.dumps(lm_eval_results("m0")).replace(
+        '"model_name": "m0"', '"model_name": "bad\\ud800name"'
+    )
+    path = b.file(f"lm_eval/surrogate/m0/results_{STAMP}.json", surrogate)
+    b.add("lm-eval lone surrogate escape in a name", "lm_eval", path, OK)
     folder = "lm_eval/choice_range/m0"
     b.file(f"{folder}/results_{STAMP}.json", json.dumps(lm_eval_results("m0")))
     records = [lm_eval_mc_record(0, 1), lm_eval_mc_record(1, 7), lm_eval_mc_record(2, 0)]
@@ -560,8 +565,20 @@ def _lm_eval_old_cases(b: _Builder) -> None:
     )
 
 
+def _jsonl_surrogate_case(b: _Builder) -> None:
+    text = jsonl_text(aggregate_rows()).replace('"model": "m1"', '"model": "m\\udfff1"')
+    b.add("jsonl lone surrogate escape in a name", "tidy-jsonl", b.file("jsonl/surrogate.jsonl", text), ERROR)
+
+
 def _bigbench_cases(b: _Builder) -> None:
     good = json.dumps(bigbench_results(), indent=1)
+    surrogate = good.replace('"model_name": "1b"', '"model_name": "\\udc80"')
+    b.add(
+        "BIG-bench lone surrogate escape in a name",
+        "bigbench",
+        b.file("bigbench/surrogate.json", surrogate),
+        OK,
+    )
     b.add(
         "BIG-bench truncated",
         "bigbench",
@@ -700,6 +717,7 @@ def build_corpus(root: Path) -> list[Case]:
         _tidy_csv_cases,
         _tidy_parquet_cases,
         _tidy_jsonl_cases,
+        _jsonl_surrogate_case,
         _lm_eval_cases,
         _lm_eval_old_cases,
         _bigbench_cases,
