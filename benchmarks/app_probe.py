@@ -2,7 +2,8 @@
 
 First paint: the clock starts just before the child process is spawned (so interpreter start-up and every
 import count) and stops when the terminal output contains the status line's ``x=params``, which the first
-frame paints. Progress counts as shown when the output says ``loading`` or ``computing`` within 1 s.
+frame paints. Progress counts as shown when the output names a stage (``reading``,
+``loading``, ``computing``) or shows an ellipsis within 1 s.
 
 Key latency: while the app is still computing (no ``ready`` seen yet), a key is written to the terminal and
 the clock stops when the frame shows its effect (``y`` -> ``log-y``, ``l`` -> the next law's name in the
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))"
 PAINT_MARKER = b"x=params"
 READY_MARKER = b"ready"
-PROGRESS_MARKERS = (b"loading", b"computing")
+PROGRESS_MARKERS = (b"loading", b"computing", b"reading", "…".encode())  # a stage name or an ellipsis
 # each key and what its effect puts on screen (the law cycles default -> power -> saturating -> ...)
 KEYS: tuple[tuple[bytes, bytes], ...] = (
     (b"y", b"log-y"),
