@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import LoadOptions
-from tui.backend import STAGES, AnalysisBackend, Backend, default_paths, run_stages
+from tui.backend import STAGES, Backend, default_paths, run_stages
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean
@@ -38,6 +38,7 @@ from tui.screens.dialogs import (
 )
 from tui.screens.overview import OverviewScreen
 from tui.state import LAWS, ViewSettings, cycle, needs_compute
+from tui.worker_process import ProcessBackend
 
 MIN_SIZE = (60, 16)
 
@@ -129,7 +130,7 @@ class EmergenceApp(App):
         super().__init__()
         self.paths = default_paths(paths)
         self.load_options = load_options or LoadOptions()
-        self.backend: Backend = backend or AnalysisBackend()
+        self.backend: Backend = backend or ProcessBackend()
         self.settings = settings or ViewSettings()
         self.analysis: Any = None
         self.table: Any = None
@@ -158,6 +159,13 @@ class EmergenceApp(App):
         if not self._started:
             self._started = True
             self.start_compute(self.settings, load=True)
+            self._preload_views()
+
+    @work(thread=True, group="preload")
+    def _preload_views(self) -> None:
+        """Import the view layer (polars, numpy) while the files load, so the first redraw with numbers
+        does not stall the interface on an import."""
+        import tui.views  # noqa: F401
 
     def on_resize(self, event: events.Resize) -> None:
         self.check_size(event.size)
@@ -192,7 +200,7 @@ class EmergenceApp(App):
                 label += f" (B={self.settings.resample.bootstrap})"
             self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
-    @work(thread=True, exclusive=True, group="compute")
+    @work(thread=True, group="compute")  # older runs stop at their next stage: see alive()
     def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:
         worker = get_current_worker()
         started = time.perf_counter()
@@ -238,6 +246,8 @@ class EmergenceApp(App):
     def on_loaded(self, message: Loaded) -> None:
         if message.generation == self.generation:
             self.table, self.pipeline = message.table, message.pipeline
+            for warning in list(getattr(self.table, "warnings", ()) or ())[:3]:
+                self.notify(clean(warning, max_length=300), severity="warning", timeout=8)
 
     def on_stage_done(self, message: StageDone) -> None:
         if message.generation != self.generation:
@@ -266,15 +276,11 @@ class EmergenceApp(App):
             self.notify(message.error + " (o opens another path)", title="input problem", severity="error",
                         timeout=10)  # fmt: skip
         else:
-            first = not isinstance(self.analysis, type(message.analysis))
             self.error = ""
             self.analysis = message.analysis
             self.computed_for = message.settings
             self.activity = "ready"
             self.last_compute_seconds = message.seconds
-            warnings = getattr(self.table, "warnings", ()) or ()
-            for warning in list(warnings)[:3] if first else []:
-                self.notify(clean(warning, max_length=300), severity="warning", timeout=8)
         self.refresh_views()
         if message.error == "" and needs_compute(self.settings, message.settings):
             self.start_compute(self.settings)  # a setting changed while the files were being read
@@ -526,6 +532,13 @@ class EmergenceApp(App):
 
 
 def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None) -> int:
-    """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI."""
-    EmergenceApp(paths, load_options).run()
+    """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI.
+
+    The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
+    """
+    backend = ProcessBackend()
+    try:
+        EmergenceApp(paths, load_options, backend=backend).run()
+    finally:
+        backend.close()
     return 0

@@ -59,8 +59,10 @@ class AnalysisBackend:
 
 @dataclass(frozen=True, eq=False)
 class PartialAnalysis:
-    """Points, emergence scores and mirage verdicts before the fits exist (``fits`` is None): the overview's
-    numbers, shown while the slowest stage still runs."""
+    """Points, emergence scores, mirage verdicts and (once done) fits: what the screens read.
+
+    With ``fits`` None it holds the overview's numbers, shown while the slowest stage still runs.
+    """
 
     points: Any
     emergence: Any

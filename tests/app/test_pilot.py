@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,12 @@ from textual.widgets import DataTable, Input, Static
 
 from tests.app.conftest import make_app
 from tui.app import EmergenceApp
+from tui.backend import STAGES
 from tui.screens.dialogs import (
     ConfirmScreen,
     ExportDialog,
     HelpScreen,
+    OpenDialog,
     PickerScreen,
     ResamplePanel,
     TooSmallScreen,
@@ -265,3 +268,67 @@ async def test_markup_and_escape_codes_are_shown_literally(size: tuple[int, int]
         assert "[red]x[/red]" in screen_text.replace("&#160;", " ")
         assert "[bold]fam" in screen_text.replace("&#160;", " ")
         assert "\x1b" not in screen_text
+
+
+async def test_open_another_path_after_a_bad_file(tmp_path: Path) -> None:
+    app = make_app(("data/bad.csv",))
+    good = tmp_path / "good results.csv"
+    good.write_text("model,task\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "press o" in str(app.screen.query_one("#message", Static).render())
+        await pilot.press("o")
+        dialog = app.screen
+        assert isinstance(dialog, OpenDialog)
+        field = dialog.query_one("#open_path", Input)
+        field.value = str(tmp_path / "missing.csv")
+        await pilot.press("enter")
+        assert app.screen is dialog and "no such file" in str(dialog.query_one("#error", Static).render())
+        field.value = f"'{good}'"  # quoted: the name has a space
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert app.paths == [str(good)] and app.error == ""
+        assert app.screen.query_one(DataTable).row_count == 4
+        assert not app.screen.query_one("#message", Static).display
+
+
+async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
+    gate = threading.Event()
+    app = make_app(gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        progress = str(app.screen.query_one("#message", Static).render())
+        assert progress.splitlines() == [
+            "▶ reading files…", "  scoring metrics", "  bootstrap intervals", "  emergence scores",
+            "  fitting laws",
+        ]  # fmt: skip
+        assert "reading files 1/5" in str(app.screen.query_one("#status", Static).render())
+        await pilot.press("question_mark")  # the interface answers while the worker is busy
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "y")
+        assert app.settings.log_y
+        gate.set()
+        await settle(app, pilot)
+        assert list(app.stage_seconds) == list(STAGES)
+        assert app.activity == "ready" and app.screen.query_one(DataTable).row_count == 4
+        await pilot.press("r")  # a resampling change re-runs every stage but the load
+        app.screen.query_one("#bootstrap", Input).value = "60"
+        app.screen.query_one("#bootstrap", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert list(app.stage_seconds) == list(STAGES[1:]) and app.computed_for.resample.bootstrap == 60
+
+
+async def test_setting_changed_while_loading_applies_when_loading_ends() -> None:
+    gate = threading.Event()
+    app = make_app(gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("R")  # re-seed while the files are still being read
+        assert app.settings.resample.seed == 1
+        gate.set()
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert app.computed_for is not None and app.computed_for.resample.seed == 1
+        assert len(app.backend.pipelines) == 1, "the files are read once"
