@@ -22,6 +22,7 @@ async def task_view(pilot) -> None:
     await computed(pilot)
     await pilot.press("down", "enter")  # arith · exact_match: the jump, its fit and its intervals
     await pilot.pause()
+    await pilot.pause()  # the wide layout (plot beside the tables) settles one refresh after mounting
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

@@ -151,6 +151,7 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
     all_x: list[float] = []
     all_y: list[float] = []
     with PLOT_LOCK:
+        plotext.terminal.limit(False, False)  # the widget sets the size: not capped to the (guessed) terminal
         fig = plotext.figure
         fig.clear()
         fig.theme("simple")
