@@ -38,12 +38,12 @@ wait_gone() {  # wait_gone TEXT SECONDS: poll the pane until TEXT is no longer s
   done
   echo "timed out waiting for $1 to go" >&2; return 1
 }
-wait_gone "loading|computing" 180; capture overview
-tmux send-keys -t "$session" "?"; wait_for "keys" 5; capture help
+wait_gone "[0-9]/[0-9]…" 180; capture overview  # the status line counts stages: "reading files 1/5…"
+tmux send-keys -t "$session" "?"; wait_for "keys" 15; capture help
 tmux send-keys -t "$session" Escape; sleep 0.5
-tmux send-keys -t "$session" Enter; wait_for "Back" 5; sleep 0.5; capture task
+tmux send-keys -t "$session" Enter; wait_for "Back" 15; sleep 0.5; capture task
 tmux send-keys -t "$session" n; sleep 0.5; capture next-metric
 tmux send-keys -t "$session" m; sleep 0.7; capture mirage
 tmux send-keys -t "$session" Escape; sleep 0.3
-tmux send-keys -t "$session" L; wait_for "Mirage lab" 5; capture lab
+tmux send-keys -t "$session" L; wait_for "Mirage lab" 15; capture lab
 tmux send-keys -t "$session" q; wait_for "EXITED 0" 10; capture quit

@@ -207,10 +207,12 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                 )  # ticks alone would clip the data to their range
         if spec.title:
             fig.title(clean(spec.title, max_length=width - 2))
-        if spec.x_label:
-            fig.label(clean(spec.x_label + (" (log)" if log_x else "")), axis="x")
-        if spec.y_label:
-            fig.label(clean(spec.y_label + (" (log)" if log_y else ""), max_length=width // 2 - 2), axis="y")
+        x_label = clean(spec.x_label + (" (log)" if log_x else "")) if spec.x_label else ""
+        if x_label:
+            fig.label(x_label, axis="x")
+        if spec.y_label:  # bottom left, on the x label's line: it must end before the centred x label starts
+            room = max((width - len(x_label)) // 2 - 2, 4)
+            fig.label(clean(spec.y_label + (" (log)" if log_y else ""), max_length=room), axis="y")
         return fig.build().string(colorless=not colour)
 
 
