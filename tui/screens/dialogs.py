@@ -299,6 +299,14 @@ class TooSmallScreen(ModalScreen[None]):
         super().__init__()
         self.minimum = minimum
 
+    def on_mount(self) -> None:
+        # ctrl+p is an app-level priority binding: over this notice it would open a second command palette
+        # under the same id when one is already open below (DuplicateIds, found by the random-key session)
+        self.app.use_command_palette = False
+
+    def on_unmount(self) -> None:
+        self.app.use_command_palette = self.app.ENABLE_COMMAND_PALETTE
+
     def compose(self) -> ComposeResult:
         w, h = self.minimum
         yield Static(Text(f"terminal too small\nneeds at least {w}x{h}\n(q quits)", justify="center"))
