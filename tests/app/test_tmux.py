@@ -26,7 +26,7 @@ def test_real_app_in_tmux_paints_answers_keys_and_quits(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     first = (tmp_path / "first-paint.txt").read_text()
-    assert "x=params" in first and "family" in first
+    assert "x=params" in first and "task" in first and "reading files" in first  # progress at once
     assert "keys" in (tmp_path / "help.txt").read_text()
     assert "params" in (tmp_path / "task.txt").read_text()  # the task plot's x label
     assert "Mirage lab" in (tmp_path / "lab.txt").read_text()
