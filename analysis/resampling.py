@@ -9,18 +9,30 @@ Per-sample metrics (SCIENCE.md section 4):
   the drawn items it has (a ratio estimator, ``counts @ values / counts @ present``); a replicate that drew
   none of its items is NaN and ignored by the percentiles. Unpaired: each model (and metric) is resampled
   on its own; a 0/1 metric then draws ``Binomial(n, p_hat) / n`` directly;
-* the draws are resample-count matrices (B x items) multiplied into items x models value matrices, in
-  chunks of B to bound memory. When every metric of a task is 0/1, items with identical rows are
-  exchangeable, so the counts are drawn as a multinomial over the distinct rows (exact, and far cheaper
-  when models are few);
+* the draws are resample-count matrices (B x items) multiplied into items x models value matrices. When every
+  metric of a task is 0/1, items with identical rows are exchangeable, so the counts are drawn as a
+  multinomial over the distinct rows (exact, and far cheaper when models are few). Otherwise (paired) ONE
+  count matrix is drawn per distinct item count n, from a stream keyed by ``(seed, n)``, and every task with
+  n items uses it through its own seeded random permutation of its items: the rows of a multinomial count
+  matrix are exchangeable, so each task's replicates are still an exact multinomial bootstrap, independent
+  across replicates. Tasks with the same n then share count rows: their replicate means are uncorrelated
+  (given the counts, the permutations are independent and every count row sums to n) but not independent;
+  nothing here compares replicates across tasks (emergence scores use one family x task x metric at a time).
+  Above ``_SHARED_ENTRIES`` (B x n) each task draws its own counts in chunks, as the unpaired path does;
 * 0/1 metrics also get ``binom_lo``/``binom_hi``: the Wilson interval, which unlike the bootstrap does not
   collapse to [0, 0] at 0 of n.
 
 Aggregate rows: a 0/1 metric with n known gets the Wilson interval and binomial replicates (independent per
 model); else a row with stderr gets ``value +- z stderr`` and normal replicates; else no interval.
 
-Random streams are seeded from ``(seed, family, task[, metric])``, so a group's numbers do not depend on which
-other groups are present, and the same seed gives the same numbers exactly.
+Random streams are seeded from ``(seed, family, task[, metric])`` and the shared counts from ``(seed, n)``,
+so a group's numbers do not depend on which other groups are present, and the same seed gives the same
+numbers exactly.
+
+Splitting rows into tasks does not sort them: names are coded from hashes at the starts of runs of equal
+family/task/model rows, items by their position when every model lists the same ids in the same order
+(checked), else by a categorical cast; each row's cell is then computed and values scattered into one flat
+buffer per metric (see ``_groups``).
 """
 
 from __future__ import annotations
@@ -94,6 +106,10 @@ MODEL_ORDER: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, MODEL)
 _CHUNK_ENTRIES = 1 << 22
 # multinomial over distinct rows costs ~3x a uniform index draw per class, so collapse only below this ratio
 _COLLAPSE_RATIO = 3
+# groups x distinct item ids up to this are ranked with a dense presence table (bytes), else by a sort
+_DENSE_ITEM_CELLS = 1 << 26
+# a paired count matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
+_SHARED_ENTRIES = 1 << 24
 
 # Aggregate metrics that metrics.py does not describe get a spec guessed from the name (noted in the output).
 _BINARY_NAMES = frozenset(
@@ -169,7 +185,9 @@ def _sample_points(
     if settings.bootstrap > 0:
         how = (
             "paired: one draw of item ids per family x task applied to every model and metric; a model "
-            "missing a drawn item averages over the drawn items it has"
+            "missing a drawn item averages over the drawn items it has; tasks with the same item count "
+            "reuse one count draw through their own random permutation of items (each task's bootstrap "
+            "is exact; replicates of different tasks are uncorrelated but not independent)"
             if settings.paired
             else "unpaired: each model resampled on its own; 0/1 metrics drawn as Binomial(n, p_hat)/n"
         )
@@ -183,8 +201,10 @@ def _sample_points(
         notes.append(f"binom_lo/binom_hi: {settings.ci:.0%} Wilson score interval for 0/1 metrics")
     notes.append("stderr (per-sample metrics): sample standard deviation (ddof=1) / sqrt(n)")
 
-    for group in groups:
-        reps = _bootstrap_group(group, scored.specs, settings) if settings.bootstrap > 0 else {}
+    shared = _SharedCounts(settings.seed, settings.bootstrap)
+    found: dict[tuple[str, str, str], Replicates] = {}
+    for group in sorted(groups, key=_item_count):  # tasks with equal item counts share one count draw
+        reps = _bootstrap_group(group, scored.specs, settings, shared) if settings.bootstrap > 0 else {}
         model_names = group.models
         for metric, matrix in group.values.items():
             spec = scored.specs[metric]
@@ -200,7 +220,7 @@ def _sample_points(
                 binom_lo, binom_hi = wilson_interval(total, n, settings.ci)
             if metric in reps:
                 lo, hi = _percentiles(reps[metric], settings.ci)
-                replicates[(group.family, group.task, metric)] = Replicates(model_names, reps[metric])
+                found[(group.family, group.task, metric)] = Replicates(model_names, reps[metric])
             elif spec.binary:
                 lo, hi = binom_lo, binom_hi
             else:
@@ -229,81 +249,209 @@ def _sample_points(
                         SOURCE: "samples",
                     }
                 )
+    replicates.update(sorted(found.items()))
+
+
+def _item_count(group: _Group) -> int:
+    """Items with a value for some model and metric: the n that the paired bootstrap draws."""
+    missing = np.ones(next(iter(group.values.values())).shape[0], dtype=bool)
+    for matrix in group.values.values():
+        missing &= np.isnan(matrix).all(axis=1)
+    return int(missing.size - missing.sum())
 
 
 def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings) -> list[_Group]:
     """Split the wide per-sample frame into family x task matrices (after the subsample, if any).
 
-    Polars does one pass (64-bit hashes of the group, model and item names, one integer arg-sort); each group
-    is then a contiguous slice of numpy arrays. Items are ordered by the hash of their id and models by scale,
-    so the numbers do not depend on the order of the input rows.
+    No sort of the rows: family, task and model are coded from their 64-bit hashes at the starts of runs of
+    equal rows (files list a model's items together, so there are few runs), items by a categorical cast.
+    Every row then gets its cell ``offset[group] + item * n_models + model`` in one flat buffer per metric,
+    filled by one scatter; each group's matrix is a view of it. Items are ordered by the hash of their id and
+    models by scale, so the numbers do not depend on the order of the input rows.
     """
-    scale_columns = [
-        pl.col(s).cast(pl.Float64) if s in frame.columns else pl.lit(None, dtype=pl.Float64).alias(s)
-        for s in SCALES
-    ]
-    frame = frame.select(
-        pl.col(FAMILY).cast(pl.Utf8),
-        pl.col(MODEL).cast(pl.Utf8),
-        pl.col(TASK).cast(pl.Utf8),
-        *scale_columns,
-        pl.col(ITEM).cast(pl.Utf8),
-        *[pl.col(m).cast(pl.Float64).fill_nan(None) for m in metrics],
-        pl.struct(FAMILY, TASK).hash(seed=0).alias("_group"),
-        pl.col(MODEL).hash(seed=0).alias("_model"),
-        pl.col(ITEM).hash(seed=0).alias("_item"),
-    )
-    rows = frame["_group"].arg_sort().to_numpy()  # only numeric arrays are reordered; strings are looked up
-    group_keys = frame["_group"].to_numpy()[rows]
-    model_keys = frame["_model"].to_numpy()[rows]
-    item_keys = frame["_item"].to_numpy()[rows]
-    scales = np.column_stack([frame[s].to_numpy()[rows] for s in SCALES])
-    metric_values = {m: frame[m].to_numpy()[rows] for m in metrics}
-    bounds = np.flatnonzero(np.diff(group_keys)) + 1
-    groups = []
-    for start, stop in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(group_keys)].tolist(), strict=True):
-        family, task = frame[FAMILY][int(rows[start])], frame[TASK][int(rows[start])]
-        _, first_rows, model_index = np.unique(model_keys[start:stop], return_index=True, return_inverse=True)
-        _, item_index = np.unique(item_keys[start:stop], return_inverse=True)
-        model_column = frame[MODEL]
-        names = [model_column[int(i)] for i in rows[start + first_rows]]
-        model_scales = scales[start + first_rows]
-        order = sorted(
-            range(len(names)),
-            key=lambda j: (
-                *((np.isnan(v), 0.0 if np.isnan(v) else v) for v in model_scales[j, :3]),
-                names[j],
-            ),
+    height = frame.height
+    table = (
+        frame.lazy()
+        .select(
+            *[pl.col(c).cast(pl.Utf8).hash(seed=0).alias(c) for c in (FAMILY, TASK, MODEL, ITEM)],
+            pl.col(ITEM)
+            .cast(pl.Utf8)
+            .fill_null("")
+            .cast(pl.Categorical(pl.Categories.random()))
+            .to_physical()
+            .alias("_item_code"),
         )
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        model_index = rank[model_index]
-        n_items, n_models = int(item_index.max()) + 1, len(names)
-        cell_counts = np.bincount(item_index * n_models + model_index, minlength=n_items * n_models)
-        if cell_counts.max() > 1:
-            bad = int(np.argmax(cell_counts))
-            at = np.flatnonzero((item_index == bad // n_models) & (model_index == bad % n_models))[0]
-            row = int(rows[start + at])
-            raise InputError(
-                f"scored samples: duplicate rows for family {family!r}, task {task!r}, model "
-                f"{frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one row per model x task x item"
-            )
-        has_row = (cell_counts > 0).reshape(n_items, n_models)
-        keep = _subsample_mask(has_row, settings, family, task)
+        .collect()
+    )
+    family_hash, task_hash, model_hash = (table[c].to_numpy() for c in (FAMILY, TASK, MODEL))
+    changes = np.ones(height, dtype=bool)
+    changes[1:] = (
+        (family_hash[1:] != family_hash[:-1])
+        | (task_hash[1:] != task_hash[:-1])
+        | (model_hash[1:] != model_hash[:-1])
+    )
+    run_starts = np.flatnonzero(changes)
+    run_lengths = np.diff(np.r_[run_starts, height])
+    del changes
+    family_code = np.unique(family_hash[run_starts], return_inverse=True)[1]
+    task_keys, task_code = np.unique(task_hash[run_starts], return_inverse=True)
+    model_keys, model_code = np.unique(model_hash[run_starts], return_inverse=True)
+    del family_hash, task_hash, model_hash
+    _, group_first_run, group_of_run = np.unique(
+        family_code * len(task_keys) + task_code, return_index=True, return_inverse=True
+    )
+    n_groups, n_all_models = len(group_first_run), len(model_keys)
+    pair_keys, pair_first_run = np.unique(group_of_run * n_all_models + model_code, return_index=True)
+
+    # models: per group ranked by params, tokens, flops, then name, from each model's first row
+    pair_rows = run_starts[pair_first_run]
+    pair_names = frame[MODEL].gather(pair_rows).cast(pl.Utf8).to_list()
+    pair_scales = np.column_stack(
+        [
+            frame[s].gather(pair_rows).cast(pl.Float64).to_numpy()
+            if s in frame.columns
+            else np.full(len(pair_rows), np.nan)
+            for s in SCALES
+        ]
+    )
+    pair_group = pair_keys // n_all_models
+    model_rank = np.full(n_groups * n_all_models, -1, dtype=np.int64)
+    models_of_group: list[list[int]] = [[] for _ in range(n_groups)]
+    for p in sorted(
+        range(len(pair_keys)),
+        key=lambda p: (
+            int(pair_group[p]),
+            *((bool(np.isnan(v)), 0.0 if np.isnan(v) else float(v)) for v in pair_scales[p, :3]),
+            pair_names[p],
+        ),
+    ):
+        members = models_of_group[int(pair_group[p])]
+        model_rank[pair_keys[p]] = len(members)
+        members.append(p)
+    group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
+
+    # items: ranked by the hash of their id within each group
+    item_hash = table[ITEM].to_numpy()
+    del table
+    located = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
+    if located is None:
+        located = _items_by_code(frame, item_hash, run_lengths, group_of_run, n_groups)
+    item_index, group_items = located
+    del item_hash, located
+
+    sizes = group_items * group_models
+    offsets = np.r_[0, np.cumsum(sizes)]
+    run_base = offsets[group_of_run] + model_rank[group_of_run * n_all_models + model_code]
+    cell = np.repeat(run_base, run_lengths) + item_index * np.repeat(group_models[group_of_run], run_lengths)
+    del item_index
+    cell_counts = np.bincount(cell, minlength=int(offsets[-1]))
+    if cell_counts.max(initial=0) > 1:
+        row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
+        raise InputError(
+            f"scored samples: duplicate rows for family {frame[FAMILY][row]!r}, task {frame[TASK][row]!r}, "
+            f"model {frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one row per model x task x item"
+        )
+    has_row = cell_counts > 0
+    del cell_counts
+    buffers = {}
+    for metric in metrics:
+        buffer = np.full(int(offsets[-1]), np.nan)
+        buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
+        buffers[metric] = buffer
+    del cell
+
+    group_rows = run_starts[group_first_run]
+    families = frame[FAMILY].gather(group_rows).cast(pl.Utf8).to_list()
+    tasks = frame[TASK].gather(group_rows).cast(pl.Utf8).to_list()
+    groups = []
+    for g in range(n_groups):
+        start, stop, shape = int(offsets[g]), int(offsets[g + 1]), (int(group_items[g]), int(group_models[g]))
+        dropped = None
+        if settings.subsample is not None:
+            has = has_row[start:stop].reshape(shape)
+            dropped = ~_subsample_mask(has, settings, families[g], tasks[g])
         values = {}
-        for metric in metrics:
-            matrix = np.full((n_items, n_models), np.nan)
-            matrix[item_index, model_index] = metric_values[metric][start:stop]
-            matrix[~keep] = np.nan
+        for metric, buffer in buffers.items():
+            matrix = buffer[start:stop].reshape(shape)
+            if dropped is not None:
+                matrix[dropped] = np.nan
             if not np.isnan(matrix).all():
                 values[metric] = matrix
         if values:
-            ordered_scales = tuple(
-                {s: None if np.isnan(v) else float(v) for s, v in zip(SCALES, model_scales[j], strict=True)}
-                for j in order
+            members = models_of_group[g]
+            scales = tuple(
+                {s: None if np.isnan(v) else float(v) for s, v in zip(SCALES, pair_scales[p], strict=True)}
+                for p in members
             )
-            groups.append(_Group(family, task, tuple(names[j] for j in order), ordered_scales, values))
+            names = tuple(pair_names[p] for p in members)
+            groups.append(_Group(families[g], tasks[g], names, scales, values))
     return groups
+
+
+def _items_by_layout(
+    item_hash: np.ndarray,
+    run_starts: np.ndarray,
+    run_lengths: np.ndarray,
+    group_of_run: np.ndarray,
+    group_first_run: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Item positions when every model of a task lists the same distinct ids in the same order (the usual
+    layout of evaluation logs): one rank per task, checked run by run. None when the layout differs."""
+    reference = group_first_run[group_of_run]
+    if not np.array_equal(run_lengths, run_lengths[reference]):
+        return None
+    ranks = []
+    for first in group_first_run.tolist():
+        own = item_hash[run_starts[first] : run_starts[first] + run_lengths[first]]
+        order = np.argsort(own, kind="stable")
+        if np.any(own[order][1:] == own[order][:-1]):
+            return None  # a repeated id: the general path names the duplicate
+        rank = np.empty(len(own), dtype=np.int64)
+        rank[order] = np.arange(len(own))
+        ranks.append(rank)
+    for run, first in enumerate(reference.tolist()):
+        start, ref_start, length = run_starts[run], run_starts[first], run_lengths[run]
+        if run != first and not np.array_equal(
+            item_hash[start : start + length], item_hash[ref_start : ref_start + length]
+        ):
+            return None
+    item_index = np.concatenate([ranks[g] for g in group_of_run.tolist()])
+    group_items = np.array([len(rank) for rank in ranks], dtype=np.int64)
+    return item_index, group_items
+
+
+def _items_by_code(
+    frame: pl.DataFrame,
+    item_hash: np.ndarray,
+    run_lengths: np.ndarray,
+    group_of_run: np.ndarray,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item positions for any layout: integer codes of the ids (categorical cast), ranked by hash per task."""
+    codes = frame.select(
+        pl.col(ITEM).cast(pl.Utf8).fill_null("").cast(pl.Categorical(pl.Categories.random())).to_physical()
+    )
+    item_code = codes.to_series().to_numpy().astype(np.int64)
+    del codes
+    n_codes = int(item_code.max()) + 1
+    code_hash = np.zeros(n_codes, dtype=np.uint64)
+    code_hash[item_code] = item_hash
+    code_rank = np.empty(n_codes, dtype=np.int64)
+    code_rank[np.argsort(code_hash, kind="stable")] = np.arange(n_codes)
+    group_of_row = np.repeat(group_of_run, run_lengths)
+    item_key = group_of_row * n_codes + code_rank[item_code]
+    del item_code
+    if n_groups * n_codes <= _DENSE_ITEM_CELLS:
+        seen = np.zeros(n_groups * n_codes, dtype=bool)
+        seen[item_key] = True
+        position = np.cumsum(seen.reshape(n_groups, n_codes), axis=1, dtype=np.int64)
+        group_items = position[:, -1].copy()
+        item_index = position.ravel()[item_key] - 1
+    else:  # many groups x distinct ids: rank the (group, item) keys by sorting them instead
+        distinct, item_index = np.unique(item_key, return_inverse=True)
+        group_items = np.bincount(distinct // n_codes, minlength=n_groups)
+        item_index -= np.r_[0, np.cumsum(group_items)[:-1]][group_of_row]
+    return item_index, group_items
 
 
 def _subsample_mask(has_row: np.ndarray, settings: ResampleSettings, family: str, task: str) -> np.ndarray:
@@ -326,11 +474,14 @@ def _subsample_mask(has_row: np.ndarray, settings: ResampleSettings, family: str
 
 
 def _bootstrap_group(
-    group: _Group, specs: dict[str, MetricSpec], settings: ResampleSettings
+    group: _Group,
+    specs: dict[str, MetricSpec],
+    settings: ResampleSettings,
+    shared: _SharedCounts | None = None,
 ) -> dict[str, np.ndarray]:
     """Replicate means (B x models) for every metric of one family x task."""
     if settings.paired:
-        return _paired(group, specs, settings)
+        return _paired(group, specs, settings, shared)
     return {
         metric: _unpaired(
             matrix, specs[metric].binary, settings, _rng(settings.seed, group.family, group.task, metric)
@@ -339,13 +490,58 @@ def _bootstrap_group(
     }
 
 
-def _paired(group: _Group, specs: dict[str, MetricSpec], settings: ResampleSettings) -> dict[str, np.ndarray]:
+class _SharedCounts:
+    """Paired resample counts (B x n) drawn once per item count n and reused by every task with n items.
+
+    The draw comes from a stream keyed by ``(seed, n)`` only, so it does not depend on which groups are
+    present; each task applies it through its own seeded permutation of its items (see ``_paired``). Only the
+    most recent matrix is kept: groups are visited in order of their item count.
+    """
+
+    def __init__(self, seed: int, n_replicates: int) -> None:
+        self._seed, self._n_replicates = seed, n_replicates
+        self._n: int | None = None
+        self._counts: np.ndarray | None = None
+
+    def get(self, n_items: int) -> np.ndarray | None:
+        """The B x n float64 count matrix, or None when it would exceed ``_SHARED_ENTRIES``."""
+        if n_items * self._n_replicates > _SHARED_ENTRIES:
+            return None
+        if n_items != self._n:
+            self._counts = None  # free the previous matrix before drawing the next
+            rng = _rng(self._seed, "paired counts", str(n_items))
+            self._counts = _draw_counts(rng, n_items, self._n_replicates)
+            self._n = n_items
+        return self._counts
+
+
+def _draw_counts(rng: np.random.Generator, n_items: int, n_replicates: int) -> np.ndarray:
+    """B rows of how often each of n items is drawn in n uniform draws with replacement (float64)."""
+    counts = np.empty((n_replicates, n_items))
+    chunk = max(1, min(n_replicates, _CHUNK_ENTRIES // max(n_items, 1)))
+    for start in range(0, n_replicates, chunk):
+        size = min(chunk, n_replicates - start)
+        drawn = rng.integers(0, n_items, size=(size, n_items))
+        drawn += (np.arange(size) * n_items)[:, None]
+        counts[start : start + size] = np.bincount(drawn.ravel(), minlength=size * n_items).reshape(
+            size, n_items
+        )
+    return counts
+
+
+def _paired(
+    group: _Group,
+    specs: dict[str, MetricSpec],
+    settings: ResampleSettings,
+    shared: _SharedCounts | None = None,
+) -> dict[str, np.ndarray]:
     metrics = list(group.values)
     stacked = np.hstack([group.values[m] for m in metrics])
     present = ~np.isnan(stacked)
     used = present.any(axis=1)
     stacked, present = stacked[used], present[used]
     values = np.where(present, stacked, 0.0)
+    del stacked
     n_items = values.shape[0]
     rng = _rng(settings.seed, group.family, group.task, "paired")
     weights = None
@@ -356,8 +552,21 @@ def _paired(group: _Group, specs: dict[str, MetricSpec], settings: ResampleSetti
             _, first, counts = np.unique(keys, return_index=True, return_counts=True)
             if len(first) * _COLLAPSE_RATIO < n_items:
                 values, present, weights = values[first], present[first], counts
-    denominators = None if present.all() else present.astype(np.float64)
-    sums, totals = _resampled_sums(rng, values, denominators, weights, n_items, settings.bootstrap)
+    # models (and metrics) with the same missing items share one denominator column
+    if present.all():
+        masks, which = None, None
+    else:
+        masks, which = np.unique(present.T, axis=0, return_inverse=True)
+        masks = masks.T.astype(np.float64)
+    shared_counts = shared.get(n_items) if weights is None and shared is not None else None
+    if shared_counts is not None:
+        order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k
+        sums = shared_counts @ values[order]
+        totals = float(n_items) if masks is None else shared_counts @ masks[order]
+    else:
+        sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
+    if masks is not None:
+        totals = totals[:, which.ravel()]
     with np.errstate(divide="ignore", invalid="ignore"):
         means = sums / totals
     n_models = len(group.models)

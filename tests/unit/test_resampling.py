@@ -248,3 +248,39 @@ def test_duplicate_rows_and_bad_settings_raise(two_models: ScoredSamples) -> Non
         compute_points(two_models, ResultTable(), ResampleSettings(ci=95))
     with pytest.raises(InputError, match="--subsample"):
         compute_points(two_models, ResultTable(), ResampleSettings(subsample=0))
+
+
+def test_any_row_layout_gives_the_same_numbers(two_models: ScoredSamples) -> None:
+    """Models listing items in one order (fast path) or in different orders (general path) agree exactly."""
+    frame = two_models.frame
+    reordered = pl.concat(
+        [frame.filter(pl.col("model") == "big"), frame.filter(pl.col("model") == "small").reverse()]
+    )
+    settings = ResampleSettings(bootstrap=300)
+    first = compute_points(two_models, ResultTable(), settings)
+    second = compute_points(ScoredSamples(reordered, two_models.specs), ResultTable(), settings)
+    assert first.frame.equals(second.frame)
+    for key, reps in first.replicates.items():
+        np.testing.assert_array_equal(reps.values, second.replicates[key].values)
+
+
+def test_tasks_sharing_an_item_count_get_their_own_replicates() -> None:
+    """One count draw serves every task with n items, through a per-task permutation: a task's numbers do not
+    depend on the other tasks, and two tasks with identical values get uncorrelated replicates."""
+    rng = np.random.default_rng(4)
+    shared = rng.normal(0.0, 1.0, 300)
+    values = {
+        ("t1", "m"): {"token_loss": shared},
+        ("t2", "m"): {"token_loss": shared},
+        ("t3", "m"): {"token_loss": rng.normal(0.0, 1.0, 300)},
+    }
+    scored = make_scored(scored_frame(values, {"m": 1.0}), CONTINUOUS)
+    settings = ResampleSettings(bootstrap=2000)
+    together = compute_points(scored, ResultTable(), settings).replicates
+    alone = compute_points(
+        ScoredSamples(scored.frame.filter(pl.col("task") == "t1"), scored.specs), ResultTable(), settings
+    ).replicates
+    t1, t2 = together[("fam", "t1", "token_loss")].values, together[("fam", "t2", "token_loss")].values
+    np.testing.assert_array_equal(t1, alone[("fam", "t1", "token_loss")].values)
+    assert abs(np.corrcoef(t1[:, 0], t2[:, 0])[0, 1]) < 0.1
+    assert t1.std() == pytest.approx(shared.std() / np.sqrt(300), rel=0.1)
