@@ -24,6 +24,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Re-seed the bootstrap", "reseed", "R"),
     ("Mirage lab", "open_lab", "L"),
     ("Export table and plot…", "export", "e"),
+    ("Open other files…", "open_path", "o"),
     ("Help: all keys", "help", "?"),
     ("Quit", "quit", "q"),
 )
