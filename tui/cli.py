@@ -146,9 +146,14 @@ def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_options_from(args: argparse.Namespace) -> LoadOptions:
-    from analysis.mapping import build_mapping
+    mapping: dict[str, str] = {}
+    if (
+        args.mapping or args.map_file
+    ):  # imported only when needed: it pulls in polars, slowing the first paint
+        from analysis.mapping import build_mapping
 
-    mapping = build_mapping([f"{theirs}={canonical}" for theirs, canonical in args.mapping], args.map_file)
+        pairs = [f"{theirs}={canonical}" for theirs, canonical in args.mapping]
+        mapping = build_mapping(pairs, args.map_file)
     return LoadOptions(
         mapping=mapping,
         format_in=args.format_in,
