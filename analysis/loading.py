@@ -360,14 +360,26 @@ def _read_file(path: Path, options: LoadOptions) -> ResultTable:
             f"reader with --format-in ({names})",
             path=str(path),
         )
-    return reader.read(path, options)
+    return _read_with(reader, path, options)
+
+
+def _read_with(reader: object, path: Path, options: LoadOptions) -> ResultTable:
+    """``reader.read``; a polars panic (a corrupt Parquet file, found by fuzzing) becomes InputError."""
+    try:
+        return reader.read(path, options)  # type: ignore[attr-defined]
+    except pl.exceptions.PanicException as err:
+        detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else "no detail"
+        raise InputError(
+            f"the file could not be decoded ({detail}); it may be corrupt or truncated: re-export it",
+            path=str(path),
+        ) from None
 
 
 def _read_directory(path: Path, options: LoadOptions, warnings: list[str]) -> list[ResultTable]:
     """Offer ``path`` to directory readers, else walk it: good files load, bad ones go to ``warnings``."""
     reader = registry.directory_reader(path, options.format_in)
     if reader is not None:
-        return [reader.read(path, options)]
+        return [_read_with(reader, path, options)]
     tables: list[ResultTable] = []
     for child in sorted(path.iterdir()):
         if child.name.startswith("."):
@@ -388,7 +400,7 @@ def _read_directory(path: Path, options: LoadOptions, warnings: list[str]) -> li
                 warnings.append(f"skipped {child}: not a result file in a known format")
             continue
         try:
-            tables.append(reader.read(child, options))
+            tables.append(_read_with(reader, child, options))
         except InputError as err:
             warnings.append(f"skipped {child}: {err}")
     return tables

@@ -82,7 +82,7 @@ def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
         raise InputError(
             "the file is empty; give a table with a header row and data rows", path=str(path)
         ) from err
-    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as err:
+    except pl.exceptions.PolarsError as err:  # a CSV gets a second, all-text read below
         if SUFFIXES[path.suffix.lower()] != "csv":
             raise InputError(
                 f"cannot read it as {SUFFIXES[path.suffix.lower()]}: {err}", path=str(path)
