@@ -196,50 +196,103 @@ def _as_code_strings(left: pl.Series, right: pl.Series) -> tuple[list[str], list
     return pieces[: len(left)], pieces[len(left) :]
 
 
+def _normalised_texts(frame: pl.DataFrame, options: MetricOptions) -> pl.DataFrame:
+    """Columns ``t`` and ``p``: target and prediction after the exact-match normalisation (null if absent)."""
+    if {schema.TARGET, schema.PREDICTION} <= set(frame.columns):
+        return frame.select(
+            _normalised(schema.TARGET, options).alias("t"), _normalised(schema.PREDICTION, options).alias("p")
+        )
+    return pl.DataFrame(
+        {"t": [None] * len(frame), "p": [None] * len(frame)}, schema={"t": pl.Utf8, "p": pl.Utf8}
+    )
+
+
 def token_edit_distances(frame: pl.DataFrame, options: MetricOptions = DEFAULT_OPTIONS) -> pl.Series:
     """Levenshtein distance per row over tokens (null without a pair of texts or token lists).
 
-    Short ASCII texts go through the batched DP of ``analysis.levenshtein``; given token lists, long or
-    non-ASCII texts through rapidfuzz.
+    Rows with token lists use them; texts that are equal after normalisation score 0 without a DP; the
+    other text pairs are solved once per distinct (target, prediction) pair: short ASCII ones by the batched
+    DP of ``analysis.levenshtein``, the rest through rapidfuzz.
     """
-    have = set(frame.columns)
-    texts_given = {schema.TARGET, schema.PREDICTION} <= have
-    lists_given = {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= have
-    pairs = frame.select(
-        *(
-            (
-                _normalised(schema.TARGET, options).alias("t"),
-                _normalised(schema.PREDICTION, options).alias("p"),
-            )
-            if texts_given
-            else (pl.lit(None, pl.Utf8).alias("t"), pl.lit(None, pl.Utf8).alias("p"))
-        ),
-        *(pl.col(c) for c in (schema.TARGET_TOKENS, schema.PREDICTION_TOKENS) if lists_given),
-    ).with_row_index("_i")
+    return _edit_distances(frame, _normalised_texts(frame, options), options)
+
+
+def _edit_distances(frame: pl.DataFrame, texts: pl.DataFrame, options: MetricOptions) -> pl.Series:
     out = np.full(len(frame), np.nan)
-    if lists_given:
-        use_lists = (
+    text_rows = texts.select(pl.col("t").is_not_null() & pl.col("p").is_not_null()).to_series()
+    if {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= set(frame.columns):
+        listed = frame.select(
             pl.col(schema.TARGET_TOKENS).is_not_null() & pl.col(schema.PREDICTION_TOKENS).is_not_null()
-        )
-        listed = pairs.filter(use_lists)
-        if len(listed):
-            _fill(out, listed["_i"], listed[schema.TARGET_TOKENS], listed[schema.PREDICTION_TOKENS])
-        pairs = pairs.filter(~use_lists)
-    texts = pairs.filter(pl.col("t").is_not_null() & pl.col("p").is_not_null())
-    batched = token_distances(texts["t"], texts["p"], options.tokenizer) if len(texts) else None
+        ).to_series()
+        if listed.any():
+            lists = frame.select(schema.TARGET_TOKENS, schema.PREDICTION_TOKENS).filter(listed)
+            _fill(out, listed.arg_true(), lists[schema.TARGET_TOKENS], lists[schema.PREDICTION_TOKENS])
+            text_rows = text_rows & ~listed
+    if text_rows.any():
+        rows = text_rows.arg_true().to_numpy()
+        pairs = texts.filter(text_rows)
+        equal = pairs.select(pl.col("t") == pl.col("p")).to_series().to_numpy()
+        out[rows[equal]] = 0.0  # equal after normalisation: nothing to edit
+        if not equal.all():
+            differing = pairs.filter(pl.Series(~equal))
+            out[rows[~equal]] = _distinct_pair_distances(differing["t"], differing["p"], options.tokenizer)
+    return pl.Series(TOKEN_EDIT_DISTANCE, out).fill_nan(None)
+
+
+def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """One representative row per distinct (left, right) pair, and each row's index into them.
+
+    Pairs are grouped by mixed 64-bit string hashes, then every row is compared with its representative
+    string by string, so the grouping is exact; None when a hash collision makes two different pairs meet
+    (the caller then solves every row).
+    """
+    hashes = pl.DataFrame({"l": left, "r": right}).select(pl.all().hash(seed=0))
+    key = hashes["l"].to_numpy() * np.uint64(0x100000001B3) ^ hashes["r"].to_numpy()
+    order = pl.Series(key).arg_sort().to_numpy()  # polars sorts in parallel
+    ordered = key[order]
+    starts = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    representatives = order[starts]
+    if len(representatives) == len(key):
+        return representatives, inverse
+    mine = pl.Series(representatives[inverse])
+    same = (left.gather(mine) == left) & (right.gather(mine) == right)
+    return (representatives, inverse) if bool(same.all()) else None
+
+
+def _distinct_pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
+    """Distances of non-null text pairs, each distinct pair solved once (logs repeat pairs a lot)."""
+    grouped = _distinct_pairs(left, right) if len(left) > 1 else None
+    if grouped is not None:
+        representatives, inverse = grouped
+        if len(representatives) < len(left):
+            chosen = pl.Series(representatives)
+            return _pair_distances(left.gather(chosen), right.gather(chosen), tokenizer)[inverse]
+    return _pair_distances(left, right, tokenizer)
+
+
+def _pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
+    """Distances of non-null text pairs: short ASCII ones by the batched DP, the rest through rapidfuzz."""
+    out = np.full(len(left), np.nan)
+    rest = np.arange(len(left))
+    batched = token_distances(left, right, tokenizer)
     if batched is not None:  # short ASCII pairs: one vectorised DP (see analysis/levenshtein.py)
         distances, solved = batched
-        out[texts["_i"].to_numpy()[solved]] = distances[solved]
-        texts = texts.filter(pl.Series(~solved))
-    if len(texts) and options.tokenizer == "whitespace":
-        split = texts.select(pl.col("t").str.extract_all(r"\S+"), pl.col("p").str.extract_all(r"\S+"))
-        _fill(out, texts["_i"], split["t"], split["p"])
-    elif len(texts):
-        distances = cpdist(
-            texts["t"].to_list(), texts["p"].to_list(), scorer=Levenshtein.distance, workers=-1
+        out[solved] = distances[solved]
+        rest = np.flatnonzero(~solved)
+    if not rest.size:
+        return out
+    chosen = pl.Series(rest)
+    left, right = left.gather(chosen), right.gather(chosen)
+    if tokenizer == "whitespace":
+        split = pl.DataFrame({"t": left, "p": right}).select(
+            pl.col("t").str.extract_all(r"\S+"), pl.col("p").str.extract_all(r"\S+")
         )
-        out[texts["_i"].to_numpy()] = distances
-    return pl.Series(TOKEN_EDIT_DISTANCE, out).fill_nan(None)
+        _fill(out, pl.Series(rest), split["t"], split["p"])
+    else:
+        out[rest] = cpdist(left.to_list(), right.to_list(), scorer=Levenshtein.distance, workers=-1)
+    return out
 
 
 def _fill(out: np.ndarray, index: pl.Series, left: pl.Series, right: pl.Series) -> None:
@@ -251,6 +304,32 @@ def _fill(out: np.ndarray, index: pl.Series, left: pl.Series, right: pl.Series) 
     out[index.to_numpy()] = cpdist(a, b, scorer=Levenshtein.distance, workers=-1)
 
 
+_FEW_CHOICES = 8  # below this, numpy sums a row left to right, so a column loop gives the same bits
+
+
+def _softmax_parts_by_column(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``_softmax_parts`` for K < 8 equal-length rows, one elementwise pass per choice column.
+
+    numpy reductions along a short last axis are several times slower than K elementwise passes; the sums
+    run left to right as numpy's own do for fewer than 8 terms, so the values are bit-for-bit the same.
+    """
+    columns = [matrix[:, k] for k in range(matrix.shape[1])]
+    top = columns[0].copy()
+    for column in columns[1:]:
+        np.maximum(top, column, out=top)  # NaN propagates, as in ndarray.max
+    argmax = np.full(len(top), -1, dtype=np.int64)
+    total, squares = np.zeros(len(top)), np.zeros(len(top))
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(len(columns) - 1, -1, -1):  # the last hit written is the first maximum
+            argmax[columns[k] == top] = k
+        for column in columns:
+            weight = np.exp(column - top)
+            total += weight
+            squares += weight * weight
+    argmax[np.isnan(top)] = -1
+    return top, total, squares, argmax
+
+
 def _softmax_parts(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per row of a flattened ragged array: max, sum of exp(x - max), sum of exp(2(x - max)), first argmax.
 
@@ -258,6 +337,8 @@ def _softmax_parts(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray,
     Rows without choices get NaN max and argmax -1.
     """
     rows = len(lengths)
+    if rows and lengths.min() == lengths.max() > 0 and lengths[0] < _FEW_CHOICES:
+        return _softmax_parts_by_column(values.reshape(rows, int(lengths[0])))
     if rows and lengths.min() == lengths.max() > 0:
         matrix = values.reshape(rows, int(lengths[0]))
         top = matrix.max(axis=1)
@@ -290,32 +371,53 @@ def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
     correct index, or no finite log-likelihood give null.
     """
     logliks = frame[schema.CHOICE_LOGLIKS]
-    lengths = logliks.list.len().fill_null(0).to_numpy().astype(np.int64)
-    values = logliks.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
-    correct = frame[schema.CORRECT_CHOICE].fill_null(-1).to_numpy().astype(np.int64)
+    has_choices = logliks.is_not_null()
+    present = np.flatnonzero(has_choices.to_numpy())  # only rows with choices do any work
+    given = logliks.drop_nulls()
+    lengths = given.list.len().to_numpy().astype(np.int64)
+    values = given.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
+    correct = frame[schema.CORRECT_CHOICE].filter(has_choices).fill_null(-1).cast(pl.Int64).to_numpy()
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    columns = {name: np.full(len(frame), np.nan) for name in (MC_GRADE, CHOICE_PROB, BRIER)}
+    for start in range(0, len(present), _BLOCK):  # blocks keep temporaries small, cached and reused
+        rows = slice(start, start + _BLOCK)
+        block = values[bounds[start] : bounds[min(start + _BLOCK, len(present))]]
+        grade, q_correct, brier = _choice_block(block, lengths[rows], correct[rows])
+        where = present[rows]
+        columns[MC_GRADE][where], columns[CHOICE_PROB][where], columns[BRIER][where] = grade, q_correct, brier
+    return pl.DataFrame(
+        [pl.Series(name, column, dtype=pl.Float64, nan_to_null=True) for name, column in columns.items()]
+    )
+
+
+_BLOCK = 1 << 16  # rows per block of the choice metrics
+
+
+def _choice_block(values: np.ndarray, lengths: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, ...]:
+    """mc_grade, choice_prob and brier of consecutive rows (flat ``values``), NaN where unusable."""
     top, total, squares, argmax = _softmax_parts(values, lengths)
     usable = np.isfinite(top) & (correct >= 0) & (correct < lengths)
     offsets = np.cumsum(lengths) - lengths
-    correct_ll = values[np.where(usable, offsets + correct, 0)] if values.size else np.zeros(len(frame))
+    correct_ll = values[np.where(usable, offsets + correct, 0)] if values.size else np.zeros(len(lengths))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         q_correct = np.exp(correct_ll - top) / total
         brier = np.clip(squares / total**2 - 2 * q_correct + 1, 0.0, 2.0)
-    columns = {
-        MC_GRADE: np.where(usable, (argmax == correct).astype(np.float64), np.nan),
-        CHOICE_PROB: np.where(usable, q_correct, np.nan),
-        BRIER: np.where(usable, brier, np.nan),
-    }
-    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64)).with_columns(
-        pl.all().fill_nan(None)
-    )
+    grade = (argmax == correct).astype(np.float64)
+    return tuple(np.where(usable, metric, np.nan) for metric in (grade, q_correct, brier))
 
 
 def _chance(frame: pl.DataFrame, computed: Sequence[str]) -> dict[tuple[str, str], float]:
     """Per-task chance levels for the choice metrics: the mean over items of 1/K (brier: 1 - 1/K)."""
     if MC_GRADE not in computed:
         return {}
-    per_task = frame.group_by(schema.TASK).agg(
-        (1.0 / pl.col(schema.CHOICE_LOGLIKS).list.len().cast(pl.Float64)).mean().alias("uniform")
+    choices = pl.col(schema.CHOICE_LOGLIKS).list.len().cast(pl.Float64).alias("choices")
+    per_task = (  # staged: rows without choices leave before the group-by (they add nothing to the mean)
+        frame.lazy()
+        .select(schema.TASK, choices)
+        .filter(pl.col("choices").is_not_null())
+        .group_by(schema.TASK)
+        .agg((1.0 / pl.col("choices")).mean().alias("uniform"))
+        .collect()
     )
     chance: dict[tuple[str, str], float] = {}
     for task, uniform in per_task.iter_rows():
@@ -350,14 +452,11 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         elif missing:
             skipped.append((metric, f"needs column(s) {', '.join(missing)}"))
     wanted = [m for m in _REQUIRES if m not in prescored and _computable(m, have)]
+    texts = _normalised_texts(samples, options)  # shared by exact match and edit distance
     if EXACT_MATCH in wanted:
-        columns[EXACT_MATCH] = samples.select(
-            (_normalised(schema.TARGET, options) == _normalised(schema.PREDICTION, options))
-            .cast(pl.Float64)
-            .alias(EXACT_MATCH)
-        ).to_series()
+        columns[EXACT_MATCH] = texts.select((pl.col("t") == pl.col("p")).alias(EXACT_MATCH)).to_series()
     if TOKEN_EDIT_DISTANCE in wanted:
-        columns[TOKEN_EDIT_DISTANCE] = token_edit_distances(samples, options)
+        columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, texts, options)
     if TOKEN_LOSS in wanted:
         loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
         columns[TOKEN_LOSS] = loss.alias(TOKEN_LOSS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
@@ -137,6 +138,12 @@ def check_scales(frame: pl.DataFrame, path: str | Path) -> None:
             )
 
 
+def _flat_values_finite(lists: pl.Series) -> bool:
+    """True when no element of any list is NaN or +inf, checked on the flat values (no per-row lists)."""
+    values = lists.drop_nulls().explode(empty_as_null=False, keep_nulls=False)
+    return not bool((values.is_nan() | (values == float("inf"))).any())
+
+
 def check_outputs(frame: pl.DataFrame, numeric_columns: Sequence[str], path: str | Path) -> None:
     """No NaN (or +inf) in per-sample outputs or pre-scored values; -inf log-probabilities are allowed."""
     for column in numeric_columns:
@@ -145,6 +152,8 @@ def check_outputs(frame: pl.DataFrame, numeric_columns: Sequence[str], path: str
         dtype = frame.schema[column]
         values = pl.col(column)
         if isinstance(dtype, pl.List):
+            if dtype.inner.is_float() and _flat_values_finite(frame[column]):
+                continue  # fast path: no element is NaN or +inf, so no row needs locating
             bad = values.list.eval(pl.element().is_nan() | (pl.element() == float("inf"))).list.any()
         elif dtype.is_float():
             bad = values.is_nan() | values.is_infinite()
@@ -173,13 +182,27 @@ def check_choices(frame: pl.DataFrame, path: str | Path) -> None:
         )
 
 
+def _keys_distinct(frame: pl.DataFrame, key: Sequence[str]) -> bool:
+    """True when no two rows share a ``key`` combination, decided from 64-bit hashes without string hashing
+    of a struct: per-column hashes (cheap, parallel) are mixed into one integer per row and sorted.
+
+    Equal keys always give equal mixed hashes, so "all distinct" is exact; a repeated hash (a real duplicate
+    or a collision) returns False and the caller runs the exact check.
+    """
+    hashes = frame.select(pl.col(key).hash(seed=0))
+    mixed = np.zeros(frame.height, dtype=np.uint64)
+    for column in hashes.iter_columns():
+        mixed *= np.uint64(0x100000001B3)  # FNV prime: a different position weight per column
+        mixed ^= column.to_numpy()
+    mixed = pl.Series(mixed).sort().to_numpy()  # polars sorts in parallel
+    return not bool((mixed[1:] == mixed[:-1]).any())
+
+
 def check_duplicates(frame: pl.DataFrame, key: Sequence[str], path: str | Path) -> None:
     """Each ``key`` combination once; name two repeated rows and a column that tells them apart, if any."""
     key = [c for c in key if c in frame.columns]
-    if frame.is_empty() or not key:
+    if frame.is_empty() or not key or _keys_distinct(frame, key):
         return
-    if frame.select(pl.struct(key).hash().n_unique()).item() == frame.height:
-        return  # fast path: all hashes distinct, so all keys distinct
     duplicated = frame.select(pl.struct(key).is_duplicated()).to_series()
     if not duplicated.any():
         return
