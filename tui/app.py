@@ -106,17 +106,17 @@ class EmergenceApp(App):
         Binding("question_mark", "help", "Help"),
         Binding("n", "next_metric", "Metric+"),
         Binding("p", "previous_metric", "Metric-"),
-        Binding("M", "pick_metric", "Pick metric", show=False),
+        Binding("M", "pick_metric", "Pick metric"),
         Binding("x", "cycle_axis", "Axis"),
         Binding("y", "toggle_log_y", "Log-y"),
         Binding("l", "cycle_law", "Law"),
         Binding("f", "cycle_family", "Family"),
-        Binding("F", "pick_family", "Pick family", show=False),
+        Binding("F", "pick_family", "Pick family"),
         Binding("r", "resample_panel", "Resample"),
-        Binding("R", "reseed", "Re-seed", show=False),
+        Binding("R", "reseed", "Re-seed"),
         Binding("L", "open_lab", "Lab"),
         Binding("e", "export", "Export"),
-        Binding("o", "open_path", "Open", show=False),
+        Binding("o", "open_path", "Open"),
     ]
 
     def __init__(
