@@ -108,6 +108,8 @@ _CHUNK_ENTRIES = 1 << 22
 _COLLAPSE_RATIO = 3
 # groups x distinct item ids up to this are ranked with a dense presence table (bytes), else by a sort
 _DENSE_ITEM_CELLS = 1 << 26
+# the layout fast path needs runs of equal family/task/model rows at least this long on average
+_MIN_RUN_LENGTH = 16
 # a paired count matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
 _SHARED_ENTRIES = 1 << 24
 
@@ -270,32 +272,27 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     models by scale, so the numbers do not depend on the order of the input rows.
     """
     height = frame.height
-    table = (
+    names = (FAMILY, TASK, MODEL)
+    found = (
         frame.lazy()
         .select(
-            *[pl.col(c).cast(pl.Utf8).hash(seed=0).alias(c) for c in (FAMILY, TASK, MODEL, ITEM)],
-            pl.col(ITEM)
-            .cast(pl.Utf8)
-            .fill_null("")
-            .cast(pl.Categorical(pl.Categories.random()))
-            .to_physical()
-            .alias("_item_code"),
+            pl.any_horizontal(
+                pl.col(c).cast(pl.Utf8).ne_missing(pl.col(c).cast(pl.Utf8).shift()) for c in names
+            )
+            .arg_true()
+            .alias("starts")
         )
         .collect()
     )
-    family_hash, task_hash, model_hash = (table[c].to_numpy() for c in (FAMILY, TASK, MODEL))
-    changes = np.ones(height, dtype=bool)
-    changes[1:] = (
-        (family_hash[1:] != family_hash[:-1])
-        | (task_hash[1:] != task_hash[:-1])
-        | (model_hash[1:] != model_hash[:-1])
-    )
-    run_starts = np.flatnonzero(changes)
+    run_starts = found["starts"].to_numpy().astype(np.int64)
+    if run_starts.size == 0 or run_starts[0] != 0:
+        run_starts = np.r_[0, run_starts]
     run_lengths = np.diff(np.r_[run_starts, height])
-    del changes
-    family_code = np.unique(family_hash[run_starts], return_inverse=True)[1]
-    task_keys, task_code = np.unique(task_hash[run_starts], return_inverse=True)
-    model_keys, model_code = np.unique(model_hash[run_starts], return_inverse=True)
+    heads = frame.select(pl.col(c).gather(run_starts).cast(pl.Utf8).hash(seed=0) for c in names)
+    family_hash, task_hash, model_hash = (heads[c].to_numpy() for c in names)
+    family_code = np.unique(family_hash, return_inverse=True)[1]
+    task_keys, task_code = np.unique(task_hash, return_inverse=True)
+    model_keys, model_code = np.unique(model_hash, return_inverse=True)
     del family_hash, task_hash, model_hash
     _, group_first_run, group_of_run = np.unique(
         family_code * len(task_keys) + task_code, return_index=True, return_inverse=True
@@ -330,32 +327,46 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
         members.append(p)
     group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
 
-    # items: ranked by the hash of their id within each group
-    item_hash = table[ITEM].to_numpy()
-    del table
-    located = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
-    if located is None:
-        located = _items_by_code(frame, item_hash, run_lengths, group_of_run, n_groups)
-    item_index, group_items = located
-    del item_hash, located
+    # items: ranked by the hash of their id within each group; cells model-major (a model's items together)
+    item_hash = frame.select(pl.col(ITEM).cast(pl.Utf8).hash(seed=0)).to_series().to_numpy()
+    ranks = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
+    item_index = None
+    if ranks is None:
+        item_index, group_items = _items_by_code(frame, item_hash, run_lengths, group_of_run, n_groups)
+    else:
+        group_items = np.array([len(rank) for rank in ranks], dtype=np.int64)
+    del item_hash
 
-    sizes = group_items * group_models
-    offsets = np.r_[0, np.cumsum(sizes)]
-    run_base = offsets[group_of_run] + model_rank[group_of_run * n_all_models + model_code]
-    cell = np.repeat(run_base, run_lengths) + item_index * np.repeat(group_models[group_of_run], run_lengths)
-    del item_index
-    cell_counts = np.bincount(cell, minlength=int(offsets[-1]))
-    if cell_counts.max(initial=0) > 1:
-        row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
-        raise InputError(
-            f"scored samples: duplicate rows for family {frame[FAMILY][row]!r}, task {frame[TASK][row]!r}, "
-            f"model {frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one row per model x task x item"
-        )
-    has_row = cell_counts > 0
-    del cell_counts
+    offsets = np.r_[0, np.cumsum(group_items * group_models)]
+    pair_of_run = group_of_run * n_all_models + model_code
+    run_base = offsets[group_of_run] + model_rank[pair_of_run] * group_items[group_of_run]
+    if item_index is None:  # one pass, run by run (few runs: checked by _items_by_layout)
+        cell = np.empty(height, dtype=np.int64)
+        for start, length, g, base in zip(
+            run_starts.tolist(), run_lengths.tolist(), group_of_run.tolist(), run_base.tolist(), strict=True
+        ):
+            np.add(ranks[g], base, out=cell[start : start + length])
+        # every run covers all of its task's items, so cells are all filled once unless a model has two runs
+        complete = len(np.unique(pair_of_run)) == len(run_starts)
+    else:
+        cell = np.repeat(run_base, run_lengths) + item_index
+        del item_index
+        complete = False
+    has_row = None
+    if not complete:
+        cell_counts = np.bincount(cell, minlength=int(offsets[-1]))
+        if cell_counts.max(initial=0) > 1:
+            row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
+            raise InputError(
+                f"scored samples: duplicate rows for family {frame[FAMILY][row]!r}, task "
+                f"{frame[TASK][row]!r}, model {frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one "
+                "row per model x task x item"
+            )
+        has_row = cell_counts > 0
+        del cell_counts
     buffers = {}
     for metric in metrics:
-        buffer = np.full(int(offsets[-1]), np.nan)
+        buffer = np.empty(int(offsets[-1])) if complete else np.full(int(offsets[-1]), np.nan)
         buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
         buffers[metric] = buffer
     del cell
@@ -365,14 +376,16 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     tasks = frame[TASK].gather(group_rows).cast(pl.Utf8).to_list()
     groups = []
     for g in range(n_groups):
-        start, stop, shape = int(offsets[g]), int(offsets[g + 1]), (int(group_items[g]), int(group_models[g]))
+        start, stop, shape = int(offsets[g]), int(offsets[g + 1]), (int(group_models[g]), int(group_items[g]))
         dropped = None
         if settings.subsample is not None:
-            has = has_row[start:stop].reshape(shape)
+            has = (
+                np.ones(shape[::-1], dtype=bool) if has_row is None else has_row[start:stop].reshape(shape).T
+            )
             dropped = ~_subsample_mask(has, settings, families[g], tasks[g])
         values = {}
         for metric, buffer in buffers.items():
-            matrix = buffer[start:stop].reshape(shape)
+            matrix = buffer[start:stop].reshape(shape).T  # items x models, a view
             if dropped is not None:
                 matrix[dropped] = np.nan
             if not np.isnan(matrix).all():
@@ -394,9 +407,11 @@ def _items_by_layout(
     run_lengths: np.ndarray,
     group_of_run: np.ndarray,
     group_first_run: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Item positions when every model of a task lists the same distinct ids in the same order (the usual
-    layout of evaluation logs): one rank per task, checked run by run. None when the layout differs."""
+) -> list[np.ndarray] | None:
+    """Per task, each item's hash rank when every model of the task lists the same distinct ids in the same
+    order (the usual layout of evaluation logs), checked run by run; None when the layout differs."""
+    if len(run_starts) > max(1, len(item_hash) // _MIN_RUN_LENGTH):
+        return None  # short runs (e.g. shuffled rows): a Python loop over runs would be slow
     reference = group_first_run[group_of_run]
     if not np.array_equal(run_lengths, run_lengths[reference]):
         return None
@@ -415,9 +430,7 @@ def _items_by_layout(
             item_hash[start : start + length], item_hash[ref_start : ref_start + length]
         ):
             return None
-    item_index = np.concatenate([ranks[g] for g in group_of_run.tolist()])
-    group_items = np.array([len(rank) for rank in ranks], dtype=np.int64)
-    return item_index, group_items
+    return ranks
 
 
 def _items_by_code(
