@@ -18,7 +18,8 @@ Per-sample metrics (SCIENCE.md section 4):
   across replicates. Tasks with the same n then share count rows: their replicate means are uncorrelated
   (given the counts, the permutations are independent and every count row sums to n) but not independent;
   nothing here compares replicates across tasks (emergence scores use one family x task x metric at a time).
-  Above ``_SHARED_ENTRIES`` (B x n) each task draws its own counts in chunks, as the unpaired path does;
+  The tasks sharing a draw are multiplied by it in one wide product (several times faster than one skinny
+  product per task). Above ``_SHARED_ENTRIES`` (B x n) each task draws its own counts in chunks instead;
 * 0/1 metrics also get ``binom_lo``/``binom_hi``: the Wilson interval, which unlike the bootstrap does not
   collapse to [0, 0] at 0 of n.
 
@@ -26,8 +27,9 @@ Aggregate rows: a 0/1 metric with n known gets the Wilson interval and binomial 
 model); else a row with stderr gets ``value +- z stderr`` and normal replicates; else no interval.
 
 Random streams are seeded from ``(seed, family, task[, metric])`` and the shared counts from ``(seed, n)``,
-so a group's numbers do not depend on which other groups are present, and the same seed gives the same
-numbers exactly.
+so a group's numbers do not depend on which other groups are present (up to floating-point rounding, since
+the batched product's blocking depends on its width), and the same seed and input give the same numbers
+exactly.
 
 Splitting rows into tasks does not sort them: names are coded from hashes at the starts of runs of equal
 family/task/model rows, items by their position when every model lists the same ids in the same order
@@ -112,6 +114,8 @@ _DENSE_ITEM_CELLS = 1 << 26
 _MIN_RUN_LENGTH = 16
 # a paired count matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
 _SHARED_ENTRIES = 1 << 24
+# tasks wait for one product with the shared counts until their columns hold this many entries (64 MB)
+_BATCH_ENTRIES = 1 << 23
 
 # Aggregate metrics that metrics.py does not describe get a spec guessed from the name (noted in the output).
 _BINARY_NAMES = frozenset(
@@ -203,10 +207,10 @@ def _sample_points(
         notes.append(f"binom_lo/binom_hi: {settings.ci:.0%} Wilson score interval for 0/1 metrics")
     notes.append("stderr (per-sample metrics): sample standard deviation (ddof=1) / sqrt(n)")
 
-    shared = _SharedCounts(settings.seed, settings.bootstrap)
+    all_reps = _bootstrap_groups(groups, scored.specs, settings) if settings.bootstrap > 0 else {}
     found: dict[tuple[str, str, str], Replicates] = {}
-    for group in sorted(groups, key=_item_count):  # tasks with equal item counts share one count draw
-        reps = _bootstrap_group(group, scored.specs, settings, shared) if settings.bootstrap > 0 else {}
+    for index, group in enumerate(groups):
+        reps = all_reps.get(index, {})
         model_names = group.models
         for metric, matrix in group.values.items():
             spec = scored.specs[metric]
@@ -486,46 +490,100 @@ def _subsample_mask(has_row: np.ndarray, settings: ResampleSettings, family: str
     return keep
 
 
-def _bootstrap_group(
-    group: _Group,
-    specs: dict[str, MetricSpec],
-    settings: ResampleSettings,
-    shared: _SharedCounts | None = None,
-) -> dict[str, np.ndarray]:
-    """Replicate means (B x models) for every metric of one family x task."""
-    if settings.paired:
-        return _paired(group, specs, settings, shared)
-    return {
-        metric: _unpaired(
-            matrix, specs[metric].binary, settings, _rng(settings.seed, group.family, group.task, metric)
-        )
-        for metric, matrix in group.values.items()
-    }
+def _bootstrap_groups(
+    groups: list[_Group], specs: dict[str, MetricSpec], settings: ResampleSettings
+) -> dict[int, dict[str, np.ndarray]]:
+    """Replicate means (B x models) for every metric of every family x task, by the group's index."""
+    if not settings.paired:
+        return {
+            index: {
+                metric: _unpaired(
+                    matrix,
+                    specs[metric].binary,
+                    settings,
+                    _rng(settings.seed, group.family, group.task, metric),
+                )
+                for metric, matrix in group.values.items()
+            }
+            for index, group in enumerate(groups)
+        }
+    done: dict[int, dict[str, np.ndarray]] = {}
+    batch = _SharedBatch(settings.seed, settings.bootstrap)
+    # tasks with equal item counts share one count draw, and are multiplied by it together
+    for index in sorted(range(len(groups)), key=lambda i: _item_count(groups[i])):
+        prepared = _paired(groups[index], specs, settings)
+        if isinstance(prepared, _Pending):
+            batch.add(index, prepared, done)
+        else:
+            done[index] = prepared
+    batch.flush(done)
+    return done
 
 
-class _SharedCounts:
-    """Paired resample counts (B x n) drawn once per item count n and reused by every task with n items.
+@dataclass(frozen=True)
+class _Pending:
+    """One task's paired matrices waiting for the shared count draw of its item count.
 
-    The draw comes from a stream keyed by ``(seed, n)`` only, so it does not depend on which groups are
-    present; each task applies it through its own seeded permutation of its items (see ``_paired``). Only the
-    most recent matrix is kept: groups are visited in order of their item count.
+    ``columns`` is ``[values | masks]`` with the task's items already in its own random order; ``which`` maps
+    each value column to its denominator mask (None: every item present, the denominator is n).
+    """
+
+    n_items: int
+    metrics: tuple[str, ...]
+    n_models: int
+    n_values: int
+    columns: np.ndarray
+    which: np.ndarray | None
+
+    def finish(self, product: np.ndarray) -> dict[str, np.ndarray]:
+        sums = product[:, : self.n_values]
+        totals = float(self.n_items) if self.which is None else product[:, self.n_values :][:, self.which]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = sums / totals
+        width = self.n_models
+        return {m: means[:, i * width : (i + 1) * width] for i, m in enumerate(self.metrics)}
+
+
+class _SharedBatch:
+    """Collects tasks with the same item count and multiplies them by the shared counts in one wide product.
+
+    One B x n count matrix is drawn per distinct n from a stream keyed by ``(seed, n)`` only (independent of
+    which groups are present); a product with many columns runs several times faster than one per task.
+    Tasks arrive in order of n, so only one count matrix is alive at a time.
     """
 
     def __init__(self, seed: int, n_replicates: int) -> None:
         self._seed, self._n_replicates = seed, n_replicates
+        self._waiting: list[tuple[int, _Pending]] = []
+        self._width = 0
         self._n: int | None = None
         self._counts: np.ndarray | None = None
 
-    def get(self, n_items: int) -> np.ndarray | None:
-        """The B x n float64 count matrix, or None when it would exceed ``_SHARED_ENTRIES``."""
-        if n_items * self._n_replicates > _SHARED_ENTRIES:
-            return None
+    def add(self, index: int, pending: _Pending, done: dict[int, dict[str, np.ndarray]]) -> None:
+        if self._waiting and self._waiting[0][1].n_items != pending.n_items:
+            self.flush(done)
+        self._waiting.append((index, pending))
+        self._width += pending.columns.shape[1]
+        if self._width * pending.n_items >= _BATCH_ENTRIES:
+            self.flush(done)
+
+    def flush(self, done: dict[int, dict[str, np.ndarray]]) -> None:
+        if not self._waiting:
+            return
+        n_items = self._waiting[0][1].n_items
         if n_items != self._n:
             self._counts = None  # free the previous matrix before drawing the next
-            rng = _rng(self._seed, "paired counts", str(n_items))
-            self._counts = _draw_counts(rng, n_items, self._n_replicates)
+            self._counts = _draw_counts(
+                _rng(self._seed, "paired counts", str(n_items)), n_items, self._n_replicates
+            )
             self._n = n_items
-        return self._counts
+        product = self._counts @ np.hstack([pending.columns for _, pending in self._waiting])
+        start = 0
+        for index, pending in self._waiting:
+            stop = start + pending.columns.shape[1]
+            done[index] = pending.finish(product[:, start:stop])
+            start = stop
+        self._waiting, self._width = [], 0
 
 
 def _draw_counts(rng: np.random.Generator, n_items: int, n_replicates: int) -> np.ndarray:
@@ -543,11 +601,9 @@ def _draw_counts(rng: np.random.Generator, n_items: int, n_replicates: int) -> n
 
 
 def _paired(
-    group: _Group,
-    specs: dict[str, MetricSpec],
-    settings: ResampleSettings,
-    shared: _SharedCounts | None = None,
-) -> dict[str, np.ndarray]:
+    group: _Group, specs: dict[str, MetricSpec], settings: ResampleSettings
+) -> dict[str, np.ndarray] | _Pending:
+    """Replicate means of one task, or its matrices to multiply by the shared counts of its item count."""
     metrics = list(group.values)
     stacked = np.hstack([group.values[m] for m in metrics])
     present = ~np.isnan(stacked)
@@ -570,19 +626,17 @@ def _paired(
         masks, which = None, None
     else:
         masks, which = np.unique(present.T, axis=0, return_inverse=True)
-        masks = masks.T.astype(np.float64)
-    shared_counts = shared.get(n_items) if weights is None and shared is not None else None
-    if shared_counts is not None:
+        masks, which = masks.T.astype(np.float64), which.ravel()
+    n_models = len(group.models)
+    if weights is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
         order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k
-        sums = shared_counts @ values[order]
-        totals = float(n_items) if masks is None else shared_counts @ masks[order]
-    else:
-        sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
+        columns = values[order] if masks is None else np.hstack([values[order], masks[order]])
+        return _Pending(n_items, tuple(metrics), n_models, values.shape[1], columns, which)
+    sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
     if masks is not None:
-        totals = totals[:, which.ravel()]
+        totals = totals[:, which]
     with np.errstate(divide="ignore", invalid="ignore"):
         means = sums / totals
-    n_models = len(group.models)
     return {m: means[:, i * n_models : (i + 1) * n_models] for i, m in enumerate(metrics)}
 
 
