@@ -617,7 +617,9 @@ def _paired(
     if all(specs[m].binary for m in metrics):
         patterns = np.hstack([values, present]).astype(bool)
         if patterns.shape[1] <= 62:  # rows as bit patterns in one int64, so the collapse is a 1-d unique
-            keys = patterns.astype(np.int64) @ (np.int64(1) << np.arange(patterns.shape[1], dtype=np.int64))
+            packed = np.zeros((n_items, 8), dtype=np.uint8)  # bit j of the little-endian int64 is column j
+            packed[:, : (patterns.shape[1] + 7) // 8] = np.packbits(patterns, axis=1, bitorder="little")
+            keys = packed.view("<i8").ravel()
             _, first, counts = np.unique(keys, return_index=True, return_counts=True)
             if len(first) * _COLLAPSE_RATIO < n_items:
                 values, present, weights = values[first], present[first], counts
