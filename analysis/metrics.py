@@ -242,12 +242,14 @@ def _edit_distances(frame: pl.DataFrame, texts: pl.DataFrame, options: MetricOpt
 def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """One representative row per distinct (left, right) pair, and each row's index into them.
 
-    Pairs are grouped by mixed 64-bit string hashes, then every row is compared with its representative
-    string by string, so the grouping is exact; None when a hash collision makes two different pairs meet
-    (the caller then solves every row).
+    Rows are grouped by one mixed 64-bit hash of both strings and every row is checked against its
+    representative with a second, independently seeded 64-bit hash: two different pairs would have to
+    collide in both (about 2^-128 per pair) to be merged. None when a group fails the check (the caller then
+    solves every row).
     """
-    hashes = pl.DataFrame({"l": left, "r": right}).select(pl.all().hash(seed=0))
-    key = hashes["l"].to_numpy() * np.uint64(0x100000001B3) ^ hashes["r"].to_numpy()
+    both = pl.DataFrame({"l": left, "r": right})
+    first = both.select(pl.all().hash(seed=0))
+    key = first["l"].to_numpy() * np.uint64(0x100000001B3) ^ first["r"].to_numpy()
     order = pl.Series(key).arg_sort().to_numpy()  # polars sorts in parallel
     ordered = key[order]
     starts = np.concatenate([[True], ordered[1:] != ordered[:-1]])
@@ -256,9 +258,9 @@ def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.n
     representatives = order[starts]
     if len(representatives) == len(key):
         return representatives, inverse
-    mine = pl.Series(representatives[inverse])
-    same = (left.gather(mine) == left) & (right.gather(mine) == right)
-    return (representatives, inverse) if bool(same.all()) else None
+    second = both.select(pl.all().hash(seed=0x9E3779B97F4A7C15))
+    check = second["l"].to_numpy() * np.uint64(0x100000001B3) ^ second["r"].to_numpy()
+    return (representatives, inverse) if np.array_equal(check[representatives][inverse], check) else None
 
 
 def _distinct_pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:

@@ -59,3 +59,23 @@ def test_known_distances_and_fallbacks() -> None:
     assert words == [1.0, 1.0, 1.0, 1.0, None]
     assert ascii_tokens(pl.Series(["ünïcode"]), "chars") is None  # non-ASCII: the general path
     assert ascii_tokens(pl.Series(["averyverylongtoken"]), "whitespace") is None  # > 8 bytes
+
+
+@pytest.mark.parametrize("tokenizer", ["chars", "whitespace"])
+def test_repeated_and_equal_pairs_score_as_each_pair_alone(tokenizer: str) -> None:
+    """Distinct pairs are solved once and spread back; equal texts are 0 without a DP; non-ASCII too."""
+    rng = np.random.default_rng(7)
+    pool = [
+        ("kitten", "sitting"),
+        ("a b c", "a c"),
+        ("same", "same"),
+        ("", "x y"),
+        ("é x", "e x"),
+        ("ab", "ba"),
+    ]
+    picks = rng.integers(0, len(pool), 3000)
+    left, right = [pool[i][0] for i in picks], [pool[i][1] for i in picks]
+    frame = pl.DataFrame({"target": left, "prediction": right})
+    result = token_edit_distances(frame, MetricOptions(tokenizer=tokenizer)).to_list()
+    expected = [levenshtein(_tokens(a, tokenizer), _tokens(b, tokenizer)) for a, b in pool]
+    assert result == [expected[i] for i in picks]

@@ -186,3 +186,16 @@ def test_bad_sizes_file_names_its_row(write_file) -> None:
     sizes = write_file("sizes.csv", "model,params\nm,1e6\nk,zero\n")
     message = load_error([results], LoadOptions(sizes_file=str(sizes)))
     assert "sizes.csv" in message and "column params, row 2" in message
+
+
+def test_duplicate_found_among_many_distinct_keys(tmp_path: Path) -> None:
+    """The hashed fast path must still send a single repeated key among 20,000 rows to the exact check."""
+    items = [str(i) for i in range(20_000)]
+    items[-1] = items[5]  # rows 6 and 20000 repeat model m, task t, item 5
+    frame = pl.DataFrame({"model": "m", "task": "t", "item": items, "target": "a", "prediction": "a"})
+    path = tmp_path / "many.csv"
+    frame.write_csv(path)
+    with pytest.raises(InputError, match=r"row 6 and row 20000 repeat"):
+        load([path])
+    frame.with_columns(pl.Series("item", [str(i) for i in range(20_000)])).write_csv(path)
+    assert load([path]).samples.height == 20_000
