@@ -29,9 +29,10 @@ optimum, or fewer distinct scales drawn than the law has free parameters) are dr
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -157,10 +158,12 @@ def _irls_weight(r: np.ndarray, robust: bool) -> np.ndarray:
     return 1.0 / np.maximum(np.abs(r), HUBER_DELTA)
 
 
-# A model maps parameters theta (K, p) to predictions (K, n) in the fitted space and, when asked, the Jacobian
-# d prediction / d theta as a list of p columns (K, n) each (columns, not a stacked array: the batched
-# refinement forms J'WJ entry by entry, which is far cheaper than batched matrix products on tiny systems).
-ModelFn = Callable[[np.ndarray, bool], tuple[np.ndarray, list[np.ndarray] | None]]
+# A kernel maps parameters theta (K, p) and the law's data columns (each (K, n), or (1, n) shared by all
+# rows) to predictions (K, n) in the fitted space and, when asked, the Jacobian d prediction / d theta as a
+# list of p columns (K, n) each (columns, not a stacked array: the batched refinement forms J'WJ entry by
+# entry, far cheaper than batched matrix products on tiny systems). Data are arguments, not closure state,
+# so rows of many fits (different points, even different fixed floors) can be refined in one batch.
+Kernel = Callable[[np.ndarray, tuple[np.ndarray, ...], bool], tuple[np.ndarray, list[np.ndarray] | None]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,7 +171,8 @@ class _Problem:
     """A law set up on data: internal parameters, fitted-space target, start grid, bounds, map back."""
 
     law: Law
-    model: ModelFn
+    kernel: Kernel
+    data: tuple[np.ndarray, ...]  # the kernel's data columns for this fit, each (1, n)
     target: np.ndarray  # (n,)
     grid: np.ndarray  # (S, p)
     lower: np.ndarray  # (p,)
@@ -181,6 +185,10 @@ class _Problem:
     @property
     def n_free(self) -> int:
         return self.grid.shape[1]
+
+    def model(self, theta: np.ndarray, jac: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Predictions (and Jacobian columns) of parameter rows theta (K, p) on this fit's points."""
+        return self.kernel(theta, self.data, jac)
 
 
 def _logsumexp_terms(terms: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -200,18 +208,23 @@ def _positive_grid(*axes: np.ndarray) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
+def _saturating_kernel(
+    theta: np.ndarray, data: tuple[np.ndarray, ...], jac: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """log y - mu_y = logsumexp(e, a - alpha * u) with u = centred log x."""
+    (u,) = data
+    e, a, alpha = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
+    pred, (w_e, w_a) = _logsumexp_terms([np.broadcast_to(e, (len(theta), u.shape[1])), a - alpha * u])
+    if not jac:
+        return pred, None
+    return pred, [w_e, w_a, -u * w_a]
+
+
 def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
     """theta = (e, a, alpha): log y - mu_y = logsumexp(e, a - alpha * (log x - mu_x))."""
     lx, ly = np.log(x), np.log(y)
     mu_x, mu_y = lx.mean(), ly.mean()
     u, t = lx - mu_x, ly - mu_y
-
-    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        e, a, alpha = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
-        pred, (w_e, w_a) = _logsumexp_terms([np.broadcast_to(e, (len(theta), len(u))), a - alpha * u])
-        if not jac:
-            return pred, None
-        return pred, [w_e, w_a, -u * w_a]
 
     def to_natural(theta: np.ndarray) -> np.ndarray:
         e, a, alpha = theta[:, 0], theta[:, 1], theta[:, 2]
@@ -223,7 +236,8 @@ def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
     alpha_start = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
     return _Problem(
         law=get_law("saturating"),
-        model=model,
+        kernel=_saturating_kernel,
+        data=(u[None, :],),
         target=t,
         grid=_positive_grid(e_start, a_start, alpha_start),
         lower=np.array([-_LOG_BOUND, -_LOG_BOUND, 0.0]),
@@ -234,19 +248,24 @@ def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
     )
 
 
+def _joint_kernel(
+    theta: np.ndarray, data: tuple[np.ndarray, ...], jac: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """log L - mu = logsumexp(e, a - alpha u, b - beta v) with u, v = centred log params, log tokens."""
+    u, v = data
+    e, a, alpha, b, beta = (theta[:, i : i + 1] for i in range(5))
+    e_full = np.broadcast_to(e, (len(theta), u.shape[1]))
+    pred, (w_e, w_a, w_b) = _logsumexp_terms([e_full, a - alpha * u, b - beta * v])
+    if not jac:
+        return pred, None
+    return pred, [w_e, w_a, -u * w_a, w_b, -v * w_b]
+
+
 def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
     """theta = (e, a, alpha, b, beta): log L - mu = logsumexp(e, a - alpha u, b - beta v), centred logs."""
     ln, ld, ly = np.log(n_), np.log(d_), np.log(y)
     mu_n, mu_d, mu_y = ln.mean(), ld.mean(), ly.mean()
     u, v, t = ln - mu_n, ld - mu_d, ly - mu_y
-
-    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        e, a, alpha, b, beta = (theta[:, i : i + 1] for i in range(5))
-        e_full = np.broadcast_to(e, (len(theta), len(u)))
-        pred, (w_e, w_a, w_b) = _logsumexp_terms([e_full, a - alpha * u, b - beta * v])
-        if not jac:
-            return pred, None
-        return pred, [w_e, w_a, -u * w_a, w_b, -v * w_b]
 
     def to_natural(theta: np.ndarray) -> np.ndarray:
         e, a, alpha, b, beta = (theta[:, i] for i in range(5))
@@ -260,7 +279,8 @@ def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
     exp_start = np.array([0.1, 0.25, 0.4, 0.6, 1.0, 1.5])
     return _Problem(
         law=get_law("joint"),
-        model=model,
+        kernel=_joint_kernel,
+        data=(u[None, :], v[None, :]),
         target=t,
         grid=_positive_grid(e_start, ab_start, exp_start, ab_start, exp_start),
         lower=np.array([-_LOG_BOUND, -_LOG_BOUND, 0.0, -_LOG_BOUND, 0.0]),
@@ -273,6 +293,40 @@ def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _logistic_curve(
+    f: np.ndarray, c: np.ndarray, k: np.ndarray, x0: np.ndarray, lx: np.ndarray, jac: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """floor + (ceil - floor) * sigmoid(k (log10 x - x0)) and its columns for (ceil, k, x0)."""
+    d = lx - x0
+    s = _sigmoid(k * d)
+    pred = f + (c - f) * s
+    if not jac:
+        return pred, None
+    slope = (c - f) * s * (1.0 - s)
+    return pred, [s, slope * d, -slope * k]
+
+
+def _logistic_free_kernel(
+    theta: np.ndarray, data: tuple[np.ndarray, ...], jac: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """theta = (floor, ceil, k, x0); data = (log10 x,)."""
+    (lx,) = data
+    f = theta[:, 0:1]
+    pred, columns = _logistic_curve(f, theta[:, 1:2], theta[:, 2:3], theta[:, 3:4], lx, jac)
+    if columns is not None:
+        columns.insert(0, 1.0 - columns[0])
+    return pred, columns
+
+
+def _logistic_fixed_kernel(
+    theta: np.ndarray, data: tuple[np.ndarray, ...], jac: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """theta = (ceil, k, x0); data = (log10 x, fixed floor (K or 1, 1))."""
+    lx, floor = data
+    f = np.broadcast_to(floor, (len(theta), 1))
+    return _logistic_curve(f, theta[:, 0:1], theta[:, 1:2], theta[:, 2:3], lx, jac)
 
 
 def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Problem:
@@ -295,19 +349,6 @@ def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Pro
             return theta[:, 0:1], theta[:, 1:2], theta[:, 2:3], theta[:, 3:4]
         return np.full((len(theta), 1), floor), theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
 
-    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        f, c, k, x0 = unpack(theta)
-        d = lx - x0
-        s = _sigmoid(k * d)
-        pred = f + (c - f) * s
-        if not jac:
-            return pred, None
-        slope = (c - f) * s * (1.0 - s)
-        columns = [s, slope * d, -slope * k]
-        if free_floor:
-            columns.insert(0, 1.0 - s)
-        return pred, columns
-
     def to_natural(theta: np.ndarray) -> np.ndarray:
         return np.concatenate(unpack(theta), axis=1)
 
@@ -326,7 +367,8 @@ def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Pro
         upper = np.array([ceil_hi, _LOGISTIC_MAX_K, x0_hi])
     return _Problem(
         law=get_law("logistic"),
-        model=model,
+        kernel=_logistic_free_kernel if free_floor else _logistic_fixed_kernel,
+        data=(lx[None, :],) if free_floor else (lx[None, :], np.full((1, 1), float(floor))),
         target=y.astype(float),
         grid=grid,
         lower=lower,
@@ -430,9 +472,37 @@ def _refine_batched(
     weights: np.ndarray,
     max_iter: int | np.ndarray = _BATCH_MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refine many (start, weights) problems on one fit's points at once; see ``_refine_rows``."""
+    k = len(starts)
+    return _refine_rows(
+        problem.kernel,
+        problem.robust,
+        np.broadcast_to(problem.target, (k, len(problem.target))),
+        tuple(np.broadcast_to(column, (k, column.shape[1])) for column in problem.data),
+        np.broadcast_to(problem.lower, (k, len(problem.lower))),
+        np.broadcast_to(problem.upper, (k, len(problem.upper))),
+        starts,
+        weights,
+        max_iter,
+    )
+
+
+def _refine_rows(
+    kernel: Kernel,
+    robust: bool,
+    target: np.ndarray,
+    data: tuple[np.ndarray, ...],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    max_iter: int | np.ndarray = _BATCH_MAX_ITER,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refine many (start, weights) problems at once by damped reweighted Gauss-Newton.
 
-    Returns theta (K, p), objective (K,) and converged (K,).
+    Every argument has one row per problem: target (K, n), each data column (K, n) or (K, 1), bounds (K, p),
+    starts (K, p), weights (K, n); so rows may come from different fits of the same kernel (points padded to a
+    common n with weight 0). Returns theta (K, p), objective (K,) and converged (K,).
 
     Each problem minimises sum_i w_i rho(r_i). A step solves (J'WJ + lam diag(J'WJ)) s = J'W r with the IRLS
     weights of the loss, is projected onto the bounds and is kept only if the true objective falls (then lam
@@ -442,19 +512,20 @@ def _refine_batched(
     moving after ``max_iter`` steps (one limit, or one per problem) has not converged. Finished problems leave
     the working set, so the late iterations only pay for the few still moving.
     """
-    target, robust, model = problem.target, problem.robust, problem.model
-    lower, upper = problem.lower, problem.upper
     theta_out = np.clip(starts.astype(float), lower, upper)
     p = theta_out.shape[1]
     obj_out = np.full(len(theta_out), np.inf)
     converged = np.zeros(len(theta_out), dtype=bool)
+
     with np.errstate(all="ignore"):
-        pred, jac = model(theta_out, True)
+        pred, jac = kernel(theta_out, data, True)
         resid = target - pred
         obj = (weights * _rho(resid, robust)).sum(axis=1)
         rows = np.flatnonzero(np.isfinite(obj))  # which input problem each working row is
         theta, obj, resid, w = theta_out[rows], obj[rows], resid[rows], weights[rows]
         jac = [column[rows] for column in jac]
+        target, lower, upper = target[rows], lower[rows], upper[rows]
+        data = tuple(column[rows] for column in data)
         obj_out[rows] = obj
         lam = np.full(len(rows), 1e-3)
         limit = np.broadcast_to(np.asarray(max_iter), (len(theta_out),))[rows]
@@ -473,7 +544,7 @@ def _refine_batched(
             # a parameter at a bound that descent pushes outward is held there: solving for the others alone
             # keeps Gauss-Newton fast along the bound, where the clipped full step would crawl
             held = [
-                ((theta[:, i] <= lower[i]) & (g[i] < 0)) | ((theta[:, i] >= upper[i]) & (g[i] > 0))
+                ((theta[:, i] <= lower[:, i]) & (g[i] < 0)) | ((theta[:, i] >= upper[:, i]) & (g[i] > 0))
                 for i in range(p)
             ]
             for i in range(p):
@@ -487,7 +558,7 @@ def _refine_batched(
             bad = ~np.isfinite(sum(diag) + sum(g))
             step = _solve_symmetric(h, g)
             cand = np.clip(theta + step, lower, upper)
-            cand_pred, cand_jac = model(cand, True)
+            cand_pred, cand_jac = kernel(cand, data, True)
             cand_resid = target - cand_pred
             cand_obj = (w * _rho(cand_resid, robust)).sum(axis=1)
             better = cand_obj < obj  # False for NaN
@@ -512,6 +583,8 @@ def _refine_batched(
                 rows, theta, obj, resid, w = rows[keep], theta[keep], obj[keep], resid[keep], w[keep]
                 lam, floor, limit = lam[keep], floor[keep], limit[keep]
                 jac = [column[keep] for column in jac]
+                target, lower, upper = target[keep], lower[keep], upper[keep]
+                data = tuple(column[keep] for column in data)
         theta_out[rows], obj_out[rows] = theta, obj
     return theta_out, obj_out, converged
 
@@ -663,6 +736,122 @@ def fit_law(
     start give ``ok=False`` with a message, never an exception. ``bootstrap`` > 0 adds percentile CIs at level
     ``ci`` from that many seeded replicates.
     """
+    request = _FitRequest(x, y, law, x2, floor, bootstrap, ci, seed, x_name, x2_name)
+    return _fit_many([request])[0]
+
+
+@dataclass(frozen=True, eq=False)
+class _FitRequest:
+    """The arguments of one ``fit_law`` call, so that many fits can be set up and refined together."""
+
+    x: np.ndarray
+    y: np.ndarray
+    law: str
+    x2: np.ndarray | None = None
+    floor: float | None = None
+    bootstrap: int = 0
+    ci: float = 0.95
+    seed: int = 0
+    x_name: str = "x"
+    x2_name: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _Pending:
+    """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
+
+    problem: _Problem
+    starts: np.ndarray  # (K, p): the point estimate's best grid starts first, then the replicates'
+    weights: np.ndarray  # (K, n)
+    limits: np.ndarray  # (K,) iteration limits
+    n_top: int  # how many rows are the point estimate's starts
+    reps: _Replicates | None
+    bootstrap: int
+    level: float
+    notes: list[str]
+    common: dict
+    refuse: Callable[[str], FitResult]
+
+
+@np.errstate(all="ignore")
+def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
+    """``fit_law`` for many requests: every fit needing a search is refined in shared batches (one loop per
+    kernel instead of one per fit), then each is finished on its own; results equal separate calls."""
+    prepared = [_prepare(request) for request in requests]
+    waiting = [i for i, item in enumerate(prepared) if isinstance(item, _Pending)]
+    refined = _refine_pending([prepared[i] for i in waiting])
+    for i, (thetas, values, converged) in zip(waiting, refined, strict=True):
+        prepared[i] = _finish(prepared[i], thetas, values, converged)
+    return prepared
+
+
+_BATCH_ROWS = 1 << 16  # rows refined together: bounds the batch's memory (~n x 8 bytes x 40 arrays per row)
+
+
+def _refine_pending(
+    pending: list[_Pending],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Refine the rows of many fits: fits sharing a kernel are stacked (points padded to a common n with
+    weight 0, each row carrying its own target, data and bounds) and refined in one ``_refine_rows`` call."""
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(pending)
+    by_kernel: dict[tuple[Kernel, bool], list[int]] = {}
+    for i, item in enumerate(pending):
+        by_kernel.setdefault((item.problem.kernel, item.problem.robust), []).append(i)
+    for (kernel, robust), members in by_kernel.items():
+        batch: list[int] = []
+        size = 0
+        for position, i in enumerate(members):
+            batch.append(i)
+            size += len(pending[i].starts)
+            if size >= _BATCH_ROWS or position == len(members) - 1:
+                stacked = _refine_stacked(kernel, robust, [pending[j] for j in batch])
+                for j, result in zip(batch, stacked, strict=True):
+                    out[j] = result
+                batch, size = [], 0
+    return out  # type: ignore[return-value]
+
+
+def _refine_stacked(
+    kernel: Kernel, robust: bool, pending: list[_Pending]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One ``_refine_rows`` call over the rows of several fits of one kernel, split back per fit."""
+    n_max = max(len(item.problem.target) for item in pending)
+
+    def padded(row: np.ndarray, k: int) -> np.ndarray:
+        """(1, n) or (n,) repeated over k rows and padded with its last value to n_max (or (1, 1) kept)."""
+        row = np.asarray(row).reshape(1, -1)
+        if row.shape[1] > 1 or n_max == 1:
+            row = np.pad(row, ((0, 0), (0, n_max - row.shape[1])), mode="edge")
+        return np.broadcast_to(row, (k, row.shape[1]))
+
+    sizes = [len(item.starts) for item in pending]
+    n_data = len(pending[0].problem.data)
+    p = pending[0].starts.shape[1]
+    target = np.concatenate([padded(item.problem.target, k) for item, k in zip(pending, sizes, strict=True)])
+    data = tuple(
+        np.concatenate([padded(item.problem.data[c], k) for item, k in zip(pending, sizes, strict=True)])
+        for c in range(n_data)
+    )
+    lower = np.concatenate([np.broadcast_to(item.problem.lower, (len(item.starts), p)) for item in pending])
+    upper = np.concatenate([np.broadcast_to(item.problem.upper, (len(item.starts), p)) for item in pending])
+    weights = np.concatenate(
+        [np.pad(item.weights, ((0, 0), (0, n_max - item.weights.shape[1]))) for item in pending]
+    )
+    starts = np.concatenate([item.starts for item in pending])
+    limits = np.concatenate([item.limits for item in pending])
+    thetas, values, converged = _refine_rows(
+        kernel, robust, target, data, lower, upper, starts, weights, limits
+    )
+    bounds = np.cumsum([0, *sizes])
+    return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _prepare(request: _FitRequest) -> FitResult | _Pending:
+    """Everything of a fit before its refinement: checks and refusals, the power law's closed form, the
+    problem, the point estimate's best starts and the bootstrap replicates' rows."""
+    x, y, law, x2, floor = request.x, request.y, request.law, request.x2, request.floor
+    bootstrap, ci, seed = request.bootstrap, request.ci, request.seed
+    x_name, x2_name = request.x_name, request.x2_name
     spec = get_law(law)
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -747,11 +936,33 @@ def fit_law(
         starts = np.concatenate([starts, reps.starts])
         weights = np.concatenate([weights, reps.weights])
         limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
-    all_thetas, all_values, all_converged = _refine_batched(problem, starts, weights, limits)
+    return _Pending(
+        problem=problem,
+        starts=starts,
+        weights=weights,
+        limits=limits,
+        n_top=order.size,
+        reps=reps,
+        bootstrap=bootstrap,
+        level=ci,
+        notes=notes,
+        common=common,
+        refuse=refuse,
+    )
+
+
+def _finish(
+    pending: _Pending, all_thetas: np.ndarray, all_values: np.ndarray, all_converged: np.ndarray
+) -> FitResult:
+    """A fit from its refined rows: the best start polished by scipy, residuals, notes and bootstrap CIs."""
+    problem, reps, notes, refuse = pending.problem, pending.reps, pending.notes, pending.refuse
+    bootstrap, ci, common = pending.bootstrap, pending.level, pending.common
+    spec = problem.law
+    n_top = pending.n_top
     thetas, values, converged = (
-        all_thetas[: order.size],
-        all_values[: order.size],
-        all_converged[: order.size],
+        all_thetas[:n_top],
+        all_values[:n_top],
+        all_converged[:n_top],
     )
     best = int(np.argmin(values))
     theta, value = thetas[best], float(values[best])
@@ -760,14 +971,12 @@ def fit_law(
         theta, value = polished, polished_value
     natural = problem.to_natural(theta[None, :])[0]
     if not (polish_ok or converged[best]) or not np.isfinite(value) or not np.isfinite(natural).all():
-        return refuse(f"the fit did not converge from the {order.size} best grid starts")
+        return refuse(f"the fit did not converge from the {n_top} best grid starts")
     residuals = problem.target - problem.model(theta[None, :], False)[0][0]
     notes.extend(_bound_notes(problem, theta))
     cis, n_ok, n_bad = ({}, 0, 0)
     if reps is not None:
-        cis, n_ok, n_bad = _replicate_cis(
-            problem, reps, all_thetas[order.size :], all_values[order.size :], ci
-        )
+        cis, n_ok, n_bad = _replicate_cis(problem, reps, all_thetas[n_top:], all_values[n_top:], ci)
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap replicates failed and were dropped")
     return FitResult(
@@ -843,6 +1052,41 @@ def backtest(
 
     ``largest=False`` holds out the smallest x instead (the most capable models on a loss axis).
     """
+    request, held = _holdout_split(
+        x,
+        y,
+        law,
+        holdout,
+        x2,
+        floor,
+        largest,
+        _FitRequest(x, y, law, x2, floor, bootstrap, ci, seed, x_name, x2_name),
+    )
+    return _judge_backtest(_fit_many([request])[0], held, chance)
+
+
+@dataclass(frozen=True, eq=False)
+class _HeldOut:
+    """The held-out points of a backtest (sorted by x) and the last-value baseline of its training points."""
+
+    holdout: int
+    x: np.ndarray
+    y: np.ndarray
+    x2: np.ndarray | None
+    last_value: float
+
+
+def _holdout_split(
+    x: np.ndarray,
+    y: np.ndarray,
+    law: str,
+    holdout: int,
+    x2: np.ndarray | None,
+    floor: float | None,
+    largest: bool,
+    template: _FitRequest,
+) -> tuple[_FitRequest, _HeldOut]:
+    """The training fit's request (``template`` restricted to the training points) and the held-out points."""
     if holdout < 1:
         raise InputError(f"--holdout must be at least 1 to backtest, got {holdout}")
     x = np.asarray(x, dtype=float).ravel()
@@ -853,32 +1097,29 @@ def backtest(
     held_scales = scales[-holdout:] if largest else scales[:holdout]
     held = present & np.isin(x, held_scales)
     train = present & ~held
-    fit = fit_law(
-        x[train],
-        y[train],
-        law,
-        x2=None if x2 is None else x2[train],
-        floor=floor,
-        bootstrap=bootstrap,
-        ci=ci,
-        seed=seed,
-        x_name=x_name,
-        x2_name=x2_name,
+    request = replace(
+        template, x=x[train], y=y[train], x2=None if x2 is None else x2[train], law=law, floor=floor
     )
     order = np.argsort(x[held], kind="stable")
     hx, hy = x[held][order], y[held][order]
     hx2 = None if x2 is None else x2[held][order]
+    train_x = x[train]
+    edge = train_x.max() if largest else train_x.min()
+    last_value = float(y[train][train_x == edge].mean()) if train.any() else float("nan")
+    return request, _HeldOut(holdout, hx, hy, hx2, last_value)
+
+
+def _judge_backtest(fit: FitResult, held: _HeldOut, chance: float | None) -> Backtest:
+    """A backtest from the training fit: predictions, errors and baselines on the held-out points."""
+    hx, hy, hx2, last_value = held.x, held.y, held.x2, held.last_value
     predicted = fit.predict(hx, hx2)
     abs_error = np.abs(predicted - hy)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_error = np.where(hy != 0, abs_error / np.abs(hy), np.nan)
-    train_x = x[train]
-    edge = train_x.max() if largest else train_x.min()
-    last_value = float(y[train][train_x == edge].mean()) if train.any() else float("nan")
     mae = float(abs_error.mean()) if hx.size else float("nan")
     return Backtest(
         fit=fit,
-        holdout=holdout,
+        holdout=held.holdout,
         x=hx,
         y=hy,
         x2=hx2,
@@ -1042,6 +1283,9 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
     backtests: dict[tuple[str, str, str], Backtest] = {}
     rows = []
     skipped_total, skipped_groups = 0, 0
+    # every fit (and backtest fit) is set up first and all are refined together, in shared batches
+    requests: list[_FitRequest] = []
+    pending: list[tuple[tuple[str, str, str], str, _HeldOut | None, float | None]] = []
     keys = [S.FAMILY, S.TASK, S.METRIC]
     for group in frame.sort([*keys, x_col], nulls_last=True).partition_by(keys, maintain_order=True):
         key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
@@ -1067,23 +1311,33 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
         elif spec is not None and spec.chance is not None:
             chance = float(spec.chance)
         floor = _logistic_floor(values, chance, direction) if law == "logistic" else None
-        fit_args = {"x2": x2s, "floor": floor, "x_name": x_col, "x2_name": x2_col}
-        fit = fit_law(
-            xs, values, law, bootstrap=settings.bootstrap, ci=settings.ci, seed=settings.seed, **fit_args
+        request = _FitRequest(
+            xs, values, law, x2s, floor, settings.bootstrap, settings.ci, settings.seed, x_col, x2_col
         )
+        held = None
+        if settings.holdout > 0:
+            training = replace(request, bootstrap=0, ci=0.95, seed=0)
+            bt_request, held = _holdout_split(
+                xs, values, law, settings.holdout, x2s, floor, x_col != S.LOSS, training
+            )
+            requests.append(bt_request)
+        requests.append(request)
+        note = ""
         if skipped:
             skipped_total += skipped
             skipped_groups += 1
             note = (
                 f"skipped {skipped} points with no {x_col}" + (f" or {x2_col}" if x2_col else "") + " value"
             )
+        pending.append((key, note, held, chance))
+    fitted = iter(_fit_many(requests))
+    for key, note, held, chance in pending:
+        bt = None if held is None else _judge_backtest(next(fitted), held, chance)
+        fit = next(fitted)
+        if note:
             fit = _with_note(fit, note)
         results[key] = fit
-        bt = None
-        if settings.holdout > 0:
-            bt = backtest(
-                xs, values, law, settings.holdout, chance=chance, largest=x_col != S.LOSS, **fit_args
-            )
+        if bt is not None:
             backtests[key] = bt
         rows.append(_frame_row(key, fit, bt))
     notes = []
@@ -1096,8 +1350,6 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
 
 
 def _with_note(fit: FitResult, note: str) -> FitResult:
-    from dataclasses import replace
-
     return replace(fit, message="; ".join(m for m in (fit.message, note) if m))
 
 
@@ -1129,18 +1381,33 @@ def fit_table(
     results: dict[tuple[str, str, str], FitResult] = {}
     backtests: dict[tuple[str, str, str], Backtest] = {}
     rows = []
+    pending: list[tuple[tuple[str, str, str], _HeldOut | None]] = []
+    requests: list[_FitRequest] = []
     for group in groups:
         family = str(group[by[0]][0]) if by else S.DEFAULT_FAMILY
         key = (family, TABLE_TASK, y)
         xs = group[x_col].cast(pl.Float64).to_numpy()
         ys = group[y].cast(pl.Float64).to_numpy()
         x2s = group[x2].cast(pl.Float64).to_numpy() if law == "joint" else None
-        args = {"x2": x2s, "x_name": x_col, "x2_name": x2 if law == "joint" else None}
-        fit = fit_law(xs, ys, law, bootstrap=settings.bootstrap, ci=settings.ci, seed=settings.seed, **args)
-        results[key] = fit
-        bt = None
+        x2_name = x2 if law == "joint" else None
+        request = _FitRequest(
+            xs, ys, law, x2s, None, settings.bootstrap, settings.ci, settings.seed, x_col, x2_name
+        )
+        held = None
         if settings.holdout > 0:
-            bt = backtest(xs, ys, law, settings.holdout, largest=x_col != S.LOSS, **args)
+            training = replace(request, bootstrap=0, ci=0.95, seed=0)
+            bt_request, held = _holdout_split(
+                xs, ys, law, settings.holdout, x2s, None, x_col != S.LOSS, training
+            )
+            requests.append(bt_request)
+        requests.append(request)
+        pending.append((key, held))
+    fitted = iter(_fit_many(requests))
+    for key, held in pending:
+        bt = None if held is None else _judge_backtest(next(fitted), held, None)
+        fit = next(fitted)
+        results[key] = fit
+        if bt is not None:
             backtests[key] = bt
         rows.append(_frame_row(key, fit, bt))
     return FitSet(pl.DataFrame(rows, schema=_FRAME_SCHEMA), results, backtests)
