@@ -6,6 +6,7 @@ scale before scoring; the emergence score uses only that ordering. Families are 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +70,32 @@ def permutation_p_value(y: np.ndarray, permutations: int, rng: np.random.Generat
     if np.isnan(observed):
         return float("nan")
     order = np.argsort(rng.random((permutations, y.size)), axis=1)
-    shuffled = emergence_scores(y[order])
+    return _p_value(observed, emergence_scores(y[order]), permutations)
+
+
+def _p_value(observed: float, shuffled: np.ndarray | None, permutations: int) -> float:
+    """(1 + #{shuffled >= observed}) / (1 + P), with a relative tolerance of 1e-12 for ties; NaN when the
+    observed score is NaN."""
+    if np.isnan(observed) or shuffled is None:
+        return float("nan")
     tolerance = 1e-12 * abs(observed) if np.isfinite(observed) else 0.0
     return float((1 + np.count_nonzero(shuffled >= observed - tolerance)) / (1 + permutations))
+
+
+def _scores_by_length(curves: list[np.ndarray | None]) -> list[np.ndarray | None]:
+    """``emergence_scores`` of many curve batches (each (M,) or (B, M), or None), one call per length M."""
+    out: list[np.ndarray | None] = [None] * len(curves)
+    by_length: dict[int, list[int]] = {}
+    for i, c in enumerate(curves):
+        if c is not None:
+            by_length.setdefault(np.shape(c)[-1], []).append(i)
+    for members in by_length.values():
+        blocks = [np.atleast_2d(curves[i]) for i in members]
+        scores = emergence_scores(np.concatenate(blocks)) if blocks else None
+        offsets = np.cumsum([0, *(len(b) for b in blocks)])
+        for i, lo, hi in zip(members, offsets[:-1], offsets[1:], strict=True):
+            out[i] = scores[lo:hi]
+    return out
 
 
 @dataclass(frozen=True)
@@ -176,19 +200,18 @@ _SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _direction(group: pl.DataFrame, points: S.PointSet, metric: str) -> int:
-    if "direction" in group.columns and group["direction"].drop_nulls().len():
-        return -1 if group["direction"].drop_nulls()[0] < 0 else 1
-    spec = points.specs.get(metric)
-    return -1 if spec is not None and spec.direction < 0 else 1
+def _first_present(values: list) -> object | None:
+    """The first non-null entry of a group's column (per-triplet constants such as direction and kind)."""
+    return next((v for v in values if v is not None), None)
 
 
-def _point_intervals(used: pl.DataFrame, direction: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Oriented per-point CIs: lo/hi, else the binomial interval, else none."""
+def _point_intervals(
+    columns: dict[str, np.ndarray], rows: np.ndarray, direction: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Oriented per-point CIs of the used rows: lo/hi, else the binomial interval, else none."""
     for lo_col, hi_col in ((S.LO, S.HI), (S.BINOM_LO, S.BINOM_HI)):
-        if lo_col in used.columns and hi_col in used.columns:
-            lo = used[lo_col].cast(pl.Float64).to_numpy()
-            hi = used[hi_col].cast(pl.Float64).to_numpy()
+        if lo_col in columns and hi_col in columns:
+            lo, hi = columns[lo_col][rows], columns[hi_col][rows]
             if np.isfinite(lo).all() and np.isfinite(hi).all():
                 return (lo, hi) if direction > 0 else (-hi, -lo)
     return None, None
@@ -225,34 +248,73 @@ def score_emergence(
         if col not in frame.columns:
             raise InputError(f"points have no {col!r} column: choose an x axis from {', '.join(S.SCALES)}")
     rng = np.random.default_rng(seed)
-    rows = []
     keys = [S.FAMILY, S.TASK, S.METRIC]
-    for group in frame.sort(keys).partition_by(keys, maintain_order=True):
-        key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
-        direction = _direction(group, points, key[2])
-        usable = group[x].is_not_null() & group[S.VALUE].is_not_null()
-        used = group.filter(usable).sort([x, S.MODEL])
-        notes = []
-        if (~usable).sum():
-            notes.append(f"skipped {int((~usable).sum())} models with no {x} or value")
-        xs = used[x].cast(pl.Float64).to_numpy()
-        y = direction * used[S.VALUE].cast(pl.Float64).to_numpy()
+    # one sort and one conversion to numpy for all triplets: within a triplet, rows by ascending scale then
+    # model (rows with no scale last); per-triplet polars filters cost more than the scoring itself
+    ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
+    run = ordered.select(pl.struct(keys).rle_id()).to_series().to_numpy()
+    starts = np.flatnonzero(np.diff(run, prepend=-1))
+    bounds = np.append(starts, ordered.height)
+    identity = {k: ordered[k].to_list() for k in keys}
+    models = ordered[S.MODEL].to_list()
+    usable_all = (ordered[x].is_not_null() & ordered[S.VALUE].is_not_null()).to_numpy()
+    xs_all = ordered[x].cast(pl.Float64).to_numpy()
+    values_all = ordered[S.VALUE].cast(pl.Float64).to_numpy()
+    directions = ordered["direction"].to_list() if "direction" in ordered.columns else None
+    kinds = ordered["kind"].to_list() if "kind" in ordered.columns else None
+    interval_columns = {
+        col: ordered[col].cast(pl.Float64).to_numpy()
+        for col in (S.LO, S.HI, S.BINOM_LO, S.BINOM_HI)
+        if col in ordered.columns
+    }
+
+    # pass 1: each triplet's oriented curve, replicate matrix and permutation draws (in triplet order, so the
+    # seeded draws are those of scoring the triplets one by one)
+    triplets = []
+    for lo_row, hi_row in itertools.pairwise(bounds):
+        key = (identity[S.FAMILY][lo_row], identity[S.TASK][lo_row], identity[S.METRIC][lo_row])
+        direction = _first_present(directions[lo_row:hi_row]) if directions is not None else None
+        if direction is None:
+            spec = points.specs.get(key[2])
+            direction = -1 if spec is not None and spec.direction < 0 else 1
+        else:
+            direction = -1 if direction < 0 else 1
+        rows = lo_row + np.flatnonzero(usable_all[lo_row:hi_row])
+        y = direction * values_all[rows]
+        replicates = _replicate_matrix(points, key, [models[i] for i in rows])
         score = emergence_score(y) if y.size >= 2 else float("nan")
+        permuted_test = y.size >= 3 and permutations > 0
+        shuffled = None
+        if permuted_test and not np.isnan(score):
+            shuffled = y[np.argsort(rng.random((permutations, y.size)), axis=1)]
+        kind = _first_present(kinds[lo_row:hi_row]) if kinds is not None else None
+        if kind is None and key[2] in points.specs:
+            kind = points.specs[key[2]].kind
+        skipped = (hi_row - lo_row) - rows.size
+        triplets.append((key, direction, rows, y, score, permuted_test, replicates, shuffled, kind, skipped))
+
+    # pass 2: every replicate and permutation curve scored in one call per curve length
+    replicate_scores = _scores_by_length(
+        [None if t[6] is None or t[3].size < 2 else t[1] * t[6] for t in triplets]
+    )
+    permuted = _scores_by_length([t[7] for t in triplets])
+
+    rows_out = []
+    for (key, direction, rows, y, score, permuted_test, _, _, kind, skipped), reps, perm in zip(
+        triplets, replicate_scores, permuted, strict=True
+    ):
+        notes = []
+        if skipped:
+            notes.append(f"skipped {skipped} models with no {x} or value")
         lo = hi = None
-        replicates = _replicate_matrix(points, key, used[S.MODEL].to_list())
-        if replicates is not None and y.size >= 2:
-            lo, hi = _quantiles(emergence_scores(direction * replicates), ci)
-        point_lo, point_hi = _point_intervals(used, direction)
-        trend = classify_trend(xs, y, point_lo, point_hi)
+        if reps is not None:
+            lo, hi = _quantiles(reps, ci)
+        point_lo, point_hi = _point_intervals(interval_columns, rows, direction)
+        trend = classify_trend(xs_all[rows], y, point_lo, point_hi)
         if trend.note:
             notes.append(trend.note)
-        p_value = permutation_p_value(y, permutations, rng) if y.size >= 3 and permutations > 0 else None
-        kind = None
-        if "kind" in group.columns and group["kind"].drop_nulls().len():
-            kind = group["kind"].drop_nulls()[0]
-        elif key[2] in points.specs:
-            kind = points.specs[key[2]].kind
-        rows.append(
+        p_value = _p_value(score, perm, permutations) if permuted_test else None
+        rows_out.append(
             {
                 S.FAMILY: key[0],
                 S.TASK: key[1],
@@ -271,7 +333,7 @@ def score_emergence(
                 "note": "; ".join(notes) or None,
             }
         )
-    result = pl.DataFrame(rows, schema=_SCHEMA)
+    result = pl.DataFrame(rows_out, schema=_SCHEMA)
     tested = result["p_value"].is_not_null().to_numpy()
     if tested.sum() > FDR_MIN_TRIPLETS:
         adjusted = np.full(result.height, np.nan)
