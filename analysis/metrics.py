@@ -264,8 +264,13 @@ def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.n
 
 
 def _distinct_pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
-    """Distances of non-null text pairs, each distinct pair solved once (logs repeat pairs a lot)."""
-    grouped = _distinct_pairs(left, right) if len(left) > 1 else None
+    """Distances of non-null text pairs; with whitespace tokens each distinct pair is solved once.
+
+    Logs repeat pairs a lot, but grouping costs a sort and two string gathers: measured on 4M differing
+    5-character pairs it is slower than the character DP itself (3.2 s vs 2.0 s), while for whitespace
+    tokens (tokenising dominates) it halves the time (0.86 s vs 1.65 s on 1M pairs).
+    """
+    grouped = _distinct_pairs(left, right) if tokenizer == "whitespace" and len(left) > 1 else None
     if grouped is not None:
         representatives, inverse = grouped
         if len(representatives) < len(left):
