@@ -15,19 +15,17 @@ Metric toggle: measured inside the process with Textual's headless pilot, as the
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tui.first_paint import spawn_on_pty
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))"
@@ -56,22 +54,8 @@ class _Terminal:
     """A child process on a pseudo-terminal, with its output accumulated for marker searches."""
 
     def __init__(self, args: Sequence[str]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])}
         self.started = time.perf_counter()
-        self.child = subprocess.Popen(
-            [sys.executable, *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
-        self.master = master
+        self.child, self.master = spawn_on_pty(args, SIZE, ROOT)
         self.output = b""
 
     def wait_for(self, marker: bytes, since: int = 0, timeout: float = 60.0) -> float | None:

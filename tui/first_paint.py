@@ -44,20 +44,14 @@ def _set_size(fd: int, columns: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
-def time_to_marker(
-    args: Sequence[str],
-    *,
-    marker: str = DEFAULT_MARKER,
-    size: tuple[int, int] = (80, 24),
-    timeout: float = 30.0,
-    cwd: str | None = None,
-) -> PaintTiming:
-    """Start ``python *args`` on a pseudo-terminal of ``size`` and time until ``marker`` is written."""
+def spawn_on_pty(
+    args: Sequence[str], size: tuple[int, int], cwd: str | os.PathLike[str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``python *args`` in its own session on a new pseudo-terminal of ``size``, and the master fd."""
     master, slave = pty.openpty()
     _set_size(slave, *size)
     env = {**os.environ, "TERM": os.environ.get("TERM", "xterm-256color"), "COLUMNS": str(size[0])}
     env["LINES"] = str(size[1])
-    started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, *args],
         stdin=slave,
@@ -69,6 +63,20 @@ def time_to_marker(
         close_fds=True,
     )
     os.close(slave)
+    return child, master
+
+
+def time_to_marker(
+    args: Sequence[str],
+    *,
+    marker: str = DEFAULT_MARKER,
+    size: tuple[int, int] = (80, 24),
+    timeout: float = 30.0,
+    cwd: str | None = None,
+) -> PaintTiming:
+    """Start ``python *args`` on a pseudo-terminal of ``size`` and time until ``marker`` is written."""
+    started = time.perf_counter()
+    child, master = spawn_on_pty(args, size, cwd)
     seen = b""
     found: float | None = None
     needle = marker.encode()

@@ -106,7 +106,7 @@ def test_directory_loads_good_files_and_warns_about_bad_ones(write_file, tmp_pat
     table = load([tmp_path / "runs"])
     assert sorted(table.aggregates[schema.MODEL].to_list()) == ["m1", "m2"]
     assert any("table.xlsx" in w and "not a result file" in w for w in table.warnings)
-    assert not any("notes.md" in w for w in table.warnings)  # documents beside results are passed over quietly
+    assert not any("notes.md" in w for w in table.warnings)  # documents pass quietly
     assert any("broken.csv" in w and "'oops' is not a number" in w for w in table.warnings)
     assert not any(".hidden" in w for w in table.warnings)
     assert any("'m1' has no params" in w for w in table.warnings)  # allowed, but the user is told
