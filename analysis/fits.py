@@ -143,7 +143,8 @@ def _rho(r: np.ndarray, robust: bool) -> np.ndarray:
     if not robust:
         return 0.5 * r * r
     a = np.abs(r)
-    return np.where(a <= HUBER_DELTA, 0.5 * r * r / HUBER_DELTA, a - 0.5 * HUBER_DELTA)
+    inner = np.minimum(a, HUBER_DELTA)  # quadratic up to delta, then linear: no branch, no masked select
+    return inner * (a - 0.5 * inner) * (1.0 / HUBER_DELTA)
 
 
 def _psi(r: np.ndarray, robust: bool) -> np.ndarray:
@@ -214,9 +215,16 @@ def _saturating_kernel(
     """log y - mu_y = logsumexp(e, a - alpha * u) with u = centred log x."""
     (u,) = data
     e, a, alpha = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
-    pred, (w_e, w_a) = _logsumexp_terms([np.broadcast_to(e, (len(theta), u.shape[1])), a - alpha * u])
+    term = a - alpha * u
+    # logsumexp of two terms with one exp: the larger term plus log(1 + exp(-|difference|))
+    diff = term - e
+    small = np.exp(-np.abs(diff))
+    total = 1.0 + small
+    pred = np.maximum(term, e) + np.log(total)
     if not jac:
         return pred, None
+    w_a = np.where(diff >= 0.0, 1.0, small) / total  # the term's softmax share
+    w_e = 1.0 - w_a
     return pred, [w_e, w_a, -u * w_a]
 
 
@@ -466,6 +474,11 @@ def _solve_symmetric(h: list[list[np.ndarray]], g: list[np.ndarray]) -> np.ndarr
     return np.stack(solution, axis=1)
 
 
+def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum_j a_ij b_ij per row: one pass (a product then ``sum(axis=1)`` over short rows is ~4x slower)."""
+    return np.einsum("ij,ij->i", a, b)
+
+
 def _refine_batched(
     problem: _Problem,
     starts: np.ndarray,
@@ -520,7 +533,7 @@ def _refine_rows(
     with np.errstate(all="ignore"):
         pred, jac = kernel(theta_out, data, True)
         resid = target - pred
-        obj = (weights * _rho(resid, robust)).sum(axis=1)
+        obj = _row_dot(weights, _rho(resid, robust))
         rows = np.flatnonzero(np.isfinite(obj))  # which input problem each working row is
         theta, obj, resid, w = theta_out[rows], obj[rows], resid[rows], weights[rows]
         jac = [column[rows] for column in jac]
@@ -535,8 +548,8 @@ def _refine_rows(
                 break
             w_irls = w * _irls_weight(resid, robust) if robust else w
             jw = [column * w_irls for column in jac]
-            h = [[(jw[i] * jac[j]).sum(axis=1) for j in range(i + 1)] for i in range(p)]
-            g = [(column * resid).sum(axis=1) for column in jw]
+            h = [[_row_dot(jw[i], jac[j]) for j in range(i + 1)] for i in range(p)]
+            g = [_row_dot(column, resid) for column in jw]
             diag = [h[i][i] for i in range(p)]
             tiny = 1e-12 * (1.0 + np.maximum.reduce(diag)) if p > 1 else 1e-12 * (1.0 + diag[0])
             for i in range(p):
@@ -560,7 +573,7 @@ def _refine_rows(
             cand = np.clip(theta + step, lower, upper)
             cand_pred, cand_jac = kernel(cand, data, True)
             cand_resid = target - cand_pred
-            cand_obj = (w * _rho(cand_resid, robust)).sum(axis=1)
+            cand_obj = _row_dot(w, _rho(cand_resid, robust))
             better = cand_obj < obj  # False for NaN
             scale = np.maximum(np.abs(obj), floor)
             gain = (obj - cand_obj) / scale
