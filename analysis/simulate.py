@@ -216,6 +216,12 @@ def mirage_curves(c: float, alpha: float, params: object, length: int, choices: 
     }
 
 
+def measured_accuracy(accuracy: object, items: int, seed: int) -> np.ndarray:
+    """What an n-item test set reads for each true accuracy: Binomial(n, acc) / n, seeded (the 1/n floor)."""
+    rng = np.random.default_rng(seed)
+    return rng.binomial(items, np.clip(np.asarray(accuracy, dtype=float), 0.0, 1.0)) / items
+
+
 def write_samples(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write rows as Parquet, CSV (list cells as JSON arrays) or JSON Lines, chosen by the file extension."""
     out = Path(path)

@@ -211,3 +211,13 @@ def test_sample_data_is_what_the_script_builds() -> None:
         .agg((-pl.col("target_logprobs").list.mean()).mean().alias("loss"))
     )
     assert np.all(np.diff(inverse.sort("params")["loss"].to_numpy()) > 0)
+
+
+def test_measured_accuracy_reads_zero_below_the_one_over_n_floor() -> None:
+    """An n-item test set cannot see an accuracy far below 1/n: it reads exactly 0; near 1/2 it reads close."""
+    from analysis.simulate import measured_accuracy
+
+    readings = measured_accuracy([1e-6, 0.5], items=100, seed=0)
+    assert readings[0] == 0.0
+    assert abs(readings[1] - 0.5) < 0.15
+    assert (measured_accuracy([0.3] * 5, 100, seed=1) == measured_accuracy([0.3] * 5, 100, seed=1)).all()

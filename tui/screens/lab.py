@@ -1,7 +1,8 @@
 """The mirage lab: the paper's simulator as a screen whose curves redraw as its numbers change.
 
 Curves come from ``analysis.simulate.mirage_curves(c, alpha, params, length, choices)``. The "measured"
-series draws n Bernoulli items per model around the exact-match curve (numpy, seeded) to show the 1/n floor:
+series (``analysis.simulate.measured_accuracy``) draws n Bernoulli items per model around the exact-match
+curve to show the 1/n floor:
 with n items nothing below 1/n can read as anything but 0.
 """
 
@@ -80,19 +81,12 @@ def lab_curves(params: LabParams) -> dict[str, np.ndarray]:
     return {str(k): np.asarray(v, dtype=float) for k, v in dict(curves).items()}
 
 
-def measured(accuracy: np.ndarray, items: int, seed: int) -> np.ndarray:
-    """A seeded n-item measurement of each accuracy: Binomial(n, acc) / n."""
-    rng = np.random.default_rng(seed)
-    return rng.binomial(items, np.clip(accuracy, 0.0, 1.0)) / items
-
-
 def lab_plots(params: LabParams) -> tuple[PlotSpec, PlotSpec]:
     """(discontinuous/nonlinear metrics with the n-item measurement, continuous metrics)."""
+    from analysis.simulate import measured_accuracy
+
     try:
         curves = lab_curves(params)
-    except ImportError:
-        message = "the simulator (analysis.simulate.mirage_curves) is not available in this build"
-        return PlotSpec(message=message), PlotSpec(message="")
     except Exception as err:  # a knob combination the simulator refuses: say so, keep the screen alive
         return PlotSpec(message=f"simulator: {err}"), PlotSpec(message="")
     scales = params.scales()
@@ -108,8 +102,8 @@ def lab_plots(params: LabParams) -> tuple[PlotSpec, PlotSpec]:
         (left if any(w in name.lower() for w in DISCONTINUOUS_WORDS) else right).append(series)
     exact = next((curves[k] for k in curves if "exact" in k.lower()), None)
     if exact is not None and exact.shape == scales.shape:
-        left.append(Series(label=f"measured, n={params.items}", x=x,
-                           y=tuple(measured(exact, params.items, params.seed).tolist())))  # fmt: skip
+        reading = measured_accuracy(exact, params.items, params.seed)
+        left.append(Series(label=f"measured, n={params.items}", x=x, y=tuple(reading.tolist())))
     left_spec = PlotSpec(
         title="nonlinear / discontinuous", x_label="params", series=tuple(left),
         hlines=((1.0 / params.items, "1/n"),), log_x=True,
