@@ -214,7 +214,7 @@ def test_sample_data_is_what_the_script_builds() -> None:
 
 
 def test_measured_accuracy_reads_zero_below_the_one_over_n_floor() -> None:
-    """An n-item test set cannot see an accuracy far below 1/n: it reads exactly 0; near 1/2 it reads close."""
+    """An n-item test set cannot see an accuracy far below 1/n: it reads 0; near 1/2 it reads close."""
     from analysis.simulate import measured_accuracy
 
     readings = measured_accuracy([1e-6, 0.5], items=100, seed=0)
