@@ -1,4 +1,4 @@
-"""Every real file set in ../shared/data opens in `report`, and the numbers that come out are the files' own."""
+"""Every real file set in ../shared/data opens in `report`, and the numbers that come out are the files'."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from tests.conftest import SHARED_DATA, needs_shared_data
 from tui.cli import main
 
 FAST = ["--bootstrap", "0", "--fit-bootstrap", "0", "--permutations", "0", "--format", "json"]
-WIDE_UKP = ["--format-in", "wide", "--map", "filename=task", "--map", "number_of_data=n", "--map",
-            "exact_match_accuracy=metric", "--map", "edit_distance=metric", "--map", "bert_score_accuracy=metric",
-            "--null-value", "-100"]  # fmt: skip
+WIDE_UKP = ["--format-in", "wide", "--map", "filename=task", "--map", "number_of_data=n",
+            "--map", "exact_match_accuracy=metric", "--map", "edit_distance=metric",
+            "--map", "bert_score_accuracy=metric", "--null-value", "-100"]  # fmt: skip
 WIDE_ARITHMETIC = ["--format-in", "wide", "--map", "operation=task", "--map", "params_total=params",
                    "--tokens-per-step", "2097152"]  # fmt: skip
 
