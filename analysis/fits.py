@@ -544,8 +544,9 @@ def _refine_rows(
         lam = np.full(len(rows), 1e-3)
         limit = np.broadcast_to(np.asarray(max_iter), (len(theta_out),))[rows]
         floor = 1e-9 * w.sum(axis=1)  # a fit perfect to ~1e-6 in every residual counts as done
+        active = np.ones(len(rows), dtype=bool)  # finished rows wait in the set until it is worth compacting
         for iteration in range(int(limit.max(initial=0))):
-            if rows.size == 0:
+            if not active.any():
                 break
             w_irls = w * _irls_weight(resid, robust) if robust else w
             jw = [column * w_irls for column in jac]
@@ -580,27 +581,46 @@ def _refine_rows(
             gain = (obj - cand_obj) / scale
             promised = sum(gi * (ci - ti) for gi, ci, ti in zip(g, cand.T, theta.T, strict=True)) / scale
             if better.any():
-                theta[better], obj[better], resid[better] = cand[better], cand_obj[better], cand_resid[better]
-                for column, cand_column in zip(jac, cand_jac, strict=True):
-                    column[better] = cand_column[better]
+                theta[better], obj[better] = cand[better], cand_obj[better]
+                resid, jac = _take_better(better, [resid, *jac], [cand_resid, *cand_jac])
             lam = np.where(better, lam / 3.0, lam * 5.0)
             # |promise| tiny: at a stationary point (or boxed in by the bounds); a NaN promise (singular
             # system) or a negative one (the projection onto the bounds turned the step uphill) lets lam grow
             stalled = ~better & (np.abs(promised) < 1e-12)
             finished_ok = ((better & (gain < 1e-10)) | stalled | (lam > 1e10)) & ~bad
-            done = finished_ok | bad | (limit <= iteration + 1)
+            done = (finished_ok | bad | (limit <= iteration + 1)) & active
             if done.any():
                 finished = rows[done]
                 theta_out[finished], obj_out[finished] = theta[done], obj[done]
                 converged[finished] = finished_ok[done]
-                keep = ~done
+                active &= ~done
+            if (~active).sum() * 8 > len(active):  # copying the working set costs about one step
+                keep = active
+                active = active[keep]
                 rows, theta, obj, resid, w = rows[keep], theta[keep], obj[keep], resid[keep], w[keep]
                 lam, floor, limit = lam[keep], floor[keep], limit[keep]
                 jac = [column[keep] for column in jac]
                 target, lower, upper = target[keep], lower[keep], upper[keep]
                 data = tuple(column[keep] for column in data)
-        theta_out[rows], obj_out[rows] = theta, obj
+        theta_out[rows[active]], obj_out[rows[active]] = theta[active], obj[active]
     return theta_out, obj_out, converged
+
+
+def _take_better(
+    better: np.ndarray, current: list[np.ndarray], candidate: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per row, the candidate arrays where ``better`` else the current ones, copying only the minority of
+    rows (most steps are usually accepted: the candidate arrays are kept and the rejected rows restored)."""
+    if better.sum() * 2 >= len(better):
+        worse = ~better
+        for old, new in zip(current, candidate, strict=True):
+            new[worse] = old[worse]
+        merged = candidate
+    else:
+        for old, new in zip(current, candidate, strict=True):
+            old[better] = new[better]
+        merged = current
+    return merged[0], list(merged[1:])
 
 
 # --------------------------------------------------------------------------------------------------- fitting
