@@ -1184,8 +1184,10 @@ def _holdout_split(
     hx, hy = x[held][order], y[held][order]
     hx2 = None if x2 is None else x2[held][order]
     train_x = x[train]
-    edge = train_x.max() if largest else train_x.min()
-    last_value = float(y[train][train_x == edge].mean()) if train.any() else float("nan")
+    last_value = float("nan")  # no training points (holdout >= the number of scales): the fit refuses
+    if train.any():
+        edge = train_x.max() if largest else train_x.min()
+        last_value = float(y[train][train_x == edge].mean())
     return request, _HeldOut(holdout, hx, hy, hx2, last_value)
 
 

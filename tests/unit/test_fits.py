@@ -372,6 +372,43 @@ def test_fit_points_per_family_with_default_laws_and_skipped_rows():
     assert all(isinstance(v, list) and len(v) == 2 for v in record["ci"].values())
 
 
+def test_fits_refined_together_equal_fits_made_one_by_one():
+    """fit_points refines every triplet in shared batches (points padded, floors per row, zero weights cut):
+    each result must be that of fit_law/backtest on the triplet alone."""
+    rng = np.random.default_rng(21)
+    rows = []
+    for family, n_models, floor in (("a", 9, 0.25), ("b", 6, 0.1), ("c", 12, 0.5)):
+        params = np.logspace(7, 11, n_models)
+        loss = lognormal_noise(rng, saturating(params, 1.5, 300.0, 0.3), 0.02)
+        grade = logistic(params, floor, 0.9, 2.0, 9.3) + rng.normal(0, 0.02, n_models)
+        rows += curve_rows(family, "t", "token_loss", params, loss, direction=-1, chance=None)
+        rows += curve_rows(family, "t", "mc_grade", params, grade, direction=1, chance=floor)
+    rows += curve_rows("d", "t", "token_loss", [1e8, 1e9], [2.0, 1.5], direction=-1, chance=None)  # refused
+    settings = FitSettings(bootstrap=40, holdout=2, seed=3)
+    fits = fit_points(make_points(rows), settings)
+    assert len(fits.results) == 7 and not fits.results[("d", "t", "token_loss")].ok
+    for (family, task, metric), together in fits.results.items():
+        curve = [r for r in rows if (r["family"], r["metric"]) == (family, metric)]
+        x = np.array([r["params"] for r in curve])
+        y = np.array([r["value"] for r in curve])
+        law = "saturating" if metric == "token_loss" else "logistic"
+        floor = curve[0]["chance"]
+        alone = fit_law(x, y, law, floor=floor, bootstrap=40, seed=3, x_name="params")
+        assert together.ok == alone.ok and together.message == alone.message
+        if not alone.ok:
+            continue
+        assert together.objective == pytest.approx(alone.objective, rel=1e-9)
+        assert together.params == pytest.approx(alone.params, rel=1e-6)
+        for name, interval in alone.ci.items():
+            assert together.ci[name] == pytest.approx(interval, rel=1e-6), (family, metric, name)
+        assert (together.n_bootstrap, together.n_bootstrap_failed) == (
+            alone.n_bootstrap,
+            alone.n_bootstrap_failed,
+        )
+        bt = backtest(x, y, law, 2, floor=floor, chance=floor, x_name="params")
+        assert fits.backtests[(family, task, metric)].mae == pytest.approx(bt.mae, rel=1e-6)
+
+
 def test_fit_points_law_override_and_axis():
     params = np.logspace(7, 11, 9)
     rows = curve_rows("a", "t", "token_loss", params, 4.0 * params**-0.05, direction=-1, chance=None)
