@@ -19,6 +19,12 @@ measured on the 240 Chinchilla points, L-BFGS-B from the 5 best starts took 1.3-
 iterations each, the Huber kink slows it), the batched refinement 0.08 s to the same optimum, and the
 L-BFGS-B polish from there 8 ms.
 
+Many fits at once (``fit_points``, ``fit_table``): every fit is set up first (checks, start grid, replicates),
+then the rows of all fits of one law are refined together: each row carries its own target, data, bounds and
+fixed floor, points are padded to a common count with weight 0, each row's drawn points are moved to its front
+and rows are refined in chunks cut to their width; each fit is then finished (polish, CIs) on its own. Results
+equal fitting each triplet alone (to rounding), at one loop per chunk instead of one per fit.
+
 Bootstrap CIs resample the fitted points with replacement (seeded) and refit every replicate from the SAME
 start grid, never warm-started from the point estimate. A replicate is a vector of multiplicities on the
 original points, so the grid is scored for all replicates in one matrix product and the ``REPLICATE_TOP``

@@ -193,6 +193,40 @@ def test_score_ci_comes_from_the_paired_replicates():
     assert row["lo"] < row["score"] < row["hi"]
 
 
+def test_triplets_scored_together_equal_triplets_scored_one_by_one():
+    """score_emergence scores all triplets in shared batches; p-values must be those of scoring each triplet
+    in turn with the same generator (a NaN curve draws no permutations), scores and CIs those of the curve."""
+    rng = np.random.default_rng(7)
+    curves = {
+        ("f", "a", "acc"): rng.uniform(0, 1, 6),
+        ("f", "b", "acc"): np.array([0.1, 0.2, np.nan, 0.4, 0.9]),
+        ("f", "c", "acc"): rng.uniform(0, 1, 9),
+        ("g", "a", "acc"): rng.uniform(0, 1, 6),
+    }
+    rows, replicates = [], {}
+    for (family, task, metric), values in curves.items():
+        rows += [{**r, "family": family} for r in curve(family, task, metric, values, kind="discontinuous")]
+        models = tuple(f"{family}-{i}" for i in range(len(values)))
+        replicates[(family, task, metric)] = Replicates(
+            models, values + rng.normal(0, 0.05, (50, len(values)))
+        )
+    result = score_emergence(point_set(rows, replicates), permutations=200, seed=11)
+    draws = np.random.default_rng(11)
+    for row in result.iter_rows(named=True):
+        key = (row["family"], row["task"], row["metric"])
+        values = curves[key]
+        expected_p = permutation_p_value(values, 200, draws)  # triplets come sorted by family, task, metric
+        if np.isnan(values).any():
+            assert row["score"] is None and np.isnan(row["p_value"]) and row["lo"] is None
+            continue
+        assert row["score"] == emergence_score(values)
+        assert row["p_value"] == expected_p
+        expected_ci = np.quantile(
+            emergence_scores(replicates[key].values), [0.025, 0.975], method="inverted_cdf"
+        )
+        assert (row["lo"], row["hi"]) == tuple(expected_ci)
+
+
 def test_benjamini_hochberg_over_many_triplets():
     rng = np.random.default_rng(3)
     rows = []
