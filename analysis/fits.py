@@ -1162,6 +1162,21 @@ class _HeldOut:
     last_value: float
 
 
+def _queue_fit(
+    requests: list[_FitRequest], request: _FitRequest, holdout: int, largest: bool
+) -> _HeldOut | None:
+    """Queue ``request`` (after its backtest training fit when ``holdout`` > 0); the held-out points."""
+    held = None
+    if holdout > 0:
+        training = replace(request, bootstrap=0, ci=0.95, seed=0)
+        bt_request, held = _holdout_split(
+            request.x, request.y, request.law, holdout, request.x2, request.floor, largest, training
+        )
+        requests.append(bt_request)
+    requests.append(request)
+    return held
+
+
 def _holdout_split(
     x: np.ndarray,
     y: np.ndarray,
@@ -1402,14 +1417,7 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
         request = _FitRequest(
             xs, values, law, x2s, floor, settings.bootstrap, settings.ci, settings.seed, x_col, x2_col
         )
-        held = None
-        if settings.holdout > 0:
-            training = replace(request, bootstrap=0, ci=0.95, seed=0)
-            bt_request, held = _holdout_split(
-                xs, values, law, settings.holdout, x2s, floor, x_col != S.LOSS, training
-            )
-            requests.append(bt_request)
-        requests.append(request)
+        held = _queue_fit(requests, request, settings.holdout, x_col != S.LOSS)
         note = ""
         if skipped:
             skipped_total += skipped
@@ -1481,14 +1489,7 @@ def fit_table(
         request = _FitRequest(
             xs, ys, law, x2s, None, settings.bootstrap, settings.ci, settings.seed, x_col, x2_name
         )
-        held = None
-        if settings.holdout > 0:
-            training = replace(request, bootstrap=0, ci=0.95, seed=0)
-            bt_request, held = _holdout_split(
-                xs, ys, law, settings.holdout, x2s, None, x_col != S.LOSS, training
-            )
-            requests.append(bt_request)
-        requests.append(request)
+        held = _queue_fit(requests, request, settings.holdout, x_col != S.LOSS)
         pending.append((key, held))
     fitted = iter(_fit_many(requests))
     for key, held in pending:
