@@ -3,8 +3,9 @@
 Per-pair calls (even into C) cost more than the distance itself when sequences are a few tokens long, so short
 pairs are solved together: both sides become padded integer matrices and the textbook Levenshtein recurrence
 runs once per (i, j) cell over every pair at the same time. A token equals another exactly when their packed
-codes are equal: ASCII tokens of at most 8 bytes are packed into one uint64 (exact, no hashing). Anything else
-(non-ASCII text, longer tokens, long sequences) returns ``None`` or is left to the caller's general path.
+codes are equal: ASCII tokens of at most 8 bytes are packed into one unsigned integer (exact, no hashing; as
+narrow as the longest token allows, since the DP's compares cost by width). Anything else (non-ASCII text,
+longer tokens, NUL bytes, long sequences) returns ``None`` or is left to the caller's general path.
 """
 
 from __future__ import annotations
@@ -15,44 +16,56 @@ import numpy as np
 import polars as pl
 
 MAX_TOKEN_BYTES = 8  # a token packs into one uint64
+_CODE_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # token bytes -> code type
 MAX_DP_LENGTH = 32  # longer sequences go to the general (per-pair) path
-_WHITESPACE = np.zeros(256, dtype=bool)
-_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True  # ASCII whitespace as the regex \s (Unicode White_Space)
 
 
 def ascii_tokens(texts: pl.Series, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each text's tokens as uint64 codes (flat) and the token count per text; None unless all ASCII.
+    """Each text's tokens as integer codes (flat) and the token count per text; None unless all ASCII.
 
-    ``tokenizer`` is ``"chars"`` (every character a token) or ``"whitespace"`` (runs of non-whitespace).
-    Null texts count as empty. None also when a whitespace token is longer than ``MAX_TOKEN_BYTES``.
+    ``tokenizer`` is ``"chars"`` (every character a token, its byte as the code) or ``"whitespace"`` (runs
+    of non-whitespace, each packed into the narrowest unsigned integer that holds the longest). Null texts
+    count as empty. None also when a whitespace token is longer than ``MAX_TOKEN_BYTES`` or contains a NUL
+    byte (its zero bytes would equal the padding).
     """
     texts = texts.fill_null("")
     byte_lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
-    raw = texts.str.join("").item().encode("utf-8") if len(texts) else b""
-    data = np.frombuffer(raw, dtype=np.uint8)
-    if data.size and int(data.max()) >= 0x80:
-        return None
     if tokenizer == "chars":
-        return data.astype(np.uint64), byte_lengths
-    ends_of_text = np.cumsum(byte_lengths)
-    word = ~_WHITESPACE[data]
-    boundary = np.ones(data.size + 1, dtype=bool)  # True between two texts and at both ends
-    boundary[1:-1] = False
-    boundary[ends_of_text] = True
-    before = np.concatenate([[False], word]) & ~boundary  # byte i-1 is a word byte of the same text
-    after = np.concatenate([word, [False]]) & ~boundary  # byte i is a word byte continuing from i-1
-    starts = np.flatnonzero(word & ~before[:-1])
-    ends = np.flatnonzero(word & ~after[1:])  # last byte of each token
-    lengths = ends - starts + 1
+        data = _bytes_of(texts, "")
+        if data.size and int(data.max()) >= 0x80:
+            return None
+        return data, byte_lengths
+    data = _bytes_of(texts, " ")  # a space after every text: no token runs from one text into the next
+    if data.size and (int(data.max()) >= 0x80 or int(data.min()) == 0):
+        return None
+    edges = np.zeros(data.size + 1, dtype=bool)  # a word starts or ends before byte i
+    word = (data > 32) | (data < 9) | ((data > 13) & (data < 32))  # not ASCII whitespace (\s): 9-13, 32
+    np.not_equal(word[1:], word[:-1], out=edges[1:-1])
+    edges[0], edges[-1] = word[:1].any(), False  # the last byte is always the separating space
+    starts, ends = np.flatnonzero(edges).reshape(-1, 2).T  # alternately a first byte and one past a last
+    lengths = ends - starts
     if lengths.size and int(lengths.max()) > MAX_TOKEN_BYTES:
         return None
-    codes = np.zeros(starts.size, dtype=np.uint64)
-    for k in range(int(lengths.max()) if lengths.size else 0):
-        has = np.flatnonzero(lengths > k)
-        codes[has] |= data[starts[has] + k].astype(np.uint64) << np.uint64(8 * k)
-    tokens_before = np.searchsorted(starts, ends_of_text - byte_lengths)
+    longest = int(lengths.max()) if lengths.size else 0
+    code_type = _CODE_TYPES[min(k for k in _CODE_TYPES if k >= longest)]  # narrow codes: faster compares
+    codes = data[starts].astype(code_type)  # every token has a first byte
+    for k in range(1, longest):  # byte k of the tokens that have one
+        following = data[np.minimum(starts + k, data.size - 1)].astype(code_type) << code_type(8 * k)
+        codes |= np.where(lengths > k, following, code_type(0))
+    text_starts = np.cumsum(byte_lengths + 1) - (byte_lengths + 1)
+    word_starts = edges[:-1] & word
+    count_type = np.int32 if data.size < 2**31 else np.int64  # int32: half the memory traffic of the scan
+    tokens_before = np.cumsum(word_starts, dtype=count_type)[text_starts] - word_starts[text_starts]
     counts = np.diff(np.append(tokens_before, starts.size)).astype(np.int64)
     return codes, counts
+
+
+def _bytes_of(texts: pl.Series, separator: str) -> np.ndarray:
+    """All texts' UTF-8 bytes in one array, ``separator`` after each (one join and one encode, no loop)."""
+    if not len(texts):
+        return np.zeros(0, dtype=np.uint8)
+    joined = texts.str.join(separator).item() + separator if separator else texts.str.join("").item()
+    return np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
 
 
 def padded(codes: np.ndarray, counts: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
@@ -60,7 +73,7 @@ def padded(codes: np.ndarray, counts: np.ndarray, rows: np.ndarray, width: int) 
     if rows.size == counts.size and counts.size and counts.min() == counts.max() == width:
         return codes.reshape(counts.size, width).T  # every row has the same length: no scatter
     starts = np.cumsum(counts) - counts
-    out = np.zeros((width, len(rows)), dtype=np.uint64)
+    out = np.zeros((width, len(rows)), dtype=codes.dtype)
     lengths = counts[rows]
     column = np.repeat(np.arange(len(rows)), lengths)
     offset = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)

@@ -79,3 +79,17 @@ def test_repeated_and_equal_pairs_score_as_each_pair_alone(tokenizer: str) -> No
     result = token_edit_distances(frame, MetricOptions(tokenizer=tokenizer)).to_list()
     expected = [levenshtein(_tokens(a, tokenizer), _tokens(b, tokenizer)) for a, b in pool]
     assert result == [expected[i] for i in picks]
+
+
+def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
+    """A NUL inside a token is not padding ("a\\0" != "a"); one-byte codes compare right with wider ones."""
+    assert ascii_tokens(pl.Series(["a\x00 b"]), "whitespace") is None  # NUL: left to the general path
+    frame = pl.DataFrame({"target": ["a\x00 b", "a b c", "x"], "prediction": ["a b", "abcd b c", "x yy zzz"]})
+    words = token_edit_distances(frame, MetricOptions(tokenizer="whitespace")).to_list()
+    assert words == [1.0, 1.0, 2.0]
+    result = token_distances(pl.Series(["a b c", "x"]), pl.Series(["abcd b c", "x yy zzz"]), "whitespace")
+    assert result is not None
+    assert result[0].tolist() == [1.0, 2.0]
+    codes, counts = ascii_tokens(pl.Series(["ab  c", "", " abcd\t"]), "whitespace")
+    assert counts.tolist() == [2, 0, 1]
+    assert codes.tolist() == [ord("a") | ord("b") << 8, ord("c"), int.from_bytes(b"abcd", "little")]
