@@ -21,8 +21,11 @@ async def computed(pilot) -> None:
 async def task_view(pilot) -> None:
     await computed(pilot)
     await pilot.press("down", "enter")  # arith · exact_match: the jump, its fit and its intervals
+    await pilot.app.workers.wait_for_complete()
+    # the wide layout (plot beside the tables) settles a refresh or two after mounting; on a loaded machine a
+    # fixed two pauses were not always enough, so give the plot time to size itself to its widget
+    await pilot.pause(0.3)
     await pilot.pause()
-    await pilot.pause()  # the wide layout (plot beside the tables) settles one refresh after mounting
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
