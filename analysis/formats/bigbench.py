@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
-from analysis.formats.frames import aggregate_frame, to_float
+from analysis.formats.frames import aggregate_frame, fold_shots, read_json_tree, to_float
 from analysis.formats.jsonio import head_text, read_json
 from analysis.loading import finalize
 from analysis.options import LoadOptions
@@ -112,33 +112,14 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         f"BIG-bench params are model.{PARAMS_FIELDS[options.params_field]} "
         "(--params-field non_embedding, total or flop_matched)"
     ]
-    records: list[dict] = []
-    sources: list[str] = []
-    if path.is_file():
-        records = parse_file(path, options.params_field)
-        sources.append(str(path))
-    else:
-        for file in sorted(path.rglob("*.json")):
-            try:
-                records.extend(parse_file(file, options.params_field))
-                sources.append(str(file))
-            except InputError as err:
-                warnings.append(f"skipped: {err}")
-        if not records:
-            raise InputError(
-                f"no readable BIG-bench results ({'; '.join(warnings[1:3]) or 'no .json files'})",
-                path=str(path),
-            )
+    records, sources, skipped = read_json_tree(
+        path, lambda file: parse_file(file, options.params_field), "BIG-bench results"
+    )
+    warnings += skipped
     frame = aggregate_frame(records, extra={"_shots": pl.Int64()})
     if options.family:
         frame = frame.with_columns(pl.lit(options.family).alias(schema.FAMILY))
-    if frame["_shots"].drop_nulls().n_unique() > 1:
-        frame = frame.with_columns(
-            pl.when(pl.col("_shots").is_null())
-            .then(pl.col(schema.TASK))
-            .otherwise(pl.format("{} {}-shot", pl.col(schema.TASK), pl.col("_shots")))
-            .alias(schema.TASK)
-        )
+    frame = fold_shots(frame)
     frame = frame.drop("_shots")
     table = ResultTable(aggregates=frame, warnings=tuple(warnings), sources=tuple(sources))
     return finalize(table, options, path)

@@ -26,7 +26,13 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
-from analysis.formats.frames import aggregate_frame, family_from_model_name, to_float
+from analysis.formats.frames import (
+    aggregate_frame,
+    family_from_model_name,
+    fold_shots,
+    read_json_tree,
+    to_float,
+)
 from analysis.formats.jsonio import head_text, read_json
 from analysis.loading import finalize
 from analysis.options import LoadOptions
@@ -128,36 +134,18 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or folder; check the path", path=str(path))
-    warnings: list[str] = []
-    records: list[dict] = []
-    sources: list[str] = []
     if path.is_file():
-        records = parse_file(path)
-        sources.append(str(path))
+        records, sources, warnings = parse_file(path), [str(path)], []
     else:
-        for file in sorted(path.rglob("*.json")):
-            try:
-                records.extend(parse_file(file, _model_from_tree(file, path)))
-                sources.append(str(file))
-            except InputError as err:
-                warnings.append(f"skipped: {err}")
-        if not records:
-            raise InputError(
-                f"no readable old-format lm-eval JSON files ({'; '.join(warnings[:2]) or 'none found'})",
-                path=str(path),
-            )
+        records, sources, warnings = read_json_tree(
+            path, lambda file: parse_file(file, _model_from_tree(file, path)), "old-format lm-eval JSON files"
+        )
     extra = {"_shots": pl.Int64(), STEP: pl.Int64(), "_file": pl.Utf8()}
     frame = aggregate_frame(records, extra=extra)
     models = frame[schema.MODEL].unique().to_list()
     families = {m: options.family or family_from_model_name(m) or schema.DEFAULT_FAMILY for m in models}
     frame = frame.with_columns(pl.col(schema.MODEL).replace_strict(families).alias(schema.FAMILY))
-    if frame["_shots"].drop_nulls().n_unique() > 1:
-        frame = frame.with_columns(
-            pl.when(pl.col("_shots").is_not_null())
-            .then(pl.format("{} {}-shot", pl.col(schema.TASK), pl.col("_shots")))
-            .otherwise(pl.col(schema.TASK))
-            .alias(schema.TASK)
-        )
+    frame = fold_shots(frame)
     key = [schema.FAMILY, schema.MODEL, STEP, schema.TASK, schema.METRIC]
     repeated = frame.filter(pl.struct(key).is_duplicated())
     if not repeated.is_empty():
