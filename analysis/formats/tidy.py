@@ -68,7 +68,8 @@ def _scan(path: Path, mapping: dict[str, str], all_strings: bool = False) -> pl.
 
 def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
     """Read lazily with the mapping applied; fall back to all-text CSV so validation can name the row."""
-    if _kind(path) != "parquet":
+    kind = _kind(path)
+    if kind != "parquet":
         check_utf8_text(path)
     try:
         return (
@@ -83,10 +84,8 @@ def _collect(path: Path, options: LoadOptions) -> pl.DataFrame:
             "the file is empty; give a table with a header row and data rows", path=str(path)
         ) from err
     except pl.exceptions.PolarsError as err:  # a CSV gets a second, all-text read below
-        if SUFFIXES[path.suffix.lower()] != "csv":
-            raise InputError(
-                f"cannot read it as {SUFFIXES[path.suffix.lower()]}: {err}", path=str(path)
-            ) from err
+        if kind != "csv":
+            raise InputError(f"cannot read it as {kind}: {err}", path=str(path)) from err
     except OSError as err:
         raise InputError(f"cannot read the file ({err})", path=str(path)) from err
     try:

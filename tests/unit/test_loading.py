@@ -217,3 +217,16 @@ def test_params_nominal_holding_counts_becomes_nominal_params(write_file) -> Non
     both = write_file("b.csv", "model,task,metric,value,params,params_nominal\nm,t,acc,0.5,1e6,7e9\n")
     with pytest.raises(InputError, match=r"b\.csv: column params_nominal should be true/false"):
         load([both])
+
+
+def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_file_is_a_message(write_file) -> None:
+    """`--format-in tidy` on a .txt reads it as CSV; a ragged one is an InputError naming the file, not a crash."""
+    from analysis.errors import InputError
+    from analysis.options import LoadOptions
+
+    good = write_file("scores.txt", "model,task,metric,value,params\nm1,t,acc,0.5,1e6\n")
+    table = load([good], LoadOptions(format_in="tidy"))
+    assert table.aggregates[schema.VALUE].to_list() == [0.5]
+    ragged = write_file("ragged.txt", "model,task,metric,value\nm1,t,acc,0.5,9,9,9\nm2\n")
+    with pytest.raises(InputError, match="ragged.txt"):
+        load([ragged], LoadOptions(format_in="tidy"))
