@@ -84,14 +84,22 @@ def _decode_lists(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
                 decoded = text.str.json_decode(dtype)
             except pl.exceptions.PolarsError:
                 decoded = None
-            if decoded is None or bool((decoded.is_null() & text.is_not_null() & (text != "")).any()):
-                for index, cell in enumerate(text):
-                    try:
-                        pl.Series([cell]).str.json_decode(dtype)
-                    except pl.exceptions.PolarsError:
-                        where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
-                        problem = f"{cell!r} is not a JSON list (write it like [-0.1, -2])"
-                        raise InputError(f"column {column}, {where}: {problem}", path=str(path)) from None
+            # only cells that decoded to null (or all, when the whole column failed) can be the bad one
+            suspects = (
+                range(text.len())
+                if decoded is None
+                else (decoded.is_null() & text.is_not_null() & (text != "")).arg_true().to_list()
+            )
+            for index in suspects:
+                cell = text[index]
+                try:
+                    pl.Series([cell]).str.json_decode(dtype)
+                except pl.exceptions.PolarsError:
+                    where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
+                    problem = f"{cell!r} is not a JSON list (write it like [-0.1, -2])"
+                    raise InputError(f"column {column}, {where}: {problem}", path=str(path)) from None
+            if decoded is None:
+                raise InputError(f"column {column}: cannot read its cells as JSON lists", path=str(path))
             frame = frame.with_columns(decoded.alias(column))
         else:
             try:

@@ -219,8 +219,8 @@ def test_params_nominal_holding_counts_becomes_nominal_params(write_file) -> Non
         load([both])
 
 
-def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_file_is_a_message(write_file) -> None:
-    """`--format-in tidy` on a .txt reads it as CSV; a ragged one is an InputError naming the file, not a crash."""
+def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_one_is_a_message(write_file) -> None:
+    """`--format-in tidy` reads a .txt as CSV; a ragged one is an InputError naming the file, not a crash."""
     from analysis.errors import InputError
     from analysis.options import LoadOptions
 
@@ -228,5 +228,5 @@ def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_file_is_a_mess
     table = load([good], LoadOptions(format_in="tidy"))
     assert table.aggregates[schema.VALUE].to_list() == [0.5]
     ragged = write_file("ragged.txt", "model,task,metric,value\nm1,t,acc,0.5,9,9,9\nm2\n")
-    with pytest.raises(InputError, match="ragged.txt"):
+    with pytest.raises(InputError, match=r"ragged\.txt"):
         load([ragged], LoadOptions(format_in="tidy"))
