@@ -537,6 +537,7 @@ def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None
     The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
     """
     backend = ProcessBackend()
+    backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
     try:
         EmergenceApp(paths, load_options, backend=backend).run()
     finally:

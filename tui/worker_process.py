@@ -243,5 +243,10 @@ class RemotePipeline:
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - runs in the child
     """The child's entry (``CHILD_MAIN REQUEST_FD ANSWER_FD``): serve until the request pipe closes."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # import while the app paints its first frame; a failure surfaces on the first "load" request
+        import analysis.loading
+        import analysis.pipeline  # noqa: F401
+    except Exception:
+        pass
     serve(Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False))
     return 0
