@@ -286,11 +286,3 @@ def render_table(report: dict) -> str:
     for note in report["notes"]:
         out.extend(_wrap(f"note: {note}"))
     return "\n".join(printable(line) for line in out) + "\n"  # names from files never restyle the terminal
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -8,6 +8,7 @@ pipeline to re-run, and the pipeline recomputes only the stages whose settings c
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -445,9 +446,7 @@ class EmergenceApp(App):
     def action_reseed(self) -> None:
         resample = self.settings.resample
         self.apply_settings(
-            self.settings.with_(
-                resample=resample.__class__(**{**resample.__dict__, "seed": resample.seed + 1})
-            )
+            self.settings.with_(resample=dataclasses.replace(resample, seed=resample.seed + 1))
         )
         self.notify(f"seed = {self.settings.resample.seed}", timeout=1.5)
 

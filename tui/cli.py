@@ -273,9 +273,10 @@ def run_report(args: argparse.Namespace) -> int:
     from analysis.loading import load
     from analysis.pipeline import Pipeline
     from analysis.report import ReportFilters, render_report
+    from tui.backend import default_paths
 
     metric_options, resample, fit = _settings_from(args)
-    table = load(args.paths or [sample_data_dir()], load_options_from(args))
+    table = load(default_paths(args.paths), load_options_from(args))
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
@@ -307,11 +308,6 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_samples(frame, out)
     print(f"wrote {frame.height} rows to {out}")
     return 0
-
-
-def sample_data_dir() -> Path:
-    """The bundled sample data, used when no path is given."""
-    return Path(__file__).resolve().parent.parent / "sample_data"
 
 
 if __name__ == "__main__":
