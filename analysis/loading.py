@@ -425,13 +425,21 @@ def _combine(frames: list[pl.DataFrame], empty: pl.DataFrame, first: Sequence[st
 
 
 def _unplaced_models(samples: pl.DataFrame, aggregates: pl.DataFrame) -> list[str]:
-    frames = [f.select(schema.MODEL, *schema.SCALES) for f in (samples, aggregates) if not f.is_empty()]
+    """Models none of whose rows has a scale; only rows without any scale are grouped (usually none)."""
+    frames = [
+        f.lazy().select(schema.MODEL, *schema.SCALES) for f in (samples, aggregates) if not f.is_empty()
+    ]
     if not frames:
         return []
     scales = pl.concat(frames)
-    has_scale = pl.any_horizontal(pl.col(c).is_not_null() for c in schema.SCALES)
-    placed = scales.group_by(schema.MODEL).agg(has_scale.any().alias("placed"))
-    return placed.filter(~pl.col("placed"))[schema.MODEL].sort().to_list()
+    unscaled = pl.all_horizontal(pl.col(c).is_null() for c in schema.SCALES)
+    candidates = scales.filter(unscaled).select(pl.col(schema.MODEL).unique()).collect().to_series()
+    if candidates.is_empty():
+        return []
+    placed = scales.filter(~unscaled & pl.col(schema.MODEL).is_in(candidates.implode())).select(
+        pl.col(schema.MODEL).unique()
+    )
+    return sorted(set(candidates.to_list()) - set(placed.collect().to_series().to_list()))
 
 
 def fill_scales_by_model(frame: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:

@@ -9,6 +9,7 @@ axis; the loader warns). Outputs may hold -inf log-probabilities (probability 0)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -139,9 +140,14 @@ def check_scales(frame: pl.DataFrame, path: str | Path) -> None:
 
 
 def _flat_values_finite(lists: pl.Series) -> bool:
-    """True when no element of any list is NaN or +inf, checked on the flat values (no per-row lists)."""
-    values = lists.drop_nulls().explode(empty_as_null=False, keep_nulls=False)
-    return not bool((values.is_nan() | (values == float("inf"))).any())
+    """True when no element of any list is NaN or +inf, decided from the list sums without exploding.
+
+    A list's sum is NaN or +inf whenever one of its elements is NaN or +inf (-inf alone gives -inf), so clean
+    sums prove clean lists; a flagged sum (a bad element, or finite values overflowing) returns False and the
+    caller locates the row element by element.
+    """
+    sums = lists.list.sum()
+    return not bool((sums.is_nan() | (sums == float("inf"))).any())
 
 
 def check_outputs(frame: pl.DataFrame, numeric_columns: Sequence[str], path: str | Path) -> None:
@@ -182,19 +188,60 @@ def check_choices(frame: pl.DataFrame, path: str | Path) -> None:
         )
 
 
-def _keys_distinct(frame: pl.DataFrame, key: Sequence[str]) -> bool:
-    """True when no two rows share a ``key`` combination, decided from 64-bit hashes without string hashing
-    of a struct: per-column hashes (cheap, parallel) are mixed into one integer per row and sorted.
+_FNV_PRIME = np.uint64(0x100000001B3)
+_MIN_RUN = 64  # rows per run, on average, below which one global sort beats a check run by run
 
-    Equal keys always give equal mixed hashes, so "all distinct" is exact; a repeated hash (a real duplicate
-    or a collision) returns False and the caller runs the exact check.
+
+def mixed_hash(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """One 64-bit value per row from per-column 64-bit hashes (a different position weight per column)."""
+    mixed = np.zeros(len(columns[0]), dtype=np.uint64)
+    for column in columns:
+        mixed *= _FNV_PRIME
+        mixed ^= column
+    return mixed
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal consecutive values begins (0 first)."""
+    return np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1] if len(values) else np.zeros(0, np.int64)
+
+
+def _distinct_within_runs(group: np.ndarray, item: np.ndarray) -> bool | None:
+    """Whether every (group, item) hash pair is distinct, for rows laid out as evaluation logs are: each
+    group (model x task) in one run, its items in the same order as other groups of the task.
+
+    Runs with the same item sequence as one already checked need one comparison, not a sort. None when the
+    layout is otherwise (short runs, a group split over runs): the caller sorts everything instead.
     """
-    hashes = frame.select(pl.col(key).hash(seed=0))
-    mixed = np.zeros(frame.height, dtype=np.uint64)
-    for column in hashes.iter_columns():
-        mixed *= np.uint64(0x100000001B3)  # FNV prime: a different position weight per column
-        mixed ^= column.to_numpy()
-    mixed = pl.Series(mixed).sort().to_numpy()  # polars sorts in parallel
+    starts = run_starts(group)
+    if len(starts) * _MIN_RUN > len(group) or len(np.unique(group[starts])) < len(starts):
+        return None
+    checked: dict[tuple[int, int, int], list[np.ndarray]] = {}
+    for start, stop in itertools.pairwise([*starts.tolist(), len(group)]):
+        run = item[start:stop]
+        signature = (len(run), int(run[0]), int(run[-1]))
+        if any(np.array_equal(run, seen) for seen in checked.get(signature, ())):
+            continue
+        ordered = np.sort(run)
+        if (ordered[1:] == ordered[:-1]).any():
+            return False
+        checked.setdefault(signature, []).append(run)
+    return True
+
+
+def _keys_distinct(frame: pl.DataFrame, key: Sequence[str]) -> bool:
+    """True when no two rows share a ``key`` combination, decided from 64-bit hashes of each column.
+
+    Equal keys always give equal hashes, so "all distinct" is exact; a repeated hash (a real duplicate or a
+    collision) returns False and the caller runs the exact check. Rows in the usual log layout (see
+    ``_distinct_within_runs``) are checked run by run; others by one parallel sort of the mixed hashes.
+    """
+    hashes = [column.to_numpy() for column in frame.select(pl.col(key).hash(seed=0)).iter_columns()]
+    if len(hashes) > 1:
+        by_runs = _distinct_within_runs(mixed_hash(hashes[:-1]), hashes[-1])
+        if by_runs is not None:
+            return by_runs
+    mixed = pl.Series(mixed_hash(hashes)).sort().to_numpy()  # polars sorts in parallel
     return not bool((mixed[1:] == mixed[:-1]).any())
 
 

@@ -199,3 +199,69 @@ def test_duplicate_found_among_many_distinct_keys(tmp_path: Path) -> None:
         load([path])
     frame.with_columns(pl.Series("item", [str(i) for i in range(20_000)])).write_csv(path)
     assert load([path]).samples.height == 20_000
+
+
+def _log_layout(models: int, items: int) -> pl.DataFrame:
+    """Rows as evaluation logs list them: each model's items of a task together, in the same order."""
+    return pl.DataFrame(
+        {
+            "model": [f"m{j}" for j in range(models) for _ in range(items)],
+            "task": "t",
+            "item": [f"q{i}" for _ in range(models) for i in range(items)],
+            "params": [1e6 * (j + 1) for j in range(models) for _ in range(items)],
+            "target": "a",
+            "prediction": "a",
+        }
+    )
+
+
+def test_duplicate_in_log_layout_is_found_run_by_run(tmp_path: Path) -> None:
+    """The run-by-run check (each model's items listed together) finds a repeat inside one model's run."""
+    frame = _log_layout(models=3, items=200)
+    path = tmp_path / "runs.parquet"
+    frame.write_parquet(path)
+    assert load([path]).samples.height == 600
+    items = frame["item"].to_list()
+    items[450] = items[420]  # model m2 lists item q20 twice (rows 421 and 451)
+    frame.with_columns(pl.Series("item", items)).write_parquet(path)
+    with pytest.raises(InputError, match=r"row 421 and row 451 repeat .*model='m2'.*item='q20'"):
+        load([path])
+
+
+def test_duplicate_from_a_model_listed_in_two_runs(tmp_path: Path) -> None:
+    """A model whose items come in two separate runs falls back to the global check and is still found."""
+    frame = _log_layout(models=2, items=100)
+    repeated = pl.concat([frame, frame.filter(pl.col("model") == "m0").head(1)])
+    path = tmp_path / "split.parquet"
+    repeated.write_parquet(path)
+    with pytest.raises(InputError, match=r"row 1 and row 201 repeat"):
+        load([path])
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)  # many short runs: the sorted check
+    shuffled.write_parquet(path)
+    assert load([path]).samples.height == 200
+
+
+def test_list_sums_that_overflow_are_not_taken_for_infinity(tmp_path: Path) -> None:
+    """The fast NaN/+inf check reads list sums; finite values whose sum overflows must still load."""
+    frame = pl.DataFrame(
+        {
+            "model": ["m", "m"],
+            "task": "t",
+            "item": ["1", "2"],
+            "choice_logliks": [[1e308, 1e308], [-1.0, -2.0]],
+            "correct_choice": [0, 1],
+        }
+    )
+    path = tmp_path / "big.parquet"
+    frame.write_parquet(path)
+    assert load([path]).samples.height == 2
+    frame.with_columns(pl.Series("choice_logliks", [[1.0, 2.0], [-1.0, math.inf]])).write_parquet(path)
+    assert "column choice_logliks, row 2" in load_error([path])
+
+
+def test_only_models_without_any_scale_are_warned_about(write_file) -> None:
+    path = write_file(
+        "w.csv", SAMPLE_HEADER + "a,t,1,1e6,x,x\na,t,2,,x,x\nb,t,1,,x,x\nb,t,2,,x,y\nc,t,1,2e6,x,x\n"
+    )
+    warnings = [w for w in load([path]).warnings if "cannot be placed" in w]
+    assert len(warnings) == 1 and "model 'b'" in warnings[0]
