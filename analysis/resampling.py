@@ -33,8 +33,9 @@ exactly.
 
 Splitting rows into tasks does not sort them: names are coded from hashes at the starts of runs of equal
 family/task/model rows, items by their position when every model lists the same ids in the same order
-(checked), else by a categorical cast; each row's cell is then computed and values scattered into one flat
-buffer per metric (see ``_groups``).
+(checked), else by a categorical cast. In the usual layout each run (one model's items of a task) is copied
+into its model's row of the task's matrix, and only tasks that have a metric get a matrix for it; otherwise
+each row's cell is computed and values scattered into one flat buffer per metric (see ``_groups``).
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
 
     # items: ranked by the hash of their id within each group; cells model-major (a model's items together)
-    item_hash = frame.select(pl.col(ITEM).cast(pl.Utf8).hash(seed=0)).to_series().to_numpy()
+    item_hash = frame[ITEM].cast(pl.Utf8).hash(seed=0).to_numpy()  # a Series op: no frame-wide alignment
     ranks = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
     item_index = None
     if ranks is None:
@@ -344,20 +345,16 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     offsets = np.r_[0, np.cumsum(group_items * group_models)]
     pair_of_run = group_of_run * n_all_models + model_code
     run_base = offsets[group_of_run] + model_rank[pair_of_run] * group_items[group_of_run]
-    if item_index is None:  # one pass, run by run (few runs: checked by _items_by_layout)
-        cell = np.empty(height, dtype=np.int64)
-        for start, length, g, base in zip(
-            run_starts.tolist(), run_lengths.tolist(), group_of_run.tolist(), run_base.tolist(), strict=True
-        ):
-            np.add(ranks[g], base, out=cell[start : start + length])
-        # every run covers all of its task's items, so cells are all filled once unless a model has two runs
-        complete = len(np.unique(pair_of_run)) == len(run_starts)
+    has_row = None
+    if ranks is not None and len(np.unique(pair_of_run)) == len(run_starts):
+        # every run covers all of its task's items and each model has one run: no cell twice, none empty
+        model_row = model_rank[pair_of_run]
+        buffers = _matrices_by_run(frame, metrics, run_starts, group_of_run, model_row, ranks, group_models)
     else:
+        if ranks is not None:  # a model with two runs: cells from the ranks, then the general check
+            item_index = np.concatenate([ranks[g] for g in group_of_run.tolist()])
         cell = np.repeat(run_base, run_lengths) + item_index
         del item_index
-        complete = False
-    has_row = None
-    if not complete:
         cell_counts = np.bincount(cell, minlength=int(offsets[-1]))
         if cell_counts.max(initial=0) > 1:
             row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
@@ -368,12 +365,12 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             )
         has_row = cell_counts > 0
         del cell_counts
-    buffers = {}
-    for metric in metrics:
-        buffer = np.empty(int(offsets[-1])) if complete else np.full(int(offsets[-1]), np.nan)
-        buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
-        buffers[metric] = buffer
-    del cell
+        buffers = {}
+        for metric in metrics:
+            buffer = np.full(int(offsets[-1]), np.nan)
+            buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
+            buffers[metric] = buffer
+        del cell
 
     group_rows = run_starts[group_first_run]
     families = frame[FAMILY].gather(group_rows).cast(pl.Utf8).to_list()
@@ -389,7 +386,12 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             dropped = ~_subsample_mask(has, settings, families[g], tasks[g])
         values = {}
         for metric, buffer in buffers.items():
-            matrix = buffer[start:stop].reshape(shape).T  # items x models, a view
+            if isinstance(buffer, dict):  # per-group matrices (only groups that have the metric)
+                if g not in buffer:
+                    continue
+                matrix = buffer[g]
+            else:
+                matrix = buffer[start:stop].reshape(shape).T  # items x models, a view
             if dropped is not None:
                 matrix[dropped] = np.nan
             if not np.isnan(matrix).all():
@@ -403,6 +405,43 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             names = tuple(pair_names[p] for p in members)
             groups.append(_Group(families[g], tasks[g], names, scales, values))
     return groups
+
+
+def _matrices_by_run(
+    frame: pl.DataFrame,
+    metrics: list[str],
+    run_starts: np.ndarray,
+    group_of_run: np.ndarray,
+    model_row: np.ndarray,
+    ranks: list[np.ndarray],
+    group_models: np.ndarray,
+) -> dict[str, dict[int, np.ndarray]]:
+    """Per metric, the items x models matrix of every group that has the metric, filled run by run.
+
+    For the usual layout (one run per model and task, every run listing the task's items): each run is a
+    slice of the column put into its model's row at its items' ranks. Runs without a value are skipped and no
+    matrix is made for a group without the metric, so no full-length copy of a column is ever made.
+    """
+    stops = np.r_[run_starts[1:], frame.height].tolist()
+    runs = list(zip(run_starts.tolist(), stops, group_of_run.tolist(), model_row.tolist(), strict=True))
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for metric in metrics:
+        column = frame[metric].cast(pl.Float64).rechunk()
+        matrices: dict[int, np.ndarray] = {}
+        filled: dict[int, np.ndarray] = {}
+        for start, stop, g, row in runs:
+            piece = column.slice(start, stop - start)
+            if piece.null_count() == len(piece):
+                continue
+            if g not in matrices:
+                matrices[g] = np.empty((int(group_models[g]), len(ranks[g])))
+                filled[g] = np.zeros(int(group_models[g]), dtype=bool)
+            matrices[g][row, ranks[g]] = piece.to_numpy()
+            filled[g][row] = True
+        for g, matrix in matrices.items():
+            matrix[~filled[g]] = np.nan  # models without this metric on this task
+        out[metric] = {g: matrix.T for g, matrix in matrices.items()}  # items x models views
+    return out
 
 
 def _items_by_layout(

@@ -285,3 +285,39 @@ def test_tasks_sharing_an_item_count_get_their_own_replicates() -> None:
     np.testing.assert_allclose(t1, alone[("fam", "t1", "token_loss")].values, rtol=1e-12, atol=0)
     assert abs(np.corrcoef(t1[:, 0], t2[:, 0])[0, 1]) < 0.1
     assert t1.std() == pytest.approx(shared.std() / np.sqrt(300), rel=0.1)
+
+
+def test_metrics_missing_for_some_tasks_and_models_agree_across_layouts() -> None:
+    """The run-by-run fill (usual layout) and the general scatter (shuffled rows) give the same points when
+    a task lacks a metric, a model lacks one on a task, and a run has some missing values."""
+    rng = np.random.default_rng(3)
+    n = 100
+    partly = rng.exponential(1.0, n)
+    partly[::7] = np.nan
+    frame = scored_frame(
+        {
+            ("gen", "small"): {"exact_match": (rng.random(n) < 0.2).astype(float), "token_loss": partly},
+            ("gen", "big"): {
+                "exact_match": (rng.random(n) < 0.7).astype(float),
+                "token_loss": np.full(n, np.nan),
+            },
+            ("choice", "small"): {"exact_match": (rng.random(n) < 0.3).astype(float)},
+            ("choice", "big"): {"exact_match": (rng.random(n) < 0.5).astype(float)},
+        },
+        {"big": 1e9, "small": 1e6},
+    ).with_columns(pl.col("token_loss").fill_nan(None))
+    settings = ResampleSettings(bootstrap=200)
+    ordered = compute_points(make_scored(frame, BINARY, CONTINUOUS), ResultTable(), settings)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=5)
+    general = compute_points(make_scored(shuffled, BINARY, CONTINUOUS), ResultTable(), settings)
+    assert ordered.frame.equals(general.frame)
+    assert sorted(ordered.replicates) == [
+        ("fam", "choice", "exact_match"),
+        ("fam", "gen", "exact_match"),
+        ("fam", "gen", "token_loss"),
+    ]
+    loss = ordered.frame.filter(pl.col("metric") == "token_loss")
+    assert loss["model"].to_list() == ["small"] and loss["n"].item() == n - len(range(0, n, 7))
+    assert loss["value"].item() == pytest.approx(np.nanmean(partly))
+    for key, reps in ordered.replicates.items():
+        np.testing.assert_array_equal(reps.values, general.replicates[key].values)
