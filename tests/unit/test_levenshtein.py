@@ -93,3 +93,26 @@ def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
     codes, counts = ascii_tokens(pl.Series(["ab  c", "", " abcd\t"]), "whitespace")
     assert counts.tolist() == [2, 0, 1]
     assert codes.tolist() == [ord("a") | ord("b") << 8, ord("c"), int.from_bytes(b"abcd", "little")]
+
+
+@pytest.mark.parametrize("lengths", ["ragged", "uniform"])
+def test_batches_of_the_dp_equal_the_textbook_dp(monkeypatch: pytest.MonkeyPatch, lengths: str) -> None:
+    """Many small batches (in two threads), ragged or all-full lengths, equal the textbook DP pair by pair."""
+    import analysis.levenshtein as module
+
+    monkeypatch.setattr(module, "CHUNK_PAIRS", 97)  # many batches, the last one short
+    rng = np.random.default_rng(3)
+    n = 1000
+    if lengths == "uniform":
+        sizes_a, sizes_b = np.full(n, 5), np.full(n, 4)
+    else:
+        sizes_a, sizes_b = rng.integers(0, 9, n), rng.integers(0, 9, n)
+    left = ["".join(rng.choice(list("abc"), k)) for k in sizes_a]
+    right = ["".join(rng.choice(list("abc"), k)) for k in sizes_b]
+    result = token_distances(pl.Series(left), pl.Series(right), "chars")
+    assert result is not None
+    distances, solved = result
+    assert solved.all()
+    expected = [levenshtein(list(a), list(b)) for a, b in zip(left, right, strict=True)]
+    assert distances.tolist() == expected
+    assert min(expected) == (1 if lengths == "uniform" else 0) and max(expected) >= 5  # both extremes occur
