@@ -54,6 +54,7 @@ REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
 REPLICATE_TOP = 3  # grid starts refined (batched) per bootstrap replicate
 _BATCH_MAX_ITER = 200  # Gauss-Newton steps for a point estimate (converges in ~100-200 here)
 _REPLICATE_MAX_ITER = 100  # per replicate: leaves ~1e-4 in exponents, far inside any CI (measured)
+_PERFECT_RESIDUAL = 1e-6  # a replicate fitted to within this at every point is done (log-space laws)
 _LOG_BOUND = 60.0  # bound on centred log constants: exp(+-60) covers any sane range
 _MAX_EXPONENT = 10.0
 _LOGISTIC_MAX_K = 30.0  # per decade of x
@@ -517,6 +518,7 @@ def _refine_rows(
     starts: np.ndarray,
     weights: np.ndarray,
     max_iter: int | np.ndarray = _BATCH_MAX_ITER,
+    settle: bool | np.ndarray = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refine many (start, weights) problems at once by damped reweighted Gauss-Newton.
 
@@ -528,9 +530,12 @@ def _refine_rows(
     weights of the loss, is projected onto the bounds and is kept only if the true objective falls (then lam
     shrinks, else it grows). A problem converges when a kept step improves it by less than 1e-10 (relative),
     when a rejected step promised less than 1e-12 (relative: nothing left to gain at machine precision, or the
-    bounds block every descent direction) or when no step improves it any more (lam explodes); one still
-    moving after ``max_iter`` steps (one limit, or one per problem) has not converged. Finished problems leave
-    the working set, so the late iterations only pay for the few still moving.
+    bounds block every descent direction) or when no step improves it any more (lam explodes); a problem
+    marked in ``settle`` (one flag, or one per problem) also converges once its fit is perfect (objective at
+    most that of a 1e-6 residual at every point): an exact power law fitted by the saturating law otherwise
+    crawls toward E = 0 with ~1% gains per step until ``max_iter``. One still moving after ``max_iter`` steps
+    (one limit, or one per problem) has not converged. Finished problems leave the working set, so the late
+    iterations only pay for the few still moving.
     """
     theta_out = np.clip(starts.astype(float), lower, upper)
     p = theta_out.shape[1]
@@ -550,6 +555,8 @@ def _refine_rows(
         lam = np.full(len(rows), 1e-3)
         limit = np.broadcast_to(np.asarray(max_iter), (len(theta_out),))[rows]
         floor = 1e-9 * w.sum(axis=1)  # a fit perfect to ~1e-6 in every residual counts as done
+        settle_rows = np.broadcast_to(np.asarray(settle), (len(theta_out),))[rows]
+        perfect_obj = np.where(settle_rows, w.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), robust), -1.0)
         active = np.ones(len(rows), dtype=bool)  # finished rows wait in the set until it is worth compacting
         for iteration in range(int(limit.max(initial=0))):
             if not active.any():
@@ -593,7 +600,8 @@ def _refine_rows(
             # |promise| tiny: at a stationary point (or boxed in by the bounds); a NaN promise (singular
             # system) or a negative one (the projection onto the bounds turned the step uphill) lets lam grow
             stalled = ~better & (np.abs(promised) < 1e-12)
-            finished_ok = ((better & (gain < 1e-10)) | stalled | (lam > 1e10)) & ~bad
+            perfect = obj <= perfect_obj  # every residual within ~1e-6: further steps only polish rounding
+            finished_ok = ((better & (gain < 1e-10)) | stalled | perfect | (lam > 1e10)) & ~bad
             done = (finished_ok | bad | (limit <= iteration + 1)) & active
             if done.any():
                 finished = rows[done]
@@ -605,6 +613,7 @@ def _refine_rows(
                 active = active[keep]
                 rows, theta, obj, resid, w = rows[keep], theta[keep], obj[keep], resid[keep], w[keep]
                 lam, floor, limit = lam[keep], floor[keep], limit[keep]
+                perfect_obj = perfect_obj[keep]
                 jac = [column[keep] for column in jac]
                 target, lower, upper = target[keep], lower[keep], upper[keep]
                 data = tuple(column[keep] for column in data)
@@ -804,6 +813,7 @@ class _Pending:
     starts: np.ndarray  # (K, p): the point estimate's best grid starts first, then the replicates'
     weights: np.ndarray  # (K, n)
     limits: np.ndarray  # (K,) iteration limits
+    settle: np.ndarray  # (K,) rows that may stop once their fit is perfect (see ``_refine_rows``)
     n_top: int  # how many rows are the point estimate's starts
     reps: _Replicates | None
     bootstrap: int
@@ -879,8 +889,9 @@ def _refine_stacked(
     )
     starts = np.concatenate([item.starts for item in pending])
     limits = np.concatenate([item.limits for item in pending])
+    settle = np.concatenate([item.settle for item in pending])
     thetas, values, converged = _refine_compacted(
-        kernel, robust, target, data, lower, upper, starts, weights, limits
+        kernel, robust, target, data, lower, upper, starts, weights, limits, settle
     )
     bounds = np.cumsum([0, *sizes])
     return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
@@ -899,6 +910,7 @@ def _refine_compacted(
     starts: np.ndarray,
     weights: np.ndarray,
     limits: np.ndarray,
+    settle: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_refine_rows`` without the work on points of weight 0 (a bootstrap replicate misses ~37% of its
     points, padding adds more): each row's drawn points are moved to its front (the data are per row, so
@@ -928,6 +940,7 @@ def _refine_compacted(
             starts[rows],
             weights[rows, :width],
             limits[rows],
+            settle[rows],
         )
     return thetas, values, converged
 
@@ -1012,21 +1025,25 @@ def _prepare(request: _FitRequest) -> FitResult | _Pending:
     if order.size == 0:
         return refuse("no start of the grid gives a finite prediction")
     # the point estimate's starts and every replicate's starts are refined in one batch (one loop, not two)
+    # (the point estimate is refined to the end and polished; replicates of a log-space law stop once perfect)
     starts, weights, limits = (
         problem.grid[order],
         np.ones((order.size, n)),
         np.full(order.size, _BATCH_MAX_ITER),
     )
+    settle = np.zeros(order.size, dtype=bool)
     reps = _replicates(problem, groups, bootstrap, seed) if bootstrap > 0 else None
     if reps is not None:
         starts = np.concatenate([starts, reps.starts])
         weights = np.concatenate([weights, reps.weights])
         limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
+        settle = np.concatenate([settle, np.full(len(reps.starts), problem.robust)])
     return _Pending(
         problem=problem,
         starts=starts,
         weights=weights,
         limits=limits,
+        settle=settle,
         n_top=order.size,
         reps=reps,
         bootstrap=bootstrap,
