@@ -278,18 +278,12 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     """
     height = frame.height
     names = (FAMILY, TASK, MODEL)
-    found = (
-        frame.lazy()
-        .select(
-            pl.any_horizontal(
-                pl.col(c).cast(pl.Utf8).ne_missing(pl.col(c).cast(pl.Utf8).shift()) for c in names
-            )
-            .arg_true()
-            .alias("starts")
-        )
-        .collect()
-    )
-    run_starts = found["starts"].to_numpy().astype(np.int64)
+    changes = None  # Series ops, not a frame select: the frame's columns may be chunked differently
+    for name in names:
+        column = frame[name].cast(pl.Utf8)
+        changed = column.ne_missing(column.shift())
+        changes = changed if changes is None else changes | changed
+    run_starts = changes.arg_true().to_numpy().astype(np.int64)
     if run_starts.size == 0 or run_starts[0] != 0:
         run_starts = np.r_[0, run_starts]
     run_lengths = np.diff(np.r_[run_starts, height])
