@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 from scipy.optimize import least_squares, minimize
+from threadpoolctl import threadpool_limits
 
 from analysis import schema as S
 from analysis.errors import InputError
@@ -738,7 +739,7 @@ def _replicates(problem: _Problem, groups: np.ndarray, bootstrap: int, seed: int
     usable = _distinct_drawn(groups, distinct) >= problem.n_free  # fewer distinct scales: not identifiable
     losses = _grid_losses(problem, distinct)  # (R, S)
     top = min(REPLICATE_TOP, losses.shape[1])
-    best_starts = np.argpartition(losses, top - 1, axis=1)[:, :top]  # (R, top)
+    best_starts = _smallest_per_row(losses, top)  # (R, top)
     return _Replicates(
         starts=problem.grid[best_starts.ravel()],
         weights=np.repeat(distinct, top, axis=0),
@@ -746,6 +747,20 @@ def _replicates(problem: _Problem, groups: np.ndarray, bootstrap: int, seed: int
         usable=usable,
         top=top,
     )
+
+
+def _smallest_per_row(values: np.ndarray, top: int) -> np.ndarray:
+    """Column indices of the ``top`` smallest values of each row, smallest first (ties: lowest index).
+
+    ``top`` argmin passes: for a handful of the ~420 grid starts this is ~8x faster than ``np.argpartition``.
+    """
+    remaining = values.copy()
+    rows = np.arange(len(values))
+    picked = np.empty((len(values), top), dtype=np.intp)
+    for j in range(top):
+        picked[:, j] = remaining.argmin(axis=1)
+        remaining[rows, picked[:, j]] = np.inf
+    return picked
 
 
 def _replicate_cis(
@@ -824,9 +839,14 @@ class _Pending:
 
 
 @np.errstate(all="ignore")
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     """``fit_law`` for many requests: every fit needing a search is refined in shared batches (one loop per
-    kernel instead of one per fit), then each is finished on its own; results equal separate calls."""
+    kernel instead of one per fit), then each is finished on its own; results equal separate calls.
+
+    BLAS runs on one thread here: the grid products are small ((200, 20) x (20, 420) per fit), and two BLAS
+    threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under load, measured).
+    """
     prepared = [_prepare(request) for request in requests]
     waiting = [i for i, item in enumerate(prepared) if isinstance(item, _Pending)]
     refined = _refine_pending([prepared[i] for i in waiting])

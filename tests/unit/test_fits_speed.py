@@ -41,3 +41,18 @@ def test_perfect_replicates_settle_early_with_the_same_law():
         natural[:, 1:], np.broadcast_to([5.66e6**0.4, 0.4], (len(natural), 2)), rtol=1e-4
     )
     assert natural[:, 0].max() < 1e-5 * problem.target.size  # E: ~0 on losses of order 1
+
+
+def test_smallest_per_row_picks_the_argpartition_set_in_order():
+    rng = np.random.default_rng(4)
+    values = rng.random((300, 420))
+    values[:5, 7] = -np.inf
+    values[10:20] = np.inf  # a replicate only one start can fit: the others are dropped before refining
+    values[10:20, 3] = 0.5
+    picked = F._smallest_per_row(values, 3)
+    expected = np.sort(np.argpartition(values, 2, axis=1)[:, :3], axis=1)
+    finite = np.isfinite(values).sum(axis=1) >= 3
+    np.testing.assert_array_equal(np.sort(picked[finite], axis=1), expected[finite])
+    chosen = np.take_along_axis(values, picked, axis=1)
+    assert (np.diff(chosen[finite], axis=1) >= 0).all()  # smallest first
+    assert (picked[10:20, 0] == 3).all() and (picked[:5, 0] == 7).all()
