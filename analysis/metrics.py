@@ -16,7 +16,9 @@ wins, and the computed one is listed in ``skipped``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -312,40 +314,57 @@ def _fill(out: np.ndarray, index: pl.Series, left: pl.Series, right: pl.Series) 
 
 
 _FEW_CHOICES = 8  # below this, numpy sums a row left to right, so a column loop gives the same bits
+_BLOCK = 1 << 13  # rows per block of the choice metrics: a block's temporaries stay in cache
 
 
-def _softmax_parts_by_column(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``_softmax_parts`` for K < 8 equal-length rows, one elementwise pass per choice column.
+def _few_choices_block(matrix: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``_choice_block`` for rows with the same K < 8 choices, a (rows, K) matrix: a few passes per choice.
 
-    numpy reductions along a short last axis are several times slower than K elementwise passes; the sums
-    run left to right as numpy's own do for fewer than 8 terms, so the values are bit-for-bit the same.
+    numpy reductions along a short last axis, masked writes and gathers are each several times slower than
+    an elementwise pass, so everything is elementwise over the columns of a transposed (contiguous) copy:
+    the first maximum is the number of leading running maxima below the row max, and the correct choice's
+    weight is picked as the sum of ``weight_k * [correct == k]``. The sums run left to right as numpy's own
+    do for fewer than 8 terms and every formula is ``_choice_block``'s: the values are bit-for-bit the same.
     """
-    columns = [matrix[:, k] for k in range(matrix.shape[1])]
-    top = columns[0].copy()
-    for column in columns[1:]:
-        np.maximum(top, column, out=top)  # NaN propagates, as in ndarray.max
-    argmax = np.full(len(top), -1, dtype=np.int64)
-    total, squares = np.zeros(len(top)), np.zeros(len(top))
-    with np.errstate(invalid="ignore", over="ignore"):
-        for k in range(len(columns) - 1, -1, -1):  # the last hit written is the first maximum
-            argmax[columns[k] == top] = k
-        for column in columns:
-            weight = np.exp(column - top)
-            total += weight
-            squares += weight * weight
-    argmax[np.isnan(top)] = -1
-    return top, total, squares, argmax
+    rows, choices = matrix.shape
+    columns = [matrix[:, k] for k in range(choices)]
+    running = np.empty((choices, rows))  # running[k]: max of choices 0..k (NaN propagates, as in ndarray.max)
+    running[0] = columns[0]
+    for k in range(1, choices):
+        np.maximum(running[k - 1], columns[k], out=running[k])
+    top = running[-1]
+    usable = np.isfinite(top)
+    usable &= correct >= 0
+    usable &= correct < choices
+    first = np.zeros(rows, dtype=np.int8)  # index of the first maximum (where usable)
+    flag = np.empty(rows, dtype=bool)
+    for k in range(choices - 1):
+        first += np.less(running[k], top, out=flag)
+    total, squares, picked = np.empty(rows), np.empty(rows), np.zeros(rows)
+    weight, scratch = np.empty(rows), np.empty(rows)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for k, column in enumerate(columns):
+            np.exp(np.subtract(column, top, out=weight), out=weight)
+            if k == 0:
+                total[:] = weight
+                np.multiply(weight, weight, out=squares)
+            else:
+                total += weight
+                squares += np.multiply(weight, weight, out=scratch)
+            picked += np.multiply(weight, np.equal(correct, k, out=flag), out=scratch)
+        q_correct = picked / total
+        brier = np.clip(squares / total**2 - 2 * q_correct + 1, 0.0, 2.0)
+    grade = (first == correct).astype(np.float64)
+    return tuple(np.where(usable, metric, np.nan) for metric in (grade, q_correct, brier))
 
 
 def _softmax_parts(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per row of a flattened ragged array: max, sum of exp(x - max), sum of exp(2(x - max)), first argmax.
 
-    Equal lengths (the usual K-way task) use a reshaped matrix; ragged rows use ``reduceat`` over offsets.
-    Rows without choices get NaN max and argmax -1.
+    Equal lengths use a reshaped matrix; ragged rows use ``reduceat`` over offsets. Rows without choices get
+    NaN max and argmax -1.
     """
     rows = len(lengths)
-    if rows and lengths.min() == lengths.max() > 0 and lengths[0] < _FEW_CHOICES:
-        return _softmax_parts_by_column(values.reshape(rows, int(lengths[0])))
     if rows and lengths.min() == lengths.max() > 0:
         matrix = values.reshape(rows, int(lengths[0]))
         top = matrix.max(axis=1)
@@ -375,29 +394,71 @@ def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
     """mc_grade, choice_prob and brier from choice log-likelihoods, vectorised and numerically stable.
 
     Everything is shifted by the row max before ``exp``. Rows with no choices, a missing or out-of-range
-    correct index, or no finite log-likelihood give null.
+    correct index, or no finite log-likelihood give null. Blocks of rows run on two threads (numpy releases
+    the GIL), each writing its own rows of the output; a block of consecutive rows writes a slice.
     """
     logliks = frame[schema.CHOICE_LOGLIKS]
     has_choices = logliks.is_not_null()
-    present = np.flatnonzero(has_choices.to_numpy())  # only rows with choices do any work
+    present = has_choices.arg_true().to_numpy()  # only rows with choices do any work
     given = logliks.drop_nulls()
-    lengths = given.list.len().to_numpy().astype(np.int64)
+    counts = given.list.len()
     values = given.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
     correct = frame[schema.CORRECT_CHOICE].filter(has_choices).fill_null(-1).cast(pl.Int64).to_numpy()
-    bounds = np.concatenate([[0], np.cumsum(lengths)])
-    columns = {name: np.full(len(frame), np.nan) for name in (MC_GRADE, CHOICE_PROB, BRIER)}
-    for start in range(0, len(present), _BLOCK):  # blocks keep temporaries small, cached and reused
+    same = len(counts) > 0 and counts.min() == counts.max()  # the usual K-way task: no offsets needed
+    choices = int(counts[0]) if same else 0
+    lengths = None if same else counts.to_numpy().astype(np.int64)
+    bounds = None if lengths is None else np.concatenate([[0], np.cumsum(lengths)])
+    columns = _nan_where_absent(has_choices.to_numpy(), 3)
+
+    def solve(start: int) -> None:
         rows = slice(start, start + _BLOCK)
-        block = values[bounds[start] : bounds[min(start + _BLOCK, len(present))]]
-        grade, q_correct, brier = _choice_block(block, lengths[rows], correct[rows])
-        where = present[rows]
-        columns[MC_GRADE][where], columns[CHOICE_PROB][where], columns[BRIER][where] = grade, q_correct, brier
+        stop = min(start + _BLOCK, len(present))
+        if lengths is None or bounds is None:
+            block_lengths = np.full(stop - start, choices, dtype=np.int64)
+            block = values[start * choices : stop * choices]
+        else:
+            block_lengths = lengths[rows]
+            block = values[bounds[start] : bounds[stop]]
+        width = int(block_lengths[0])
+        if 0 < width < _FEW_CHOICES and (same or block_lengths.min() == block_lengths.max()):
+            metrics = _few_choices_block(block.reshape(-1, width), correct[rows])
+        else:
+            metrics = _choice_block(block, block_lengths, correct[rows])
+        where: np.ndarray | slice = present[rows]
+        if where[-1] - where[0] == len(where) - 1:  # consecutive rows: a slice copies, no scatter
+            where = slice(int(where[0]), int(where[-1]) + 1)
+        for column, metric in zip(columns, metrics, strict=True):
+            column[where] = metric
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(solve, range(0, len(present), _BLOCK)))
     return pl.DataFrame(
-        [pl.Series(name, column, dtype=pl.Float64, nan_to_null=True) for name, column in columns.items()]
+        [
+            pl.Series(name, column, dtype=pl.Float64, nan_to_null=True)
+            for name, column in zip((MC_GRADE, CHOICE_PROB, BRIER), columns, strict=True)
+        ]
     )
 
 
-_BLOCK = 1 << 16  # rows per block of the choice metrics
+_MANY_RUNS = 10_000  # more runs of rows without choices than this: fill whole columns with NaN instead
+
+
+def _nan_where_absent(present: np.ndarray, count: int) -> list[np.ndarray]:
+    """``count`` float columns, NaN on the rows where ``present`` is False and unset on the others.
+
+    Per-sample files keep a task's rows together, so the absent rows form a few runs: filling those alone
+    writes half the memory of ``np.full`` (the blocks then write the present rows).
+    """
+    edges = np.flatnonzero(present[1:] != present[:-1]) + 1
+    if len(edges) > _MANY_RUNS:
+        return [np.full(len(present), np.nan) for _ in range(count)]
+    columns = [np.empty(len(present)) for _ in range(count)]
+    bounds = [0, *edges.tolist(), len(present)]
+    for start, stop in itertools.pairwise(bounds):
+        if stop > start and not present[start]:
+            for column in columns:
+                column[start:stop] = np.nan
+    return columns
 
 
 def _choice_block(values: np.ndarray, lengths: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, ...]:
