@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -918,6 +919,7 @@ def _refine_stacked(
 
 
 _CHUNK_ROWS = 8192  # rows per _refine_rows call after compaction (smaller chunks: tighter widths)
+_THREADS = 2  # chunks refined at once
 
 
 def _refine_compacted(
@@ -947,21 +949,31 @@ def _refine_compacted(
     thetas = np.empty(starts.shape)
     values = np.empty(len(starts))
     converged = np.empty(len(starts), dtype=bool)
-    for lo in range(0, len(starts), _CHUNK_ROWS):
+
+    def refine_chunk(lo: int) -> None:
         rows = by_width[lo : lo + _CHUNK_ROWS]
         width = max(int(drawn[rows].max()), 1)
-        thetas[rows], values[rows], converged[rows] = _refine_rows(
-            kernel,
-            robust,
-            target[rows, :width],
-            tuple(column[rows, :width] for column in data),
-            lower[rows],
-            upper[rows],
-            starts[rows],
-            weights[rows, :width],
-            limits[rows],
-            settle[rows],
-        )
+        with np.errstate(all="ignore"):  # error state is per thread
+            thetas[rows], values[rows], converged[rows] = _refine_rows(
+                kernel,
+                robust,
+                target[rows, :width],
+                tuple(column[rows, :width] for column in data),
+                lower[rows],
+                upper[rows],
+                starts[rows],
+                weights[rows, :width],
+                limits[rows],
+                settle[rows],
+            )
+
+    chunks = range(0, len(starts), _CHUNK_ROWS)
+    if len(chunks) < 2:
+        for lo in chunks:
+            refine_chunk(lo)
+    else:  # chunks are independent and numpy releases the GIL in its loops: both cores refine
+        with ThreadPoolExecutor(_THREADS) as pool:
+            list(pool.map(refine_chunk, chunks))
     return thetas, values, converged
 
 
