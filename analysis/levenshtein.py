@@ -6,11 +6,16 @@ runs once per (i, j) cell over every pair at the same time. A token equals anoth
 codes are equal: ASCII tokens of at most 8 bytes are packed into one unsigned integer (exact, no hashing; as
 narrow as the longest token allows, since the DP's compares cost by width). Anything else (non-ASCII text,
 longer tokens, NUL bytes, long sequences) returns ``None`` or is left to the caller's general path.
+
+A column's texts are read once into a ``TextBytes`` (one join, one encode): the caller can then check that
+``strip()`` would change nothing (``may_strip``) and tokenise without going back to polars.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -20,65 +25,135 @@ _CODE_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # token b
 MAX_DP_LENGTH = 32  # longer sequences go to the general (per-pair) path
 
 
-def ascii_tokens(texts: pl.Series, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each text's tokens as integer codes (flat) and the token count per text; None unless all ASCII.
+@dataclass(frozen=True)
+class TextBytes:
+    """A column's non-null texts as UTF-8 bytes, one space after each, and each text's length in bytes."""
+
+    data: np.ndarray  # uint8
+    lengths: np.ndarray  # int64, one per non-null text, in row order
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each text's first byte is in ``data``."""
+        return np.cumsum(self.lengths + 1) - (self.lengths + 1)
+
+    @cached_property
+    def uniform(self) -> int:
+        """The byte length every text has, or -1 when they differ (or there are none)."""
+        same = bool(self.lengths.size) and self.lengths.min() == self.lengths.max()
+        return int(self.lengths[0]) if same else -1
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Each text's tokens as integer codes, ``counts`` per text, in text order.
+
+    With ``separated`` one code (a separator, never a token) follows each text's tokens, as in the bytes of
+    a ``TextBytes``; else they follow one another. ``step`` > 0 says every text has the same count and
+    starts ``step`` codes after the previous one: the tokens are the first columns of ``codes.reshape(-1,
+    step)``.
+    """
+
+    codes: np.ndarray
+    counts: np.ndarray
+    step: int
+    separated: bool = False
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each text's first token is in ``codes``."""
+        widths = self.counts + 1 if self.separated else self.counts
+        return np.cumsum(widths) - widths
+
+
+def text_bytes(texts: pl.Series) -> TextBytes:
+    """The non-null texts of ``texts`` (nulls are skipped, not counted) as one byte array."""
+    texts = texts.drop_nulls()
+    lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
+    if not lengths.size:
+        return TextBytes(np.zeros(0, dtype=np.uint8), lengths)
+    joined = texts.str.join(" ").item() + " "  # one join and one encode, no loop
+    return TextBytes(np.frombuffer(joined.encode("utf-8"), dtype=np.uint8), lengths)
+
+
+def may_strip(text: TextBytes) -> bool:
+    """False only when ``strip()`` provably changes no text: no text starts or ends with a byte <= 0x20
+    (whitespace, conservatively every control byte) or >= 0x80 (possibly Unicode whitespace)."""
+    width = text.uniform
+    if width == 0:
+        return False
+    if width > 0:  # strided views: no index arrays
+        edges = (text.data[:: width + 1], text.data[width - 1 :: width + 1])
+    else:
+        nonempty = np.flatnonzero(text.lengths)
+        first = text.starts[nonempty]
+        edges = (text.data[first], text.data[first + text.lengths[nonempty] - 1])
+    return any(edge.size and (int(edge.min()) <= 0x20 or int(edge.max()) >= 0x80) for edge in edges)
+
+
+def tokens_of(text: TextBytes, tokenizer: str) -> Tokens | None:
+    """``text``'s tokens as integer codes; None unless all ASCII (and, for words, short and without NUL).
 
     ``tokenizer`` is ``"chars"`` (every character a token, its byte as the code) or ``"whitespace"`` (runs
-    of non-whitespace, each packed into the narrowest unsigned integer that holds the longest). Null texts
-    count as empty. None also when a whitespace token is longer than ``MAX_TOKEN_BYTES`` or contains a NUL
-    byte (its zero bytes would equal the padding).
+    of non-whitespace, each packed into the narrowest unsigned integer that holds the longest). None also
+    when a whitespace token is longer than ``MAX_TOKEN_BYTES`` or contains a NUL byte (its zero bytes would
+    equal the padding).
     """
-    texts = texts.fill_null("")
-    byte_lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
+    data, lengths = text.data, text.lengths
     if tokenizer == "chars":
-        data = _bytes_of(texts, "")
         if data.size and int(data.max()) >= 0x80:
             return None
-        return data, byte_lengths
-    data = _bytes_of(texts, " ")  # a space after every text: no token runs from one text into the next
+        return Tokens(data, lengths, text.uniform + 1 if text.uniform >= 0 else 0, separated=True)
     if data.size and (int(data.max()) >= 0x80 or int(data.min()) == 0):
         return None
+    space = np.less_equal(np.subtract(data, 9, dtype=np.uint8), 4)  # ASCII whitespace (\s): 9-13 and 32
+    space |= data == 32
     edges = np.zeros(data.size + 1, dtype=bool)  # a word starts or ends before byte i
-    word = (data > 32) | (data < 9) | ((data > 13) & (data < 32))  # not ASCII whitespace (\s): 9-13, 32
-    np.not_equal(word[1:], word[:-1], out=edges[1:-1])
-    edges[0], edges[-1] = word[:1].any(), False  # the last byte is always the separating space
-    starts, ends = np.flatnonzero(edges).reshape(-1, 2).T  # alternately a first byte and one past a last
-    lengths = ends - starts
-    if lengths.size and int(lengths.max()) > MAX_TOKEN_BYTES:
+    np.not_equal(space[1:], space[:-1], out=edges[1:-1])
+    edges[0], edges[-1] = not space[:1].all(), False  # the last byte is always the separating space
+    bounds = np.flatnonzero(edges)  # alternately a word's first byte and one past its last
+    starts = bounds[0::2]
+    widths = bounds[1::2] - starts
+    longest = int(widths.max()) if widths.size else 0
+    if longest > MAX_TOKEN_BYTES:
         return None
-    longest = int(lengths.max()) if lengths.size else 0
     code_type = _CODE_TYPES[min(k for k in _CODE_TYPES if k >= longest)]  # narrow codes: faster compares
     codes = data[starts].astype(code_type)  # every token has a first byte
     for k in range(1, longest):  # byte k of the tokens that have one
         following = data[np.minimum(starts + k, data.size - 1)].astype(code_type) << code_type(8 * k)
-        codes |= np.where(lengths > k, following, code_type(0))
-    text_starts = np.cumsum(byte_lengths + 1) - (byte_lengths + 1)
-    word_starts = edges[:-1] & word
-    count_type = np.int32 if data.size < 2**31 else np.int64  # int32: half the memory traffic of the scan
-    tokens_before = np.cumsum(word_starts, dtype=count_type)[text_starts] - word_starts[text_starts]
-    counts = np.diff(np.append(tokens_before, starts.size)).astype(np.int64)
-    return codes, counts
+        codes |= np.where(widths > k, following, code_type(0))
+    word_starts = np.greater(edges[:-1], space)  # an edge before a word byte
+    counts = np.add.reduceat(word_starts, text.starts, dtype=np.int64) if lengths.size else lengths
+    uniform_counts = bool(counts.size) and counts.min() == counts.max()
+    return Tokens(codes, counts, int(counts[0]) if uniform_counts else 0)
 
 
-def _bytes_of(texts: pl.Series, separator: str) -> np.ndarray:
-    """All texts' UTF-8 bytes in one array, ``separator`` after each (one join and one encode, no loop)."""
-    if not len(texts):
-        return np.zeros(0, dtype=np.uint8)
-    joined = texts.str.join(separator).item() + separator if separator else texts.str.join("").item()
-    return np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+def ascii_tokens(texts: pl.Series, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each text's tokens as integer codes (flat, no gaps) and the token count per text; None unless ASCII.
+
+    Null texts count as empty. See ``tokens_of`` for the tokenizers and when the answer is None.
+    """
+    text = text_bytes(texts.fill_null(""))
+    tokens = tokens_of(text, tokenizer)
+    if tokens is None:
+        return None
+    if tokenizer == "chars":  # drop the separating spaces
+        keep = np.ones(text.data.size, dtype=bool)
+        keep[text.starts + text.lengths] = False
+        return text.data[keep], text.lengths
+    return tokens.codes, tokens.counts
 
 
-def padded(codes: np.ndarray, counts: np.ndarray, rows: np.ndarray | None, width: int) -> np.ndarray:
+def padded(tokens: Tokens, rows: np.ndarray | None, width: int) -> np.ndarray:
     """The chosen ``rows``' tokens (all rows when None) as a (len(rows), width) matrix, 0-padded."""
-    chosen = counts if rows is None else counts[rows]
-    if chosen.size == counts.size and counts.size and counts.min() == counts.max() == width:
-        return codes.reshape(counts.size, width)  # every row has the same length: no scatter
-    starts = np.cumsum(counts) - counts
-    out = np.zeros((len(chosen), width), dtype=codes.dtype)
-    first = starts if rows is None else starts[rows]
-    row = np.repeat(np.arange(len(chosen)), chosen)
-    offset = np.arange(int(chosen.sum())) - np.repeat(np.cumsum(chosen) - chosen, chosen)
-    out[row, offset] = codes[np.repeat(first, chosen) + offset]
+    counts = tokens.counts if rows is None else tokens.counts[rows]
+    if rows is None and tokens.step and counts.size and counts[0] == width:  # no scatter: a strided view
+        return tokens.codes[: counts.size * tokens.step].reshape(counts.size, tokens.step)[:, :width]
+    out = np.zeros((len(counts), width), dtype=tokens.codes.dtype)
+    first = tokens.starts if rows is None else tokens.starts[rows]
+    row = np.repeat(np.arange(len(counts)), counts)
+    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    out[row, offset] = tokens.codes[np.repeat(first, counts) + offset]
     return out
 
 
@@ -127,15 +202,22 @@ def token_distances(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Distances for the pairs short enough for the batched DP, and which pairs those are (a mask).
 
-    None when the texts are not all ASCII (or a token is too long to pack): the caller's general path then
-    handles every pair.
+    Null texts count as empty. None when the texts are not all ASCII (or a token is too long to pack): the
+    caller's general path then handles every pair.
     """
+    with ThreadPoolExecutor(2) as pool:
+        left_bytes, right_bytes = pool.map(text_bytes, (left.fill_null(""), right.fill_null("")))
+    return byte_distances(left_bytes, right_bytes, tokenizer)
+
+
+def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``token_distances`` of texts already read into bytes (the same number of texts on each side)."""
     with ThreadPoolExecutor(2) as pool:  # numpy releases the GIL: both sides, then the batches, use 2 cores
-        coded_left, coded_right = pool.map(ascii_tokens, (left, right), (tokenizer, tokenizer))
-        if coded_left is None or coded_right is None:
+        tokens_a, tokens_b = pool.map(tokens_of, (left, right), (tokenizer, tokenizer))
+        if tokens_a is None or tokens_b is None:
             return None
-        (codes_a, len_a), (codes_b, len_b) = coded_left, coded_right
-        out = np.zeros(len(left), dtype=np.float64)
+        len_a, len_b = tokens_a.counts, tokens_b.counts
+        out = np.zeros(len(len_a), dtype=np.float64)
         longest = np.maximum(len_a, len_b)
         solved = longest <= MAX_DP_LENGTH
         for low, high in ((0, 8), (8, 16), (16, MAX_DP_LENGTH)):  # buckets keep padding small
@@ -145,8 +227,8 @@ def token_distances(
                 continue
             bucket_a, bucket_b = (len_a, len_b) if rows is None else (len_a[rows], len_b[rows])
             width_a, width_b = int(bucket_a.max()), max(int(bucket_b.max()), 1)
-            a = padded(codes_a, len_a, rows, max(width_a, 1))[:, :width_a]
-            b = padded(codes_b, len_b, rows, width_b)
+            a = padded(tokens_a, rows, max(width_a, 1))[:, :width_a]
+            b = padded(tokens_b, rows, width_b)
             distances = _in_batches(pool, a, bucket_a, b, bucket_b)
             if rows is None:
                 out[:] = distances

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -26,7 +27,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 
 from analysis import schema
-from analysis.levenshtein import token_distances
+from analysis.levenshtein import TextBytes, byte_distances, may_strip, text_bytes
 from analysis.options import MetricOptions
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
@@ -198,47 +199,110 @@ def _as_code_strings(left: pl.Series, right: pl.Series) -> tuple[list[str], list
     return pieces[: len(left)], pieces[len(left) :]
 
 
-def _normalised_texts(frame: pl.DataFrame, options: MetricOptions) -> pl.DataFrame:
-    """Columns ``t`` and ``p``: target and prediction after the exact-match normalisation (null if absent)."""
-    if {schema.TARGET, schema.PREDICTION} <= set(frame.columns):
-        return frame.select(
-            _normalised(schema.TARGET, options).alias("t"), _normalised(schema.PREDICTION, options).alias("p")
-        )
-    return pl.DataFrame(
-        {"t": [None] * len(frame), "p": [None] * len(frame)}, schema={"t": pl.Utf8, "p": pl.Utf8}
-    )
+@dataclass(frozen=True)
+class _Texts:
+    """Target and prediction after the exact-match normalisation, and the rows that have both.
+
+    ``pair_bytes`` holds those rows' texts as bytes when they were read for the strip check (else None).
+    """
+
+    target: pl.Series
+    prediction: pl.Series
+    both: pl.Series  # Boolean, every row
+    pair_bytes: tuple[TextBytes, TextBytes] | None
+
+    def pairs(self) -> tuple[pl.Series, pl.Series]:
+        """The normalised texts of the rows that have both (no nulls)."""
+        return self.target.filter(self.both), self.prediction.filter(self.both)
+
+
+def _texts(frame: pl.DataFrame, options: MetricOptions) -> _Texts | None:
+    """The normalised texts, or None without both text columns.
+
+    ``strip()`` allocates a new column for millions of texts; when no text starts or ends with whitespace
+    (checked on the bytes, which the edit distance reuses) it would change nothing, so it is skipped.
+    """
+    if not {schema.TARGET, schema.PREDICTION} <= set(frame.columns):
+        return None
+    target, prediction = frame[schema.TARGET], frame[schema.PREDICTION]
+    both = target.is_not_null() & prediction.is_not_null()
+    if not options.case_fold:
+        pairs = int(both.sum())
+        aligned = pairs == len(target) - target.null_count() == len(prediction) - prediction.null_count()
+        sides = (target, prediction) if aligned else (target.filter(both), prediction.filter(both))
+        with ThreadPoolExecutor(2) as pool:
+            left, right = pool.map(text_bytes, sides)
+        if not (may_strip(left) or may_strip(right)):
+            return _Texts(target, prediction, both, (left, right))
+    normalised = frame.select(_normalised(schema.TARGET, options), _normalised(schema.PREDICTION, options))
+    return _Texts(normalised[schema.TARGET], normalised[schema.PREDICTION], both, None)
 
 
 def token_edit_distances(frame: pl.DataFrame, options: MetricOptions = DEFAULT_OPTIONS) -> pl.Series:
     """Levenshtein distance per row over tokens (null without a pair of texts or token lists).
 
-    Rows with token lists use them; texts that are equal after normalisation score 0 without a DP; the
-    other text pairs are solved once per distinct (target, prediction) pair: short ASCII ones by the batched
-    DP of ``analysis.levenshtein``, the rest through rapidfuzz.
+    Rows with token lists use them; text pairs of short ASCII texts are solved by the batched DP of
+    ``analysis.levenshtein``, the rest through rapidfuzz (equal texts score 0 without a DP, and with
+    whitespace tokens each distinct pair is solved once).
     """
-    return _edit_distances(frame, _normalised_texts(frame, options), options)
+    return _edit_distances(frame, _texts(frame, options), options)
 
 
-def _edit_distances(frame: pl.DataFrame, texts: pl.DataFrame, options: MetricOptions) -> pl.Series:
+def _edit_distances(frame: pl.DataFrame, texts: _Texts | None, options: MetricOptions) -> pl.Series:
     out = np.full(len(frame), np.nan)
-    text_rows = texts.select(pl.col("t").is_not_null() & pl.col("p").is_not_null()).to_series()
+    if texts is not None and texts.both.any():
+        _spread(_text_distances(texts, options.tokenizer), texts.both.to_numpy(), out)
     if {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= set(frame.columns):
         listed = frame.select(
             pl.col(schema.TARGET_TOKENS).is_not_null() & pl.col(schema.PREDICTION_TOKENS).is_not_null()
         ).to_series()
-        if listed.any():
+        if listed.any():  # given token lists take precedence over the texts
             lists = frame.select(schema.TARGET_TOKENS, schema.PREDICTION_TOKENS).filter(listed)
             _fill(out, listed.arg_true(), lists[schema.TARGET_TOKENS], lists[schema.PREDICTION_TOKENS])
-            text_rows = text_rows & ~listed
-    if text_rows.any():
-        rows = text_rows.arg_true().to_numpy()
-        pairs = texts.filter(text_rows)
-        equal = pairs.select(pl.col("t") == pl.col("p")).to_series().to_numpy()
-        out[rows[equal]] = 0.0  # equal after normalisation: nothing to edit
-        if not equal.all():
-            differing = pairs.filter(pl.Series(~equal))
-            out[rows[~equal]] = _distinct_pair_distances(differing["t"], differing["p"], options.tokenizer)
     return pl.Series(TOKEN_EDIT_DISTANCE, out).fill_nan(None)
+
+
+def _spread(values: np.ndarray, present: np.ndarray, out: np.ndarray) -> None:
+    """Write ``values`` into the rows of ``out`` where ``present`` is True, run by run when runs are few."""
+    edges = np.flatnonzero(present[1:] != present[:-1]) + 1
+    if len(edges) > _MANY_RUNS:
+        out[present] = values
+        return
+    done = 0
+    for start, stop in itertools.pairwise([0, *edges.tolist(), len(present)]):
+        if stop > start and present[start]:
+            out[start:stop] = values[done : done + stop - start]
+            done += stop - start
+
+
+def _text_distances(texts: _Texts, tokenizer: str) -> np.ndarray:
+    """Distances of the rows that have both texts, in row order: the batched DP, then the general path."""
+    pair_bytes = texts.pair_bytes
+    if pair_bytes is None:
+        with ThreadPoolExecutor(2) as pool:
+            left_bytes, right_bytes = pool.map(text_bytes, texts.pairs())
+    else:
+        left_bytes, right_bytes = pair_bytes
+    batched = byte_distances(left_bytes, right_bytes, tokenizer)
+    if batched is not None and batched[1].all():
+        return batched[0]
+    left, right = texts.pairs()
+    if batched is None:
+        return _general_distances(left, right, tokenizer)
+    distances, solved = batched
+    rest = pl.Series(np.flatnonzero(~solved))
+    distances[rest.to_numpy()] = _general_distances(left.gather(rest), right.gather(rest), tokenizer)
+    return distances
+
+
+def _general_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
+    """Distances of text pairs through rapidfuzz: equal texts are 0, the others solved per distinct pair."""
+    out = np.zeros(len(left))
+    differ = (left != right).to_numpy()
+    if differ.any():
+        chosen = pl.Series(np.flatnonzero(differ))
+        out[differ] = _distinct_pair_distances(left.gather(chosen), right.gather(chosen), tokenizer)
+    return out
 
 
 def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -268,9 +332,8 @@ def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.n
 def _distinct_pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
     """Distances of non-null text pairs; with whitespace tokens each distinct pair is solved once.
 
-    Logs repeat pairs a lot, but grouping costs a sort and two string gathers: measured on 4M differing
-    5-character pairs it is slower than the character DP itself (3.2 s vs 2.0 s), while for whitespace
-    tokens (tokenising dominates) it halves the time (0.86 s vs 1.65 s on 1M pairs).
+    Logs repeat pairs a lot, but grouping costs a sort and two string gathers: for characters it was measured
+    slower than solving every pair, while for whitespace tokens (tokenising dominates) it halves the time.
     """
     grouped = _distinct_pairs(left, right) if tokenizer == "whitespace" and len(left) > 1 else None
     if grouped is not None:
@@ -282,25 +345,15 @@ def _distinct_pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) 
 
 
 def _pair_distances(left: pl.Series, right: pl.Series, tokenizer: str) -> np.ndarray:
-    """Distances of non-null text pairs: short ASCII ones by the batched DP, the rest through rapidfuzz."""
+    """Distances of non-null text pairs through rapidfuzz (whitespace tokens coded one code point each)."""
     out = np.full(len(left), np.nan)
-    rest = np.arange(len(left))
-    batched = token_distances(left, right, tokenizer)
-    if batched is not None:  # short ASCII pairs: one vectorised DP (see analysis/levenshtein.py)
-        distances, solved = batched
-        out[solved] = distances[solved]
-        rest = np.flatnonzero(~solved)
-    if not rest.size:
-        return out
-    chosen = pl.Series(rest)
-    left, right = left.gather(chosen), right.gather(chosen)
     if tokenizer == "whitespace":
         split = pl.DataFrame({"t": left, "p": right}).select(
             pl.col("t").str.extract_all(r"\S+"), pl.col("p").str.extract_all(r"\S+")
         )
-        _fill(out, pl.Series(rest), split["t"], split["p"])
+        _fill(out, pl.Series(np.arange(len(left))), split["t"], split["p"])
     else:
-        out[rest] = cpdist(left.to_list(), right.to_list(), scorer=Levenshtein.distance, workers=-1)
+        out[:] = cpdist(left.to_list(), right.to_list(), scorer=Levenshtein.distance, workers=-1)
     return out
 
 
@@ -520,9 +573,9 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         elif missing:
             skipped.append((metric, f"needs column(s) {', '.join(missing)}"))
     wanted = [m for m in _REQUIRES if m not in prescored and _computable(m, have)]
-    texts = _normalised_texts(samples, options)  # shared by exact match and edit distance
-    if EXACT_MATCH in wanted:
-        columns[EXACT_MATCH] = texts.select((pl.col("t") == pl.col("p")).alias(EXACT_MATCH)).to_series()
+    texts = _texts(samples, options)  # shared by exact match and edit distance
+    if EXACT_MATCH in wanted and texts is not None:
+        columns[EXACT_MATCH] = (texts.target == texts.prediction).alias(EXACT_MATCH)
     if TOKEN_EDIT_DISTANCE in wanted:
         columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, texts, options)
     if TOKEN_LOSS in wanted:
