@@ -111,21 +111,44 @@ def tokens_of(text: TextBytes, tokenizer: str) -> Tokens | None:
     edges = np.zeros(data.size + 1, dtype=bool)  # a word starts or ends before byte i
     np.not_equal(space[1:], space[:-1], out=edges[1:-1])
     edges[0], edges[-1] = not space[:1].all(), False  # the last byte is always the separating space
-    bounds = np.flatnonzero(edges)  # alternately a word's first byte and one past its last
-    starts = bounds[0::2]
-    widths = bounds[1::2] - starts
-    longest = int(widths.max()) if widths.size else 0
-    if longest > MAX_TOKEN_BYTES:
-        return None
+    word_starts = np.greater(edges[:-1], space)  # an edge before a word byte
+    starts = np.flatnonzero(word_starts)
+    widths = None  # every token is one byte unless two word bytes follow one another
+    longest = 1 if starts.size else 0
+    if not np.logical_or(space[1:], space[:-1]).all():
+        widths = np.flatnonzero(np.greater(edges[1:], space)) + 1 - starts  # one past a word's last byte
+        longest = int(widths.max())
+        if longest > MAX_TOKEN_BYTES:
+            return None
     code_type = _CODE_TYPES[min(k for k in _CODE_TYPES if k >= longest)]  # narrow codes: faster compares
-    codes = data[starts].astype(code_type)  # every token has a first byte
+    codes = data[starts].astype(code_type, copy=False)  # every token has a first byte
     for k in range(1, longest):  # byte k of the tokens that have one
         following = data[np.minimum(starts + k, data.size - 1)].astype(code_type) << code_type(8 * k)
         codes |= np.where(widths > k, following, code_type(0))
-    word_starts = np.greater(edges[:-1], space)  # an edge before a word byte
-    counts = np.add.reduceat(word_starts, text.starts, dtype=np.int64) if lengths.size else lengths
+    counts = _per_text(word_starts, text)
     uniform_counts = bool(counts.size) and counts.min() == counts.max()
     return Tokens(codes, counts, int(counts[0]) if uniform_counts else 0)
+
+
+_FEW_COLUMNS = 64  # texts of this many bytes (separator included) or fewer are counted column by column
+
+
+def _per_text(flags: np.ndarray, text: TextBytes) -> np.ndarray:
+    """How many of each text's bytes are flagged (``flags`` has one bool per byte of ``text.data``).
+
+    Texts of one short length are rows of a matrix: one add per byte column (uint8 holds the count, at most
+    32) beats a reduction per text.
+    """
+    width = text.uniform + 1
+    if 0 < width <= _FEW_COLUMNS:
+        rows = flags.view(np.uint8).reshape(len(text.lengths), width)
+        counts = rows[:, 0].copy()
+        for k in range(1, width):
+            counts += rows[:, k]
+        return counts.astype(np.int64)
+    if not text.lengths.size:
+        return np.zeros(0, dtype=np.int64)
+    return np.add.reduceat(flags, text.starts, dtype=np.int64)
 
 
 def ascii_tokens(texts: pl.Series, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:

@@ -111,3 +111,22 @@ def test_edit_distance_and_exact_match_equal_the_textbook_on_stripped_text(
     assert scored[TOKEN_EDIT_DISTANCE].to_list() == expected_distance
     assert scored[EXACT_MATCH].to_list() == expected_match
     assert 0 < sum(d == 0 for d in expected_distance if d is not None) < n  # both outcomes occur
+
+
+def test_word_tokens_of_same_length_texts_and_single_byte_words() -> None:
+    """Same-length texts are counted column by column; one-byte words skip the multi-byte packing."""
+    same = tokens_of(text_bytes(pl.Series(["a bc", "ab c", "abcd", "    ", " x\ty"])), "whitespace")
+    assert same is not None and same.counts.tolist() == [2, 2, 1, 0, 2]
+    assert same.codes.dtype == np.uint32
+    assert same.codes.tolist() == [
+        ord("a"),
+        int.from_bytes(b"bc", "little"),
+        int.from_bytes(b"ab", "little"),
+        ord("c"),
+        int.from_bytes(b"abcd", "little"),
+        ord("x"),
+        ord("y"),
+    ]
+    single = tokens_of(text_bytes(pl.Series(["a b", "c\nd", "e f"])), "whitespace")
+    assert single is not None and single.codes.dtype == np.uint8 and single.step == 2
+    assert single.codes.tobytes() == b"abcdef" and single.counts.tolist() == [2, 2, 2]
