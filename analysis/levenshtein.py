@@ -72,8 +72,8 @@ def text_bytes(texts: pl.Series) -> TextBytes:
     lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
     if not lengths.size:
         return TextBytes(np.zeros(0, dtype=np.uint8), lengths)
-    joined = texts.str.join(" ").item() + " "  # one join and one encode, no loop
-    return TextBytes(np.frombuffer(joined.encode("utf-8"), dtype=np.uint8), lengths)
+    joined = (texts.str.join(" ") + " ").cast(pl.Binary).item()  # one join, bytes without a Python str
+    return TextBytes(np.frombuffer(joined, dtype=np.uint8), lengths)
 
 
 def may_strip(text: TextBytes) -> bool:
@@ -104,19 +104,21 @@ def tokens_of(text: TextBytes, tokenizer: str) -> Tokens | None:
         if data.size and int(data.max()) >= 0x80:
             return None
         return Tokens(data, lengths, text.uniform + 1 if text.uniform >= 0 else 0, separated=True)
-    if data.size and (int(data.max()) >= 0x80 or int(data.min()) == 0):
+    if not data.size:
+        return Tokens(np.zeros(0, dtype=np.uint8), lengths, 0)
+    if int(data.max()) >= 0x80 or int(data.min()) == 0:
         return None
     space = np.less_equal(np.subtract(data, 9, dtype=np.uint8), 4)  # ASCII whitespace (\s): 9-13 and 32
     space |= data == 32
-    edges = np.zeros(data.size + 1, dtype=bool)  # a word starts or ends before byte i
-    np.not_equal(space[1:], space[:-1], out=edges[1:-1])
-    edges[0], edges[-1] = not space[:1].all(), False  # the last byte is always the separating space
-    word_starts = np.greater(edges[:-1], space)  # an edge before a word byte
+    word_starts = np.empty(data.size, dtype=bool)  # a word byte after a space (or first): no edge array
+    word_starts[0] = not space[0]
+    np.greater(space[:-1], space[1:], out=word_starts[1:])
     starts = np.flatnonzero(word_starts)
     widths = None  # every token is one byte unless two word bytes follow one another
     longest = 1 if starts.size else 0
     if not np.logical_or(space[1:], space[:-1]).all():
-        widths = np.flatnonzero(np.greater(edges[1:], space)) + 1 - starts  # one past a word's last byte
+        ends = np.flatnonzero(np.greater(space[1:], space[:-1]))  # a word's last byte (a space follows)
+        widths = ends + 1 - starts
         longest = int(widths.max())
         if longest > MAX_TOKEN_BYTES:
             return None
@@ -243,6 +245,8 @@ def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[n
         out = np.zeros(len(len_a), dtype=np.float64)
         longest = np.maximum(len_a, len_b)
         solved = longest <= MAX_DP_LENGTH
+        if not len(longest):
+            return out, solved
         for low, high in ((0, 8), (8, 16), (16, MAX_DP_LENGTH)):  # buckets keep padding small
             inside = (longest > low) & (longest <= high) | ((low == 0) & (longest == 0))
             rows = None if inside.all() else np.flatnonzero(inside)

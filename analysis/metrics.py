@@ -249,9 +249,14 @@ def token_edit_distances(frame: pl.DataFrame, options: MetricOptions = DEFAULT_O
 
 
 def _edit_distances(frame: pl.DataFrame, texts: _Texts | None, options: MetricOptions) -> pl.Series:
-    out = np.full(len(frame), np.nan)
-    if texts is not None and texts.both.any():
-        _spread(_text_distances(texts, options.tokenizer), texts.both.to_numpy(), out)
+    has_pairs = texts is not None and bool(texts.both.any())
+    distances = _text_distances(texts, options.tokenizer) if texts is not None and has_pairs else None
+    if distances is not None and len(distances) == len(frame):  # every row has both texts
+        out = distances
+    else:
+        out = np.full(len(frame), np.nan)
+        if distances is not None and texts is not None:
+            _spread(distances, texts.both.to_numpy(), out)
     if {schema.TARGET_TOKENS, schema.PREDICTION_TOKENS} <= set(frame.columns):
         listed = frame.select(
             pl.col(schema.TARGET_TOKENS).is_not_null() & pl.col(schema.PREDICTION_TOKENS).is_not_null()

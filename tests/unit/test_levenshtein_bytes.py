@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import may_strip, text_bytes, tokens_of
+from analysis.levenshtein import may_strip, text_bytes, token_distances, tokens_of
 from analysis.metrics import EXACT_MATCH, TOKEN_EDIT_DISTANCE, score_samples, token_edit_distances
 from analysis.options import MetricOptions
 from analysis.schema import ResultTable
@@ -130,3 +130,14 @@ def test_word_tokens_of_same_length_texts_and_single_byte_words() -> None:
     single = tokens_of(text_bytes(pl.Series(["a b", "c\nd", "e f"])), "whitespace")
     assert single is not None and single.codes.dtype == np.uint8 and single.step == 2
     assert single.codes.tobytes() == b"abcdef" and single.counts.tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("tokenizer", ["chars", "whitespace"])
+def test_no_pairs_and_blank_texts(tokenizer: str) -> None:
+    empty = pl.Series([], dtype=pl.String)
+    result = token_distances(empty, empty, tokenizer)
+    assert result is not None and result[0].size == 0
+    blank = token_distances(pl.Series(["  ", ""]), pl.Series(["", "a"]), tokenizer)
+    assert blank is not None
+    assert blank[0].tolist() == ([2.0, 1.0] if tokenizer == "chars" else [0.0, 1.0])
+    assert tokens_of(text_bytes(pl.Series([None], dtype=pl.String)), tokenizer) is not None
