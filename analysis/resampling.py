@@ -271,24 +271,27 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     """Split the wide per-sample frame into family x task matrices (after the subsample, if any).
 
     No sort of the rows: family, task and model are coded from their 64-bit hashes at the starts of runs of
-    equal rows (files list a model's items together, so there are few runs), items by a categorical cast.
-    Every row then gets its cell ``offset[group] + item * n_models + model`` in one flat buffer per metric,
-    filled by one scatter; each group's matrix is a view of it. Items are ordered by the hash of their id and
-    models by scale, so the numbers do not depend on the order of the input rows.
+    equal rows (files list a model's items together, so there are few runs). When every model of a task
+    lists the same ids in the same order, each run is copied into its model's row (``_matrices_by_run``);
+    otherwise items are coded by a categorical cast, every row gets its cell ``offset[group] + item *
+    n_models + model`` in one flat buffer per metric, filled by one scatter, and each group's matrix is a view
+    of it. Items are ordered by the hash of their id and models by scale, so the numbers do not depend on the
+    order of the input rows.
     """
     height = frame.height
     names = (FAMILY, TASK, MODEL)
-    changes = None  # Series ops, not a frame select: the frame's columns may be chunked differently
-    for name in names:
-        column = frame[name].cast(pl.Utf8)
-        changed = column.ne_missing(column.shift())
-        changes = changed if changes is None else changes | changed
-    run_starts = changes.arg_true().to_numpy().astype(np.int64)
-    if run_starts.size == 0 or run_starts[0] != 0:
-        run_starts = np.r_[0, run_starts]
+    # runs from per-column 64-bit hashes (Series ops: the frame's columns may be chunked differently, and a
+    # frame-level select would realign them all); a boundary is missed only if a hash collides at it
+    hashes = [frame[c].cast(pl.Utf8).hash(seed=0).to_numpy() for c in names]
+    boundary = np.zeros(height, dtype=bool)
+    boundary[:1] = True
+    for column in hashes:
+        boundary[1:] |= column[1:] != column[:-1]
+    run_starts = np.flatnonzero(boundary)
+    del boundary
     run_lengths = np.diff(np.r_[run_starts, height])
-    heads = frame.select(pl.col(c).gather(run_starts).cast(pl.Utf8).hash(seed=0) for c in names)
-    family_hash, task_hash, model_hash = (heads[c].to_numpy() for c in names)
+    family_hash, task_hash, model_hash = (column[run_starts] for column in hashes)
+    del hashes
     family_code = np.unique(family_hash, return_inverse=True)[1]
     task_keys, task_code = np.unique(task_hash, return_inverse=True)
     model_keys, model_code = np.unique(model_hash, return_inverse=True)
