@@ -242,6 +242,14 @@ def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[n
         if tokens_a is None or tokens_b is None:
             return None
         len_a, len_b = tokens_a.counts, tokens_b.counts
+        if tokens_a.step and tokens_b.step and len(len_a):  # one shape for all pairs: no per-pair tests
+            width_a, width_b = int(len_a[0]), int(len_b[0])
+            if max(width_a, width_b) > MAX_DP_LENGTH:
+                return np.zeros(len(len_a)), np.zeros(len(len_a), dtype=bool)
+            a = padded(tokens_a, None, max(width_a, 1))[:, :width_a]
+            b = padded(tokens_b, None, max(width_b, 1))
+            distances = _in_batches(pool, a, len_a, b, len_b).astype(np.float64)
+            return distances, np.ones(len(len_a), dtype=bool)
         out = np.zeros(len(len_a), dtype=np.float64)
         longest = np.maximum(len_a, len_b)
         solved = longest <= MAX_DP_LENGTH

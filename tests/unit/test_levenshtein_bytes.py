@@ -141,3 +141,13 @@ def test_no_pairs_and_blank_texts(tokenizer: str) -> None:
     assert blank is not None
     assert blank[0].tolist() == ([2.0, 1.0] if tokenizer == "chars" else [0.0, 1.0])
     assert tokens_of(text_bytes(pl.Series([None], dtype=pl.String)), tokenizer) is not None
+
+
+def test_same_shape_pairs_beyond_the_dp_length_go_to_the_general_path() -> None:
+    long_a, long_b = "ab" * 20, "ba" * 20  # 40 characters each: longer than MAX_DP_LENGTH
+    result = token_distances(pl.Series([long_a, long_a]), pl.Series([long_a, long_b]), "chars")
+    assert result is not None and not result[1].any()
+    frame = pl.DataFrame({"target": [long_a, long_a], "prediction": [long_a, long_b]})
+    assert token_edit_distances(frame).to_list() == [0.0, float(levenshtein(list(long_a), list(long_b)))]
+    same = token_distances(pl.Series(["abc", "abd"]), pl.Series(["abd", "xyz"]), "chars")
+    assert same is not None and same[1].all() and same[0].tolist() == [1.0, 3.0]
