@@ -555,6 +555,27 @@ def _chance(frame: pl.DataFrame, computed: Sequence[str]) -> dict[tuple[str, str
     return chance
 
 
+def _text_metrics(
+    samples: pl.DataFrame, options: MetricOptions, wanted: Sequence[str]
+) -> dict[str, pl.Series]:
+    """exact_match and token_edit_distance, from one read of the texts."""
+    columns: dict[str, pl.Series] = {}
+    if EXACT_MATCH not in wanted and TOKEN_EDIT_DISTANCE not in wanted:
+        return columns
+    texts = _texts(samples, options)  # shared by exact match and edit distance
+    if EXACT_MATCH in wanted and texts is not None:
+        columns[EXACT_MATCH] = (texts.target == texts.prediction).alias(EXACT_MATCH)
+    if TOKEN_EDIT_DISTANCE in wanted:
+        columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, texts, options)
+    return columns
+
+
+def _loss_metrics(samples: pl.DataFrame) -> dict[str, pl.Series]:
+    """token_loss (minus the mean target log-probability) and token_prob = exp(-token_loss)."""
+    loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
+    return {TOKEN_LOSS: loss.alias(TOKEN_LOSS), TOKEN_PROB: (-loss).exp().alias(TOKEN_PROB)}
+
+
 def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) -> ScoredSamples:
     """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item``.
 
@@ -578,18 +599,16 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         elif missing:
             skipped.append((metric, f"needs column(s) {', '.join(missing)}"))
     wanted = [m for m in _REQUIRES if m not in prescored and _computable(m, have)]
-    texts = _texts(samples, options)  # shared by exact match and edit distance
-    if EXACT_MATCH in wanted and texts is not None:
-        columns[EXACT_MATCH] = (texts.target == texts.prediction).alias(EXACT_MATCH)
-    if TOKEN_EDIT_DISTANCE in wanted:
-        columns[TOKEN_EDIT_DISTANCE] = _edit_distances(samples, texts, options)
-    if TOKEN_LOSS in wanted:
-        loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
-        columns[TOKEN_LOSS] = loss.alias(TOKEN_LOSS)
-        columns[TOKEN_PROB] = (-loss).exp().alias(TOKEN_PROB)
-    if MC_GRADE in wanted:
-        for series in _choice_metrics(samples):
-            columns[series.name] = series
+    with ThreadPoolExecutor(3) as pool:  # independent groups overlap (polars and numpy release the GIL)
+        text_metrics = pool.submit(_text_metrics, samples, options, wanted)
+        loss_metrics = pool.submit(_loss_metrics, samples) if TOKEN_LOSS in wanted else None
+        chance = pool.submit(_chance, samples, [*wanted, *prescored])
+        choice_metrics = _choice_metrics(samples) if MC_GRADE in wanted else pl.DataFrame()
+        for group in (text_metrics.result(), {} if loss_metrics is None else loss_metrics.result()):
+            columns.update(group)
+        columns.update({series.name: series for series in choice_metrics})
+        chance_levels = chance.result()
+    columns = {m: columns[m] for m in _REQUIRES if m in columns}  # the registry's order
     specs = {m: METRICS[m] for m in columns}
     for name in prescored:
         columns[name] = samples[name].cast(pl.Float64)
@@ -597,4 +616,4 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
     frame = samples.select(identity).with_columns(
         *(series.cast(pl.Float64).alias(name) for name, series in columns.items())
     )
-    return ScoredSamples(frame, specs, _chance(samples, list(specs)), tuple(skipped))
+    return ScoredSamples(frame, specs, chance_levels, tuple(skipped))

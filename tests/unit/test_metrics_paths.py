@@ -114,3 +114,35 @@ def test_no_choice_rows_at_all_give_nulls() -> None:
     result = _choice_metrics(_frame([None, None], [0, 1]))
     assert result.null_count().row(0) == (2, 2, 2)
     assert _choice_metrics(_frame([], [])).height == 0
+
+
+def test_score_samples_groups_keep_order_chance_and_a_prescored_grade() -> None:
+    """Metric groups run concurrently: columns keep the registry order, every group's values are there, and
+    a pre-scored mc_grade is used as is (its choice partners are not computed) yet gets chance levels."""
+    from analysis.schema import ResultTable
+
+    frame = pl.DataFrame(
+        {
+            schema.FAMILY: ["f"] * 3,
+            schema.MODEL: ["m"] * 3,
+            schema.TASK: ["t"] * 3,
+            schema.PARAMS: [1e6] * 3,
+            schema.ITEM: ["0", "1", "2"],
+            schema.TARGET: ["ab", "ab", None],
+            schema.PREDICTION: ["ab", "ac", "x"],
+            schema.TARGET_LOGPROBS: [[math.log(0.5)], [math.log(0.25), 0.0], None],
+            schema.CHOICE_LOGLIKS: [[0.0, -1.0, -2.0], None, [-1.0, -1.0, -1.0]],
+            schema.CORRECT_CHOICE: [0, 1, 2],
+            MC_GRADE: [1.0, 0.0, 1.0],
+        }
+    )
+    scored = metrics.score_samples(ResultTable(samples=frame, prescored=(MC_GRADE,)))
+    computed = [c for c in scored.frame.columns if c in metrics.METRICS]
+    assert computed == ["exact_match", "token_edit_distance", "token_loss", "token_prob", MC_GRADE]
+    assert scored.frame[MC_GRADE].to_list() == [1.0, 0.0, 1.0]  # the file's own column
+    assert scored.frame["exact_match"].to_list() == [1.0, 0.0, None]
+    assert scored.frame["token_edit_distance"].to_list() == [0.0, 1.0, None]
+    assert scored.frame["token_loss"].to_list() == pytest.approx([math.log(2), math.log(4) / 2, None])
+    assert scored.chance == pytest.approx(
+        {("t", MC_GRADE): 1 / 3, ("t", CHOICE_PROB): 1 / 3, ("t", BRIER): 2 / 3}
+    )
