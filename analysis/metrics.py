@@ -372,7 +372,7 @@ def _fill(out: np.ndarray, index: pl.Series, left: pl.Series, right: pl.Series) 
 
 
 _FEW_CHOICES = 8  # below this, numpy sums a row left to right, so a column loop gives the same bits
-_BLOCK = 1 << 13  # rows per block of the choice metrics: a block's temporaries stay in cache
+_BLOCK = 1 << 14  # rows per block of the choice metrics: a block's temporaries stay in cache
 
 
 def _few_choices_block(matrix: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -452,50 +452,49 @@ def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
     """mc_grade, choice_prob and brier from choice log-likelihoods, vectorised and numerically stable.
 
     Everything is shifted by the row max before ``exp``. Rows with no choices, a missing or out-of-range
-    correct index, or no finite log-likelihood give null. Blocks of rows run on two threads (numpy releases
-    the GIL), each writing its own rows of the output; a block of consecutive rows writes a slice.
+    correct index, or no finite log-likelihood give null. The frame is cut into zero-copy slices of rows that
+    two threads read and score (polars and numpy release the GIL), each writing its own rows of the output.
     """
-    logliks = frame[schema.CHOICE_LOGLIKS]
-    has_choices = logliks.is_not_null()
-    present = has_choices.arg_true().to_numpy()  # only rows with choices do any work
-    given = logliks.drop_nulls()
-    counts = given.list.len()
-    values = given.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
-    correct = frame[schema.CORRECT_CHOICE].filter(has_choices).fill_null(-1).cast(pl.Int64).to_numpy()
-    same = len(counts) > 0 and counts.min() == counts.max()  # the usual K-way task: no offsets needed
-    choices = int(counts[0]) if same else 0
-    lengths = None if same else counts.to_numpy().astype(np.int64)
-    bounds = None if lengths is None else np.concatenate([[0], np.cumsum(lengths)])
-    columns = _nan_where_absent(has_choices.to_numpy(), 3)
+    logliks, correct = frame[schema.CHOICE_LOGLIKS], frame[schema.CORRECT_CHOICE]
+    columns = _nan_where_absent(logliks.is_not_null().to_numpy(), 3)
 
     def solve(start: int) -> None:
-        rows = slice(start, start + _BLOCK)
-        stop = min(start + _BLOCK, len(present))
-        if lengths is None or bounds is None:
-            block_lengths = np.full(stop - start, choices, dtype=np.int64)
-            block = values[start * choices : stop * choices]
-        else:
+        part = logliks.slice(start, _SLICE)
+        has_choices = part.is_not_null()
+        present = has_choices.arg_true().to_numpy().astype(np.int64) + start  # only rows with choices work
+        if not len(present):
+            return
+        given = part.drop_nulls()
+        values = given.explode(empty_as_null=False, keep_nulls=False).cast(pl.Float64).to_numpy()
+        lengths = given.list.len().to_numpy().astype(np.int64)
+        indices = correct.slice(start, _SLICE).filter(has_choices).fill_null(-1).cast(pl.Int64).to_numpy()
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        for first in range(0, len(present), _BLOCK):
+            rows = slice(first, first + _BLOCK)
             block_lengths = lengths[rows]
-            block = values[bounds[start] : bounds[stop]]
-        width = int(block_lengths[0])
-        if 0 < width < _FEW_CHOICES and (same or block_lengths.min() == block_lengths.max()):
-            metrics = _few_choices_block(block.reshape(-1, width), correct[rows])
-        else:
-            metrics = _choice_block(block, block_lengths, correct[rows])
-        where: np.ndarray | slice = present[rows]
-        if where[-1] - where[0] == len(where) - 1:  # consecutive rows: a slice copies, no scatter
-            where = slice(int(where[0]), int(where[-1]) + 1)
-        for column, metric in zip(columns, metrics, strict=True):
-            column[where] = metric
+            block = values[bounds[first] : bounds[min(first + _BLOCK, len(present))]]
+            width = int(block_lengths[0])
+            if 0 < width < _FEW_CHOICES and block_lengths.min() == block_lengths.max():
+                metrics = _few_choices_block(block.reshape(-1, width), indices[rows])
+            else:
+                metrics = _choice_block(block, block_lengths, indices[rows])
+            where: np.ndarray | slice = present[rows]
+            if where[-1] - where[0] == len(where) - 1:  # consecutive rows: a slice copies, no scatter
+                where = slice(int(where[0]), int(where[-1]) + 1)
+            for column, metric in zip(columns, metrics, strict=True):
+                column[where] = metric
 
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(solve, range(0, len(present), _BLOCK)))
+        list(pool.map(solve, range(0, len(frame), _SLICE)))
     return pl.DataFrame(
         [
             pl.Series(name, column, dtype=pl.Float64, nan_to_null=True)
             for name, column in zip((MC_GRADE, CHOICE_PROB, BRIER), columns, strict=True)
         ]
     )
+
+
+_SLICE = 1 << 18  # rows read and scored by one task: a zero-copy slice, its exploded values a few MB
 
 
 _MANY_RUNS = 10_000  # more runs of rows without choices than this: fill whole columns with NaN instead

@@ -68,9 +68,13 @@ def _expected(logliks: list[list[float] | None], correct: list[int | None]) -> d
 
 
 @pytest.mark.parametrize("layout", ["runs", "scattered", "ragged"])
-def test_threaded_blocks_equal_the_general_path(monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
-    """Many blocks on two threads; rows without choices in runs (slice writes) or scattered (scatter)."""
+@pytest.mark.parametrize("rows_per_slice", [1 << 18, 1000])
+def test_threaded_blocks_equal_the_general_path(
+    monkeypatch: pytest.MonkeyPatch, layout: str, rows_per_slice: int
+) -> None:
+    """Many slices and blocks on two threads; rows without choices in runs (slice writes) or scattered."""
     monkeypatch.setattr(metrics, "_BLOCK", 512)
+    monkeypatch.setattr(metrics, "_SLICE", rows_per_slice)
     rng = np.random.default_rng(11)
     rows = 6000
     values, correct_array = _awkward_logliks(rng, rows, 4)
