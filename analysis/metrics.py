@@ -571,7 +571,7 @@ def _text_metrics(
 
 def _loss_metrics(samples: pl.DataFrame) -> dict[str, pl.Series]:
     """token_loss (minus the mean target log-probability) and token_prob = exp(-token_loss)."""
-    loss = samples.select((-pl.col(schema.TARGET_LOGPROBS).list.mean()).fill_nan(None)).to_series()
+    loss = (-samples[schema.TARGET_LOGPROBS].list.mean()).fill_nan(None)  # eager: a third of the CPU
     return {TOKEN_LOSS: loss.alias(TOKEN_LOSS), TOKEN_PROB: (-loss).exp().alias(TOKEN_PROB)}
 
 
