@@ -29,6 +29,7 @@ from rapidfuzz.process import cpdist
 from analysis import schema
 from analysis.levenshtein import TextBytes, byte_distances, may_strip, text_bytes
 from analysis.options import MetricOptions
+from analysis.row_hashes import column_hashes, mixed_hash
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
 EXACT_MATCH = "exact_match"
@@ -319,8 +320,7 @@ def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.n
     solves every row).
     """
     both = pl.DataFrame({"l": left, "r": right})
-    first = both.select(pl.all().hash(seed=0))
-    key = first["l"].to_numpy() * np.uint64(0x100000001B3) ^ first["r"].to_numpy()
+    key = mixed_hash(column_hashes(both, ["l", "r"]))
     order = pl.Series(key).arg_sort().to_numpy()  # polars sorts in parallel
     ordered = key[order]
     starts = np.concatenate([[True], ordered[1:] != ordered[:-1]])
@@ -329,8 +329,7 @@ def _distinct_pairs(left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.n
     representatives = order[starts]
     if len(representatives) == len(key):
         return representatives, inverse
-    second = both.select(pl.all().hash(seed=0x9E3779B97F4A7C15))
-    check = second["l"].to_numpy() * np.uint64(0x100000001B3) ^ second["r"].to_numpy()
+    check = mixed_hash(column_hashes(both, ["l", "r"], seed=0x9E3779B97F4A7C15))
     return (representatives, inverse) if np.array_equal(check[representatives][inverse], check) else None
 
 

@@ -52,6 +52,8 @@ from analysis.errors import InputError
 from analysis.intervals import normal_interval, wilson_interval
 from analysis.metrics import METRICS, direction_from_name
 from analysis.options import ResampleSettings
+from analysis.row_hashes import column_hashes
+from analysis.row_hashes import run_starts as row_runs
 from analysis.schema import (
     BINOM_HI,
     BINOM_LO,
@@ -280,15 +282,8 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     """
     height = frame.height
     names = (FAMILY, TASK, MODEL)
-    # runs from per-column 64-bit hashes (Series ops: the frame's columns may be chunked differently, and a
-    # frame-level select would realign them all); a boundary is missed only if a hash collides at it
-    hashes = [frame[c].cast(pl.Utf8).hash(seed=0).to_numpy() for c in names]
-    boundary = np.zeros(height, dtype=bool)
-    boundary[:1] = True
-    for column in hashes:
-        boundary[1:] |= column[1:] != column[:-1]
-    run_starts = np.flatnonzero(boundary)
-    del boundary
+    hashes = column_hashes(frame, names)  # Series ops: a frame-level select would realign every column
+    run_starts = row_runs(hashes)  # a boundary is missed only if a column's hash collides right at it
     run_lengths = np.diff(np.r_[run_starts, height])
     family_hash, task_hash, model_hash = (column[run_starts] for column in hashes)
     del hashes
@@ -330,7 +325,7 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
 
     # items: ranked by the hash of their id within each group; cells model-major (a model's items together)
-    item_hash = frame[ITEM].cast(pl.Utf8).hash(seed=0).to_numpy()  # a Series op: no frame-wide alignment
+    (item_hash,) = column_hashes(frame, [ITEM])
     ranks = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
     item_index = None
     if ranks is None:

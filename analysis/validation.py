@@ -19,6 +19,7 @@ from rapidfuzz import fuzz, process
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.row_hashes import column_hashes, mixed_hash, run_starts
 
 ROW = "_row"  # 1-based data row number, added by readers that know it and dropped by the loader
 
@@ -188,36 +189,23 @@ def check_choices(frame: pl.DataFrame, path: str | Path) -> None:
         )
 
 
-_FNV_PRIME = np.uint64(0x100000001B3)
 _MIN_RUN = 64  # rows per run, on average, below which one global sort beats a check run by run
 
 
-def mixed_hash(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """One 64-bit value per row from per-column 64-bit hashes (a different position weight per column)."""
-    mixed = np.zeros(len(columns[0]), dtype=np.uint64)
-    for column in columns:
-        mixed *= _FNV_PRIME
-        mixed ^= column
-    return mixed
-
-
-def run_starts(values: np.ndarray) -> np.ndarray:
-    """Indices where a run of equal consecutive values begins (0 first)."""
-    return np.r_[0, np.flatnonzero(values[1:] != values[:-1]) + 1] if len(values) else np.zeros(0, np.int64)
-
-
-def _distinct_within_runs(group: np.ndarray, item: np.ndarray) -> bool | None:
-    """Whether every (group, item) hash pair is distinct, for rows laid out as evaluation logs are: each
-    group (model x task) in one run, its items in the same order as other groups of the task.
+def _distinct_within_runs(groups: list[np.ndarray], item: np.ndarray) -> bool | None:
+    """Whether every (group, item) hash combination is distinct, for rows laid out as evaluation logs are:
+    each group (model x task) in one run, its items in the same order as other groups of the task.
 
     Runs with the same item sequence as one already checked need one comparison, not a sort. None when the
     layout is otherwise (short runs, a group split over runs): the caller sorts everything instead.
     """
-    starts = run_starts(group)
-    if len(starts) * _MIN_RUN > len(group) or len(np.unique(group[starts])) < len(starts):
+    starts = run_starts(groups)
+    if len(starts) * _MIN_RUN > len(item) or len(np.unique(mixed_hash([g[starts] for g in groups]))) < len(
+        starts
+    ):
         return None
     checked: dict[tuple[int, int, int], list[np.ndarray]] = {}
-    for start, stop in itertools.pairwise([*starts.tolist(), len(group)]):
+    for start, stop in itertools.pairwise([*starts.tolist(), len(item)]):
         run = item[start:stop]
         signature = (len(run), int(run[0]), int(run[-1]))
         if any(np.array_equal(run, seen) for seen in checked.get(signature, ())):
@@ -236,9 +224,9 @@ def _keys_distinct(frame: pl.DataFrame, key: Sequence[str]) -> bool:
     collision) returns False and the caller runs the exact check. Rows in the usual log layout (see
     ``_distinct_within_runs``) are checked run by run; others by one parallel sort of the mixed hashes.
     """
-    hashes = [column.to_numpy() for column in frame.select(pl.col(key).hash(seed=0)).iter_columns()]
+    hashes = column_hashes(frame, key)
     if len(hashes) > 1:
-        by_runs = _distinct_within_runs(mixed_hash(hashes[:-1]), hashes[-1])
+        by_runs = _distinct_within_runs(hashes[:-1], hashes[-1])
         if by_runs is not None:
             return by_runs
     mixed = pl.Series(mixed_hash(hashes)).sort().to_numpy()  # polars sorts in parallel
