@@ -119,13 +119,18 @@ def _computable(metric: str, columns: set[str]) -> bool:
 _LOWER_IS_BETTER = ("loss", "distance", "ppl", "perplexity", "brier", "error", "bpb", "bits_per", "ter")
 
 
+def partners(metric: str) -> tuple[str, ...]:
+    """Every continuous metric from the same outputs as ``metric``, best first (empty when it has none)."""
+    return _PARTNERS.get(metric, ())
+
+
 def partner(metric: str, available: Iterable[str] | None = None) -> str | None:
     """The continuous metric from the same outputs that the mirage check compares ``metric`` with.
 
     ``exact_match -> token_edit_distance``, ``mc_grade -> brier`` (then ``choice_prob``); with ``available``,
     the first partner that was actually computed. None when ``metric`` has no known partner.
     """
-    candidates = _PARTNERS.get(metric, ())
+    candidates = partners(metric)
     if available is None:
         return candidates[0] if candidates else None
     have = set(available)

@@ -1,9 +1,10 @@
 """The mirage check: does a jump under a discontinuous metric survive a continuous metric on the same outputs?
 
 For each family x task, every discontinuous metric is paired with its continuous partners from the same
-outputs (exact_match -> token_edit_distance, token_prob, token_loss; mc_grade -> brier, choice_prob). When a
-task has a discontinuous metric with no declared partner (e.g. a pre-scored lm-eval ``acc``), the other
-continuous metrics of the same family x task are used and marked ``partner_source = "same task"``.
+outputs, as ``analysis.metrics.partners`` declares them (exact_match -> token_edit_distance, token_loss,
+token_prob; mc_grade and lm-eval's acc/acc_norm -> brier, choice_prob). When a task has a discontinuous metric
+with no declared partner present (e.g. BIG-bench's ``multiple_choice_grade``), the other continuous metrics of
+the same family x task are used and marked ``partner_source = "same task"``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
+from analysis.metrics import partners
 
 EMERGENT_RATIO = 2.0  # emergent: score >= 2 x a straight line's score
 CI_RATIO = 1.0  # ... and the score's CI lower bound (when known) > a straight line's score
@@ -25,14 +27,6 @@ EMERGENT_RULE = (
     "`inconclusive`: the score passes but its CI lower bound does not; `sharp drop`: score <= -2 (M - 1); "
     "`smooth`: otherwise; `too few models`: M < 3"
 )
-
-# Continuous metrics computed from the same outputs as each discontinuous one, best first. Kept here as well
-# as in analysis.metrics.partner (which, when present, supplies the first choice) because the check wants all
-# of them.
-CONTINUOUS_PARTNERS: dict[str, tuple[str, ...]] = {
-    "exact_match": ("token_edit_distance", "token_prob", "token_loss"),
-    "mc_grade": ("brier", "choice_prob"),
-}
 
 _SCHEMA: dict[str, pl.DataType] = {
     S.FAMILY: pl.Utf8(),
@@ -49,22 +43,6 @@ _SCHEMA: dict[str, pl.DataType] = {
     "partner_source": pl.Utf8(),
     "verdict": pl.Utf8(),
 }
-
-
-def partners_of(metric: str) -> tuple[str, ...]:
-    """Declared continuous partners of a discontinuous metric, ``analysis.metrics.partner``'s choice first."""
-    partners = list(CONTINUOUS_PARTNERS.get(metric, ()))
-    try:
-        from analysis.metrics import partner  # written in parallel; optional here
-    except ImportError:
-        return tuple(partners)
-    first = partner(metric)
-    if first and first not in partners:
-        partners.insert(0, first)
-    elif first:
-        partners.remove(first)
-        partners.insert(0, first)
-    return tuple(partners)
 
 
 def emergence_status(score: float | None, lo: float | None, n_models: int) -> str:
@@ -121,7 +99,7 @@ def mirage_check(emergence: pl.DataFrame, specs: Mapping[str, S.MetricSpec] | No
         for metric, kind in kinds.items():
             if kind != "discontinuous":
                 continue
-            declared = [p for p in partners_of(metric) if p in records]
+            declared = [p for p in partners(metric) if p in records]
             pairs = [(p, "declared") for p in declared]
             if not pairs:
                 pairs = [(p, "same task") for p in continuous]

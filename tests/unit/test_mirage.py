@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from analysis.emergence import score_emergence
-from analysis.mirage import EMERGENT_RULE, emergence_status, mirage_check, partners_of, verdict
+from analysis.metrics import partners
+from analysis.mirage import EMERGENT_RULE, emergence_status, mirage_check, verdict
 from analysis.schema import MetricSpec, PointSet
 
 
@@ -98,9 +99,9 @@ def test_tasks_without_a_pair_give_no_row():
 
 
 def test_declared_partners_and_verdict_words():
-    assert partners_of("exact_match")[0] == "token_edit_distance"
-    assert set(partners_of("mc_grade")) == {"brier", "choice_prob"}
-    assert partners_of("token_loss") == ()
+    assert partners("exact_match")[0] == "token_edit_distance"
+    assert set(partners("mc_grade")) == {"brier", "choice_prob"}
+    assert partners("token_loss") == ()
     assert verdict("mc_grade", "emergent", "brier", "emergent") == (
         "emergent under both mc_grade and brier: the jump survives a continuous metric"
     )
