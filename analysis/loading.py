@@ -14,7 +14,8 @@ is in plain units).
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -247,15 +248,31 @@ def _check_overflow(frame: pl.DataFrame, path: str | Path) -> None:
             )
 
 
+def _run_checks(*checks: Callable[[], None]) -> None:
+    """Run independent checks at once (polars and numpy release the GIL, so one check's single-threaded
+    passes overlap another's); the first failure in the order given is raised, as running them in turn
+    would."""
+    if len(checks) < 2:
+        for check in checks:
+            check()
+        return
+    with ThreadPoolExecutor(len(checks)) as pool:
+        futures = [pool.submit(check) for check in checks]
+    for future in futures:
+        future.result()
+
+
 def _finalize_samples(frame: pl.DataFrame, prescored: Sequence[str], path: str | Path) -> pl.DataFrame:
     frame = _decode_lists(frame, path)
     if schema.CORRECT_CHOICE in frame.columns:
         frame = cast_numeric(frame, schema.CORRECT_CHOICE, pl.Int64(), path)
     for column in prescored:
         frame = cast_numeric(frame, column, pl.Float64(), path)
-    check_outputs(frame, [*_LISTS, *prescored], path)
-    check_choices(frame, path)
-    check_duplicates(frame, schema.SAMPLE_KEY, path)
+    _run_checks(
+        lambda: check_outputs(frame, [*_LISTS, *prescored], path),
+        lambda: check_choices(frame, path),
+        lambda: check_duplicates(frame, schema.SAMPLE_KEY, path),
+    )
     outputs = [c for c in schema.OUTPUT_COLUMNS if c in frame.columns]
     columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.ITEM, *outputs, *prescored]
     return frame.select(columns)

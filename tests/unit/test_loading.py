@@ -230,3 +230,21 @@ def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_one_is_a_messa
     ragged = write_file("ragged.txt", "model,task,metric,value\nm1,t,acc,0.5,9,9,9\nm2\n")
     with pytest.raises(InputError, match=r"ragged\.txt"):
         load([ragged], LoadOptions(format_in="tidy"))
+
+
+def test_checks_run_together_but_fail_in_their_order() -> None:
+    """The per-sample checks run at once; a file with several problems still gets the first one's message."""
+    from analysis.loading import _run_checks
+
+    ran = []
+
+    def fails(message: str):
+        def check() -> None:
+            ran.append(message)
+            raise InputError(message)
+
+        return check
+
+    with pytest.raises(InputError, match=r"^first$"):
+        _run_checks(lambda: ran.append("ok"), fails("first"), fails("second"))
+    assert sorted(ran) == ["first", "ok", "second"]
