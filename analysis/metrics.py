@@ -537,7 +537,7 @@ def _choice_block(values: np.ndarray, lengths: np.ndarray, correct: np.ndarray) 
 
 def _chance(frame: pl.DataFrame, computed: Sequence[str]) -> dict[tuple[str, str], float]:
     """Per-task chance levels for the choice metrics: the mean over items of 1/K (brier: 1 - 1/K)."""
-    if MC_GRADE not in computed:
+    if not {MC_GRADE, CHOICE_PROB, BRIER} & set(computed):
         return {}
     choices = pl.col(schema.CHOICE_LOGLIKS).list.len().cast(pl.Float64).alias("choices")
     per_task = (  # staged: rows without choices leave before the group-by (they add nothing to the mean)
@@ -582,8 +582,9 @@ def _loss_metrics(samples: pl.DataFrame) -> dict[str, pl.Series]:
 def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) -> ScoredSamples:
     """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item``.
 
-    ``skipped`` names each registry metric that could not be computed and why. Values keep their own units and
-    orientation (an edit distance stays a distance).
+    ``skipped`` names each registry metric that could not be computed, or was left out by
+    ``MetricOptions.only``, and why. Values keep their own units and orientation (an edit distance stays a
+    distance).
     """
     if options.tokenizer not in ("chars", "whitespace"):
         raise ValueError(
@@ -602,16 +603,20 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         elif missing:
             skipped.append((metric, f"needs column(s) {', '.join(missing)}"))
     wanted = [m for m in _REQUIRES if m not in prescored and _computable(m, have)]
+    if options.only is not None:
+        skipped += [(m, "not requested (--metric)") for m in wanted if m not in options.only]
+        wanted = [m for m in wanted if m in options.only]
     with ThreadPoolExecutor(3) as pool:  # independent groups overlap (polars and numpy release the GIL)
         text_metrics = pool.submit(_text_metrics, samples, options, wanted)
-        loss_metrics = pool.submit(_loss_metrics, samples) if TOKEN_LOSS in wanted else None
+        loss_metrics = pool.submit(_loss_metrics, samples) if {TOKEN_LOSS, TOKEN_PROB} & set(wanted) else None
         chance = pool.submit(_chance, samples, [*wanted, *prescored])
-        choice_metrics = _choice_metrics(samples) if MC_GRADE in wanted else pl.DataFrame()
+        choice_wanted = {MC_GRADE, CHOICE_PROB, BRIER} & set(wanted)
+        choice_metrics = _choice_metrics(samples) if choice_wanted else pl.DataFrame()
         for group in (text_metrics.result(), {} if loss_metrics is None else loss_metrics.result()):
             columns.update(group)
         columns.update({series.name: series for series in choice_metrics})
         chance_levels = chance.result()
-    columns = {m: columns[m] for m in _REQUIRES if m in columns}  # the registry's order
+    columns = {m: columns[m] for m in _REQUIRES if m in columns and m in wanted}  # the registry's order
     specs = {m: METRICS[m] for m in columns}
     for name in prescored:
         columns[name] = samples[name].cast(pl.Float64)

@@ -28,6 +28,7 @@ class MetricOptions:
 
     tokenizer: str = "chars"  # "chars", "whitespace" (or given token-list columns, used when present)
     case_fold: bool = False  # exact match and edit distance compare after strip(), and lower() when True
+    only: tuple[str, ...] | None = None  # registry metrics to compute; None: every one the columns allow
 
 
 @dataclass(frozen=True)

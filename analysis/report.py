@@ -11,13 +11,15 @@ import json
 import math
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 
 from analysis.emergence import ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import printable
+from analysis.metrics import METRICS, partners
+from analysis.options import MetricOptions
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 
@@ -57,6 +59,15 @@ class ReportFilters:
             warnings=table.warnings,
             sources=table.sources,
         )
+
+    def metric_options(self, options: MetricOptions) -> MetricOptions:
+        """``options`` computing only the chosen metrics and their continuous partners (so each mirage verdict
+        is the one an unfiltered report gives); every metric when a chosen one has no declared partners and
+        is not computed from outputs (its verdict may pair it with any continuous metric of its task)."""
+        if not self.metrics or any(m not in METRICS and not partners(m) for m in self.metrics):
+            return options
+        chosen = {m for metric in self.metrics for m in (metric, *partners(metric))}
+        return replace(options, only=tuple(m for m in METRICS if m in chosen))
 
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         if self.metrics and METRIC in frame.columns:

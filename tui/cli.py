@@ -279,6 +279,7 @@ def run_report(args: argparse.Namespace) -> int:
     table = load(default_paths(args.paths), load_options_from(args))
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
+    metric_options = filters.metric_options(metric_options)
     analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
     sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
     return 0

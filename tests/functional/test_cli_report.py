@@ -150,3 +150,28 @@ def test_chinchilla_loss_table_fits_the_joint_law_with_y_loss(capsys: pytest.Cap
     assert fit["params"]["E"] == pytest.approx(1.85, abs=0.1)  # 245 points, outliers kept
     assert fit["params"]["alpha"] == pytest.approx(0.35, abs=0.05)
     assert fit["params"]["beta"] == pytest.approx(0.4, abs=0.1)
+
+
+def test_metric_filter_computes_only_the_metric_and_its_partners(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--metric exact_match` skips the choice metrics but keeps the mirage partners, so the exact-match
+    points and verdicts are those of the unfiltered report."""
+    _, full_out, _ = run(capsys, "report", "--format", "json", *FAST)
+    code, out, err = run(capsys, "report", "--format", "json", "--metric", "exact_match", *FAST)
+    assert code == 0, err
+    full, filtered = json.loads(full_out), json.loads(out)
+    assert {s["metric"]: s["reason"] for s in filtered["skipped_metrics"]} == {
+        m: "not requested (--metric)" for m in ("mc_grade", "choice_prob", "brier")
+    }
+
+    def exact(report: dict, key: str) -> list[dict]:
+        rows = [r for r in report[key] if r.get("metric", r.get("discontinuous")) == "exact_match"]
+        return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+
+    assert exact(filtered, "mirage") and exact(filtered, "points")
+    for key in ("points", "mirage"):
+        for ours, theirs in zip(exact(filtered, key), exact(full, key), strict=True):
+            assert ours.keys() == theirs.keys()
+            for name, value in ours.items():
+                assert value == (
+                    pytest.approx(theirs[name], rel=1e-9) if isinstance(value, float) else theirs[name]
+                )

@@ -251,3 +251,31 @@ def test_token_coding_matches_levenshtein_on_python_lists() -> None:
     frame = samples(target_tokens=left, prediction_tokens=right)
     expected = [float(Levenshtein.distance(a, b)) for a, b in zip(left, right, strict=True)]
     assert score(frame)[TOKEN_EDIT_DISTANCE].to_list() == expected
+
+
+def test_only_computes_the_requested_metrics_and_says_so() -> None:
+    frame = samples(
+        target=["ab", "cd"],
+        prediction=["ab", "ce"],
+        choice_logliks=[[-1.0, -2.0], [-0.5, -0.1]],
+        correct_choice=[0, 0],
+    )
+    result = score_samples(ResultTable(samples=frame), MetricOptions(only=("exact_match", "brier")))
+    assert list(result.specs) == ["exact_match", "brier"]
+    assert result.frame["exact_match"].to_list() == [1.0, 0.0]
+    assert {m: why for m, why in result.skipped if why.startswith("not requested")} == {
+        m: "not requested (--metric)" for m in ("token_edit_distance", "mc_grade", "choice_prob")
+    }
+
+
+def test_report_metric_filter_adds_partners_and_leaves_unknown_metrics_to_everything() -> None:
+    from analysis.report import ReportFilters
+
+    base = MetricOptions(tokenizer="whitespace")
+    chosen = ReportFilters(metrics=("exact_match",)).metric_options(base)
+    assert chosen == MetricOptions(
+        tokenizer="whitespace", only=("exact_match", "token_edit_distance", "token_loss", "token_prob")
+    )
+    assert ReportFilters(metrics=("acc",)).metric_options(base).only == ("choice_prob", "brier")
+    assert ReportFilters(metrics=("bleu",)).metric_options(base) == base  # no declared partners: all
+    assert ReportFilters().metric_options(base) == base

@@ -122,7 +122,8 @@ def test_no_choice_rows_at_all_give_nulls() -> None:
 
 def test_score_samples_groups_keep_order_chance_and_a_prescored_grade() -> None:
     """Metric groups run concurrently: columns keep the registry order, every group's values are there, and
-    a pre-scored mc_grade is used as is (its choice partners are not computed) yet gets chance levels."""
+    a pre-scored mc_grade is used as is while its continuous partners (choice_prob, brier) are computed from
+    the choices, and all get chance levels."""
     from analysis.schema import ResultTable
 
     frame = pl.DataFrame(
@@ -142,8 +143,18 @@ def test_score_samples_groups_keep_order_chance_and_a_prescored_grade() -> None:
     )
     scored = metrics.score_samples(ResultTable(samples=frame, prescored=(MC_GRADE,)))
     computed = [c for c in scored.frame.columns if c in metrics.METRICS]
-    assert computed == ["exact_match", "token_edit_distance", "token_loss", "token_prob", MC_GRADE]
+    assert computed == [
+        "exact_match",
+        "token_edit_distance",
+        "token_loss",
+        "token_prob",
+        CHOICE_PROB,
+        BRIER,
+        MC_GRADE,
+    ]
     assert scored.frame[MC_GRADE].to_list() == [1.0, 0.0, 1.0]  # the file's own column
+    assert scored.frame[CHOICE_PROB].to_list()[1] is None  # no choices on row 2
+    assert scored.frame[CHOICE_PROB][2] == pytest.approx(1 / 3)
     assert scored.frame["exact_match"].to_list() == [1.0, 0.0, None]
     assert scored.frame["token_edit_distance"].to_list() == [0.0, 1.0, None]
     assert scored.frame["token_loss"].to_list() == pytest.approx([math.log(2), math.log(4) / 2, None])
