@@ -1,9 +1,9 @@
 """``emergence-tui bench`` / ``python -m benchmarks``: time each job against its baseline, print one table.
 
 Inputs are generated with the mirage simulator under fixed seeds and cached (see ``benchmarks.data``).
-Each job and each baseline runs in its own fresh Python process (so its peak memory is its own),
-``--repeat`` times, and the table shows the median. ``--quick`` runs small inputs (a smoke test of the
-command, not of the targets).
+Each job runs in its own fresh Python process together with its baseline, the two alternating run by run,
+``--repeat`` times each; the table shows the medians and each one's own peak memory. ``--quick`` runs
+small inputs (a smoke test of the command, not of the targets).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("load + score", "load_score", "bare_read", "<= 3x read", max_ratio=3.0),
+    Job("load + score, 7 metrics", "load_score_all", "bare_read", "- (shown, no target)"),
     Job("paired bootstrap 0/1", "boot_binary", "naive_boot_binary", ">= 100x faster", min_speedup=100),
     Job("paired bootstrap real", "boot_real", "naive_boot_real", ">= 30x faster", min_speedup=30),
     Job("token edit distance", "edit_distance", "naive_edit_distance", ">= 50x faster", min_speedup=50),
@@ -68,21 +69,25 @@ class Result:
     extra: dict
 
 
-def run_part(part: str, *, quick: bool, repeat: int, folder: Path) -> Result:
-    """Run one part in a fresh interpreter and read back its JSON line."""
+def run_pair(
+    part: str, baseline: str | None, *, quick: bool, repeat: int, folder: Path
+) -> tuple[Result, Result | None]:
+    """Run a part and its baseline in one fresh interpreter (alternating) and read back the JSON line."""
     command = [sys.executable, "-m", "benchmarks.worker", part, "--repeat", str(repeat)]
     command += ["--cache-dir", str(folder), *(["--quick"] if quick else [])]
+    command += ["--baseline", baseline] if baseline else []
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark part {part} failed:\n{done.stderr[-2000:]}")
     payload = json.loads(done.stdout.strip().splitlines()[-1])
-    return Result(
-        statistics.median(payload["seconds"]),
-        payload["peak_bytes"],
-        payload["rows"],
-        payload["note"],
-        payload["extra"],
-    )
+
+    def result(name: str) -> Result:
+        own = payload[name]
+        return Result(
+            statistics.median(own["seconds"]), own["peak_bytes"], own["rows"], own["note"], own["extra"]
+        )
+
+    return result(part), (result(baseline) if baseline else None)
 
 
 def judge(job: Job, result: Result, baseline: Result | None) -> tuple[str, bool]:
@@ -145,14 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"inputs: {shape.rows:,} simulated rows, cached in {folder}; {repeat} runs per job, median shown")
     started = time.perf_counter()
     jobs = [job for job in JOBS if not args.only or job.part in args.only]
-    measured: dict[str, Result] = {}
     rows, notes = [], []
+    arrow_bytes = None
     for job in jobs:
-        for part in (job.part, job.baseline):
-            if part is not None and part not in measured:
-                measured[part] = run_part(part, quick=args.quick, repeat=repeat, folder=folder)
-        result = measured[job.part]
-        baseline = measured.get(job.baseline) if job.baseline else None
+        result, baseline = run_pair(job.part, job.baseline, quick=args.quick, repeat=repeat, folder=folder)
+        if baseline is not None and "arrow_bytes" in baseline.extra:
+            arrow_bytes = baseline.extra["arrow_bytes"]
         ratio, met = judge(job, result, baseline)
         rows.append(
             (
@@ -163,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{baseline.seconds:.3f}" if baseline else "-",
                 ratio,
                 job.target,
-                "yes" if met else "NO",
+                "-" if job.target.startswith("-") else "yes" if met else "NO",
             )
         )
         notes.append(
@@ -171,9 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (f"; baseline: {baseline.note}" if baseline and baseline.note else "")
         )
         print(f"  done: {job.name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    if "bare_read" in measured:
-        arrow = measured["bare_read"].extra["arrow_bytes"]
-        notes.append(f"the per-sample file's in-memory Arrow size: {arrow / 1e6:.0f} MB")
+    if arrow_bytes is not None:
+        notes.append(f"the per-sample file's in-memory Arrow size: {arrow_bytes / 1e6:.0f} MB")
     print(render(rows))
     print("\n".join(f"- {note}" for note in notes))
     if args.quick:

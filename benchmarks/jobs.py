@@ -56,16 +56,30 @@ def _timed(repeat: int, run: Callable[[], object]) -> list[float]:
 # --------------------------------------------------------------------------------------- load and score
 
 
-def load_and_score(ctx: Context) -> Measured:
-    from analysis.loading import load
-    from analysis.metrics import score_samples
+ISSUE_METRICS = ("exact_match", "token_edit_distance", "token_loss")  # the metrics the issue's job names
 
-    path = data.samples_file(ctx.shape, ctx.folder)
 
-    def run() -> None:
-        score_samples(load([path]))
+def _load_and_score(only: tuple[str, ...] | None, note: str) -> Callable[[Context], Measured]:
+    def part(ctx: Context) -> Measured:
+        from analysis.loading import load
+        from analysis.metrics import score_samples
+        from analysis.options import MetricOptions
 
-    return Measured(_timed(ctx.repeat, run), ctx.shape.rows, "load() + score_samples(): all 7 metrics")
+        path = data.samples_file(ctx.shape, ctx.folder)
+        options = MetricOptions(only=only)
+
+        def run() -> None:
+            score_samples(load([path]), options)
+
+        return Measured(_timed(ctx.repeat, run), ctx.shape.rows, note)
+
+    return part
+
+
+load_and_score = _load_and_score(ISSUE_METRICS, f"load() + score_samples(only={', '.join(ISSUE_METRICS)})")
+load_and_score_all = _load_and_score(
+    None, "load() + score_samples(): all 7 metrics (mc_grade, choice_prob, brier and token_prob too)"
+)
 
 
 def bare_read(ctx: Context) -> Measured:
@@ -262,6 +276,7 @@ def app_open_large(ctx: Context) -> Measured:
 
 PARTS: dict[str, Callable[[Context], Measured]] = {
     "load_score": load_and_score,
+    "load_score_all": load_and_score_all,
     "bare_read": bare_read,
     "boot_binary": _bootstrap("exact_match"),
     "naive_boot_binary": _naive_bootstrap("exact_match"),

@@ -73,5 +73,37 @@ def test_quick_run_prints_the_table(tmp_path: Path) -> None:
     header = next(i for i, line in enumerate(lines) if line.startswith("job "))
     rows = lines[header + 2 : header + 2 + len(JOBS)]
     assert [row[: len(job.name)] for row, job in zip(rows, JOBS, strict=True)] == [job.name for job in JOBS]
-    assert all(row.rstrip().endswith(("yes", "NO")) for row in rows)
+    verdicts = {job.name: row.split()[-1] for row, job in zip(rows, JOBS, strict=True)}
+    assert all(
+        verdicts[job.name] in (("-",) if job.target.startswith("-") else ("yes", "NO")) for job in JOBS
+    )
     assert list(tmp_path.glob("*.parquet")), "inputs are cached in the given folder"
+
+
+def test_worker_alternates_a_part_with_its_baseline_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ratios come from the same process: runs alternate (baseline first on even runs) and each part keeps
+    its own seconds and its own peak memory."""
+    import numpy as np
+
+    from benchmarks import worker
+    from benchmarks.jobs import Context, Measured
+
+    order: list[str] = []
+    held: list[np.ndarray] = []
+
+    def fake_run_part(name: str, ctx: Context) -> Measured:
+        assert ctx.repeat == 1
+        order.append(name)
+        if name == "job":  # the job holds 200 MB for a moment: only its peak may show it
+            held.append(np.ones(25_000_000))
+            import time
+
+            time.sleep(0.05)
+            held.clear()
+        return Measured([0.5 if name == "job" else 2.0], rows=7, note=name)
+
+    monkeypatch.setattr(worker, "run_part", fake_run_part)
+    out = worker.measure("job", "base", Context(False, Path("."), 3))
+    assert order == ["base", "job", "job", "base", "base", "job"]
+    assert out["job"]["seconds"] == [0.5] * 3 and out["base"]["seconds"] == [2.0] * 3
+    assert out["job"]["peak_bytes"] > out["base"]["peak_bytes"] + 150e6
