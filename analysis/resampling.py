@@ -287,15 +287,13 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     run_lengths = np.diff(np.r_[run_starts, height])
     family_hash, task_hash, model_hash = (column[run_starts] for column in hashes)
     del hashes
-    family_code = np.unique(family_hash, return_inverse=True)[1]
-    task_keys, task_code = np.unique(task_hash, return_inverse=True)
-    model_keys, model_code = np.unique(model_hash, return_inverse=True)
+    family_code = _factorize(family_hash)[2]
+    task_keys, _, task_code = _factorize(task_hash)
+    model_keys, _, model_code = _factorize(model_hash)
     del family_hash, task_hash, model_hash
-    _, group_first_run, group_of_run = np.unique(
-        family_code * len(task_keys) + task_code, return_index=True, return_inverse=True
-    )
+    _, group_first_run, group_of_run = _factorize(family_code * len(task_keys) + task_code)
     n_groups, n_all_models = len(group_first_run), len(model_keys)
-    pair_keys, pair_first_run = np.unique(group_of_run * n_all_models + model_code, return_index=True)
+    pair_keys, pair_first_run, _ = _factorize(group_of_run * n_all_models + model_code)
 
     # models: per group ranked by params, tokens, flops, then name, from each model's first row
     pair_rows = run_starts[pair_first_run]
@@ -338,7 +336,7 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     pair_of_run = group_of_run * n_all_models + model_code
     run_base = offsets[group_of_run] + model_rank[pair_of_run] * group_items[group_of_run]
     has_row = None
-    if ranks is not None and len(np.unique(pair_of_run)) == len(run_starts):
+    if ranks is not None and len(_factorize(pair_of_run)[0]) == len(run_starts):
         # every run covers all of its task's items and each model has one run: no cell twice, none empty
         model_row = model_rank[pair_of_run]
         buffers = _matrices_by_run(frame, metrics, run_starts, group_of_run, model_row, ranks, group_models)
@@ -397,6 +395,30 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             names = tuple(pair_names[p] for p in members)
             groups.append(_Group(families[g], tasks[g], names, scales, values))
     return groups
+
+
+_FACTORIZE_IN_POLARS = 1 << 20  # keys above which polars' parallel sort beats np.unique (2x at 10M)
+
+
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)`` for 1-d integer keys.
+
+    Rows in no particular order make one run per row, so the run-level keys have millions of entries; there
+    polars finds the distinct values by hashing, maps each key to its value's rank (or, with many distinct
+    values, ranks by a parallel sort) and each value's first index comes from ``minimum.at``.
+    """
+    if len(keys) < _FACTORIZE_IN_POLARS:
+        return np.unique(keys, return_index=True, return_inverse=True)
+    series = pl.Series(keys)
+    values = np.sort(series.unique().to_numpy())
+    if len(values) * 8 <= len(keys):  # few distinct values: a hash lookup instead of a sort
+        codes = pl.Series(np.arange(len(values), dtype=np.int64))
+        inverse = series.replace_strict(pl.Series(values), codes, return_dtype=pl.Int64).to_numpy()
+    else:
+        inverse = series.rank("dense").to_numpy().astype(np.int64) - 1
+    first = np.full(len(values), len(keys), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(keys), dtype=np.int64))
+    return values, first, inverse
 
 
 def _matrices_by_run(
