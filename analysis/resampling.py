@@ -42,8 +42,11 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -106,6 +109,8 @@ POINT_SCHEMA: dict[str, pl.DataType] = {
     SOURCE: pl.Utf8(),
 }
 MODEL_ORDER: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, MODEL)
+
+_T = TypeVar("_T")
 
 # count-matrix entries per chunk of replicates (2**22 float64 = 32 MB)
 _CHUNK_ENTRIES = 1 << 22
@@ -563,14 +568,27 @@ def _bootstrap_groups(
     done: dict[int, dict[str, np.ndarray]] = {}
     batch = _SharedBatch(settings.seed, settings.bootstrap)
     # tasks with equal item counts share one count draw, and are multiplied by it together
-    for index in sorted(range(len(groups)), key=lambda i: _item_count(groups[i])):
-        prepared = _paired(groups[index], specs, settings)
-        if isinstance(prepared, _Pending):
-            batch.add(index, prepared, done)
-        else:
-            done[index] = prepared
+    order = sorted(range(len(groups)), key=lambda i: _item_count(groups[i]))
+    with ThreadPoolExecutor(2) as pool:  # the next task is prepared while this one is multiplied
+        prepared_tasks = _in_order(pool, lambda i: _paired(groups[i], specs, settings), order)
+        for index, prepared in zip(order, prepared_tasks, strict=True):
+            if isinstance(prepared, _Pending):
+                batch.add(index, prepared, done)
+            else:
+                done[index] = prepared
     batch.flush(done)
     return done
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+    """``pool.map`` that keeps at most two results waiting (each task's matrices can be large)."""
+    waiting: deque[Future[_T]] = deque()
+    for item in items:
+        waiting.append(pool.submit(work, item))
+        if len(waiting) > 2:
+            yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
 
 
 @dataclass(frozen=True)
