@@ -287,7 +287,7 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     """
     height = frame.height
     names = (FAMILY, TASK, MODEL)
-    hashes = column_hashes(frame, names)  # Series ops: a frame-level select would realign every column
+    *hashes, item_hash = column_hashes(frame, [*names, ITEM])  # Series ops, all four at once on threads
     run_starts = row_runs(hashes)  # a boundary is missed only if a column's hash collides right at it
     run_lengths = np.diff(np.r_[run_starts, height])
     family_hash, task_hash, model_hash = (column[run_starts] for column in hashes)
@@ -328,7 +328,6 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
 
     # items: ranked by the hash of their id within each group; cells model-major (a model's items together)
-    (item_hash,) = column_hashes(frame, [ITEM])
     ranks = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
     item_index = None
     if ranks is None:
