@@ -359,11 +359,14 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             )
         has_row = cell_counts > 0
         del cell_counts
+        shapes = [(int(m), int(n)) for m, n in zip(group_models, group_items, strict=True)]
         buffers = {}
         for metric in metrics:
             buffer = np.full(int(offsets[-1]), np.nan)
             buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
-            buffers[metric] = buffer
+            buffers[metric] = {  # items x models views of the flat buffer
+                g: buffer[offsets[g] : offsets[g + 1]].reshape(shape).T for g, shape in enumerate(shapes)
+            }
         del cell
 
     group_rows = run_starts[group_first_run]
@@ -379,13 +382,10 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             )
             dropped = ~_subsample_mask(has, settings, families[g], tasks[g])
         values = {}
-        for metric, buffer in buffers.items():
-            if isinstance(buffer, dict):  # per-group matrices (only groups that have the metric)
-                if g not in buffer:
-                    continue
-                matrix = buffer[g]
-            else:
-                matrix = buffer[start:stop].reshape(shape).T  # items x models, a view
+        for metric, matrices in buffers.items():
+            matrix = matrices.get(g)  # absent: the group has no value of this metric
+            if matrix is None:
+                continue
             if dropped is not None:
                 matrix[dropped] = np.nan
             if not np.isnan(matrix).all():

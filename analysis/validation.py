@@ -200,10 +200,10 @@ def _distinct_within_runs(groups: list[np.ndarray], item: np.ndarray) -> bool | 
     layout is otherwise (short runs, a group split over runs): the caller sorts everything instead.
     """
     starts = run_starts(groups)
-    if len(starts) * _MIN_RUN > len(item) or len(np.unique(mixed_hash([g[starts] for g in groups]))) < len(
-        starts
-    ):
-        return None
+    if len(starts) * _MIN_RUN > len(item):
+        return None  # short runs
+    if len(np.unique(mixed_hash([g[starts] for g in groups]))) < len(starts):
+        return None  # a group in more than one run
     checked: dict[tuple[int, int, int], list[np.ndarray]] = {}
     for start, stop in itertools.pairwise([*starts.tolist(), len(item)]):
         run = item[start:stop]
