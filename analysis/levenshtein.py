@@ -169,22 +169,6 @@ def _per_text(flags: np.ndarray, text: TextBytes) -> np.ndarray:
     return np.add.reduceat(flags, text.starts, dtype=np.int64)
 
 
-def ascii_tokens(texts: pl.Series, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each text's tokens as integer codes (flat, no gaps) and the token count per text; None unless ASCII.
-
-    Null texts count as empty. See ``tokens_of`` for the tokenizers and when the answer is None.
-    """
-    text = text_bytes(texts.fill_null(""))
-    tokens = tokens_of(text, tokenizer)
-    if tokens is None:
-        return None
-    if tokenizer == "chars":  # drop the separating spaces
-        keep = np.ones(text.data.size, dtype=bool)
-        keep[text.starts + text.lengths] = False
-        return text.data[keep], text.lengths
-    return tokens.codes, tokens.counts
-
-
 def padded(tokens: Tokens, rows: np.ndarray | None, width: int) -> np.ndarray:
     """The chosen ``rows``' tokens (all rows when None) as a (len(rows), width) matrix, 0-padded."""
     counts = tokens.counts if rows is None else tokens.counts[rows]

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import ascii_tokens, token_distances
+from analysis.levenshtein import text_bytes, token_distances, tokens_of
 from analysis.metrics import token_edit_distances
 from analysis.options import MetricOptions
 from benchmarks.baselines import levenshtein
@@ -57,8 +57,8 @@ def test_known_distances_and_fallbacks() -> None:
     words = token_edit_distances(frame, MetricOptions(tokenizer="whitespace")).to_list()
     assert chars == [3.0, 5.0, 2.0, 1.0, None]
     assert words == [1.0, 1.0, 1.0, 1.0, None]
-    assert ascii_tokens(pl.Series(["ünïcode"]), "chars") is None  # non-ASCII: the general path
-    assert ascii_tokens(pl.Series(["averyverylongtoken"]), "whitespace") is None  # > 8 bytes
+    assert tokens_of(text_bytes(pl.Series(["ünïcode"])), "chars") is None  # non-ASCII: the general path
+    assert tokens_of(text_bytes(pl.Series(["averyverylongtoken"])), "whitespace") is None  # > 8 bytes
 
 
 @pytest.mark.parametrize("tokenizer", ["chars", "whitespace"])
@@ -83,15 +83,19 @@ def test_repeated_and_equal_pairs_score_as_each_pair_alone(tokenizer: str) -> No
 
 def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
     """A NUL inside a token is not padding ("a\\0" != "a"); one-byte codes compare right with wider ones."""
-    assert ascii_tokens(pl.Series(["a\x00 b"]), "whitespace") is None  # NUL: left to the general path
+    # a NUL is left to the general path
+    assert tokens_of(text_bytes(pl.Series(["a\x00 b"])), "whitespace") is None
     frame = pl.DataFrame({"target": ["a\x00 b", "a b c", "x"], "prediction": ["a b", "abcd b c", "x yy zzz"]})
     words = token_edit_distances(frame, MetricOptions(tokenizer="whitespace")).to_list()
     assert words == [1.0, 1.0, 2.0]
     result = token_distances(pl.Series(["a b c", "x"]), pl.Series(["abcd b c", "x yy zzz"]), "whitespace")
     assert result is not None
     assert result[0].tolist() == [1.0, 2.0]
-    codes, counts = ascii_tokens(pl.Series(["ab  c", "", " abcd\t"]), "whitespace")
-    assert counts.tolist() == [2, 0, 1]
+    tokens = tokens_of(text_bytes(pl.Series(["ab  c", "", " abcd\t"])), "whitespace")
+    assert tokens is not None and tokens.counts.tolist() == [2, 0, 1]
+    spans = zip(tokens.starts, tokens.counts, strict=True)
+    where = np.concatenate([start + np.arange(count) for start, count in spans])
+    codes = tokens.codes[where]
     assert codes.tolist() == [ord("a") | ord("b") << 8, ord("c"), int.from_bytes(b"abcd", "little")]
 
 
