@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from tests.app.conftest import make_app
+from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
 from tui.backend import STAGES
 from tui.screens.dialogs import (
@@ -17,7 +18,6 @@ from tui.screens.dialogs import (
     HelpScreen,
     OpenDialog,
     PickerScreen,
-    ResamplePanel,
     TooSmallScreen,
 )
 from tui.screens.lab import LabScreen
@@ -27,17 +27,6 @@ from tui.screens.task import TaskScreen
 from tui.widgets.plot import PlotWidget
 
 SIZE = (80, 24)
-
-
-async def settle(app: EmergenceApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
-
-
-def shown_intervals(app: EmergenceApp) -> list[str]:
-    table = app.screen.query_one("#points", DataTable)
-    return [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
 
 
 async def open_task(app: EmergenceApp, pilot) -> TaskScreen:
@@ -123,13 +112,7 @@ async def test_resample_panel_changes_intervals_and_seed_reproduces(app: Emergen
         before = shown_intervals(app)
 
         async def set_panel(bootstrap: str, seed: str) -> None:
-            await pilot.press("r")
-            assert isinstance(app.screen, ResamplePanel)
-            app.screen.query_one("#bootstrap", Input).value = bootstrap
-            app.screen.query_one("#seed", Input).value = seed
-            app.screen.query_one("#seed", Input).focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
+            await set_resample_panel(app, pilot, bootstrap, seed)
 
         await set_panel("50", "0")
         assert app.settings.resample.bootstrap == 50

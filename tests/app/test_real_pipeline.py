@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
+from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
 from tui.backend import SAMPLE_DATA, AnalysisBackend
-from tui.screens.dialogs import ResamplePanel
 from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
@@ -82,12 +82,6 @@ def real_app(paths: Sequence[Path] = (SAMPLE_DATA,)) -> EmergenceApp:
     return EmergenceApp(list(paths), backend=SHARED, settings=SMALL_B)
 
 
-async def settle(app: EmergenceApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
-
-
 async def open_generation_exact_match(app: EmergenceApp, pilot) -> TaskScreen:
     await settle(app, pilot)
     await pilot.press("slash", *"nt_g exact", "enter", "enter")  # emergent_generation · exact_match
@@ -95,11 +89,6 @@ async def open_generation_exact_match(app: EmergenceApp, pilot) -> TaskScreen:
     assert isinstance(app.screen, TaskScreen)
     assert (app.screen.task_name, app.screen.metric_name) == ("emergent_generation", "exact_match")
     return app.screen
-
-
-def shown_intervals(app: EmergenceApp) -> list[str]:
-    table = app.screen.query_one("#points", DataTable)
-    return [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
 
 
 async def test_resample_panel_changes_real_intervals_and_the_same_seed_reproduces() -> None:
@@ -110,13 +99,7 @@ async def test_resample_panel_changes_real_intervals_and_the_same_seed_reproduce
         assert len(before) == 9 and before[0] == "[0, 0]"  # 0 of 1000 right: no width to resample
 
         async def set_panel(bootstrap: str, seed: str) -> list[str]:
-            await pilot.press("r")
-            assert isinstance(app.screen, ResamplePanel)
-            app.screen.query_one("#bootstrap", Input).value = bootstrap
-            app.screen.query_one("#seed", Input).value = seed
-            app.screen.query_one("#seed", Input).focus()
-            await pilot.press("enter")
-            await settle(app, pilot)
+            await set_resample_panel(app, pilot, bootstrap, seed)
             assert app.computed_for is not None and app.computed_for.resample == app.settings.resample
             return shown_intervals(app)
 
