@@ -143,28 +143,30 @@ def direction_from_name(name: str) -> int:
     return -1 if any(word in lowered for word in _LOWER_IS_BETTER) else +1
 
 
+# Aggregate means never show their 0/1 nature: these names are taken as 0/1 metrics when no values are given.
+_BINARY_NAMES = frozenset(
+    {"acc", "acc_norm", "exact_match", "em", "mc_grade", "accuracy", "multiple_choice_grade"}
+)
+
+
 def spec_for(name: str, values: pl.Series | None = None) -> MetricSpec:
     """The spec of a metric id: the registry's for known ids, else one inferred from the name and values.
 
-    An unknown metric is discontinuous and binary when all its (non-null) values are 0 or 1, else continuous;
-    lower is better when its name says so (see ``direction_from_name``). Used for pre-scored columns and for
-    aggregate metrics.
+    An unknown metric is discontinuous and binary when all its (non-null) ``values`` are 0 or 1 (pre-scored
+    per-sample columns) or, without values, when its name is a known 0/1 metric (aggregate rows); else
+    continuous. Lower is better when its name says so (see ``direction_from_name``).
     """
     if name in METRICS:
         return METRICS[name]
-    binary = False
-    if values is not None:
+    if values is None:
+        binary = name.lower() in _BINARY_NAMES
+        description = "guessed from name"
+    else:
         present = values.drop_nulls().cast(pl.Float64)
         binary = len(present) > 0 and bool(present.is_in([0.0, 1.0]).all())
+        description = f"pre-scored column from the file ({'0/1 values' if binary else 'numeric values'})"
     kind = "discontinuous" if binary else "continuous"
-    source = "0/1 values" if binary else "numeric values"
-    return MetricSpec(
-        name,
-        direction_from_name(name),
-        kind,
-        binary=binary,
-        description=f"pre-scored column from the file ({source})",
-    )
+    return MetricSpec(name, direction_from_name(name), kind, binary=binary, description=description)
 
 
 def sample_metric_ids(columns: Sequence[str], prescored: Sequence[str] = ()) -> list[str]:

@@ -53,7 +53,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.intervals import normal_interval, wilson_interval
-from analysis.metrics import METRICS, direction_from_name
+from analysis.metrics import spec_for
 from analysis.options import ResampleSettings
 from analysis.row_hashes import column_hashes
 from analysis.row_hashes import run_starts as row_runs
@@ -124,11 +124,6 @@ _MIN_RUN_LENGTH = 16
 _SHARED_ENTRIES = 1 << 24
 # tasks wait for one product with the shared counts until their columns hold this many entries (64 MB)
 _BATCH_ENTRIES = 1 << 23
-
-# Aggregate metrics that metrics.py does not describe get a spec guessed from the name (noted in the output).
-_BINARY_NAMES = frozenset(
-    {"acc", "acc_norm", "exact_match", "em", "mc_grade", "accuracy", "multiple_choice_grade"}
-)
 
 
 def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
@@ -787,25 +782,6 @@ def _percentiles(replicates: np.ndarray, level: float) -> tuple[np.ndarray, np.n
 # ------------------------------------------------------------------------------------------------ aggregates
 
 
-def guess_spec(metric: str) -> MetricSpec:
-    """A spec for an aggregate metric that the scored samples do not describe.
-
-    Known ids use the metrics registry; otherwise 0/1 metrics are recognised by name (acc, exact_match, ...),
-    since an aggregate mean never shows its 0/1 nature, and the direction comes from the name.
-    """
-    if metric in METRICS:
-        return METRICS[metric]
-    binary = metric.lower() in _BINARY_NAMES
-    kind = "discontinuous" if binary else "continuous"
-    return MetricSpec(
-        id=metric,
-        direction=direction_from_name(metric),
-        kind=kind,
-        binary=binary,
-        description="guessed from name",
-    )
-
-
 def _aggregate_points(
     aggregates: pl.DataFrame,
     scored: ScoredSamples,
@@ -845,7 +821,7 @@ def _aggregate_points(
             )
     guessed = sorted({m for m in frame[METRIC].unique().to_list() if m not in specs})
     for metric in guessed:
-        specs[metric] = guess_spec(metric)
+        specs[metric] = spec_for(metric)  # aggregate rows: 0/1 known by name
     if guessed:
         notes.append(f"aggregate metrics described from their names only: {', '.join(guessed)}")
     notes.append(
