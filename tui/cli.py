@@ -150,7 +150,7 @@ def load_options_from(args: argparse.Namespace) -> LoadOptions:
     if (
         args.mapping or args.map_file
     ):  # imported only when needed: it pulls in polars, slowing the first paint
-        from analysis.mapping import build_mapping
+        from analysis.formats.mapping import build_mapping
 
         pairs = [f"{theirs}={canonical}" for theirs, canonical in args.mapping]
         mapping = build_mapping(pairs, args.map_file)

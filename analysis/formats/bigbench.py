@@ -18,9 +18,9 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.formats.finalize import finalize
 from analysis.formats.frames import aggregate_frame, fold_shots, read_json_tree, to_float
 from analysis.formats.jsonio import head_text, read_json
-from analysis.loading import finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 

@@ -26,6 +26,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
+from analysis.formats.finalize import finalize
 from analysis.formats.frames import (
     aggregate_frame,
     family_from_model_name,
@@ -34,7 +35,6 @@ from analysis.formats.frames import (
     to_float,
 )
 from analysis.formats.jsonio import head_text, read_json
-from analysis.loading import finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 

@@ -17,12 +17,12 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.formats.finalize import finalize
 from analysis.formats.jsonio import check_utf8_text
-from analysis.loading import finalize
-from analysis.mapping import apply_mapping
+from analysis.formats.mapping import apply_mapping
+from analysis.formats.validation import ROW, describe_columns, require_columns, suggest_column
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
-from analysis.validation import ROW, describe_columns, require_columns, suggest_column
 
 NAME = "tidy"
 SUFFIXES: dict[str, str] = {

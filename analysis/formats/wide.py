@@ -32,8 +32,8 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
+from analysis.formats.finalize import fill_scales_by_model, finalize
 from analysis.formats.jsonio import check_utf8_text
-from analysis.loading import fill_scales_by_model, finalize
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 

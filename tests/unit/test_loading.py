@@ -8,9 +8,10 @@ import pytest
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats import registry
-from analysis.loading import finalize, load
-from analysis.mapping import parse_map_args
-from analysis.model_sizes import params_from_name
+from analysis.formats.finalize import finalize
+from analysis.formats.mapping import parse_map_args
+from analysis.formats.model_sizes import params_from_name
+from analysis.loading import load
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 from tests.conftest import SHARED_DATA, file_digest, needs_shared_data
@@ -234,7 +235,7 @@ def test_forced_tidy_on_an_unlisted_suffix_reads_csv_and_a_ragged_one_is_a_messa
 
 def test_checks_run_together_but_fail_in_their_order() -> None:
     """The per-sample checks run at once; a file with several problems still gets the first one's message."""
-    from analysis.loading import _run_checks
+    from analysis.formats.finalize import _run_checks
 
     ran = []
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from analysis.errors import InputError
-from analysis.mapping import apply_mapping, build_mapping, parse_map_args, read_mapping_file
+from analysis.formats.mapping import apply_mapping, build_mapping, parse_map_args, read_mapping_file
 
 
 def test_map_args_parse_pairs_and_trim_quotes() -> None:

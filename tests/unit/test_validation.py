@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from analysis.errors import InputError
+from analysis.formats.validation import suggest_column
 from analysis.loading import load
 from analysis.options import LoadOptions
-from analysis.validation import suggest_column
 
 SAMPLE_HEADER = "model,task,item,params,target,prediction\n"
 
