@@ -24,6 +24,7 @@ from analysis.errors import InputError
 from analysis.formats import registry
 from analysis.formats.finalize import DOCUMENT_SUFFIXES, empty_aggregates, empty_samples, fill_scales_by_model
 from analysis.formats.validation import check_duplicates, check_not_mixed
+from analysis.metrics import sample_metric_ids
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -193,8 +194,6 @@ def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) ->
         check_duplicates(samples, schema.SAMPLE_KEY, where)
         check_duplicates(aggregates, schema.AGGREGATE_KEY, where)
     prescored = tuple(dict.fromkeys(c for t in tables for c in t.prescored))
-    from analysis.metrics import sample_metric_ids
-
     check_not_mixed(samples, sample_metric_ids(samples.columns, prescored), aggregates, where)
     for model in _unplaced_models(samples, aggregates):
         warnings.append(

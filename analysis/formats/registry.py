@@ -1,41 +1,25 @@
 """The reader registry: which module reads a path, by ``--format-in`` name or by sniffing.
 
-Reader modules are imported lazily by name, so a reader that is missing or broken does not stop the others,
-and the readers can import ``analysis.loading.finalize`` without an import cycle. Order matters: the
-specific formats sniff first and ``tidy`` (any .csv, .tsv, .parquet, .jsonl, .ndjson) is the fallback.
+The readers are imported here directly (they import ``analysis.formats.finalize``, never ``analysis.loading``,
+so there is no cycle). Order matters: the specific formats sniff first and ``tidy`` (any .csv, .tsv, .parquet,
+.jsonl, .ndjson) is the fallback.
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from analysis.errors import InputError
+from analysis.formats import bigbench, lm_eval, lm_eval_old, tidy, wide
 
-READER_NAMES: tuple[str, ...] = ("lm_eval", "lm_eval_old", "bigbench", "wide", "tidy")
-
-
-@cache
-def _import(name: str) -> ModuleType | None:
-    try:
-        module = importlib.import_module(f"analysis.formats.{name}")
-    except ImportError:
-        return None
-    has_api = all(hasattr(module, attr) for attr in ("NAME", "sniff", "read"))
-    return module if has_api else None
+READERS: tuple[ModuleType, ...] = (lm_eval, lm_eval_old, bigbench, wide, tidy)
+READER_NAMES: tuple[str, ...] = tuple(module.NAME for module in READERS)
 
 
 def readers() -> list[ModuleType]:
-    """The reader modules that import cleanly, in sniffing order."""
-    return [module for name in READER_NAMES if (module := _import(name)) is not None]
-
-
-def __getattr__(name: str) -> object:
-    if name == "READERS":  # computed on first use, not at import (readers import analysis.loading)
-        return readers()
-    raise AttributeError(name)
+    """The reader modules in sniffing order."""
+    return list(READERS)
 
 
 def reader_named(format_in: str) -> ModuleType:
