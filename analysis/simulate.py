@@ -1,20 +1,27 @@
 """The mirage model of Schaeffer et al. (SCIENCE.md section 2) as per-sample rows and closed-form curves.
 
-Per-token cross-entropy ``CE(N) = (N / c) ** alpha`` and per-token accuracy ``p(N) = exp(-CE(N))`` drive two
-tasks per model:
+Per-token cross-entropy ``CE(N) = (N / c) ** alpha`` drives two tasks per model. Items differ in difficulty:
+item i's cross-entropy is ``CE_i(N) = CE(N) * s_i`` with ``s_i = exp(spread * z_i - spread^2 / 2)`` (z_i
+standard normal, shared by every model, so an item hard for one size is hard for all and the mean over items
+of ``CE_i`` is ``CE(N)``); ``spread = 0`` gives the paper's identical items. Item i's per-token accuracy is
+``p_i(N) = exp(-CE_i(N))``.
 
 * ``<prefix>generation``: L-token targets of single lowercase letters. Token t of item i is right when
-  ``u[i, t] < p(N)``, with ``u`` shared by all models (an item's tokens are equally hard for every size, so
-  correctness is nested across sizes; each model alone is still i.i.d. Bernoulli(p)). A wrong token is a
-  substitution by a digit, a character that never occurs in targets, so the Levenshtein distance over
-  characters equals the number of wrong tokens exactly (also under case folding). ``target_logprobs`` are
-  ``-CE(N)`` for every token, so the mean token loss is CE(N) exactly; with ``logprob_jitter = s > 0`` item
-  i's tokens get ``-CE(N) * exp(s z_i - s^2 / 2)`` (z_i standard normal, shared by all models), so the
-  per-item loss varies while its expectation stays CE(N). Correctness is drawn from p(N) either way.
+  ``u[i, t] < p_i(N)``, with ``u`` shared by all models (correctness is nested across sizes; each model alone
+  draws i.i.d. Bernoulli(p_i) tokens). A wrong token is a substitution by a digit, a character that never
+  occurs in targets, so the Levenshtein distance over characters equals the number of wrong tokens exactly
+  (also under case folding). ``target_logprobs`` are ``-CE_i(N)`` for every token of item i, so the item's
+  token loss is ``CE_i(N)`` and the product of its token probabilities is ``p_i^L``, the probability that the
+  item is exactly right.
 * ``<prefix>choice``: K-way multiple choice, the correct index random per item. The correct choice has
-  probability p(N); the rest ``1 - p`` is split over the K - 1 others by a flat Dirichlet drawn per item
-  (shared by all models). ``choice_logliks`` are the logs of that distribution, so the softmax recovers it.
-  The grade is 1 when ``p > (1 - p) * max(D)``; its expectation is in :func:`mirage_curves`.
+  probability ``p_i(N)``; the rest ``1 - p_i`` is split over the K - 1 others by a flat Dirichlet drawn per
+  item (shared by all models). ``choice_logliks`` are the logs of that distribution, so the softmax recovers
+  it. The grade is 1 when ``p_i > (1 - p_i) * max(D_i)``; its expectation is in :func:`mirage_curves`.
+
+"True emergence" (``jump_at``, ``jump_factor``): every model at or above ``jump_at`` parameters has its
+cross-entropy divided by ``jump_factor``, so the per-token loss itself drops in one step and every metric,
+continuous ones included, jumps there. Closed forms with spread are expectations over the item distribution,
+computed by Gauss-Hermite quadrature.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from analysis.schema import (
 
 TARGET_ALPHABET = 26  # targets use 'a'..'z'
 WRONG_ALPHABET = 10  # wrong tokens use '0'..'9', never equal to a target token
+DEFAULT_SPREAD = 0.5  # log-sd of item difficulty: the hardest of 1000 items ~ 5x the mean cross-entropy
+_QUADRATURE_NODES = 64
 COLUMNS: tuple[str, ...] = (
     FAMILY,
     MODEL,
@@ -57,9 +66,15 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def token_loss(c: float, alpha: float, params: object) -> np.ndarray:
-    """Per-token cross-entropy ``(N / c) ** alpha``."""
-    return (np.asarray(params, dtype=np.float64) / c) ** alpha
+def token_loss(
+    c: float, alpha: float, params: object, jump_at: float | None = None, jump_factor: float = 1.0
+) -> np.ndarray:
+    """Per-token cross-entropy ``(N / c) ** alpha``, divided by ``jump_factor`` from ``jump_at`` on."""
+    sizes = np.asarray(params, dtype=np.float64)
+    ce = (sizes / c) ** alpha
+    if jump_at is not None:
+        ce = np.where(sizes >= jump_at, ce / jump_factor, ce)
+    return ce
 
 
 def size_name(params: float) -> str:
@@ -71,7 +86,15 @@ def size_name(params: float) -> str:
 
 
 def _validate(
-    c: float, alpha: float, params: object, length: int, choices: int, items: int, jitter: float = 0.0
+    c: float,
+    alpha: float,
+    params: object,
+    length: int,
+    choices: int,
+    items: int,
+    spread: float = 0.0,
+    jump_at: float | None = None,
+    jump_factor: float = 1.0,
 ) -> np.ndarray:
     sizes = np.asarray(params, dtype=np.float64).ravel()
     if not (np.isfinite(c) and c > 0):
@@ -88,9 +111,18 @@ def _validate(
         raise InputError(f"--choices must be at least 2, got {choices}")
     if items < 1:
         raise InputError(f"--items must be at least 1, got {items}")
-    if not (np.isfinite(jitter) and jitter >= 0):
-        raise InputError(f"log-prob jitter must be a non-negative number, got {jitter}")
+    if not (np.isfinite(spread) and 0 <= spread <= 5):
+        raise InputError(f"--spread (item difficulty, log-sd) must be between 0 and 5, got {spread}")
+    if jump_at is not None and not (np.isfinite(jump_at) and jump_at > 0):
+        raise InputError(f"--jump-at must be a positive model size, got {jump_at}")
+    if not (np.isfinite(jump_factor) and jump_factor > 0):
+        raise InputError(f"--jump-factor must be a positive number, got {jump_factor}")
     return sizes
+
+
+def item_scales(rng: np.random.Generator, items: int, spread: float) -> np.ndarray:
+    """Per-item cross-entropy multipliers ``exp(spread z - spread^2 / 2)``: log-normal with mean 1."""
+    return np.exp(spread * rng.standard_normal(items) - spread**2 / 2.0)
 
 
 def simulate(
@@ -103,24 +135,26 @@ def simulate(
     seed: int,
     family: str = "simulated",
     task_prefix: str = "",
-    logprob_jitter: float = 0.0,
+    spread: float = 0.0,
+    jump_at: float | None = None,
+    jump_factor: float = 1.0,
 ) -> pl.DataFrame:
     """Canonical per-sample rows for every size in ``params``: a generation task and a K-way choice task."""
-    sizes = _validate(c, alpha, params, length, choices, items, logprob_jitter)
+    sizes = _validate(c, alpha, params, length, choices, items, spread, jump_at, jump_factor)
     rng = np.random.default_rng(seed)
-    ce = token_loss(c, alpha, sizes)
-    p = np.exp(-ce)
+    ce = token_loss(c, alpha, sizes, jump_at, jump_factor)
     names = [size_name(s) for s in sizes]
 
-    # generation: shared per-token difficulty u, targets, and the digit each wrong token becomes
+    # generation: shared per-token difficulty u, targets, the digit each wrong token becomes, item difficulty
     target_codes = rng.integers(0, TARGET_ALPHABET, size=(items, length))
     difficulty = rng.random((items, length))
     wrong_codes = rng.integers(0, WRONG_ALPHABET, size=(items, length))
+    scale = item_scales(rng, items, spread)
     targets = _strings(target_codes + ord("a"))
-    loss_scale = np.exp(logprob_jitter * rng.standard_normal(items) - logprob_jitter**2 / 2.0)
     generation = []
-    for name, size, p_model, ce_model in zip(names, sizes, p, ce, strict=True):
-        right = difficulty < p_model
+    for name, size, ce_model in zip(names, sizes, ce, strict=True):
+        ce_items = ce_model * scale
+        right = difficulty < np.exp(-ce_items)[:, None]
         predicted = np.where(right, target_codes + ord("a"), wrong_codes + ord("0"))
         generation.append(
             pl.DataFrame(
@@ -130,22 +164,24 @@ def simulate(
                     ITEM: [f"g{i:05d}" for i in range(items)],
                     TARGET: targets,
                     PREDICTION: _strings(predicted),
-                    TARGET_LOGPROBS: np.repeat((-ce_model * loss_scale)[:, None], length, axis=1),
+                    TARGET_LOGPROBS: np.repeat(-ce_items[:, None], length, axis=1),
                 }
             ).with_columns(pl.lit(f"{task_prefix}generation").alias(TASK))
         )
 
-    # multiple choice: correct index and distractor shares per item, shared by all models
+    # multiple choice: correct index, distractor shares and difficulty per item, shared by all models
     correct = rng.integers(0, choices, size=items)
     shares = rng.dirichlet(np.ones(choices - 1), size=items)
+    choice_scale = item_scales(rng, items, spread)
+    is_correct = np.arange(choices)[None, :] == correct[:, None]
     choice = []
     for name, size, ce_model in zip(names, sizes, ce, strict=True):
-        log_rest = np.log(-np.expm1(-ce_model)) if ce_model > 0 else -np.inf
+        ce_items = ce_model * choice_scale
         with np.errstate(divide="ignore"):
-            others = log_rest + np.log(shares)
+            log_rest = np.log(-np.expm1(-ce_items))  # log(1 - p_i); -inf when p_i = 1
+            others = log_rest[:, None] + np.log(shares)
         logliks = np.empty((items, choices))
-        is_correct = np.arange(choices)[None, :] == correct[:, None]
-        logliks[is_correct] = -ce_model
+        logliks[is_correct] = -ce_items
         logliks[~is_correct] = others.ravel()
         choice.append(
             pl.DataFrame(
@@ -189,30 +225,54 @@ def mc_grade_probability(p: object, choices: int) -> np.ndarray:
     return np.where(x >= 1.0, 1.0, np.clip(total, 0.0, 1.0))
 
 
-def mirage_curves(c: float, alpha: float, params: object, length: int, choices: int) -> dict[str, np.ndarray]:
-    """Closed-form metric curves of the mirage model at each size (for the app's mirage lab).
+def _over_items(function: object, ce: np.ndarray, spread: float) -> np.ndarray:
+    """E over items of ``function(CE * s)`` at each CE, s log-normal(-spread^2/2, spread): Gauss-Hermite."""
+    if spread == 0:
+        return function(ce)  # type: ignore[operator]
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_QUADRATURE_NODES)
+    scales = np.exp(spread * nodes - spread**2 / 2.0)
+    values = function(ce[:, None] * scales[None, :])  # type: ignore[operator]
+    return values @ (weights / weights.sum())
 
-    ``brier`` is the paper's binary ``(1 - p)^2``; ``brier_multiclass`` the expected multiclass score of the
-    simulator's choice task, ``(1 - p)^2 (1 + 2 / K)`` (flat Dirichlet: E sum D_j^2 = 2 / K).
+
+def mirage_curves(
+    c: float,
+    alpha: float,
+    params: object,
+    length: int,
+    choices: int,
+    spread: float = 0.0,
+    jump_at: float | None = None,
+    jump_factor: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """Closed-form (expected) metric curves of the simulator at each size, averaged over item difficulty.
+
+    ``p`` is the per-token accuracy of an item of average difficulty (``exp(-CE)``); ``token_prob`` and
+    ``choice_prob`` the mean over items of ``p_i``; ``exact_match`` the mean of ``p_i^L``. ``brier`` is the
+    paper's binary ``(1 - p)^2`` at average difficulty; ``brier_multiclass`` the expected multiclass score of
+    the simulator's choice task, ``E (1 - p_i)^2 (1 + 2 / K)`` (flat Dirichlet: E sum D_j^2 = 2 / K).
     ``mc_grade_floored`` is the paper's figure: the grade floored at chance 1/K.
     """
-    sizes = _validate(c, alpha, params, length, choices, 1)
-    ce = token_loss(c, alpha, sizes)
+    sizes = _validate(c, alpha, params, length, choices, 1, spread, jump_at, jump_factor)
+    ce = token_loss(c, alpha, sizes, jump_at, jump_factor)
     p = np.exp(-ce)
-    grade = mc_grade_probability(p, choices)
+    mean_p = _over_items(lambda x: np.exp(-x), ce, spread)
+    grade = _over_items(lambda x: mc_grade_probability(np.exp(-x), choices), ce, spread)
+    miss_squared = _over_items(lambda x: (-np.expm1(-x)) ** 2, ce, spread)
     return {
         "params": sizes,
         "token_loss": ce,
         "p": p,
-        "exact_match": p**length,
-        "token_edit_distance": length * (1.0 - p),
-        "neg_token_edit_distance": -length * (1.0 - p),
+        "token_prob": mean_p,
+        "exact_match": _over_items(lambda x: np.exp(-length * x), ce, spread),
+        "token_edit_distance": length * (1.0 - mean_p),
+        "neg_token_edit_distance": -length * (1.0 - mean_p),
         "mc_grade": grade,
         "mc_grade_floored": np.maximum(grade, 1.0 / choices),
-        "choice_prob": p,
+        "choice_prob": mean_p,
         "brier": (1.0 - p) ** 2,
         "neg_brier": -((1.0 - p) ** 2),
-        "brier_multiclass": (1.0 - p) ** 2 * (1.0 + 2.0 / choices),
+        "brier_multiclass": miss_squared * (1.0 + 2.0 / choices),
     }
 
 
