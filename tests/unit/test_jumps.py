@@ -1,0 +1,78 @@
+"""The jump statistic against hand computation, its matrix form against the plain loop, and its test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis.jumps import jump_test, largest_miss, miss_weights, misses, misses_matrix
+
+
+def test_misses_by_hand() -> None:
+    u = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    z = np.array([0.0, 1.0, 2.0, 5.0, 5.5])
+    usable = np.ones(5, dtype=bool)
+    missed = misses(u, z, usable)
+    assert np.isnan(missed[:2]).all()  # a line needs two smaller models
+    assert missed[2] == pytest.approx(0.0)  # on the line through (0, 0) and (1, 1)
+    assert missed[3] == pytest.approx(2.0)  # line through 0, 1, 2 predicts 3
+    # line through (1, 1), (2, 2), (3, 5): slope 2, intercept -4/3 at u = 4: 6.667
+    assert missed[4] == pytest.approx(5.5 - (2.0 * 4 - 4.0 / 3.0))
+    assert largest_miss(missed) == (pytest.approx(2.0), 3)
+
+
+def test_unusable_points_are_skipped_not_predicted() -> None:
+    u = np.arange(6.0)
+    z = np.array([np.nan, 1.0, 2.0, np.nan, 4.0, 9.0])
+    usable = np.isfinite(z)
+    missed = misses(u, z, usable)
+    assert np.isnan(missed[[0, 1, 2, 3]]).all()
+    assert missed[4] == pytest.approx(0.0)  # line through u = 1, 2
+    assert missed[5] == pytest.approx(4.0)  # line through u = 1, 2, 4 predicts 5
+
+
+def test_matrix_form_equals_the_loop() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        m = int(rng.integers(3, 15))
+        u = np.sort(rng.uniform(0, 6, m))
+        usable = rng.random(m) > 0.2
+        z = rng.normal(size=(20, m))
+        window = int(rng.integers(2, 6))
+        fast = misses_matrix(u, z, usable, window)
+        plain = np.vstack([misses(u, row, usable, window) for row in z])
+        np.testing.assert_allclose(fast, plain, rtol=1e-9, atol=1e-9)
+        assert miss_weights(u, usable, window).shape == (m, m)
+
+
+def test_jump_test_p_values() -> None:
+    rng = np.random.default_rng(1)
+    null = rng.normal(0.0, 0.1, size=(1000, 6))
+    null[:, :2] = np.nan
+    big = np.array([np.nan, np.nan, 0.0, 0.1, 3.0, 0.0])
+    p, at = jump_test(big, null, math.log(2))
+    assert at == 4 and p < 1e-6  # 23 null sds beyond the effect: far into the fitted tail
+    small = np.array([np.nan, np.nan, 0.0, 0.1, 0.7, 0.0])
+    p_small, _ = jump_test(small, null, math.log(2))
+    assert 0.2 < p_small <= 1.0  # a miss of log 2 plus nothing: no evidence beyond the effect
+    precise = null.copy()
+    precise[:, 3] *= 0.01  # model 3 is measured 100x more precisely
+    p_precise, at_precise = jump_test(np.array([np.nan, np.nan, 0.0, 0.9, 1.2, 0.0]), precise, math.log(2))
+    assert at_precise == 3 and p_precise < 1e-6  # its factor-2.5 miss beats the noisier factor-3.3 one
+
+
+def test_jump_test_is_calibrated_under_its_null() -> None:
+    """Curves whose true largest miss is exactly the effect: p is (conservatively) uniform."""
+    rng = np.random.default_rng(2)
+    null = rng.normal(0.0, 0.2, size=(2000, 7))
+    effect = math.log(2)
+    ps = []
+    for _ in range(300):
+        observed = effect + rng.normal(0.0, 0.2, 7)
+        observed[:2] = np.nan
+        ps.append(jump_test(observed, null[:, :], effect)[0])
+    ps = np.array(ps)
+    assert np.mean(ps < 0.05) <= 0.05 + 0.03
+    assert np.mean(ps < 0.5) <= 0.5 + 0.08
