@@ -1,30 +1,74 @@
-"""Emergence scores, trend flags and permutation p-values per family x task x metric (SCIENCE.md section 5).
+"""Each family x task x metric curve judged on the scale where "smooth" means a straight line.
 
-All curves are oriented so that higher is better (value times the metric's direction) and ordered by ascending
-scale before scoring; the emergence score uses only that ordering. Families are never pooled.
+A curve is a metric's values at a family's models in ascending order of one scale axis (SCIENCE.md section 5).
+Every curve gets, in this order of precedence, one ``status`` with the numbers behind it:
+
+* ``not on this axis``: fewer than 3 distinct values of the axis (checkpoints of one run on params, final
+  models on tokens): no score, CI or trend;
+* ``tied scales``: two models at the same value of the axis (the order of tied models is arbitrary, so no
+  statistic of the order is defined): refused, naming them;
+* ``same as <metric>``: the same numbers as another metric of the task (lm-eval's ``acc`` and the computed
+  ``mc_grade``): judged once, under the other name;
+* ``too few scales``: 3 or 4 distinct scales cannot tell a step from a bend;
+* a trend that is not a rise: ``inverse``, ``u_shaped``, ``inverted_u``, ``mixed`` (``TREND_RULES``);
+* ``unresolved``: fewer than 3 points can be placed on the link scale (their intervals include the floor or
+  the ceiling: the test set is too small to place them);
+* ``jump``: some model beats the line through its next-smaller models by more than ``JUMP_EFFECT`` on the
+  link scale, and the minimum-effect test of that miss against this curve's own noise survives
+  Benjamini-Hochberg at ``FDR_LEVEL`` (``JUMP_RULE``);
+* ``inconclusive``: such a miss, but not beyond the noise (or no noise estimate);
+* ``smooth``: no model beats its prediction by more than ``JUMP_EFFECT``.
+
+The BIG-bench emergence score (breakthroughness) is still computed with a CI from the paired replicates: it is
+the number in BIG-bench and in Schaeffer et al., reported in the JSON, but it no longer decides anything
+(it rewards any curve that saturates, or is convex over log-spaced scales). For discontinuous metrics the
+*apparent* jump on the raw scale, what a plot of the raw metric shows, is measured too: the share of the
+curve's rise by which its best model beats the line through all smaller models (``APPARENT_RULE``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import stats
 from scipy.stats import false_discovery_control, spearmanr
 
+from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
+from analysis.jumps import jump_test, largest_miss, misses, misses_matrix
+from analysis.resolution import resolved
+
+FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
+JUMP_EFFECT = math.log(2)  # a miss of a factor 2 (implied loss, or odds) is the smallest jump called one
+APPARENT_SHARE = 0.2  # raw scale: a fifth of the rise above the smaller models' line looks like a jump
+MIN_SCALES = 5  # fewer distinct scales cannot tell a step from a bend
+MIN_USABLE = 3  # points on the link scale needed for one prediction (two to draw the line, one to test)
+NULL_DRAWS = 1000  # null curves drawn for points without bootstrap replicates (binomial or normal noise)
+TREND_ALPHA = 0.05  # Spearman significance level for `rising` / `inverse`
+
+NOT_ON_AXIS = "not on this axis"
+TIED = "tied scales"
+SAME_AS = "same as"
+TOO_FEW = "too few scales"
+UNRESOLVED = "unresolved"
+JUMP = "jump"
+INCONCLUSIVE = "inconclusive"
+SMOOTH = "smooth"
+TREND_STATUSES = ("inverse", "u_shaped", "inverted_u", "mixed")
 
 ZERO_DENOMINATOR_CONVENTION = (
-    "emergence score = sign(argmax - argmin) * (max - min) / sqrt(median squared step) over scales in "
-    "ascending order; when more than half the steps are flat the denominator is 0 and the score is "
-    "reported as +inf (-inf when the maximum comes before the minimum) if the curve changes at all, and 0.0 "
-    "for a flat curve; ties for max/min go to the smallest scale"
+    "emergence score (BIG-bench breakthroughness, JSON only) = sign(argmax - argmin) * (max - min) / "
+    "sqrt(median squared step) over scales in ascending order; when more than half the steps are flat the "
+    "denominator is 0 and the score is +inf (-inf when the maximum comes before the minimum) if the curve "
+    "changes at all, and 0.0 for a flat curve; ties for max/min go to the smallest scale; it does not decide "
+    "the status"
 )
-TREND_ALPHA = 0.05  # Spearman significance level for `rising` / `inverse`
-# Benjamini-Hochberg p_adjusted is computed when MORE than this many triplets have p-values
-FDR_MIN_TRIPLETS = 5
 TREND_RULES = (
     "trend: spearman rho of the oriented value against log scale; `inverse` = rho < 0 with p < 0.05, "
     "`rising` = rho > 0 with p < 0.05; `u_shaped` = the minimum of the curve smoothed by a 3-point moving "
@@ -33,6 +77,31 @@ TREND_RULES = (
     "take precedence over rising/inverse; `flat` = no significant trend and all CIs share a common value (or "
     "the curve is constant); else `none`. Without point CIs no u/inverted-u/flat-by-CI flag is given."
 )
+JUMP_RULE = (
+    "jump test: each metric is judged on its link scale (token_loss: log; token_prob, choice_prob, "
+    "exact_match: log(-log p); token_edit_distance: log(-log(1 - TED/L)); brier: the correct-choice "
+    "probability it implies with the other choices sharing the rest; accuracies: logit above chance), where "
+    "the smooth case of the mirage model is a straight line in log scale. Each model is predicted by the "
+    "line through its 3 next-smaller models that are resolved on that scale (interval clear of the floor "
+    "and the ceiling); a miss is how far a model beats its prediction (natural-log units: log 2 is twice as "
+    "good). p tests 'no miss larger than log 2' against curves made of the straight-line fit plus this "
+    "curve's own noise (its paired bootstrap deviations; binomial draws from n, or normal draws from the "
+    "stderr, for aggregate points), each miss studentised by its own null spread (max-t over the models; "
+    "a Gumbel tail beyond the replicates, p below 1e-12 reported as 1e-12), adjusted by Benjamini-Hochberg "
+    "at 5% over the triplets computed in this run of the same kind (discontinuous, continuous; --task, "
+    "--family and --metric restrict what is computed). `jump`: a miss of at least log 2 and p_adj < 0.05; "
+    "`inconclusive`: such a miss otherwise; `smooth`: every miss below log 2; `unresolved`: fewer than 3 "
+    "points resolved on the link scale; `too few scales`: fewer than 5; `not on this axis`: fewer than 3 "
+    "distinct values; `tied scales`: two models at one value"
+)
+APPARENT_RULE = (
+    "apparent jump (discontinuous metrics, raw scale): the largest amount by which a model beats the line "
+    "through all smaller models, as a share of the curve's range; it looks like a jump when that share is "
+    "at least 20% and the model's interval lies above the line; the jump is placed at the largest step"
+)
+
+
+# --------------------------------------------------------------------------------- breakthroughness
 
 
 def emergence_scores(y: np.ndarray) -> np.ndarray:
@@ -63,39 +132,17 @@ def emergence_score(y: np.ndarray) -> float:
     return float(emergence_scores(np.asarray(y, dtype=float)[None, :])[0])
 
 
-def permutation_p_value(y: np.ndarray, permutations: int, rng: np.random.Generator) -> float:
-    """One-sided p of the observed score under shuffled scale order: (1 + #{perm >= observed}) / (1 + P)."""
-    y = np.asarray(y, dtype=float)
-    observed = emergence_score(y)
-    if np.isnan(observed):
-        return float("nan")
-    order = np.argsort(rng.random((permutations, y.size)), axis=1)
-    return _p_value(observed, emergence_scores(y[order]), permutations)
+def _quantiles(samples: np.ndarray, level: float) -> tuple[float | None, float | None]:
+    """Percentile interval by order statistics (no interpolation: infinite replicate scores stay defined)."""
+    samples = samples[~np.isnan(samples)]
+    if samples.size < 2:
+        return None, None
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(samples, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(lo), float(hi)
 
 
-def _p_value(observed: float, shuffled: np.ndarray | None, permutations: int) -> float:
-    """(1 + #{shuffled >= observed}) / (1 + P), with a relative tolerance of 1e-12 for ties; NaN when the
-    observed score is NaN."""
-    if np.isnan(observed) or shuffled is None:
-        return float("nan")
-    tolerance = 1e-12 * abs(observed) if np.isfinite(observed) else 0.0
-    return float((1 + np.count_nonzero(shuffled >= observed - tolerance)) / (1 + permutations))
-
-
-def _scores_by_length(curves: list[np.ndarray | None]) -> list[np.ndarray | None]:
-    """``emergence_scores`` of many curve batches (each (M,) or (B, M), or None), one call per length M."""
-    out: list[np.ndarray | None] = [None] * len(curves)
-    by_length: dict[int, list[int]] = {}
-    for i, c in enumerate(curves):
-        if c is not None:
-            by_length.setdefault(np.shape(c)[-1], []).append(i)
-    for members in by_length.values():
-        blocks = [np.atleast_2d(curves[i]) for i in members]
-        scores = emergence_scores(np.concatenate(blocks)) if blocks else None
-        offsets = np.cumsum([0, *(len(b) for b in blocks)])
-        for i, lo, hi in zip(members, offsets[:-1], offsets[1:], strict=True):
-            out[i] = scores[lo:hi]
-    return out
+# ------------------------------------------------------------------------------------------- trend
 
 
 @dataclass(frozen=True)
@@ -171,50 +218,47 @@ def classify_trend(
     return Trend("none", rho, p, "" if has_ci else "no point CIs: u-shape and flat-by-CI not tested")
 
 
-def _quantiles(samples: np.ndarray, level: float) -> tuple[float | None, float | None]:
-    """Percentile interval by order statistics (no interpolation: infinite replicate scores stay defined)."""
-    samples = samples[~np.isnan(samples)]
-    if samples.size < 2:
-        return None, None
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(samples, [tail, 1.0 - tail], method="inverted_cdf")
-    return float(lo), float(hi)
+# ------------------------------------------------------------------------------------------- curves
 
 
-_SCHEMA: dict[str, pl.DataType] = {
-    S.FAMILY: pl.Utf8(),
-    S.TASK: pl.Utf8(),
-    S.METRIC: pl.Utf8(),
-    "kind": pl.Utf8(),
-    "x": pl.Utf8(),
-    "score": pl.Float64(),
-    "lo": pl.Float64(),
-    "hi": pl.Float64(),
-    "trend": pl.Utf8(),
-    "spearman": pl.Float64(),
-    "spearman_p": pl.Float64(),
-    "p_value": pl.Float64(),
-    "p_adjusted": pl.Float64(),
-    "n_models": pl.Int64(),
-    "note": pl.Utf8(),
-}
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """One family x task x metric at ascending scale: raw values, their intervals and replicates."""
+
+    family: str
+    task: str
+    metric: str
+    kind: str | None
+    direction: int
+    binary: bool
+    chance: float | None
+    models: tuple[str, ...]
+    x: np.ndarray
+    y: np.ndarray
+    lo: np.ndarray  # the point's interval (exact/Wilson for 0/1 metrics, else bootstrap), NaN if none
+    hi: np.ndarray
+    n: np.ndarray  # items per point, NaN if unknown
+    stderr: np.ndarray
+    replicates: np.ndarray | None  # (B, M) paired bootstrap means, or None
+    skipped: int  # models with no value or no scale on this axis
+
+    @property
+    def oriented(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(y, lo, hi) with higher better."""
+        if self.direction > 0:
+            return self.y, self.lo, self.hi
+        return -self.y, -self.hi, -self.lo
 
 
-def _first_present(values: list) -> object | None:
-    """The first non-null entry of a group's column (per-triplet constants such as direction and kind)."""
-    return next((v for v in values if v is not None), None)
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How curves are judged; ``ci`` is the level of the emergence-score CI (``--ci``)."""
 
-
-def _point_intervals(
-    columns: dict[str, np.ndarray], rows: np.ndarray, direction: int
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Oriented per-point CIs of the used rows: lo/hi, else the binomial interval, else none."""
-    for lo_col, hi_col in ((S.LO, S.HI), (S.BINOM_LO, S.BINOM_HI)):
-        if lo_col in columns and hi_col in columns:
-            lo, hi = columns[lo_col][rows], columns[hi_col][rows]
-            if np.isfinite(lo).all() and np.isfinite(hi).all():
-                return (lo, hi) if direction > 0 else (-hi, -lo)
-    return None, None
+    x: str = S.PARAMS
+    ci: float = 0.95
+    seed: int = 0
+    fdr: float = FDR_LEVEL
+    effect: float = JUMP_EFFECT
 
 
 def _replicate_matrix(points: S.PointSet, key: tuple[str, str, str], models: list[str]) -> np.ndarray | None:
@@ -231,112 +275,410 @@ def _replicate_matrix(points: S.PointSet, key: tuple[str, str, str], models: lis
     return values[:, [index[m] for m in models]]
 
 
-def score_emergence(
-    points: S.PointSet, x: str = S.PARAMS, permutations: int = 1000, seed: int = 0, ci: float = 0.95
-) -> pl.DataFrame:
-    """Emergence score, CI, trend and p-values for every family x task x metric of ``points`` against scale
-    ``x``.
+def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(frame.height, np.nan)
+    return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
-    Columns: family, task, metric, kind, x, score, lo, hi (percentiles of the score recomputed on each paired
-    bootstrap replicate in ``points.replicates``; null without replicates), trend, spearman, spearman_p,
-    p_value (permutation test of the scale order, ``permutations`` shuffles, null below 3 scales), p_adjusted
-    (Benjamini-Hochberg over all triplets with a p-value, only when more than ``FDR_MIN_TRIPLETS``), n_models
-    and a note (skipped rows, missing CIs). Points with no ``x`` are skipped and counted in the note.
-    """
+
+def _intervals(frame: pl.DataFrame, binary: bool, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's interval: the binomial one for 0/1 metrics, else the bootstrap's, else value +- z se."""
+    lo, hi = _column(frame, S.LO), _column(frame, S.HI)
+    if binary:
+        b_lo, b_hi = _column(frame, S.BINOM_LO), _column(frame, S.BINOM_HI)
+        has = np.isfinite(b_lo) & np.isfinite(b_hi)
+        lo, hi = np.where(has, b_lo, lo), np.where(has, b_hi, hi)
+    value, stderr = _column(frame, S.VALUE), _column(frame, S.STDERR)
+    z = stats.norm.ppf(0.5 + ci / 2.0)
+    missing = ~(np.isfinite(lo) & np.isfinite(hi)) & np.isfinite(stderr)
+    lo = np.where(missing, value - z * stderr, lo)
+    hi = np.where(missing, value + z * stderr, hi)
+    return lo, hi
+
+
+def curves(points: S.PointSet, x: str, ci: float = 0.95) -> list[Curve]:
+    """Every family x task x metric of ``points`` as a curve in ascending ``x`` (rows with no ``x`` or no
+    value left out and counted)."""
     frame = points.frame
     for col in (S.FAMILY, S.TASK, S.METRIC, S.MODEL, S.VALUE, x):
         if col not in frame.columns:
             raise InputError(f"points have no {col!r} column: choose an x axis from {', '.join(S.SCALES)}")
-    rng = np.random.default_rng(seed)
     keys = [S.FAMILY, S.TASK, S.METRIC]
-    # one sort and one conversion to numpy for all triplets: within a triplet, rows by ascending scale then
-    # model (rows with no scale last); per-triplet polars filters cost more than the scoring itself
     ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
-    run = ordered.select(pl.struct(keys).rle_id()).to_series().to_numpy()
-    starts = np.flatnonzero(np.diff(run, prepend=-1))
-    bounds = np.append(starts, ordered.height)
-    identity = {k: ordered[k].to_list() for k in keys}
-    models = ordered[S.MODEL].to_list()
-    usable_all = (ordered[x].is_not_null() & ordered[S.VALUE].is_not_null()).to_numpy()
-    xs_all = ordered[x].cast(pl.Float64).to_numpy()
-    values_all = ordered[S.VALUE].cast(pl.Float64).to_numpy()
-    directions = ordered["direction"].to_list() if "direction" in ordered.columns else None
-    kinds = ordered["kind"].to_list() if "kind" in ordered.columns else None
-    interval_columns = {
-        col: ordered[col].cast(pl.Float64).to_numpy()
-        for col in (S.LO, S.HI, S.BINOM_LO, S.BINOM_HI)
-        if col in ordered.columns
-    }
-
-    # pass 1: each triplet's oriented curve, replicate matrix and permutation draws (in triplet order, so the
-    # seeded draws are those of scoring the triplets one by one)
-    triplets = []
-    for lo_row, hi_row in itertools.pairwise(bounds):
-        key = (identity[S.FAMILY][lo_row], identity[S.TASK][lo_row], identity[S.METRIC][lo_row])
-        direction = _first_present(directions[lo_row:hi_row]) if directions is not None else None
+    out = []
+    for group in ordered.partition_by(keys, maintain_order=True):
+        key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
+        spec = points.specs.get(key[2])
+        used = group.filter(pl.col(x).is_not_null() & pl.col(S.VALUE).is_not_null())
+        direction = next((d for d in _values(group, "direction") if d is not None), None)
         if direction is None:
-            spec = points.specs.get(key[2])
-            direction = -1 if spec is not None and spec.direction < 0 else 1
-        else:
-            direction = -1 if direction < 0 else 1
-        rows = lo_row + np.flatnonzero(usable_all[lo_row:hi_row])
-        y = direction * values_all[rows]
-        replicates = _replicate_matrix(points, key, [models[i] for i in rows])
-        score = emergence_score(y) if y.size >= 2 else float("nan")
-        permuted_test = y.size >= 3 and permutations > 0
-        shuffled = None
-        if permuted_test and not np.isnan(score):
-            shuffled = y[np.argsort(rng.random((permutations, y.size)), axis=1)]
-        kind = _first_present(kinds[lo_row:hi_row]) if kinds is not None else None
-        if kind is None and key[2] in points.specs:
-            kind = points.specs[key[2]].kind
-        skipped = (hi_row - lo_row) - rows.size
-        triplets.append((key, direction, rows, y, score, permuted_test, replicates, shuffled, kind, skipped))
-
-    # pass 2: every replicate and permutation curve scored in one call per curve length
-    replicate_scores = _scores_by_length(
-        [None if t[6] is None or t[3].size < 2 else t[1] * t[6] for t in triplets]
-    )
-    permuted = _scores_by_length([t[7] for t in triplets])
-
-    rows_out = []
-    for (key, direction, rows, y, score, permuted_test, _, _, kind, skipped), reps, perm in zip(
-        triplets, replicate_scores, permuted, strict=True
-    ):
-        notes = []
-        if skipped:
-            notes.append(f"skipped {skipped} models with no {x} or value")
-        lo = hi = None
-        if reps is not None:
-            lo, hi = _quantiles(reps, ci)
-        point_lo, point_hi = _point_intervals(interval_columns, rows, direction)
-        trend = classify_trend(xs_all[rows], y, point_lo, point_hi)
-        if trend.note:
-            notes.append(trend.note)
-        p_value = _p_value(score, perm, permutations) if permuted_test else None
-        rows_out.append(
-            {
-                S.FAMILY: key[0],
-                S.TASK: key[1],
-                S.METRIC: key[2],
-                "kind": kind,
-                "x": x,
-                "score": None if np.isnan(score) else score,
-                "lo": lo,
-                "hi": hi,
-                "trend": trend.flag,
-                "spearman": trend.spearman,
-                "spearman_p": trend.spearman_p,
-                "p_value": p_value,
-                "p_adjusted": None,
-                "n_models": int(y.size),
-                "note": "; ".join(notes) or None,
-            }
+            direction = spec.direction if spec is not None else 1
+        kind = next((k for k in _values(group, "kind") if k), None) or (spec.kind if spec else None)
+        chance = next((c for c in _values(group, "chance") if c is not None), None)
+        if chance is None and spec is not None:
+            chance = spec.chance
+        binary = bool(spec.binary) if spec is not None else False
+        models = used[S.MODEL].to_list()
+        lo, hi = _intervals(used, binary, ci)
+        stderr = _column(used, S.STDERR)
+        # an interval without a standard error (a table of lo/hi) still says how noisy the point is
+        stderr = np.where(np.isfinite(stderr), stderr, (hi - lo) / (2.0 * stats.norm.ppf(0.5 + ci / 2.0)))
+        out.append(
+            Curve(
+                family=key[0],
+                task=key[1],
+                metric=key[2],
+                kind=kind,
+                direction=-1 if direction < 0 else 1,
+                binary=binary,
+                chance=chance,
+                models=tuple(models),
+                x=used[x].cast(pl.Float64).to_numpy(),
+                y=used[S.VALUE].cast(pl.Float64).to_numpy(),
+                lo=lo,
+                hi=hi,
+                n=_column(used, S.N),
+                stderr=stderr,
+                replicates=_replicate_matrix(points, key, models),
+                skipped=group.height - used.height,
+            )
         )
-    result = pl.DataFrame(rows_out, schema=_SCHEMA)
-    tested = result["p_value"].is_not_null().to_numpy()
-    if tested.sum() > FDR_MIN_TRIPLETS:
-        adjusted = np.full(result.height, np.nan)
-        adjusted[tested] = false_discovery_control(result["p_value"].to_numpy()[tested], method="bh")
-        result = result.with_columns(pl.Series("p_adjusted", adjusted).fill_nan(None))
-    return result
+    return out
+
+
+def _values(frame: pl.DataFrame, name: str) -> list:
+    return frame[name].to_list() if name in frame.columns else []
+
+
+# ------------------------------------------------------------------------------------------- judging
+
+
+@dataclass(frozen=True)
+class LinkScale:
+    """The link a curve is judged on, its domain, and which points it can place."""
+
+    name: str
+    lower: float
+    upper: float
+    note: str = ""
+
+
+def link_scale(curve: Curve, spec: S.MetricSpec | None, length: float | None) -> LinkScale:
+    """The curve's link and domain (an edit distance without a known target length is judged as a loss)."""
+    spec = spec or S.MetricSpec(curve.metric, curve.direction, curve.kind or "continuous", curve.binary)
+    finite = curve.y[np.isfinite(curve.y)]
+    name = links.scale_for(spec, float(finite.max()) if finite.size else None)
+    domain = links.bounds(name, curve.chance, length)
+    if domain is None:
+        note = f"{curve.metric}: link parameters unknown (target length or choices): judged on the log scale"
+        name = links.LOG if curve.direction < 0 else links.IDENTITY
+        domain = links.bounds(name, None, None)
+        return LinkScale(name, domain[0], domain[1], note)
+    return LinkScale(name, domain[0], domain[1])
+
+
+def _clip_binary(values: np.ndarray, n: np.ndarray, scale: LinkScale) -> np.ndarray:
+    """0/1 means kept half a count inside the domain, so a replicate of 0 of n stays on the link scale."""
+    half = 0.5 / np.where(np.isfinite(n) & (n > 0), n, np.inf)
+    width = scale.upper - scale.lower
+    return np.clip(values, scale.lower + half * width, scale.upper - half * width)
+
+
+def null_curves(
+    curve: Curve, scale: LinkScale, z: np.ndarray, usable: np.ndarray, rng: np.random.Generator
+) -> np.ndarray | None:
+    """Link values of smooth curves with this curve's noise: the straight-line fit to the usable points plus
+    each paired bootstrap deviation, or draws around the line for aggregate points (binomial from n for 0/1
+    metrics, normal from the stderr otherwise); None when the noise is unknown."""
+    u = np.log10(curve.x)
+    slope, intercept = np.polyfit(u[usable], z[usable], 1)
+    line = intercept + slope * u
+    if curve.replicates is not None and curve.replicates.shape[0] >= 2:
+        values = curve.replicates
+        if curve.binary:
+            values = _clip_binary(values, curve.n, scale)
+        deviations = links.to_link(scale.name, values, scale.lower, scale.upper) - z[None, :]
+        return line[None, :] + deviations
+    smooth = links.from_link(scale.name, line, scale.lower, scale.upper)
+    if curve.binary and np.isfinite(curve.n[usable]).all():
+        n = np.where(np.isfinite(curve.n), curve.n, 1).astype(np.int64)
+        share = np.clip((smooth - scale.lower) / (scale.upper - scale.lower), 0.0, 1.0)
+        draws = scale.lower + (scale.upper - scale.lower) * rng.binomial(n, share, (NULL_DRAWS, n.size)) / n
+        draws = _clip_binary(draws, curve.n, scale)
+    elif np.isfinite(curve.stderr[usable]).all():
+        draws = smooth + curve.stderr * rng.standard_normal((NULL_DRAWS, smooth.size))
+    else:
+        return None
+    return links.to_link(scale.name, draws, scale.lower, scale.upper)
+
+
+def _ties(curve: Curve) -> list[str]:
+    """Groups of models sharing one value of the axis, as 'a, b (x=...)'."""
+    groups = []
+    for value in np.unique(curve.x):
+        members = [m for m, v in zip(curve.models, curve.x, strict=True) if v == value]
+        if len(members) > 1:
+            groups.append(
+                f"{', '.join(repr(m) for m in members[:4])}{' ...' if len(members) > 4 else ''} "
+                f"at {value:.3g}"
+            )
+    return groups
+
+
+def judge(
+    curve: Curve,
+    spec: S.MetricSpec | None,
+    length: float | None,
+    settings: JudgeSettings,
+    rng: np.random.Generator,
+) -> dict[str, object]:
+    """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
+    row: dict[str, object] = {
+        S.FAMILY: curve.family,
+        S.TASK: curve.task,
+        S.METRIC: curve.metric,
+        "kind": curve.kind,
+        "x": settings.x,
+        "n_models": len(curve.models),
+        "n_scales": int(np.unique(curve.x).size),
+    }
+    notes = [f"skipped {curve.skipped} models with no {settings.x} or value"] if curve.skipped else []
+    distinct = row["n_scales"]
+    if distinct < 3:
+        row["status"] = NOT_ON_AXIS
+        row["note"] = "; ".join(notes) or None
+        return row
+    ties = _ties(curve)
+    if ties:
+        row["status"] = TIED
+        row["ties"] = "; ".join(ties)
+        row["note"] = "; ".join(notes) or None
+        return row
+
+    y, lo, hi = curve.oriented
+    score = emergence_score(y)
+    row["score"] = None if math.isnan(score) else score
+    if curve.replicates is not None:
+        row["lo"], row["hi"] = _quantiles(emergence_scores(curve.direction * curve.replicates), settings.ci)
+    trend = classify_trend(curve.x, y, lo, hi)
+    row.update(trend=trend.flag, spearman=trend.spearman, spearman_p=trend.spearman_p)
+    if trend.note:
+        notes.append(trend.note)
+
+    scale = link_scale(curve, spec, length)
+    if scale.note:
+        notes.append(scale.note)
+    row["scale"] = scale.name
+    floor = scale.lower if scale.name in (links.LOG_LOG, links.LOGIT) else None
+    unresolved = ~resolved(curve.lo, curve.hi, floor) if floor is not None else np.zeros(y.size, dtype=bool)
+    if scale.name == links.EDIT:  # an edit distance's floor is the worst end: every token wrong
+        unresolved = ~(np.isfinite(curve.hi) & (curve.hi < scale.upper))
+    row["n_unresolved"] = int(unresolved.sum())
+    row["unresolved"] = ", ".join(m for m, bad in zip(curve.models, unresolved, strict=True) if bad) or None
+
+    u = np.log10(curve.x)
+    z = links.to_link(scale.name, curve.y, scale.lower, scale.upper)
+    has_interval = np.isfinite(curve.lo) & np.isfinite(curve.hi)
+    usable = np.where(
+        has_interval, links.inside(curve.lo, curve.hi, scale.lower, scale.upper), np.isfinite(z)
+    ) & np.isfinite(z)
+    row["n_usable"] = int(usable.sum())
+
+    if curve.kind == "discontinuous":  # the raw-scale picture: how much of the rise comes above the trend
+        raw_missed = misses(u, y, np.isfinite(y), window=y.size)
+        raw_jump, raw_at = largest_miss(raw_missed)
+        span = float(np.ptp(y))
+        if raw_at is not None and span > 0:
+            row["apparent"] = raw_jump / span
+            row["apparent_at"] = curve.models[int(np.argmax(np.diff(y))) + 1]  # where the largest step ends
+            clears = not np.isfinite(lo[raw_at]) or raw_missed[raw_at] > y[raw_at] - lo[raw_at]
+            row["apparent_jump"] = bool(raw_jump / span >= APPARENT_SHARE and clears)
+
+    if distinct < MIN_SCALES:
+        row["status"] = TOO_FEW
+    elif trend.flag in TREND_STATUSES:
+        row["status"] = trend.flag
+    elif usable.sum() < MIN_USABLE:
+        row["status"] = UNRESOLVED
+    missed = misses(u, z, usable)
+    jump, at = largest_miss(missed)
+    if at is not None:
+        row["jump"], row["jump_at"] = jump, curve.models[at]
+        null = null_curves(curve, scale, z, usable, rng)
+        if null is None:
+            notes.append("no noise estimate (no replicates, n or stderr): no p-value")
+        elif jump >= settings.effect:
+            p_value, tested = jump_test(missed, misses_matrix(u, null, usable), settings.effect)
+            row["p_value"] = p_value
+            if tested is not None:
+                row["tested_at"], row["tested_jump"] = curve.models[tested], float(missed[tested])
+        else:
+            row["p_value"] = 1.0  # no miss reaches the effect: nothing to test
+    row["note"] = "; ".join(notes) or None
+    return row
+
+
+def _same_numbers(curves_: list[Curve], registry: frozenset[str]) -> dict[int, str]:
+    """Curves of one family x task that repeat another's numbers (index -> the metric kept): the
+    registry's metric is kept over a pre-scored copy (lm-eval's acc is the computed mc_grade)."""
+    out: dict[int, str] = {}
+    by_task: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(curves_):
+        by_task.setdefault((c.family, c.task), []).append(i)
+    for members in by_task.values():
+        ranked = sorted(members, key=lambda i: (curves_[i].metric not in registry, curves_[i].metric))
+        for a, b in itertools.combinations(ranked, 2):
+            if b in out or a in out:
+                continue
+            first, second = curves_[a], curves_[b]
+            if (
+                first.models == second.models
+                and first.direction == second.direction
+                and np.unique(first.y).size >= 3  # a constant curve (all 0) is not evidence of one quantity
+                and np.allclose(first.y, second.y, rtol=1e-12, atol=0.0, equal_nan=True)
+            ):
+                out[b] = first.metric
+    return out
+
+
+def _factor(value: float) -> str:
+    return f"{math.exp(value):.3g}x" if value < 50 else "more than 1e20x"
+
+
+def sentence(row: Mapping[str, object], label: str) -> str:
+    """The status of a curve in one sentence, with the numbers behind it (``label``: the link scale)."""
+    status = row.get("status")
+    metric = row[S.METRIC]
+    if status == NOT_ON_AXIS:
+        return f"{metric}: {row['n_models']} models at {row['n_scales']} value(s) of {row['x']}: no curve"
+    if status == TIED:
+        return (
+            f"{metric}: models share a value of {row['x']} ({row.get('ties')}): one model per scale is "
+            "needed; split the family (e.g. --map instruction_tuned=variant, or --family-from-name)"
+        )
+    if status == TOO_FEW:
+        return f"{metric}: {row['n_scales']} scales cannot tell a step from a bend (5 or more needed)"
+    if status == "inverse":
+        return (
+            f"{metric} gets worse with scale (Spearman rho {row['spearman']:.2f}, p {row['spearman_p']:.2g})"
+        )
+    if status in ("u_shaped", "inverted_u", "mixed"):
+        word = {"u_shaped": "U-shaped", "inverted_u": "inverted-U", "mixed": "both a dip and a peak"}[status]
+        return f"{word}: {metric} is {word} in scale (the point intervals support it)"
+    if status == UNRESOLVED:
+        return (
+            f"{metric}: only {row['n_usable']} of {row['n_models']} points are resolved on its {label} "
+            f"({row['n_unresolved']} below resolution): too few items to judge"
+        )
+    if isinstance(status, str) and status.startswith(SAME_AS):
+        return f"{metric}: the same numbers as {status[len(SAME_AS) + 1 :]}, judged there"
+    jump, at, p = row.get("jump"), row.get("jump_at"), row.get("p_adjusted")
+    p_text = f"p_adj {p:.2g}" if isinstance(p, float) and not math.isnan(p) else "no noise estimate"
+    if status == JUMP:
+        better = f"{_factor(jump)} better than its smaller models predict"
+        return f"{metric} jumps at {at}: {better} ({label}; {p_text})"
+    if status == INCONCLUSIVE:
+        return f"{metric}: a {_factor(jump)} miss at {at}, not beyond the noise ({label}; {p_text})"
+    if jump is None or (isinstance(jump, float) and math.isnan(jump)):
+        return f"{metric}: smooth"
+    return f"{metric} follows its smaller models' trend ({label}; largest miss {_factor(max(jump, 0.0))})"
+
+
+_SCHEMA: dict[str, pl.DataType] = {
+    S.FAMILY: pl.Utf8(),
+    S.TASK: pl.Utf8(),
+    S.METRIC: pl.Utf8(),
+    "kind": pl.Utf8(),
+    "x": pl.Utf8(),
+    "status": pl.Utf8(),
+    "sentence": pl.Utf8(),
+    "scale": pl.Utf8(),
+    "n_models": pl.Int64(),
+    "n_scales": pl.Int64(),
+    "n_usable": pl.Int64(),
+    "n_unresolved": pl.Int64(),
+    "unresolved": pl.Utf8(),
+    "jump": pl.Float64(),
+    "jump_at": pl.Utf8(),
+    "p_value": pl.Float64(),
+    "p_adjusted": pl.Float64(),
+    "apparent": pl.Float64(),
+    "apparent_at": pl.Utf8(),
+    "apparent_jump": pl.Boolean(),
+    "score": pl.Float64(),
+    "lo": pl.Float64(),
+    "hi": pl.Float64(),
+    "trend": pl.Utf8(),
+    "spearman": pl.Float64(),
+    "spearman_p": pl.Float64(),
+    "ties": pl.Utf8(),
+    "note": pl.Utf8(),
+}
+
+
+def score_emergence(
+    points: S.PointSet,
+    x: str = S.PARAMS,
+    ci: float = 0.95,
+    seed: int = 0,
+    lengths: Mapping[tuple[str, str], float] | None = None,
+) -> pl.DataFrame:
+    """A status, a sentence and the numbers behind them for every family x task x metric of ``points``.
+
+    Columns in ``_SCHEMA``; the rules are in the module docstring and ``JUMP_RULE``. ``ci`` is the level of
+    the emergence-score CI; ``lengths`` maps (family, task) to the mean target length in tokens (the edit
+    distance's link needs it); ``seed`` seeds the null draws of aggregate points.
+    """
+    settings = JudgeSettings(x=x, ci=ci, seed=seed)
+    lengths = lengths or {}
+    all_curves = curves(points, x, ci)
+    registry = frozenset(links.KNOWN_METRICS)
+    same = _same_numbers(all_curves, registry)
+    rows = []
+    for i, curve in enumerate(all_curves):
+        rng = np.random.default_rng([seed, i])
+        spec = points.specs.get(curve.metric)
+        if i in same:
+            row = {
+                S.FAMILY: curve.family,
+                S.TASK: curve.task,
+                S.METRIC: curve.metric,
+                "kind": curve.kind,
+                "x": x,
+                "n_models": len(curve.models),
+                "n_scales": int(np.unique(curve.x).size),
+                "status": f"{SAME_AS} {same[i]}",
+            }
+        else:
+            row = judge(curve, spec, lengths.get((curve.family, curve.task)), settings, rng)
+        rows.append(row)
+    for kind in {r.get("kind") for r in rows}:  # one Benjamini-Hochberg family per kind of metric
+        tested = [
+            r for r in rows if r.get("kind") == kind and "status" not in r and _defined(r.get("p_value"))
+        ]
+        if tested:
+            adjusted = false_discovery_control([float(r["p_value"]) for r in tested], method="bh")
+            for r, p in zip(tested, adjusted, strict=True):
+                r["p_adjusted"] = float(p)
+    for r in rows:
+        if "status" not in r:
+            r["status"] = _jump_status(r, settings)
+        r.pop("tested_at", None), r.pop("tested_jump", None)
+        r["sentence"] = sentence(r, links.LINKS[r["scale"]].label if r.get("scale") else "")
+    return pl.DataFrame(rows, schema=_SCHEMA)
+
+
+def _defined(value: object) -> bool:
+    return isinstance(value, float) and not math.isnan(value)
+
+
+def _jump_status(row: dict[str, object], settings: JudgeSettings) -> str:
+    """smooth / jump / inconclusive; a jump is reported at the model that makes the case (``jump_test``)."""
+    jump = row.get("jump")
+    if not _defined(jump) or jump < settings.effect:
+        return SMOOTH
+    p = row.get("p_adjusted")
+    if _defined(p) and p < settings.fdr and row.get("tested_at"):
+        row["jump"], row["jump_at"] = row["tested_jump"], row["tested_at"]
+        return JUMP
+    return INCONCLUSIVE

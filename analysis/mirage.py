@@ -1,10 +1,11 @@
-"""The mirage check: does a jump under a discontinuous metric survive a continuous metric on the same outputs?
+"""The verdict: is a jump under a discontinuous metric real, or the metric and the test-set size?
 
-For each family x task, every discontinuous metric is paired with its continuous partners from the same
-outputs, as ``analysis.metrics.partners`` declares them (exact_match -> token_edit_distance, token_loss,
-token_prob; mc_grade and lm-eval's acc/acc_norm -> brier, choice_prob). When a task has a discontinuous metric
-with no declared partner present (e.g. BIG-bench's ``multiple_choice_grade``), the other continuous metrics of
-the same family x task are used and marked ``partner_source = "same task"``.
+For each family x task, each discontinuous metric (exact match, multiple-choice grade, ...) is read beside
+its continuous partners scored on the same outputs (``analysis.metrics.partners``: exact_match ->
+token_edit_distance, token_loss, token_prob; mc_grade and lm-eval's acc -> brier, choice_prob; without a
+declared partner, the other continuous metrics of the task, marked ``same task``). "Emergent" in Wei et al.
+and in Schaeffer et al. means "not predictable by extrapolating smaller models", so the continuous partners'
+predictability decides (``VERDICT_RULES``).
 """
 
 from __future__ import annotations
@@ -14,115 +15,213 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
+from analysis import emergence as E
 from analysis import schema as S
 from analysis.metrics import partners
+from analysis.resolution import RESOLVE_POWER, items_to_resolve
 
-EMERGENT_RATIO = 2.0  # emergent: score >= 2 x a straight line's score
-CI_RATIO = 1.0  # ... and the score's CI lower bound (when known) > a straight line's score
-EMERGENT_RULE = (
-    "a curve of M scales is `emergent` when its emergence score is at least 2 (M - 1) and, when the score "
-    "has a bootstrap CI, its lower bound exceeds M - 1; a straight line scores exactly M - 1, so this asks "
-    "for a rise at least twice as concentrated in few steps as a linear one, and a CI that excludes the "
-    "linear case. "
-    "`inconclusive`: the score passes but its CI lower bound does not; `sharp drop`: score <= -2 (M - 1); "
-    "`smooth`: otherwise; `too few models`: M < 3"
+MIRAGE = "mirage"
+SURVIVES = "survives"
+SMOOTH = "smooth"
+UNRESOLVED = "unresolved"
+INCONCLUSIVE = "inconclusive"
+UNCHECKED = "emergent (unchecked)"
+GATES = (E.NOT_ON_AXIS, E.TIED, E.TOO_FEW, *E.TREND_STATUSES)
+# partners that do not invert to the correct choice's probability decide only when no other partner can
+INDIRECT = frozenset({"brier"})
+
+VERDICT_RULES = (
+    "verdict per discontinuous metric: a jump is seen when its raw curve shows an apparent jump or it jumps "
+    "on its own link scale; then `mirage` (metric artefact): every continuous partner that can tell follows "
+    "its smaller models' trend (smooth); `survives`: a continuous partner jumps too and none is smooth "
+    "(brier, which does not invert to the correct choice's probability, decides only when choice_prob "
+    "cannot); "
+    "`inconclusive`: partners disagree, or none can tell; without partners, `emergent (unchecked)` when it "
+    "jumps on its own link scale, `unresolved` when the points below the jump are all below resolution, "
+    "`smooth` when its own link scale shows a smooth rise. No jump seen: `smooth`. Before these: `not on "
+    "this axis`, `tied scales`, `too few scales`, `inverse`, `u_shaped`, `inverted_u`, `mixed` (the "
+    "metric's own status). Items needed: the smallest n at which an n-item test set would resolve the "
+    f"smallest unresolved model ({RESOLVE_POWER:.0%} of such test sets), at the exact-match rate its "
+    "per-token probability implies (token_prob^L)"
 )
 
 _SCHEMA: dict[str, pl.DataType] = {
     S.FAMILY: pl.Utf8(),
     S.TASK: pl.Utf8(),
-    "discontinuous": pl.Utf8(),
-    "continuous": pl.Utf8(),
-    "score_discontinuous": pl.Float64(),
-    "lo_discontinuous": pl.Float64(),
-    "score_continuous": pl.Float64(),
-    "lo_continuous": pl.Float64(),
-    "status_discontinuous": pl.Utf8(),
-    "status_continuous": pl.Utf8(),
-    "mirage": pl.Boolean(),
-    "partner_source": pl.Utf8(),
+    S.METRIC: pl.Utf8(),
+    "category": pl.Utf8(),
     "verdict": pl.Utf8(),
+    "partners": pl.Utf8(),
+    "partner_source": pl.Utf8(),
+    "jumping": pl.Utf8(),
+    "smooth": pl.Utf8(),
+    "apparent": pl.Float64(),
+    "apparent_at": pl.Utf8(),
+    "items_needed": pl.Int64(),
+    "items_for": pl.Utf8(),
 }
 
 
-def emergence_status(score: float | None, lo: float | None, n_models: int) -> str:
-    """``emergent``, ``inconclusive``, ``smooth``, ``sharp drop`` or ``too few models``: ``EMERGENT_RULE``."""
-    if n_models < 3 or score is None or np.isnan(score):
-        return "too few models"
-    linear = n_models - 1
-    if score >= EMERGENT_RATIO * linear:
-        if lo is None or lo > CI_RATIO * linear:
-            return "emergent"
-        return "inconclusive"
-    if score <= -EMERGENT_RATIO * linear:
-        return "sharp drop"
-    return "smooth"
+def _names(metrics: list[str]) -> str:
+    if len(metrics) <= 1:
+        return "".join(metrics)
+    return ", ".join(metrics[:-1]) + " and " + metrics[-1]
 
 
-def verdict(discontinuous: str, status_d: str, continuous: str, status_c: str) -> str:
-    """One sentence a person reads in five seconds."""
-    if status_d == "emergent" and status_c == "smooth":
-        return (
-            f"emergent under {discontinuous}, smooth under {continuous}: "
-            "the jump looks like an artefact of the metric"
-        )
-    if status_d == status_c == "emergent":
-        return f"emergent under both {discontinuous} and {continuous}: the jump survives a continuous metric"
-    if status_d == status_c:
-        return f"{status_d} under both {discontinuous} and {continuous}"
-    return f"{status_d} under {discontinuous}, {status_c} under {continuous}"
+def _lower_side_unresolved(d: Mapping, models_in_order: list[str]) -> bool:
+    """Whether every point below the jump is below resolution."""
+    at = d.get("apparent_at") or d.get("jump_at")
+    unresolved = set((d.get("unresolved") or "").split(", ")) - {""}
+    if not at or at not in models_in_order or not unresolved:
+        return False
+    below = models_in_order[: models_in_order.index(at)]
+    return bool(below) and all(m in unresolved for m in below)
 
 
-def _kind(row: Mapping, specs: Mapping[str, S.MetricSpec]) -> str | None:
-    if row.get("kind"):
-        return row["kind"]
-    spec = specs.get(row[S.METRIC])
-    return None if spec is None else spec.kind
+def _items_needed(
+    d: Mapping, points: S.PointSet, lengths: Mapping[tuple[str, str], float], level: float
+) -> tuple[int | None, str | None]:
+    """Items that would resolve the smallest unresolved model of an exact-match curve, at the rate its
+    per-token probability implies (token_prob^L); (None, None) when that cannot be said."""
+    unresolved = [m for m in (d.get("unresolved") or "").split(", ") if m]
+    length = lengths.get((d[S.FAMILY], d[S.TASK]))
+    if not unresolved or d[S.METRIC] != "exact_match" or not length:
+        return None, None
+    frame = points.frame
+    row = frame.filter(
+        (pl.col(S.FAMILY) == d[S.FAMILY])
+        & (pl.col(S.TASK) == d[S.TASK])
+        & (pl.col(S.METRIC) == "token_prob")
+        & (pl.col(S.MODEL) == unresolved[0])
+    )
+    if row.is_empty() or row[S.VALUE][0] is None:
+        return None, None
+    implied = float(row[S.VALUE][0]) ** length
+    return items_to_resolve(
+        implied, 0.0, level
+    ), f"{unresolved[0]} at exact match {implied:.2g} (token_prob^L)"
 
 
-def mirage_check(emergence: pl.DataFrame, specs: Mapping[str, S.MetricSpec] | None = None) -> pl.DataFrame:
-    """Pair each discontinuous metric with its continuous partners per family x task and give a verdict.
-
-    ``emergence`` is the frame of ``analysis.emergence.score_emergence`` (family, task, metric, kind, score,
-    lo, n_models); ``specs`` gives kinds where that frame has none. Columns: family, task, discontinuous,
-    continuous, score_discontinuous, lo_discontinuous, score_continuous, lo_continuous, status_discontinuous,
-    status_continuous, mirage (emergent under the discontinuous metric and smooth under the continuous one),
-    partner_source ("declared" or "same task"), verdict. Tasks without such a pair give no row.
-    """
-    specs = specs or {}
+def task_verdicts(
+    emergence: pl.DataFrame,
+    points: S.PointSet,
+    lengths: Mapping[tuple[str, str], float] | None = None,
+    level: float = 0.95,
+) -> pl.DataFrame:
+    """One verdict per family x task x discontinuous metric (``VERDICT_RULES``), from ``score_emergence``'s
+    frame; columns in ``_SCHEMA``."""
+    lengths = lengths or {}
+    axis = emergence["x"][0] if emergence.height and emergence["x"][0] in points.frame.columns else S.PARAMS
+    order = (
+        points.frame.sort(axis, S.MODEL, nulls_last=True)
+        .group_by(S.FAMILY, S.TASK, maintain_order=True)
+        .agg(pl.col(S.MODEL).unique(maintain_order=True))
+    )
+    models_of = {(r[S.FAMILY], r[S.TASK]): r[S.MODEL] for r in order.iter_rows(named=True)}
     rows = []
-    keys = [S.FAMILY, S.TASK]
-    for group in emergence.sort([*keys, S.METRIC]).partition_by(keys, maintain_order=True):
+    for group in emergence.partition_by(S.FAMILY, S.TASK, maintain_order=True):
         records = {r[S.METRIC]: r for r in group.iter_rows(named=True)}
-        kinds = {m: _kind(r, specs) for m, r in records.items()}
-        continuous = [m for m, k in kinds.items() if k == "continuous"]
-        for metric, kind in kinds.items():
-            if kind != "discontinuous":
+        judged = {m: r for m, r in records.items() if not (r["status"] or "").startswith(E.SAME_AS)}
+        continuous = [m for m, r in judged.items() if r["kind"] == "continuous"]
+        for metric, d in judged.items():
+            if d["kind"] != "discontinuous":
                 continue
-            declared = [p for p in partners(metric) if p in records]
-            pairs = [(p, "declared") for p in declared]
-            if not pairs:
-                pairs = [(p, "same task") for p in continuous]
-            d = records[metric]
-            status_d = emergence_status(d["score"], d.get("lo"), d.get("n_models") or 0)
-            for partner, source in pairs:
-                c = records[partner]
-                status_c = emergence_status(c["score"], c.get("lo"), c.get("n_models") or 0)
-                rows.append(
-                    {
-                        S.FAMILY: d[S.FAMILY],
-                        S.TASK: d[S.TASK],
-                        "discontinuous": metric,
-                        "continuous": partner,
-                        "score_discontinuous": d["score"],
-                        "lo_discontinuous": d.get("lo"),
-                        "score_continuous": c["score"],
-                        "lo_continuous": c.get("lo"),
-                        "status_discontinuous": status_d,
-                        "status_continuous": status_c,
-                        "mirage": status_d == "emergent" and status_c == "smooth",
-                        "partner_source": source,
-                        "verdict": verdict(metric, status_d, partner, status_c),
-                    }
-                )
+            declared = [p for p in partners(metric) if p in judged]
+            source = "declared" if declared else "same task"
+            mates = declared or continuous
+            rows.append(_verdict(d, [judged[m] for m in mates], source, models_of, points, lengths, level))
     return pl.DataFrame(rows, schema=_SCHEMA)
+
+
+def _verdict(
+    d: Mapping,
+    mates: list[Mapping],
+    source: str,
+    models_of: Mapping[tuple[str, str], list[str]],
+    points: S.PointSet,
+    lengths: Mapping[tuple[str, str], float],
+    level: float,
+) -> dict[str, object]:
+    metric, status = d[S.METRIC], d["status"]
+    direct = [m for m in mates if m[S.METRIC] not in INDIRECT and m["status"] in (E.JUMP, E.SMOOTH)]
+    deciding = direct or mates
+    jumping = [m[S.METRIC] for m in deciding if m["status"] == E.JUMP]
+    smooth = [m[S.METRIC] for m in deciding if m["status"] == E.SMOOTH]
+    row: dict[str, object] = {
+        S.FAMILY: d[S.FAMILY],
+        S.TASK: d[S.TASK],
+        S.METRIC: metric,
+        "partners": ", ".join(m[S.METRIC] for m in mates) or None,
+        "partner_source": source if mates else None,
+        "jumping": ", ".join(jumping) or None,
+        "smooth": ", ".join(smooth) or None,
+        "apparent": d.get("apparent"),
+        "apparent_at": d.get("apparent_at"),
+    }
+    items, items_for = _items_needed(d, points, lengths, level)
+    row["items_needed"], row["items_for"] = items, items_for
+    if status in GATES:
+        row["category"], row["verdict"] = status, d["sentence"]
+        return row
+    seen = bool(d.get("apparent_jump")) or status == E.JUMP
+    at = d.get("apparent_at") or d.get("jump_at")
+    share = d.get("apparent")
+    looks = f"{metric} looks like a jump at {at}" + (
+        f" ({share:.0%} of its rise above its smaller models' line)" if isinstance(share, float) else ""
+    )
+    low = _lower_side_unresolved(d, models_of.get((d[S.FAMILY], d[S.TASK]), []))
+    resolution = ""
+    if low:
+        resolution = "; the models below the jump are below resolution"
+        if items:
+            resolution += f" ({items:,} items would resolve {items_for})"
+    if not seen:
+        row["category"] = SMOOTH
+        row["verdict"] = f"smooth: {d['sentence']}"
+    elif jumping and not smooth:
+        row["category"] = SURVIVES
+        row["verdict"] = (
+            f"survives: {looks}, and {_names(jumping)} jump{'s' if len(jumping) == 1 else ''} "
+            f"too: a real jump, not the metric{resolution}"
+        )
+    elif smooth and not jumping:
+        row["category"] = MIRAGE
+        row["verdict"] = (
+            f"mirage: {looks}, but {_names(smooth)} follow{'s' if len(smooth) == 1 else ''} the smaller "
+            f"models' trend on the same outputs: the jump is the metric{resolution}"
+        )
+    elif smooth and jumping:
+        row["category"] = INCONCLUSIVE
+        row["verdict"] = f"inconclusive: {looks}; {_names(jumping)} jump but {_names(smooth)} do not"
+    elif mates:
+        row["category"] = INCONCLUSIVE
+        statuses = "; ".join(f"{m[S.METRIC]} {m['status']}" for m in mates)
+        row["verdict"] = f"inconclusive: {looks}, and the continuous metrics cannot tell ({statuses})"
+    elif status == E.JUMP:
+        row["category"] = UNCHECKED
+        row["verdict"] = f"emergent (unchecked): {d['sentence']}; no continuous metric from the same outputs"
+    elif low:
+        row["category"] = UNRESOLVED
+        row["verdict"] = f"unresolved: {looks}{resolution}, and no continuous metric can tell"
+    elif status == E.SMOOTH:
+        row["category"] = SMOOTH
+        row["verdict"] = f"smooth: {looks}, but it is a smooth rise on its link scale ({d['sentence']})"
+    else:
+        row["category"] = UNRESOLVED if status == E.UNRESOLVED else INCONCLUSIVE
+        row["verdict"] = f"{row['category']}: {looks}; {d['sentence']}"
+    return row
+
+
+def summary(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Per family x task x metric: the short word (the category) and the verdict sentence, for tables."""
+    schema = {S.FAMILY: pl.Utf8, S.TASK: pl.Utf8, S.METRIC: pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
+    if verdicts.is_empty():
+        return pl.DataFrame(schema=schema)
+    return verdicts.select(S.FAMILY, S.TASK, S.METRIC, pl.col("category").alias("mirage"), "verdict")
+
+
+def counts(verdicts: pl.DataFrame) -> dict[str, int]:
+    """How many verdicts of each category."""
+    if verdicts.is_empty():
+        return {}
+    return dict(zip(*np.unique(verdicts["category"].to_numpy(), return_counts=True), strict=True))

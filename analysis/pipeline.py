@@ -13,12 +13,11 @@ import polars as pl
 from analysis.emergence import score_emergence
 from analysis.fits import FitSet, fit_points
 from analysis.metrics import score_samples
-from analysis.mirage import mirage_check
+from analysis.mirage import task_verdicts
 from analysis.options import FitSettings, MetricOptions, ResampleSettings
 from analysis.resampling import compute_points
 from analysis.schema import PointSet, ResultTable, ScoredSamples
-
-DEFAULT_PERMUTATIONS = 1000
+from analysis.target_lengths import target_lengths
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,9 +38,8 @@ class Analysis:
 class Pipeline:
     """Runs the stages for a loaded table, remembering the last result of each stage by its inputs."""
 
-    def __init__(self, table: ResultTable, *, permutations: int = DEFAULT_PERMUTATIONS) -> None:
+    def __init__(self, table: ResultTable) -> None:
         self.table = table
-        self.permutations = permutations
         self._scored: dict[MetricOptions, ScoredSamples] = {}
         self._points: dict[tuple[MetricOptions, ResampleSettings], PointSet] = {}
         self._fits: dict[tuple[MetricOptions, ResampleSettings, FitSettings], FitSet] = {}
@@ -69,12 +67,13 @@ class Pipeline:
     def emergence(
         self, options: MetricOptions, resample: ResampleSettings, x: str
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The emergence scores against axis ``x`` and the mirage verdicts built on them."""
+        """Each curve's status against axis ``x`` and the verdict per discontinuous metric built on them."""
         key = (options, resample, x)
         if key not in self._emergence:
             points = self.points(options, resample)
-            scores = score_emergence(points, x=x, permutations=self.permutations, seed=resample.seed)
-            self._emergence[key] = (scores, mirage_check(scores, points.specs))
+            lengths = target_lengths(self.table, options)
+            scores = score_emergence(points, x=x, ci=resample.ci, seed=resample.seed, lengths=lengths)
+            self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci))
         return self._emergence[key]
 
     def run(

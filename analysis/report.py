@@ -16,9 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from analysis.emergence import ZERO_DENOMINATOR_CONVENTION
+from analysis.emergence import APPARENT_RULE, JUMP_RULE, TREND_RULES, ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import printable
 from analysis.metrics import METRICS, partners
+from analysis.mirage import VERDICT_RULES
 from analysis.options import MetricOptions
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
@@ -29,8 +30,9 @@ POINT_FIELDS = (
 )  # fmt: skip
 WIDTH = 80  # the table format fits an 80-column terminal
 EMERGENCE_FIELDS = (
-    "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "spearman", "p_value", "p_adjusted",
-    "n_models",
+    "family", "task", "metric", "kind", "x", "status", "sentence", "scale", "n_models", "n_scales",
+    "n_usable", "n_unresolved", "unresolved", "jump", "jump_at", "p_value", "p_adjusted", "apparent",
+    "apparent_at", "apparent_jump", "score", "lo", "hi", "trend", "spearman", "spearman_p", "ties", "note",
 )  # fmt: skip
 
 
@@ -142,17 +144,13 @@ def report_dict(
         fits = [
             f for f in analysis.fits.to_records() if not filters.metrics or f["metric"] in filters.metrics
         ]
-    mirage = analysis.mirage
-    if filters.metrics and mirage.height:
-        mirage = mirage.filter(
-            pl.col("discontinuous").is_in(filters.metrics) | pl.col("continuous").is_in(filters.metrics)
-        )
+    verdicts = filters.apply(analysis.mirage)
     return {
         "settings": _settings(analysis),
         "points": _records(points, POINT_FIELDS, notes, "points"),
         "fits": _json_safe(fits, notes, "fits"),
         "emergence": _records(emergence, EMERGENCE_FIELDS, notes, "emergence"),
-        "mirage": _records(mirage, mirage.columns, notes, "mirage"),
+        "verdicts": _records(verdicts, verdicts.columns, notes, "verdicts"),
         "skipped_metrics": [
             {"metric": m, "reason": why}
             for m, why in analysis.scored.skipped
@@ -160,7 +158,16 @@ def report_dict(
         ],
         "warnings": list(analysis.table.warnings),
         "notes": sorted(
-            {*analysis.points.notes, *analysis.fits.notes, ZERO_DENOMINATOR_CONVENTION, *(notes or ())}
+            {
+                *analysis.points.notes,
+                *analysis.fits.notes,
+                VERDICT_RULES,
+                JUMP_RULE,
+                APPARENT_RULE,
+                TREND_RULES,
+                ZERO_DENOMINATOR_CONVENTION,
+                *(notes or ()),
+            }
         ),
     }
 
@@ -212,6 +219,11 @@ def _num(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _factor(log_ratio: float) -> str:
+    """A miss on the link scale (natural-log units) as a factor: 0.69 -> '2x'."""
+    return f"{math.exp(log_ratio):.3g}x" if log_ratio < 40 else ">1e17x"
+
+
 def _interval(lo: Any, hi: Any) -> str:
     return "-" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
 
@@ -243,7 +255,7 @@ def render_table(report: dict) -> str:
     emergence = report["emergence"]
     fits = {(f["family"], f["task"], f["metric"]): f for f in report["fits"]}
     verdicts: dict[tuple[str, str], list[str]] = {}
-    for row in report["mirage"]:
+    for row in report["verdicts"]:
         verdicts.setdefault((row["family"], row["task"]), []).append(row["verdict"])
     points: dict[tuple[str, str, str], list[dict]] = {}
     for row in report["points"]:
@@ -252,17 +264,15 @@ def render_table(report: dict) -> str:
     for family, task in groups:
         out.append("")
         out.append(_clip(f"== {task}  (family {family})", WIDTH))
-        for verdict in verdicts.get((family, task), [])[:1] or [
-            "no discontinuous/continuous pair to compare"
-        ]:
+        for verdict in verdicts.get((family, task), []) or ["no discontinuous metric to judge"]:
             out.extend(_wrap(f"verdict: {verdict}"))
-        out.append(f"  {'metric':<24} {'kind':<5} {'emergence [CI]':<26} {'trend':<10} {'p_adj':>6}")
+        out.append(f"  {'metric':<22} {'kind':<4} {'status':<16} {'miss':>8} {'at':<10} {'p_adj':>7}")
         for row in (e for e in emergence if (e["family"], e["task"]) == (family, task)):
-            score = f"{_num(row['score'])} {_interval(row['lo'], row['hi'])}"
             kind = "disc" if row["kind"] == "discontinuous" else "cont"
+            miss = "-" if row.get("jump") is None else f"{_factor(row['jump'])}"
             out.append(
-                f"  {_clip(row['metric'], 24):<24} {kind:<5} {_clip(score, 26):<26} {row['trend'] or '-':<10}"
-                f" {_num(row.get('p_adjusted'), 2):>6}"
+                f"  {_clip(row['metric'], 22):<22} {kind:<4} {_clip(row['status'] or '-', 16):<16}"
+                f" {miss:>8} {_clip(row.get('jump_at') or '-', 10):<10} {_num(row.get('p_adjusted'), 2):>7}"
             )
         for (f_family, f_task, metric), fit in sorted(fits.items()):
             if (f_family, f_task) != (family, task) and f_task != "*":

@@ -136,9 +136,6 @@ def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
         "--fit-bootstrap", type=int, default=200, metavar="B", help="bootstrap replicates per fit"
     )
     group.add_argument(
-        "--permutations", type=int, default=1000, help="permutations for emergence p-values (0: off)"
-    )
-    group.add_argument(
         "--y",
         dest="fit_column",
         help="fit an aggregate column directly (e.g. --y loss --law joint for a Chinchilla-style loss table)",
@@ -201,6 +198,20 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--choices", type=int, default=4, help="choices K of the multiple-choice task")
         parser.add_argument("--items", type=int, default=1000, help="items n per task and model")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--spread",
+            type=float,
+            default=0.5,
+            help="item difficulty: log-sd of each item's share of the cross-entropy (0: identical items)",
+        )
+        parser.add_argument(
+            "--jump-at",
+            type=float,
+            default=None,
+            help="true emergence: models of this size and larger have their per-token loss divided by "
+            "--jump-factor",
+        )
+        parser.add_argument("--jump-factor", type=float, default=10.0, help="see --jump-at")
         parser.add_argument("--family", default="simulated")
         parser.add_argument(
             "--out", required=True, help="output file (.parquet, .csv or .jsonl); never overwritten"
@@ -280,7 +291,7 @@ def run_report(args: argparse.Namespace) -> int:
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     metric_options = filters.metric_options(metric_options)
-    analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
+    analysis = Pipeline(table).run(metric_options, resample, fit)
     sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
     return 0
 
@@ -305,6 +316,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         items=args.items,
         seed=args.seed,
         family=args.family,
+        spread=args.spread,
+        jump_at=args.jump_at,
+        jump_factor=args.jump_factor if args.jump_at is not None else 1.0,
     )
     write_samples(frame, out)
     print(f"wrote {frame.height} rows to {out}")

@@ -48,7 +48,7 @@ class SharedBackend:
 
     def pipeline(self, table: Any) -> Any:
         if id(table) not in self.pipelines:
-            self.pipelines[id(table)] = SmallBootstrapPipeline(Pipeline(table, permutations=200))
+            self.pipelines[id(table)] = SmallBootstrapPipeline(Pipeline(table))
         return self.pipelines[id(table)]
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import SHARED_DATA, needs_shared_data
 from tui.cli import main
 
-FAST = ["--bootstrap", "0", "--fit-bootstrap", "0", "--permutations", "0", "--format", "json"]
+FAST = ["--bootstrap", "0", "--fit-bootstrap", "0", "--format", "json"]
 WIDE_UKP = ["--format-in", "wide", "--map", "filename=task", "--map", "number_of_data=n",
             "--map", "exact_match_accuracy=metric", "--map", "edit_distance=metric",
             "--map", "bert_score_accuracy=metric", "--null-value", "-100"]  # fmt: skip

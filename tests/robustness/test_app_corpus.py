@@ -45,14 +45,14 @@ class QuickBackend(AnalysisBackend):
     """The real loader, and the real pipeline made quick."""
 
     def pipeline(self, table: object) -> QuickPipeline:
-        return QuickPipeline(Pipeline(table, permutations=20))
+        return QuickPipeline(Pipeline(table))
 
 
 def report_message(case: Case) -> str:
     """The line `report` prints for ``case`` (without the program prefix), or "" when it succeeds."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        main(["report", *map(str, case.paths), *case.args, "--bootstrap", "0", "--permutations", "0"])
+        main(["report", *map(str, case.paths), *case.args, "--bootstrap", "0"])
     return err.getvalue().strip().removeprefix("emergence-tui: ")
 
 

@@ -24,7 +24,7 @@ from tests.robustness.corpus import ERROR, FORMATS, Case, build_corpus
 from tui.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST = ("--bootstrap", "50", "--permutations", "20", "--fit-bootstrap", "0")
+FAST = ("--bootstrap", "50", "--fit-bootstrap", "0")
 # what must never reach a terminal from a report: escape sequences, C0/C1 controls (newline and tab aside)
 TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -85,7 +85,7 @@ def _mixed_tasks(tmp_path) -> pl.DataFrame:
 
 
 def test_pipeline_refuses_what_it_cannot_compute(tmp_path) -> None:
-    analysis = Pipeline(load([_mixed_tasks(tmp_path)]), permutations=20).run(*FAST)
+    analysis = Pipeline(load([_mixed_tasks(tmp_path)])).run(*FAST)
     skipped = dict(analysis.scored.skipped)
     assert "target_logprobs" in skipped["token_loss"]  # a metric the columns do not allow says why
     points = analysis.points.frame
@@ -106,7 +106,7 @@ def test_pipeline_refuses_what_it_cannot_compute(tmp_path) -> None:
 def test_one_model_gets_no_score_and_no_fit(tmp_path, capsys) -> None:
     path = tmp_path / "one.csv"
     path.write_text("model,task,metric,params,value\nsolo,t,acc,1e9,0.4\n")
-    code = main(["report", str(path), "--format", "json", "--bootstrap", "20", "--permutations", "0"])
+    code = main(["report", str(path), "--format", "json", "--bootstrap", "20"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["emergence"][0]["score"] is None and report["emergence"][0]["n_models"] == 1

@@ -1,108 +1,141 @@
-"""The mirage check pairs metrics from the same outputs and says in words whether a jump survives."""
+"""The verdict rules on hand-made curve statuses: which partners decide, and what each category says."""
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pytest
 
-from analysis.emergence import score_emergence
-from analysis.metrics import partners
-from analysis.mirage import EMERGENT_RULE, emergence_status, mirage_check, verdict
-from analysis.schema import MetricSpec, PointSet
+from analysis import emergence as E
+from analysis.mirage import counts, summary, task_verdicts
+from analysis.schema import PointSet
+
+MODELS = [f"m{i}" for i in range(6)]
 
 
-def mirage_points(length: int, family: str = "sim", task: str = "arith") -> list[dict]:
-    """SCIENCE.md section 2 (c = 1e9, alpha = -0.4, 12 sizes 1e6..1e12): exact match and TED on one task."""
-    sizes = np.logspace(6, 12, 12)
-    p = np.exp(-((sizes / 1e9) ** -0.4))
-    curves = {
-        "exact_match": (p**length, 1, "discontinuous"),
-        "token_edit_distance": (length * (1.0 - p), -1, "continuous"),  # a distance: lower is better
-    }
-    return [
-        {
-            "family": family,
-            "model": f"m{i}",
-            "task": task,
-            "metric": metric,
-            "params": float(n),
-            "value": float(v),
-            "direction": direction,
-            "kind": kind,
-        }
-        for metric, (values, direction, kind) in curves.items()
-        for i, (n, v) in enumerate(zip(sizes, values, strict=True))
-    ]
+def status_row(metric: str, kind: str, status: str, family: str = "f", task: str = "t", **extra) -> dict:
+    row = {name: None for name in E._SCHEMA}
+    return row | {
+        "family": family, "task": task, "metric": metric, "kind": kind, "x": "params", "status": status,
+        "sentence": f"{metric} is {status}", "n_models": 6, "n_scales": 6,
+    } | extra  # fmt: skip
 
 
-def emergence_frame(rows: list[dict]) -> pl.DataFrame:
-    return score_emergence(PointSet(frame=pl.DataFrame(rows)), permutations=100)
-
-
-def test_status_thresholds_are_relative_to_a_straight_line():
-    assert emergence_status(11.0, None, 12) == "smooth"  # a line of 12 points scores exactly 11
-    assert emergence_status(22.0, None, 12) == "emergent"
-    assert emergence_status(22.0, 12.0, 12) == "emergent"
-    assert emergence_status(22.0, 10.0, 12) == "inconclusive"  # CI reaches a line's score
-    assert emergence_status(float("inf"), None, 5) == "emergent"
-    assert emergence_status(-30.0, None, 12) == "sharp drop"
-    assert emergence_status(5.0, None, 2) == "too few models"
-    assert emergence_status(None, None, 9) == "too few models"
-    assert "2 (M - 1)" in EMERGENT_RULE
-
-
-def test_mirage_model_long_target_is_a_metric_artefact():
-    result = mirage_check(emergence_frame(mirage_points(length=5)))
-    assert result.height == 1
-    row = result.row(0, named=True)
-    assert (row["discontinuous"], row["continuous"]) == ("exact_match", "token_edit_distance")
-    assert row["score_discontinuous"] > 3 * row["score_continuous"]
-    assert row["status_discontinuous"] == "emergent" and row["status_continuous"] == "smooth"
-    assert row["mirage"] is True and row["partner_source"] == "declared"
-    assert row["verdict"].startswith("emergent under exact_match, smooth under token_edit_distance")
-
-
-def test_mirage_model_one_token_is_smooth_under_both():
-    row = mirage_check(emergence_frame(mirage_points(length=1))).row(0, named=True)
-    assert row["score_discontinuous"] == pytest.approx(row["score_continuous"], rel=1e-9)
-    assert row["verdict"] == "smooth under both exact_match and token_edit_distance"
-    assert row["mirage"] is False
-
-
-def test_families_are_checked_separately():
-    rows = mirage_points(5, family="a") + mirage_points(1, family="b")
-    result = mirage_check(emergence_frame(rows))
-    assert result.sort("family")["mirage"].to_list() == [True, False]
-
-
-def test_undeclared_pairs_fall_back_to_continuous_metrics_of_the_task():
+def points(*keys: tuple[str, str, str]) -> PointSet:
     rows = [
-        {"family": "f", "model": f"m{i}", "task": "lambada", "metric": metric, "params": 10.0 ** (7 + i)}
-        | {"value": v, "direction": d}
-        for metric, values, d in (("acc", [0.1, 0.1, 0.1, 0.6, 0.7], 1), ("ppl", [90, 40, 20, 10, 6], -1))
-        for i, v in enumerate(values)
+        {"family": f, "task": t, "metric": m, "model": model, "params": 10.0 ** (7 + i), "value": 0.5}
+        for f, t, m in keys
+        for i, model in enumerate(MODELS)
     ]
-    specs = {"acc": MetricSpec("acc", 1, "discontinuous"), "ppl": MetricSpec("ppl", -1, "continuous")}
-    frame = emergence_frame(rows).drop("kind")  # kinds come from the specs
-    row = mirage_check(frame, specs).row(0, named=True)
-    assert (row["discontinuous"], row["continuous"], row["partner_source"]) == ("acc", "ppl", "same task")
-    assert row["score_discontinuous"] == pytest.approx(0.6 / np.sqrt(0.005))  # 8.49 >= 2 x (5 - 1)
-    assert row["status_discontinuous"] == "emergent"
+    return PointSet(frame=pl.DataFrame(rows))
 
 
-def test_tasks_without_a_pair_give_no_row():
-    rows = [r for r in mirage_points(5) if r["metric"] == "exact_match"]
-    result = mirage_check(emergence_frame(rows))
-    assert result.height == 0
-    assert "verdict" in result.columns
+def verdicts(*rows: dict, lengths: dict | None = None, point_rows: PointSet | None = None) -> pl.DataFrame:
+    frame = pl.DataFrame(list(rows), schema=E._SCHEMA)
+    keys = {(r["family"], r["task"], r["metric"]) for r in rows}
+    return task_verdicts(frame, point_rows or points(*keys), lengths or {})
 
 
-def test_declared_partners_and_verdict_words():
-    assert partners("exact_match")[0] == "token_edit_distance"
-    assert set(partners("mc_grade")) == {"brier", "choice_prob"}
-    assert partners("token_loss") == ()
-    assert verdict("mc_grade", "emergent", "brier", "emergent") == (
-        "emergent under both mc_grade and brier: the jump survives a continuous metric"
+LOOKS = {"apparent": 0.6, "apparent_at": "m3", "apparent_jump": True}
+
+
+def test_smooth_partners_make_a_mirage_and_the_sentence_names_them_all() -> None:
+    out = verdicts(
+        status_row("exact_match", "discontinuous", "smooth", **LOOKS),
+        status_row("token_loss", "continuous", "smooth"),
+        status_row("token_prob", "continuous", "smooth"),
+        status_row("token_edit_distance", "continuous", "smooth"),
+    ).row(0, named=True)
+    assert out["category"] == "mirage" and out["partner_source"] == "declared"
+    assert out["verdict"] == (
+        "mirage: exact_match looks like a jump at m3 (60% of its rise above its smaller models' line), but "
+        "token_edit_distance, token_loss and token_prob follow the smaller models' trend on the same "
+        "outputs: the jump is the metric"
     )
-    assert verdict("mc_grade", "smooth", "brier", "emergent") == "smooth under mc_grade, emergent under brier"
+
+
+def test_a_jumping_partner_makes_it_survive_and_disagreement_is_inconclusive() -> None:
+    survives = verdicts(
+        status_row("mc_grade", "discontinuous", "jump", **LOOKS),
+        status_row("choice_prob", "continuous", "jump"),
+    )
+    assert survives["category"].item() == "survives"
+    assert "choice_prob jumps too: a real jump, not the metric" in survives["verdict"].item()
+    split = verdicts(
+        status_row("exact_match", "discontinuous", "smooth", **LOOKS),
+        status_row("token_loss", "continuous", "jump"),
+        status_row("token_prob", "continuous", "smooth"),
+    )
+    assert split["category"].item() == "inconclusive"
+    assert "token_loss jump but token_prob do not" in split["verdict"].item()
+
+
+def test_brier_decides_only_without_choice_prob() -> None:
+    rows = [
+        status_row("mc_grade", "discontinuous", "jump", **LOOKS),
+        status_row("brier", "continuous", "smooth"),
+    ]
+    assert verdicts(*rows)["category"].item() == "mirage"
+    with_prob = verdicts(*rows, status_row("choice_prob", "continuous", "jump"))
+    assert with_prob["category"].item() == "survives"
+
+
+def test_no_jump_seen_is_smooth_and_gates_come_first() -> None:
+    flat = verdicts(
+        status_row("exact_match", "discontinuous", "smooth", apparent=0.05, apparent_jump=False),
+        status_row("token_loss", "continuous", "jump"),
+    )
+    assert flat["category"].item() == "smooth"
+    for gate in ("too few scales", "not on this axis", "tied scales", "inverse", "u_shaped"):
+        out = verdicts(status_row("exact_match", "discontinuous", gate, **LOOKS))
+        assert out["category"].item() == gate and out["verdict"].item() == f"exact_match is {gate}"
+
+
+def test_without_partners_the_metric_speaks_for_itself() -> None:
+    unchecked = verdicts(status_row("acc", "discontinuous", "jump", **LOOKS))
+    assert unchecked["category"].item() == "emergent (unchecked)"
+    assert unchecked["partners"].item() is None
+    rise = verdicts(status_row("acc", "discontinuous", "smooth", **LOOKS))
+    assert rise["category"].item() == "smooth" and "smooth rise on its link scale" in rise["verdict"].item()
+    low = verdicts(status_row("acc", "discontinuous", "inconclusive", unresolved="m0, m1, m2", **LOOKS))
+    assert low["category"].item() == "unresolved"
+    assert "the models below the jump are below resolution" in low["verdict"].item()
+
+
+def test_unresolved_exact_match_says_how_many_items_would_resolve_it() -> None:
+    keys = [("f", "t", "exact_match"), ("f", "t", "token_prob")]
+    frame = points(*keys).frame.with_columns(
+        pl.when(pl.col("metric") == "token_prob").then(0.2).otherwise(0.0).alias("value")
+    )
+    out = verdicts(
+        status_row("exact_match", "discontinuous", "unresolved", unresolved="m0, m1, m2", **LOOKS),
+        status_row("token_prob", "continuous", "smooth"),
+        lengths={("f", "t"): 5.0},
+        point_rows=PointSet(frame=frame),
+    ).row(0, named=True)
+    implied = 0.2**5  # exact match ~ p^L
+    assert out["items_needed"] == pytest.approx(2.996 / implied, rel=0.01)  # the rule of three
+    assert out["items_for"] == "m0 at exact match 0.00032 (token_prob^L)"
+    assert f"({out['items_needed']:,} items would resolve m0" in out["verdict"]
+
+
+def test_undeclared_pairs_fall_back_to_the_tasks_continuous_metrics_and_families_stay_apart() -> None:
+    out = verdicts(
+        status_row("multiple_choice_grade", "discontinuous", "jump", **LOOKS),
+        status_row("calibration", "continuous", "smooth"),
+        status_row("multiple_choice_grade", "discontinuous", "jump", family="g", **LOOKS),
+    )
+    by_family = {r["family"]: r for r in out.iter_rows(named=True)}
+    assert by_family["f"]["category"] == "mirage" and by_family["f"]["partner_source"] == "same task"
+    assert by_family["g"]["category"] == "emergent (unchecked)"
+
+
+def test_same_numbers_are_not_partners_and_tasks_without_a_discontinuous_metric_give_no_row() -> None:
+    out = verdicts(
+        status_row("mc_grade", "discontinuous", "jump", **LOOKS),
+        status_row("acc", "discontinuous", "same as mc_grade"),
+        status_row("choice_prob", "continuous", "jump"),
+        status_row("token_loss", "continuous", "smooth", task="other"),
+    )
+    assert out["metric"].to_list() == ["mc_grade"]
+    assert counts(out) == {"survives": 1}
+    assert summary(out).columns == ["family", "task", "metric", "mirage", "verdict"]
