@@ -10,12 +10,13 @@ Every curve gets, in this order of precedence, one ``status`` with the numbers b
 * ``same as <metric>``: the same numbers as another metric of the task (lm-eval's ``acc`` and the computed
   ``mc_grade``): judged once, under the other name;
 * ``too few scales``: 3 or 4 distinct scales cannot tell a step from a bend;
-* a trend that is not a rise: ``inverse``, ``u_shaped``, ``inverted_u``, ``mixed`` (``TREND_RULES``);
 * ``unresolved``: fewer than 3 points can be placed on the link scale (their intervals include the floor or
   the ceiling: the test set is too small to place them);
 * ``jump``: some model beats the line through its next-smaller models by more than ``JUMP_EFFECT`` on the
   link scale, and the minimum-effect test of that miss against this curve's own noise survives
   Benjamini-Hochberg at ``FDR_LEVEL`` (``JUMP_RULE``);
+* a trend that is not a rise: ``inverse``, ``u_shaped``, ``inverted_u``, ``mixed`` (``TREND_RULES``), when
+  no jump is found (a dip among the small models does not hide a jump at a larger one);
 * ``inconclusive``: such a miss, but not beyond the noise (or no noise estimate);
 * ``smooth``: no model beats its prediction by more than ``JUMP_EFFECT``.
 
@@ -497,7 +498,7 @@ def judge(
     if distinct < MIN_SCALES:
         row["status"] = TOO_FEW
     elif trend.flag in TREND_STATUSES:
-        row["status"] = trend.flag
+        row["pending"] = trend.flag  # unless the jump test finds a jump: a jump is the sharper finding
     elif usable.sum() < MIN_USABLE:
         row["status"] = UNRESOLVED
     missed = misses(u, z, usable)
@@ -663,7 +664,8 @@ def score_emergence(
     for r in rows:
         if "status" not in r:
             r["status"] = _jump_status(r, settings)
-        r.pop("tested_at", None), r.pop("tested_jump", None)
+        for scratch in ("tested_at", "tested_jump", "pending"):
+            r.pop(scratch, None)
         r["sentence"] = sentence(r, links.LINKS[r["scale"]].label if r.get("scale") else "")
     return pl.DataFrame(rows, schema=_SCHEMA)
 
@@ -674,11 +676,11 @@ def _defined(value: object) -> bool:
 
 def _jump_status(row: dict[str, object], settings: JudgeSettings) -> str:
     """smooth / jump / inconclusive; a jump is reported at the model that makes the case (``jump_test``)."""
-    jump = row.get("jump")
-    if not _defined(jump) or jump < settings.effect:
-        return SMOOTH
-    p = row.get("p_adjusted")
-    if _defined(p) and p < settings.fdr and row.get("tested_at"):
+    jump, p = row.get("jump"), row.get("p_adjusted")
+    tested = _defined(p) and p < settings.fdr and row.get("tested_at")
+    if _defined(jump) and jump >= settings.effect and tested:
         row["jump"], row["jump_at"] = row["tested_jump"], row["tested_at"]
         return JUMP
-    return INCONCLUSIVE
+    if row.get("pending"):  # a trend that is not a rise, without a jump
+        return str(row["pending"])
+    return SMOOTH if not _defined(jump) or jump < settings.effect else INCONCLUSIVE
