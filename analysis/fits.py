@@ -43,7 +43,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
-from scipy.optimize import least_squares, minimize
 from threadpoolctl import threadpool_limits
 
 from analysis import schema as S
@@ -414,7 +413,13 @@ def _grid_losses(problem: _Problem, weights: np.ndarray) -> np.ndarray:
 
 
 def _polish(problem: _Problem, start: np.ndarray) -> tuple[np.ndarray, float, bool]:
-    """One scipy refinement from ``start``: L-BFGS-B (Huber objective) or bounded least_squares (logistic)."""
+    """One scipy refinement from ``start``: L-BFGS-B (Huber objective) or bounded least_squares (logistic).
+
+    scipy is imported here, on the first polish, not with the module: the interface process reads fit results
+    (and the hold-out rule) from this module and must not load scipy (seconds of import holding the GIL).
+    """
+    from scipy.optimize import least_squares, minimize
+
     target = problem.target
     if problem.robust:
 
