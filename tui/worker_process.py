@@ -6,7 +6,7 @@ table and the pipeline live in one child process (started with ``spawn``, so its
 first paint instead of before it); the app's worker threads send it one request per stage over a pipe and
 block on the answer without holding the lock. Only small results travel back: points without their
 bootstrap replicates, emergence and mirage frames, and the fits as :class:`FitView` (law, parameters, CIs;
-its ``predict`` needs only ``analysis.laws``), never the per-sample rows. So the interface process never
+its ``predict`` needs only ``analysis.fits.laws``), never the per-sample rows. So the interface process never
 imports scipy (``analysis.fits`` alone takes seconds to import).
 
 The child is a plain ``python -m tui.worker_process`` started with ``subprocess`` (not ``multiprocessing``,
@@ -55,7 +55,7 @@ class FitView:
     def predict(self, x: Any, x2: Any = None) -> Any:
         import numpy as np
 
-        from analysis.laws import evaluate
+        from analysis.fits.laws import evaluate
 
         x = np.asarray(x, dtype=float)
         if not self.ok:

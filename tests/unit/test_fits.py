@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from analysis import fits as F
-from analysis.fits import backtest, fit_law, fit_points, fit_table
-from analysis.laws import joint, logistic, saturating
+from analysis.fits import backtest, bootstrap, fit_law, fit_points, fit_table, optimizer, problems
+from analysis.fits.laws import joint, logistic, saturating
 from analysis.options import FitSettings
 from analysis.schema import MetricSpec, PointSet
 
@@ -123,10 +123,10 @@ def test_batched_refinement_reaches_the_lbfgs_optimum():
     """The replicates' optimiser and L-BFGS-B agree on the unresampled data: replicates refit the same way."""
     rng = np.random.default_rng(11)
     x = np.logspace(7, 10, 20)
-    problem = F._saturating_problem(x, lognormal_noise(rng, saturating(x, 1.7, 400.0, 0.34), 0.01))
-    start = problem.grid[np.argmin(F._grid_losses(problem, np.ones((1, 20)))[0])]
-    lbfgs_theta, lbfgs_value, ok = F._polish(problem, start)
-    batch_theta, batch_value, converged = F._refine_batched(problem, start[None, :], np.ones((1, 20)))
+    problem = problems._saturating_problem(x, lognormal_noise(rng, saturating(x, 1.7, 400.0, 0.34), 0.01))
+    start = problem.grid[np.argmin(optimizer._grid_losses(problem, np.ones((1, 20)))[0])]
+    lbfgs_theta, lbfgs_value, ok = optimizer._polish(problem, start)
+    batch_theta, batch_value, converged = optimizer._refine_batched(problem, start[None, :], np.ones((1, 20)))
     assert ok and converged[0]
     assert batch_value[0] == pytest.approx(lbfgs_value, rel=1e-7)
     np.testing.assert_allclose(batch_theta[0], lbfgs_theta, atol=1e-4)
@@ -195,17 +195,22 @@ def test_free_floor_logistic_and_a_four_point_scan_fit_keep_their_optima():
 def test_identical_bootstrap_replicates_are_fitted_once_with_the_same_result():
     """Deduplicating replicates is exact: CIs equal those of refitting every replicate separately."""
     x, y = np.array([5.6e8, 1.1e9, 3.0e9, 7.1e9, 2e10]), np.array([0.01, 0.02, 0.03, 0.2, 0.6])
-    problem = F._logistic_problem(x, y, 0.0)
+    problem = problems._logistic_problem(x, y, 0.0)
     groups = np.arange(5)
-    reps = F._replicates(problem, groups, 200, 0)
+    reps = bootstrap._replicates(problem, groups, 200, 0)
     assert len(reps.usable) < 200  # 5 points: many repeated multisets among 200 draws
-    theta, obj, _ = F._refine_batched(problem, reps.starts, reps.weights, F._REPLICATE_MAX_ITER)
-    cis, n_ok, _ = F._replicate_cis(problem, reps, theta, obj, 0.95)
-    counts = F._multiplicities(np.random.default_rng(0), 5, 200)
-    losses = F._grid_losses(problem, counts)
+    theta, obj, _ = optimizer._refine_batched(
+        problem, reps.starts, reps.weights, bootstrap._REPLICATE_MAX_ITER
+    )
+    cis, n_ok, _ = bootstrap._replicate_cis(problem, reps, theta, obj, 0.95)
+    counts = bootstrap._multiplicities(np.random.default_rng(0), 5, 200)
+    losses = optimizer._grid_losses(problem, counts)
     best = np.argpartition(losses, reps.top - 1, axis=1)[:, : reps.top]
-    full_theta, full_obj, _ = F._refine_batched(
-        problem, problem.grid[best.ravel()], np.repeat(counts, reps.top, axis=0), F._REPLICATE_MAX_ITER
+    full_theta, full_obj, _ = optimizer._refine_batched(
+        problem,
+        problem.grid[best.ravel()],
+        np.repeat(counts, reps.top, axis=0),
+        bootstrap._REPLICATE_MAX_ITER,
     )
     winner = full_theta.reshape(200, reps.top, -1)[np.arange(200), full_obj.reshape(200, -1).argmin(axis=1)]
     natural = problem.to_natural(winner)[reps.usable[reps.copy_of]]
