@@ -146,14 +146,21 @@ class _FitRequest:
 
 
 @dataclass(frozen=True, eq=False)
-class _Pending:
-    """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
+class _Rows:
+    """Rows to refine on one problem: each a start, weights on the problem's points and its own limits."""
 
     problem: _Problem
-    starts: np.ndarray  # (K, p): the point estimate's best grid starts first, then the replicates'
+    starts: np.ndarray  # (K, p)
     weights: np.ndarray  # (K, n)
     limits: np.ndarray  # (K,) iteration limits
     settle: np.ndarray  # (K,) rows that may stop once their fit is perfect (see ``_refine_rows``)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pending:
+    """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
+
+    rows: _Rows  # the point estimate's best grid starts first, then the replicates'
     n_top: int  # how many rows are the point estimate's starts
     reps: _Replicates | None
     bootstrap: int
@@ -174,7 +181,7 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     """
     prepared = [_prepare(request) for request in requests]
     waiting = [i for i, item in enumerate(prepared) if isinstance(item, _Pending)]
-    refined = _refine_pending([prepared[i] for i in waiting])
+    refined = _refine_jobs([prepared[i].rows for i in waiting])
     for i, (thetas, values, converged) in zip(waiting, refined, strict=True):
         prepared[i] = _finish(prepared[i], thetas, values, converged)
     return prepared
@@ -183,23 +190,24 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
 _BATCH_ROWS = 1 << 16  # rows refined together: bounds the batch's memory (~n x 8 bytes x 40 arrays per row)
 
 
-def _refine_pending(
-    pending: list[_Pending],
+def _refine_jobs(
+    jobs: list[_Rows],
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Refine the rows of many fits: fits sharing a kernel are stacked (points padded to a common n with
-    weight 0, each row carrying its own target, data and bounds) and refined in one ``_refine_rows`` call."""
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(pending)
+    """Refine the rows of many problems: problems sharing a kernel are stacked (points padded to a common n
+    with weight 0, each row carrying its own target, data and bounds) and refined in one ``_refine_rows``
+    call."""
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(jobs)
     by_kernel: dict[tuple[Kernel, bool], list[int]] = {}
-    for i, item in enumerate(pending):
+    for i, item in enumerate(jobs):
         by_kernel.setdefault((item.problem.kernel, item.problem.robust), []).append(i)
     for (kernel, robust), members in by_kernel.items():
         batch: list[int] = []
         size = 0
         for position, i in enumerate(members):
             batch.append(i)
-            size += len(pending[i].starts)
+            size += len(jobs[i].starts)
             if size >= _BATCH_ROWS or position == len(members) - 1:
-                stacked = _refine_stacked(kernel, robust, [pending[j] for j in batch])
+                stacked = _refine_stacked(kernel, robust, [jobs[j] for j in batch])
                 for j, result in zip(batch, stacked, strict=True):
                     out[j] = result
                 batch, size = [], 0
@@ -207,10 +215,10 @@ def _refine_pending(
 
 
 def _refine_stacked(
-    kernel: Kernel, robust: bool, pending: list[_Pending]
+    kernel: Kernel, robust: bool, jobs: list[_Rows]
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One ``_refine_rows`` call over the rows of several fits of one kernel, split back per fit."""
-    n_max = max(len(item.problem.target) for item in pending)
+    """One ``_refine_rows`` call over the rows of several problems of one kernel, split back per problem."""
+    n_max = max(len(item.problem.target) for item in jobs)
 
     def padded(row: np.ndarray, k: int) -> np.ndarray:
         """(1, n) or (n,) repeated over k rows and padded with its last value to n_max (or (1, 1) kept)."""
@@ -219,22 +227,22 @@ def _refine_stacked(
             row = np.pad(row, ((0, 0), (0, n_max - row.shape[1])), mode="edge")
         return np.broadcast_to(row, (k, row.shape[1]))
 
-    sizes = [len(item.starts) for item in pending]
-    n_data = len(pending[0].problem.data)
-    p = pending[0].starts.shape[1]
-    target = np.concatenate([padded(item.problem.target, k) for item, k in zip(pending, sizes, strict=True)])
+    sizes = [len(item.starts) for item in jobs]
+    n_data = len(jobs[0].problem.data)
+    p = jobs[0].starts.shape[1]
+    target = np.concatenate([padded(item.problem.target, k) for item, k in zip(jobs, sizes, strict=True)])
     data = tuple(
-        np.concatenate([padded(item.problem.data[c], k) for item, k in zip(pending, sizes, strict=True)])
+        np.concatenate([padded(item.problem.data[c], k) for item, k in zip(jobs, sizes, strict=True)])
         for c in range(n_data)
     )
-    lower = np.concatenate([np.broadcast_to(item.problem.lower, (len(item.starts), p)) for item in pending])
-    upper = np.concatenate([np.broadcast_to(item.problem.upper, (len(item.starts), p)) for item in pending])
+    lower = np.concatenate([np.broadcast_to(item.problem.lower, (len(item.starts), p)) for item in jobs])
+    upper = np.concatenate([np.broadcast_to(item.problem.upper, (len(item.starts), p)) for item in jobs])
     weights = np.concatenate(
-        [np.pad(item.weights, ((0, 0), (0, n_max - item.weights.shape[1]))) for item in pending]
+        [np.pad(item.weights, ((0, 0), (0, n_max - item.weights.shape[1]))) for item in jobs]
     )
-    starts = np.concatenate([item.starts for item in pending])
-    limits = np.concatenate([item.limits for item in pending])
-    settle = np.concatenate([item.settle for item in pending])
+    starts = np.concatenate([item.starts for item in jobs])
+    limits = np.concatenate([item.limits for item in jobs])
+    settle = np.concatenate([item.settle for item in jobs])
     thetas, values, converged = _refine_compacted(
         kernel, robust, target, data, lower, upper, starts, weights, limits, settle
     )
@@ -336,11 +344,7 @@ def _prepare(request: _FitRequest) -> FitResult | _Pending:
         limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
         settle = np.concatenate([settle, np.full(len(reps.starts), problem.robust)])
     return _Pending(
-        problem=problem,
-        starts=starts,
-        weights=weights,
-        limits=limits,
-        settle=settle,
+        rows=_Rows(problem, starts, weights, limits, settle),
         n_top=order.size,
         reps=reps,
         bootstrap=bootstrap,
@@ -355,7 +359,7 @@ def _finish(
     pending: _Pending, all_thetas: np.ndarray, all_values: np.ndarray, all_converged: np.ndarray
 ) -> FitResult:
     """A fit from its refined rows: the best start polished by scipy, residuals, notes and bootstrap CIs."""
-    problem, reps, notes, refuse = pending.problem, pending.reps, pending.notes, pending.refuse
+    problem, reps, notes, refuse = pending.rows.problem, pending.reps, pending.notes, pending.refuse
     bootstrap, ci, common = pending.bootstrap, pending.level, pending.common
     spec = problem.law
     n_top = pending.n_top
