@@ -20,7 +20,6 @@ equal fitting each triplet alone (to rounding), at one loop per chunk instead of
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,9 +36,8 @@ from analysis.fits.bootstrap import (
     _replicates,
 )
 from analysis.fits.laws import get_law
-from analysis.fits.optimizer import _BATCH_MAX_ITER, _grid_losses, _polish, _refine_compacted
+from analysis.fits.optimizer import _BATCH_MAX_ITER, _grid_losses, _polish, _refine_jobs, _Rows
 from analysis.fits.problems import (
-    Kernel,
     _joint_problem,
     _logistic_problem,
     _Problem,
@@ -146,17 +144,6 @@ class _FitRequest:
 
 
 @dataclass(frozen=True, eq=False)
-class _Rows:
-    """Rows to refine on one problem: each a start, weights on the problem's points and its own limits."""
-
-    problem: _Problem
-    starts: np.ndarray  # (K, p)
-    weights: np.ndarray  # (K, n)
-    limits: np.ndarray  # (K,) iteration limits
-    settle: np.ndarray  # (K,) rows that may stop once their fit is perfect (see ``_refine_rows``)
-
-
-@dataclass(frozen=True, eq=False)
 class _Pending:
     """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
 
@@ -185,69 +172,6 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     for i, (thetas, values, converged) in zip(waiting, refined, strict=True):
         prepared[i] = _finish(prepared[i], thetas, values, converged)
     return prepared
-
-
-_BATCH_ROWS = 1 << 16  # rows refined together: bounds the batch's memory (~n x 8 bytes x 40 arrays per row)
-
-
-def _refine_jobs(
-    jobs: list[_Rows],
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Refine the rows of many problems: problems sharing a kernel are stacked (points padded to a common n
-    with weight 0, each row carrying its own target, data and bounds) and refined in one ``_refine_rows``
-    call."""
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(jobs)
-    by_kernel: dict[tuple[Kernel, bool], list[int]] = {}
-    for i, item in enumerate(jobs):
-        by_kernel.setdefault((item.problem.kernel, item.problem.robust), []).append(i)
-    for (kernel, robust), members in by_kernel.items():
-        batch: list[int] = []
-        size = 0
-        for position, i in enumerate(members):
-            batch.append(i)
-            size += len(jobs[i].starts)
-            if size >= _BATCH_ROWS or position == len(members) - 1:
-                stacked = _refine_stacked(kernel, robust, [jobs[j] for j in batch])
-                for j, result in zip(batch, stacked, strict=True):
-                    out[j] = result
-                batch, size = [], 0
-    return out  # type: ignore[return-value]
-
-
-def _refine_stacked(
-    kernel: Kernel, robust: bool, jobs: list[_Rows]
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One ``_refine_rows`` call over the rows of several problems of one kernel, split back per problem."""
-    n_max = max(len(item.problem.target) for item in jobs)
-
-    def padded(row: np.ndarray, k: int) -> np.ndarray:
-        """(1, n) or (n,) repeated over k rows and padded with its last value to n_max (or (1, 1) kept)."""
-        row = np.asarray(row).reshape(1, -1)
-        if row.shape[1] > 1 or n_max == 1:
-            row = np.pad(row, ((0, 0), (0, n_max - row.shape[1])), mode="edge")
-        return np.broadcast_to(row, (k, row.shape[1]))
-
-    sizes = [len(item.starts) for item in jobs]
-    n_data = len(jobs[0].problem.data)
-    p = jobs[0].starts.shape[1]
-    target = np.concatenate([padded(item.problem.target, k) for item, k in zip(jobs, sizes, strict=True)])
-    data = tuple(
-        np.concatenate([padded(item.problem.data[c], k) for item, k in zip(jobs, sizes, strict=True)])
-        for c in range(n_data)
-    )
-    lower = np.concatenate([np.broadcast_to(item.problem.lower, (len(item.starts), p)) for item in jobs])
-    upper = np.concatenate([np.broadcast_to(item.problem.upper, (len(item.starts), p)) for item in jobs])
-    weights = np.concatenate(
-        [np.pad(item.weights, ((0, 0), (0, n_max - item.weights.shape[1]))) for item in jobs]
-    )
-    starts = np.concatenate([item.starts for item in jobs])
-    limits = np.concatenate([item.limits for item in jobs])
-    settle = np.concatenate([item.settle for item in jobs])
-    thetas, values, converged = _refine_compacted(
-        kernel, robust, target, data, lower, upper, starts, weights, limits, settle
-    )
-    bounds = np.cumsum([0, *sizes])
-    return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
 
 def _prepare(request: _FitRequest) -> FitResult | _Pending:
