@@ -168,87 +168,175 @@ def _refine_rows(
     iterations only pay for the few still moving.
     """
     theta_out = np.clip(starts.astype(float), lower, upper)
-    p = theta_out.shape[1]
     obj_out = np.full(len(theta_out), np.inf)
     converged = np.zeros(len(theta_out), dtype=bool)
 
     with np.errstate(all="ignore"):
-        pred, jac = kernel(theta_out, data, True)
-        resid = target - pred
-        obj = _row_dot(weights, _rho(resid, robust))
-        rows = np.flatnonzero(np.isfinite(obj))  # which input problem each working row is
-        theta, obj, resid, w = theta_out[rows], obj[rows], resid[rows], weights[rows]
-        jac = [column[rows] for column in jac]
-        target, lower, upper = target[rows], lower[rows], upper[rows]
-        data = tuple(column[rows] for column in data)
-        obj_out[rows] = obj
-        lam = np.full(len(rows), 1e-3)
-        limit = np.broadcast_to(np.asarray(max_iter), (len(theta_out),))[rows]
-        floor = 1e-9 * w.sum(axis=1)  # a fit perfect to ~1e-6 in every residual counts as done
-        settle_rows = np.broadcast_to(np.asarray(settle), (len(theta_out),))[rows]
-        perfect_obj = np.where(settle_rows, w.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), robust), -1.0)
-        active = np.ones(len(rows), dtype=bool)  # finished rows wait in the set until it is worth compacting
-        for iteration in range(int(limit.max(initial=0))):
-            if not active.any():
+        work = _working_set(kernel, robust, target, data, lower, upper, theta_out, weights, max_iter, settle)
+        obj_out[work.rows] = work.obj
+        for iteration in range(int(work.limit.max(initial=0))):
+            if not work.active.any():
                 break
-            w_irls = w * _irls_weight(resid, robust) if robust else w
-            jw = [column * w_irls for column in jac]
-            h = [[_row_dot(jw[i], jac[j]) for j in range(i + 1)] for i in range(p)]
-            g = [_row_dot(column, resid) for column in jw]
-            diag = [h[i][i] for i in range(p)]
-            tiny = 1e-12 * (1.0 + np.maximum.reduce(diag)) if p > 1 else 1e-12 * (1.0 + diag[0])
-            for i in range(p):
-                h[i][i] = diag[i] * (1.0 + lam) + tiny
-            # a parameter at a bound that descent pushes outward is held there: solving for the others alone
-            # keeps Gauss-Newton fast along the bound, where the clipped full step would crawl
-            held = [
-                ((theta[:, i] <= lower[:, i]) & (g[i] < 0)) | ((theta[:, i] >= upper[:, i]) & (g[i] > 0))
-                for i in range(p)
-            ]
-            for i in range(p):
-                if held[i].any():
-                    g[i] = np.where(held[i], 0.0, g[i])
-                    h[i][i] = np.where(held[i], 1.0, h[i][i])
-                    for j in range(p):
-                        if j != i:
-                            lo, hi = max(i, j), min(i, j)
-                            h[lo][hi] = np.where(held[i], 0.0, h[lo][hi])
-            bad = ~np.isfinite(sum(diag) + sum(g))
-            step = _solve_symmetric(h, g)
-            cand = np.clip(theta + step, lower, upper)
-            cand_pred, cand_jac = kernel(cand, data, True)
-            cand_resid = target - cand_pred
-            cand_obj = _row_dot(w, _rho(cand_resid, robust))
-            better = cand_obj < obj  # False for NaN
-            scale = np.maximum(np.abs(obj), floor)
-            gain = (obj - cand_obj) / scale
-            promised = sum(gi * (ci - ti) for gi, ci, ti in zip(g, cand.T, theta.T, strict=True)) / scale
-            if better.any():
-                theta[better], obj[better] = cand[better], cand_obj[better]
-                resid, jac = _take_better(better, [resid, *jac], [cand_resid, *cand_jac])
-            lam = np.where(better, lam / 3.0, lam * 5.0)
-            # |promise| tiny: at a stationary point (or boxed in by the bounds); a NaN promise (singular
-            # system) or a negative one (the projection onto the bounds turned the step uphill) lets lam grow
-            stalled = ~better & (np.abs(promised) < 1e-12)
-            perfect = obj <= perfect_obj  # every residual within ~1e-6: further steps only polish rounding
-            finished_ok = ((better & (gain < 1e-10)) | stalled | perfect | (lam > 1e10)) & ~bad
-            done = (finished_ok | bad | (limit <= iteration + 1)) & active
+            h, g, bad = _normal_equations(work, robust)
+            finished_ok = _step(work, kernel, robust, g, _solve_symmetric(h, g)) & ~bad
+            done = (finished_ok | bad | (work.limit <= iteration + 1)) & work.active
             if done.any():
-                finished = rows[done]
-                theta_out[finished], obj_out[finished] = theta[done], obj[done]
+                finished = work.rows[done]
+                theta_out[finished], obj_out[finished] = work.theta[done], work.obj[done]
                 converged[finished] = finished_ok[done]
-                active &= ~done
-            if (~active).sum() * 8 > len(active):  # copying the working set costs about one step
-                keep = active
-                active = active[keep]
-                rows, theta, obj, resid, w = rows[keep], theta[keep], obj[keep], resid[keep], w[keep]
-                lam, floor, limit = lam[keep], floor[keep], limit[keep]
-                perfect_obj = perfect_obj[keep]
-                jac = [column[keep] for column in jac]
-                target, lower, upper = target[keep], lower[keep], upper[keep]
-                data = tuple(column[keep] for column in data)
-        theta_out[rows[active]], obj_out[rows[active]] = theta[active], obj[active]
+                work.active &= ~done
+            if (~work.active).sum() * 8 > len(work.active):  # copying the working set costs about one step
+                work = work.only(work.active)
+        still = work.rows[work.active]
+        theta_out[still], obj_out[still] = work.theta[work.active], work.obj[work.active]
     return theta_out, obj_out, converged
+
+
+@dataclass(eq=False)
+class _WorkingSet:
+    """The problems of ``_refine_rows`` still being refined, one row each, and their state.
+
+    ``rows`` says which input problem each row is; finished rows stay (``active`` False) until compacting the
+    set is worth a copy.
+    """
+
+    rows: np.ndarray
+    theta: np.ndarray
+    obj: np.ndarray
+    resid: np.ndarray
+    jac: list[np.ndarray]
+    w: np.ndarray
+    target: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    data: tuple[np.ndarray, ...]
+    lam: np.ndarray  # Levenberg-Marquardt damping
+    limit: np.ndarray  # iteration limit
+    floor: np.ndarray  # the objective's scale below which relative gains are measured against it
+    perfect_obj: np.ndarray  # objective of a perfect fit (settling rows), else -1
+    active: np.ndarray
+
+    def only(self, keep: np.ndarray) -> _WorkingSet:
+        """The rows where ``keep`` is True."""
+        return _WorkingSet(
+            rows=self.rows[keep],
+            theta=self.theta[keep],
+            obj=self.obj[keep],
+            resid=self.resid[keep],
+            jac=[column[keep] for column in self.jac],
+            w=self.w[keep],
+            target=self.target[keep],
+            lower=self.lower[keep],
+            upper=self.upper[keep],
+            data=tuple(column[keep] for column in self.data),
+            lam=self.lam[keep],
+            limit=self.limit[keep],
+            floor=self.floor[keep],
+            perfect_obj=self.perfect_obj[keep],
+            active=self.active[keep],
+        )
+
+
+def _working_set(
+    kernel: Kernel,
+    robust: bool,
+    target: np.ndarray,
+    data: tuple[np.ndarray, ...],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    theta: np.ndarray,
+    weights: np.ndarray,
+    max_iter: int | np.ndarray,
+    settle: bool | np.ndarray,
+) -> _WorkingSet:
+    """The problems whose start has a finite objective, ready to refine (the others never move)."""
+    pred, jac = kernel(theta, data, True)
+    resid = target - pred
+    obj = _row_dot(weights, _rho(resid, robust))
+    rows = np.flatnonzero(np.isfinite(obj))  # which input problem each working row is
+    w = weights[rows]
+    settle_rows = np.broadcast_to(np.asarray(settle), (len(theta),))[rows]
+    return _WorkingSet(
+        rows=rows,
+        theta=theta[rows],
+        obj=obj[rows],
+        resid=resid[rows],
+        jac=[column[rows] for column in jac],
+        w=w,
+        target=target[rows],
+        lower=lower[rows],
+        upper=upper[rows],
+        data=tuple(column[rows] for column in data),
+        lam=np.full(len(rows), 1e-3),
+        limit=np.broadcast_to(np.asarray(max_iter), (len(theta),))[rows],
+        floor=1e-9 * w.sum(axis=1),  # a fit perfect to ~1e-6 in every residual counts as done
+        perfect_obj=np.where(settle_rows, w.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), robust), -1.0),
+        active=np.ones(len(rows), dtype=bool),
+    )
+
+
+def _normal_equations(
+    work: _WorkingSet, robust: bool
+) -> tuple[list[list[np.ndarray]], list[np.ndarray], np.ndarray]:
+    """The damped system (J'WJ + lam diag(J'WJ)) s = J'W r of every row (lower triangle of H, and g) with the
+    IRLS weights of the loss and the parameters held at their bounds; and the rows whose system is not
+    finite."""
+    p = work.theta.shape[1]
+    w_irls = work.w * _irls_weight(work.resid, robust) if robust else work.w
+    jw = [column * w_irls for column in work.jac]
+    h = [[_row_dot(jw[i], work.jac[j]) for j in range(i + 1)] for i in range(p)]
+    g = [_row_dot(column, work.resid) for column in jw]
+    diag = [h[i][i] for i in range(p)]
+    tiny = 1e-12 * (1.0 + np.maximum.reduce(diag)) if p > 1 else 1e-12 * (1.0 + diag[0])
+    for i in range(p):
+        h[i][i] = diag[i] * (1.0 + work.lam) + tiny
+    _hold_at_bounds(work, h, g)
+    bad = ~np.isfinite(sum(diag) + sum(g))
+    return h, g, bad
+
+
+def _hold_at_bounds(work: _WorkingSet, h: list[list[np.ndarray]], g: list[np.ndarray]) -> None:
+    """Hold a parameter at a bound that descent pushes outward: its row and column of the system become the
+    identity's and its gradient 0, so the others are solved for alone. Gauss-Newton then stays fast along the
+    bound, where the clipped full step would crawl."""
+    p = len(g)
+    held = [
+        ((work.theta[:, i] <= work.lower[:, i]) & (g[i] < 0))
+        | ((work.theta[:, i] >= work.upper[:, i]) & (g[i] > 0))
+        for i in range(p)
+    ]
+    for i in range(p):
+        if held[i].any():
+            g[i] = np.where(held[i], 0.0, g[i])
+            h[i][i] = np.where(held[i], 1.0, h[i][i])
+            for j in range(p):
+                if j != i:
+                    lo, hi = max(i, j), min(i, j)
+                    h[lo][hi] = np.where(held[i], 0.0, h[lo][hi])
+
+
+def _step(
+    work: _WorkingSet, kernel: Kernel, robust: bool, g: list[np.ndarray], step: np.ndarray
+) -> np.ndarray:
+    """Try ``step`` projected onto the bounds, keep it where the objective falls (shrinking lam, else growing
+    it) and say which rows are done (a tiny gain, a stall, a perfect fit or an exploded lam)."""
+    cand = np.clip(work.theta + step, work.lower, work.upper)
+    cand_pred, cand_jac = kernel(cand, work.data, True)
+    cand_resid = work.target - cand_pred
+    cand_obj = _row_dot(work.w, _rho(cand_resid, robust))
+    better = cand_obj < work.obj  # False for NaN
+    scale = np.maximum(np.abs(work.obj), work.floor)
+    gain = (work.obj - cand_obj) / scale
+    promised = sum(gi * (ci - ti) for gi, ci, ti in zip(g, cand.T, work.theta.T, strict=True)) / scale
+    if better.any():
+        work.theta[better], work.obj[better] = cand[better], cand_obj[better]
+        work.resid, work.jac = _take_better(better, [work.resid, *work.jac], [cand_resid, *cand_jac])
+    work.lam = np.where(better, work.lam / 3.0, work.lam * 5.0)
+    # |promise| tiny: at a stationary point (or boxed in by the bounds); a NaN promise (singular
+    # system) or a negative one (the projection onto the bounds turned the step uphill) lets lam grow
+    stalled = ~better & (np.abs(promised) < 1e-12)
+    perfect = work.obj <= work.perfect_obj  # every residual within ~1e-6: further steps only polish rounding
+    return (better & (gain < 1e-10)) | stalled | perfect | (work.lam > 1e10)
 
 
 def _take_better(
