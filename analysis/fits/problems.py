@@ -268,3 +268,14 @@ def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Pro
         fixed=() if free_floor else ("floor",),
         free=("floor", "ceil", "k", "x0") if free_floor else ("ceil", "k", "x0"),
     )
+
+
+def _problem_for(
+    law: str, x: np.ndarray, x2: np.ndarray | None, y: np.ndarray, floor: float | None
+) -> _Problem:
+    """The problem of a searched law (saturating, joint or logistic) on its points."""
+    if law == "saturating":
+        return _saturating_problem(x, y)
+    if law == "joint":
+        return _joint_problem(x, x2, y)
+    return _logistic_problem(x, y, floor)

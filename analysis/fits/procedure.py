@@ -11,6 +11,10 @@ Procedures (SCIENCE.md section 6):
 * ``logistic``: bounded least squares in linear space (scipy ``least_squares``, trf); the floor is fixed
   when given.
 
+The procedure reads top-down: ``_prepare`` (usable points, refusals, the power law's closed form, the law's
+problem, the best starts and the replicates' rows), the refinement of every prepared fit's rows together
+(``optimizer._refine_jobs``), then ``_finish`` (polish, residuals, notes, CIs).
+
 Many fits at once (``fit_points``, ``fit_table``): every fit is set up first (checks, start grid, replicates),
 then the rows of all fits of one law are refined together: each row carries its own target, data, bounds and
 fixed floor, points are padded to a common count with weight 0, each row's drawn points are moved to its front
@@ -20,8 +24,9 @@ equal fitting each triplet alone (to rounding), at one loop per chunk instead of
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -35,14 +40,9 @@ from analysis.fits.bootstrap import (
     _Replicates,
     _replicates,
 )
-from analysis.fits.laws import get_law
+from analysis.fits.laws import Law, get_law
 from analysis.fits.optimizer import _BATCH_MAX_ITER, _grid_losses, _polish, _refine_jobs, _Rows
-from analysis.fits.problems import (
-    _joint_problem,
-    _logistic_problem,
-    _Problem,
-    _saturating_problem,
-)
+from analysis.fits.problems import _Problem, _problem_for
 from analysis.fits.results import FitResult, _failed
 
 REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
@@ -147,14 +147,12 @@ class _FitRequest:
 class _Pending:
     """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
 
+    points: _Points
     rows: _Rows  # the point estimate's best grid starts first, then the replicates'
     n_top: int  # how many rows are the point estimate's starts
     reps: _Replicates | None
     bootstrap: int
     level: float
-    notes: list[str]
-    common: dict
-    refuse: Callable[[str], FitResult]
 
 
 @np.errstate(all="ignore")
@@ -175,117 +173,155 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
 
 
 def _prepare(request: _FitRequest) -> FitResult | _Pending:
-    """Everything of a fit before its refinement: checks and refusals, the power law's closed form, the
-    problem, the point estimate's best starts and the bootstrap replicates' rows."""
-    x, y, law, x2, floor = request.x, request.y, request.law, request.x2, request.floor
-    bootstrap, ci, seed = request.bootstrap, request.ci, request.seed
-    x_name, x2_name = request.x_name, request.x2_name
-    spec = get_law(law)
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if spec.needs_x2:
-        if x2 is None:
-            return _failed(spec, x_name, len(x), "the joint law needs tokens (x2) besides params", x2_name)
-        x2 = np.asarray(x2, dtype=float).ravel()
-        x2_name = x2_name or "x2"
-    keep = np.isfinite(x) & np.isfinite(y) & (np.isfinite(x2) if spec.needs_x2 else True)
-    notes = [] if keep.all() else [f"dropped {int((~keep).sum())} points with a missing value"]
-    x, y = x[keep], y[keep]
-    x2 = x2[keep] if spec.needs_x2 else None
-    n = len(x)
+    """Everything of a fit before its refinement: the usable points, refusals, the power law's closed form,
+    the law's problem, the point estimate's best starts and the bootstrap replicates' rows."""
+    points = _usable_points(request)
+    if isinstance(points, FitResult):
+        return points
+    refusal = _refusal(points, request.floor)
+    if refusal is not None:
+        return points.refuse(refusal)
+    if points.law.name == "power":
+        return _power_fit(points, request)
+    problem = _problem_for(points.law.name, points.x, points.x2, points.y, request.floor)
+    best = _best_starts(problem)
+    if best.size == 0:
+        return points.refuse("no start of the grid gives a finite prediction")
+    reps = None
+    if request.bootstrap > 0:
+        reps = _replicates(problem, points.groups, request.bootstrap, request.seed)
+    return _Pending(points, _search_rows(problem, best, reps), best.size, reps, request.bootstrap, request.ci)
 
-    def refuse(message: str) -> FitResult:
-        return _failed(spec, x_name, n, "; ".join([message, *notes]), x2_name if spec.needs_x2 else None)
 
-    if (x <= 0).any() or (spec.needs_x2 and (x2 <= 0).any()):
-        return refuse(f"{x_name} must be > 0 for a log axis ({int((x <= 0).sum())} points are not)")
-    if spec.needs_positive_y and (y <= 0).any():
-        return refuse(
-            f"the {law} law is fitted in log space and needs y > 0, but {int((y <= 0).sum())} of {n} "
+@dataclass(frozen=True, eq=False)
+class _Points:
+    """A fit's points without missing values, and what each of its results says about them."""
+
+    law: Law
+    x: np.ndarray
+    y: np.ndarray
+    x2: np.ndarray | None  # the joint law's tokens
+    x_name: str
+    x2_name: str | None
+    notes: tuple[str, ...]  # what was dropped
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    @cached_property
+    def groups(self) -> np.ndarray:
+        """Each point's scale as a group id: points at the same x (and x2) share one."""
+        scales = np.stack([self.x, self.x2], axis=1) if self.x2 is not None else self.x[:, None]
+        return np.unique(scales, axis=0, return_inverse=True)[1].ravel()
+
+    def refuse(self, message: str) -> FitResult:
+        """No fit, and why (with the notes)."""
+        return _failed(self.law, self.x_name, self.n, "; ".join([message, *self.notes]), self.x2_name)
+
+    def result(self, **fields: Any) -> FitResult:
+        """A fit on these points with ``fields`` (parameters, CIs, R^2, ...)."""
+        x2 = self.x2
+        return FitResult(
+            law=self.law.name,
+            x=self.x_name,
+            x2=self.x2_name,
+            r2_space=self.law.fitted_space,
+            n_points=self.n,
+            x_range=(float(self.x.min()), float(self.x.max())),
+            x2_range=None if x2 is None else (float(x2.min()), float(x2.max())),
+            **fields,
+        )
+
+
+def _usable_points(request: _FitRequest) -> _Points | FitResult:
+    """The request's points with a missing value dropped (and counted); refused if the joint law has no x2."""
+    law = get_law(request.law)
+    x = np.asarray(request.x, dtype=float).ravel()
+    y = np.asarray(request.y, dtype=float).ravel()
+    x2, x2_name = None, None
+    if law.needs_x2:
+        if request.x2 is None:
+            message = "the joint law needs tokens (x2) besides params"
+            return _failed(law, request.x_name, len(x), message, request.x2_name)
+        x2 = np.asarray(request.x2, dtype=float).ravel()
+        x2_name = request.x2_name or "x2"
+    keep = np.isfinite(x) & np.isfinite(y) & (np.isfinite(x2) if x2 is not None else True)
+    notes = () if keep.all() else (f"dropped {int((~keep).sum())} points with a missing value",)
+    return _Points(law, x[keep], y[keep], None if x2 is None else x2[keep], request.x_name, x2_name, notes)
+
+
+def _refusal(points: _Points, floor: float | None) -> str | None:
+    """Why the law cannot be fitted to these points (non-positive log axes, too few points or scales, a flat
+    curve), or None."""
+    law, x, x2, y, n = points.law, points.x, points.x2, points.y, points.n
+    if (x <= 0).any() or (x2 is not None and (x2 <= 0).any()):
+        return f"{points.x_name} must be > 0 for a log axis ({int((x <= 0).sum())} points are not)"
+    if law.needs_positive_y and (y <= 0).any():
+        return (
+            f"the {law.name} law is fitted in log space and needs y > 0, but {int((y <= 0).sum())} of {n} "
             "values are <= 0: choose --law logistic, or a loss-like metric"
         )
-    n_free = len(spec.params) - (1 if law == "logistic" and floor is not None else 0)
+    n_free = len(law.params) - (1 if law.name == "logistic" and floor is not None else 0)
     if n < n_free + 1:
-        return refuse(
-            f"the {law} law has {n_free} free parameters and needs at least {n_free + 1} points, got {n}"
+        return (
+            f"the {law.name} law has {n_free} free parameters and needs at least {n_free + 1} points, got {n}"
         )
-    scales = np.stack([x, x2], axis=1) if spec.needs_x2 else x[:, None]
-    groups = np.unique(scales, axis=0, return_inverse=True)[1].ravel()
-    if groups.max() + 1 < n_free:
-        return refuse(f"the {law} law needs at least {n_free} distinct scales, got {groups.max() + 1}")
+    n_scales = points.groups.max() + 1
+    if n_scales < n_free:
+        return f"the {law.name} law needs at least {n_free} distinct scales, got {n_scales}"
     if np.ptp(y) == 0:  # no law's shape is identified by a flat line (and its bounds would collapse)
-        return refuse(f"the curve is constant (all {n} values are {y[0]:.6g}): there is no trend to fit")
+        return f"the curve is constant (all {n} values are {y[0]:.6g}): there is no trend to fit"
+    return None
 
-    common = {
-        "law": law,
-        "x": x_name,
-        "x2": x2_name if spec.needs_x2 else None,
-        "r2_space": spec.fitted_space,
-        "n_points": n,
-        "x_range": (float(x.min()), float(x.max())),
-        "x2_range": (float(x2.min()), float(x2.max())) if spec.needs_x2 else None,
-    }
-    if law == "power":
-        params, cis, residuals, n_ok, n_bad = _fit_power(x, y, groups, bootstrap, ci, seed)
-        if not all(np.isfinite(v) for v in params.values()):
-            return refuse("the log-log least squares gave no finite line")
-        return FitResult(
-            params=params,
-            ci=cis,
-            r2=_r2(residuals, np.log(y)),
-            residuals=residuals,
-            ok=True,
-            message="; ".join(notes),
-            objective=float((residuals**2).sum()),
-            n_bootstrap=n_ok,
-            n_bootstrap_failed=n_bad,
-            **common,
-        )
 
-    if law == "saturating":
-        problem = _saturating_problem(x, y)
-    elif law == "joint":
-        problem = _joint_problem(x, x2, y)
-    else:
-        problem = _logistic_problem(x, y, floor)
-    losses = _grid_losses(problem, np.ones((1, n)))[0]
-    order = np.argsort(losses)[:REFINE_TOP]
-    order = order[np.isfinite(losses[order])]
-    if order.size == 0:
-        return refuse("no start of the grid gives a finite prediction")
-    # the point estimate's starts and every replicate's starts are refined in one batch (one loop, not two)
-    # (the point estimate is refined to the end and polished; replicates of a log-space law stop once perfect)
-    starts, weights, limits = (
-        problem.grid[order],
-        np.ones((order.size, n)),
-        np.full(order.size, _BATCH_MAX_ITER),
+def _power_fit(points: _Points, request: _FitRequest) -> FitResult:
+    """The power law in closed form, with its bootstrap CIs."""
+    x, y = points.x, points.y
+    params, cis, residuals, n_ok, n_bad = _fit_power(
+        x, y, points.groups, request.bootstrap, request.ci, request.seed
     )
-    settle = np.zeros(order.size, dtype=bool)
-    reps = _replicates(problem, groups, bootstrap, seed) if bootstrap > 0 else None
+    if not all(np.isfinite(v) for v in params.values()):
+        return points.refuse("the log-log least squares gave no finite line")
+    return points.result(
+        params=params,
+        ci=cis,
+        r2=_r2(residuals, np.log(y)),
+        residuals=residuals,
+        ok=True,
+        message="; ".join(points.notes),
+        objective=float((residuals**2).sum()),
+        n_bootstrap=n_ok,
+        n_bootstrap_failed=n_bad,
+    )
+
+
+def _best_starts(problem: _Problem) -> np.ndarray:
+    """The ``REFINE_TOP`` grid starts with the lowest objective on all points, best first (finite only)."""
+    losses = _grid_losses(problem, np.ones((1, len(problem.target))))[0]
+    order = np.argsort(losses)[:REFINE_TOP]
+    return order[np.isfinite(losses[order])]
+
+
+def _search_rows(problem: _Problem, best: np.ndarray, reps: _Replicates | None) -> _Rows:
+    """The point estimate's best starts and every replicate's starts, refined in one batch (one loop, not
+    two): the point estimate to the end (it is polished after), a log-space law's replicates until perfect."""
+    n = len(problem.target)
+    starts, weights = problem.grid[best], np.ones((best.size, n))
+    limits, settle = np.full(best.size, _BATCH_MAX_ITER), np.zeros(best.size, dtype=bool)
     if reps is not None:
         starts = np.concatenate([starts, reps.starts])
         weights = np.concatenate([weights, reps.weights])
         limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
         settle = np.concatenate([settle, np.full(len(reps.starts), problem.robust)])
-    return _Pending(
-        rows=_Rows(problem, starts, weights, limits, settle),
-        n_top=order.size,
-        reps=reps,
-        bootstrap=bootstrap,
-        level=ci,
-        notes=notes,
-        common=common,
-        refuse=refuse,
-    )
+    return _Rows(problem, starts, weights, limits, settle)
 
 
 def _finish(
     pending: _Pending, all_thetas: np.ndarray, all_values: np.ndarray, all_converged: np.ndarray
 ) -> FitResult:
     """A fit from its refined rows: the best start polished by scipy, residuals, notes and bootstrap CIs."""
-    problem, reps, notes, refuse = pending.rows.problem, pending.reps, pending.notes, pending.refuse
-    bootstrap, ci, common = pending.bootstrap, pending.level, pending.common
-    spec = problem.law
+    problem, reps, points = pending.rows.problem, pending.reps, pending.points
     n_top = pending.n_top
     thetas, values, converged = (
         all_thetas[:n_top],
@@ -299,16 +335,18 @@ def _finish(
         theta, value = polished, polished_value
     natural = problem.to_natural(theta[None, :])[0]
     if not (polish_ok or converged[best]) or not np.isfinite(value) or not np.isfinite(natural).all():
-        return refuse(f"the fit did not converge from the {n_top} best grid starts")
+        return points.refuse(f"the fit did not converge from the {n_top} best grid starts")
     residuals = problem.target - problem.model(theta[None, :], False)[0][0]
-    notes.extend(_bound_notes(problem, theta))
+    notes = [*points.notes, *_bound_notes(problem, theta)]
     cis, n_ok, n_bad = ({}, 0, 0)
     if reps is not None:
-        cis, n_ok, n_bad = _replicate_cis(problem, reps, all_thetas[n_top:], all_values[n_top:], ci)
+        cis, n_ok, n_bad = _replicate_cis(
+            problem, reps, all_thetas[n_top:], all_values[n_top:], pending.level
+        )
         if n_bad:
-            notes.append(f"{n_bad} of {bootstrap} bootstrap replicates failed and were dropped")
-    return FitResult(
-        params={name: float(v) for name, v in zip(spec.params, natural, strict=True)},
+            notes.append(f"{n_bad} of {pending.bootstrap} bootstrap replicates failed and were dropped")
+    return points.result(
+        params={name: float(v) for name, v in zip(problem.law.params, natural, strict=True)},
         ci=cis,
         r2=_r2(residuals, problem.target),
         residuals=residuals,
@@ -318,5 +356,4 @@ def _finish(
         objective=value,
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
-        **common,
     )
