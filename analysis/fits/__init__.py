@@ -12,7 +12,7 @@ Modules, from the bottom up (each imports only those above it):
 * ``stage``: ``fit_points`` (the pipeline's fit stage) and ``fit_table``.
 """
 
-from analysis.fits.backtesting import backtest
+from analysis.fits.backtesting import backtest, held_out, held_out_rows, holds_out_largest
 from analysis.fits.bootstrap import REPLICATE_TOP
 from analysis.fits.laws import DEFAULT_LAWS, LAWS, Law, default_law, evaluate, get_law
 from analysis.fits.problems import HUBER_DELTA
@@ -38,4 +38,7 @@ __all__ = [
     "fit_points",
     "fit_table",
     "get_law",
+    "held_out",
+    "held_out_rows",
+    "holds_out_largest",
 ]

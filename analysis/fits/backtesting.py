@@ -1,14 +1,59 @@
-"""Backtests: a law fitted without the largest scales (smallest losses), judged on the held-out points."""
+"""Backtests: a law fitted without the largest scales (smallest losses), judged on the held-out points.
+
+The hold-out rule lives here once (``held_out``, ``held_out_rows``, ``holds_out_largest``): a backtest with
+holdout K holds out every point at the K largest distinct x values among the points with both x and y, per
+family x task x metric; on a loss axis, where the most capable models have the smallest x, the K smallest.
+The fit stage and the app's plots both use it, so the points drawn as held out are the ones the fit left out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 import numpy as np
+import polars as pl
 
+from analysis import schema as S
 from analysis.errors import InputError
 from analysis.fits.procedure import _fit_many, _FitRequest
 from analysis.fits.results import Backtest, FitResult
+
+
+def holds_out_largest(axis: str) -> bool:
+    """Whether a backtest against ``axis`` holds out its largest values (the smallest on a loss axis)."""
+    return axis != S.LOSS
+
+
+def held_out(x: np.ndarray, y: np.ndarray, holdout: int, *, largest: bool = True) -> np.ndarray:
+    """Which points a backtest holds out: those at the ``holdout`` largest distinct x (smallest when not
+    ``largest``) among the points with a finite x and y. All False for holdout <= 0."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    present = np.isfinite(x) & np.isfinite(y)
+    if holdout <= 0:
+        return np.zeros(x.shape, dtype=bool)
+    scales = np.unique(x[present])
+    held_scales = scales[-holdout:] if largest else scales[:holdout]
+    return present & np.isin(x, held_scales)
+
+
+def held_out_rows(points: pl.DataFrame, axis: str, holdout: int) -> pl.Series:
+    """For each row of a points frame, whether a backtest against ``axis`` with ``holdout`` holds it out.
+
+    The rule of ``held_out``, applied per family x task x metric as the fit stage does (Boolean, same rows).
+    """
+    if holdout <= 0 or points.is_empty() or axis not in points.columns:
+        return pl.Series("held_out", [False] * points.height, dtype=pl.Boolean)
+    mask = np.zeros(points.height, dtype=bool)
+    keys = [c for c in (S.FAMILY, S.TASK, S.METRIC) if c in points.columns]
+    indexed = points.with_row_index("_row")
+    groups = indexed.partition_by(keys, maintain_order=True) if keys else [indexed]
+    for group in groups:
+        x = group[axis].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        y = group[S.VALUE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        held = held_out(x, y, holdout, largest=holds_out_largest(axis))
+        mask[group["_row"].to_numpy()[held]] = True
+    return pl.Series("held_out", mask, dtype=pl.Boolean)
 
 
 def backtest(
@@ -87,9 +132,7 @@ def _holdout_split(
     y = np.asarray(y, dtype=float).ravel()
     x2 = None if x2 is None else np.asarray(x2, dtype=float).ravel()
     present = np.isfinite(x) & np.isfinite(y)
-    scales = np.unique(x[present])
-    held_scales = scales[-holdout:] if largest else scales[:holdout]
-    held = present & np.isin(x, held_scales)
+    held = held_out(x, y, holdout, largest=largest)
     train = present & ~held
     request = replace(
         template, x=x[train], y=y[train], x2=None if x2 is None else x2[train], law=law, floor=floor

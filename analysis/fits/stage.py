@@ -9,7 +9,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.fits.backtesting import _HeldOut, _judge_backtest, _queue_fit
+from analysis.fits.backtesting import _HeldOut, _judge_backtest, _queue_fit, holds_out_largest
 from analysis.fits.laws import default_law, get_law
 from analysis.fits.procedure import _fit_many, _FitRequest
 from analysis.fits.results import _FRAME_SCHEMA, Backtest, FitResult, FitSet, _frame_row
@@ -89,7 +89,7 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
         request = _FitRequest(
             xs, values, law, x2s, floor, settings.bootstrap, settings.ci, settings.seed, x_col, x2_col
         )
-        held = _queue_fit(requests, request, settings.holdout, x_col != S.LOSS)
+        held = _queue_fit(requests, request, settings.holdout, holds_out_largest(x_col))
         note = ""
         if skipped:
             skipped_total += skipped
@@ -161,7 +161,7 @@ def fit_table(
         request = _FitRequest(
             xs, ys, law, x2s, None, settings.bootstrap, settings.ci, settings.seed, x_col, x2_name
         )
-        held = _queue_fit(requests, request, settings.holdout, x_col != S.LOSS)
+        held = _queue_fit(requests, request, settings.holdout, holds_out_largest(x_col))
         pending.append((key, held))
     fitted = iter(_fit_many(requests))
     for key, held in pending:

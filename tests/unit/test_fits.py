@@ -10,7 +10,18 @@ import polars as pl
 import pytest
 
 from analysis import fits as F
-from analysis.fits import backtest, bootstrap, fit_law, fit_points, fit_table, optimizer, problems
+from analysis.fits import (
+    backtest,
+    bootstrap,
+    fit_law,
+    fit_points,
+    fit_table,
+    held_out,
+    held_out_rows,
+    holds_out_largest,
+    optimizer,
+    problems,
+)
 from analysis.fits.laws import joint, logistic, saturating
 from analysis.options import FitSettings
 from analysis.schema import MetricSpec, PointSet
@@ -300,6 +311,46 @@ def test_backtest_with_too_little_training_data_says_so():
     x = np.logspace(7, 9, 4)
     bt = backtest(x, saturating(x, 1.0, 5.0, 0.3), "saturating", holdout=2)
     assert not bt.ok and np.isnan(bt.predicted).all() and np.isnan(bt.mae)
+
+
+def test_the_hold_out_rule_takes_whole_scales_among_points_with_values():
+    x = np.array([1.0, 2.0, 2.0, 3.0, 4.0, np.nan])
+    y = np.array([0.1, 0.2, 0.3, 0.4, np.nan, 0.5])  # x = 4 has no value: it is not a point
+    assert held_out(x, y, 1).tolist() == [False, False, False, True, False, False]
+    assert held_out(x, y, 2).tolist() == [False, True, True, True, False, False]  # both points at x = 2
+    assert held_out(x, y, 1, largest=False).tolist() == [True, False, False, False, False, False]
+    assert not held_out(x, y, 0).any() and held_out(x, y, 9).sum() == 4
+    assert holds_out_largest("params") and holds_out_largest("flops") and not holds_out_largest("loss")
+
+
+def test_held_out_rows_apply_the_rule_per_group_and_on_a_loss_axis_the_smallest_losses():
+    frame = pl.DataFrame(
+        {
+            "family": ["a", "a", "a", "a", "b", "b", "a", "a"],
+            "task": ["t"] * 6 + ["u", "u"],
+            "metric": ["m"] * 8,
+            "model": ["a1", "a2", "a3", "a4", "b1", "b2", "a1", "a2"],
+            "params": [1e7, 1e8, 1e9, 1e10, 1e7, 1e8, 1e7, 1e8],
+            "loss": [4.0, 3.0, 2.5, 2.0, 3.5, 4.5, 4.0, 3.0],
+            "value": [0.1, 0.2, 0.3, None, 0.1, 0.2, 0.1, 0.2],  # a4 has no value: not a point
+        }
+    )
+    by_params = [False, False, True, False, False, True, False, True]
+    assert held_out_rows(frame, "params", 1).to_list() == by_params
+    by_loss = [False, False, True, False, True, False, False, True]  # the smallest loss of each group
+    assert held_out_rows(frame, "loss", 1).to_list() == by_loss
+    assert not held_out_rows(frame, "params", 0).any() and held_out_rows(frame.head(0), "loss", 1).len() == 0
+
+
+def test_the_fit_stage_holds_out_the_rows_the_rule_names_also_on_a_loss_axis():
+    losses = np.linspace(4.0, 2.0, 7)
+    rows = curve_rows("a", "t", "exact_match", np.logspace(7, 10, 7), logistic(losses, 0.0, 1.0, -40.0, 0.45))
+    points = make_points([row | {"loss": loss} for row, loss in zip(rows, losses, strict=True)])
+    frame = points.frame.with_columns(pl.Series("loss", losses))
+    fits = fit_points(PointSet(frame=frame), FitSettings(x="loss", holdout=2, bootstrap=0))
+    held = frame.filter(held_out_rows(frame, "loss", 2))["loss"].to_numpy()
+    np.testing.assert_array_equal(np.sort(fits.backtests[("a", "t", "exact_match")].x), np.sort(held))
+    np.testing.assert_allclose(np.sort(held), [2.0, 2.0 + 2.0 / 6])
 
 
 # --------------------------------------------------------------------------------------------- stages
