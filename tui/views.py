@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.fits import held_out_rows
 from tui.state import AXES, ViewSettings
 from tui.widgets.plot import PlotSpec, Series
 
@@ -208,31 +209,6 @@ def backtest_for(analysis: Any, family: str, task: str, metric: str) -> Any:
     return (getattr(fits, "backtests", None) or {}).get((family, task, metric))
 
 
-def held_out_models(
-    points: pl.DataFrame, axis: str, holdout: int, analysis: Any = None, metric: str | None = None
-) -> set[tuple[str, str]]:
-    """(family, model) of the points a backtest fits without.
-
-    Taken from the fit stage's backtests (their held-out scales) when they exist; otherwise (no fits yet, or
-    a family whose backtest failed) the ``holdout`` largest scales per family, the rule the fit stage uses.
-    """
-    if holdout <= 0 or points.is_empty():
-        return set()
-    held: set[tuple[str, str]] = set()
-    for (family,), group in points.filter(pl.col(axis).is_not_null()).group_by(["family"]):
-        task = group["task"][0] if "task" in group.columns else None
-        backtest = backtest_for(analysis, family, task, metric) if analysis is not None else None
-        held_x = np.asarray(getattr(backtest, "x", ()), dtype=float)
-        if backtest is not None and getattr(backtest, "fit", None) is not None and held_x.size:
-            scales = group[axis].to_numpy()
-            mask = np.isclose(scales[:, None], held_x[None, :], rtol=1e-9).any(axis=1)
-            held |= {(family, m) for m in group.filter(pl.Series(mask))["model"].to_list()}
-            continue
-        top = group.unique(subset=["model"]).sort(axis, descending=True).head(holdout)
-        held |= {(family, m) for m in top["model"].to_list()}
-    return held
-
-
 def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -> pl.DataFrame:
     """The points of one task and metric against the chosen axis (model, scale, value, CI, n, held out)."""
     points = _frame(analysis, "points")
@@ -242,7 +218,8 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     chosen = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if settings.family is not None:
         chosen = chosen.filter(pl.col("family") == settings.family)
-    held = held_out_models(chosen, settings.axis, settings.holdout, analysis, metric)
+    held_rows = chosen.filter(held_out_rows(chosen, settings.axis, settings.holdout))
+    held = set(zip(held_rows["family"].to_list(), held_rows["model"].to_list(), strict=True))
     chosen = chosen.sort(["family", settings.axis], nulls_last=True)
     return chosen.select(
         "family",
