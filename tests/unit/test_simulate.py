@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from analysis.errors import InputError
-from analysis.intervals import wilson_interval
+from analysis.resampling.intervals import wilson_interval
 from analysis.simulate import mc_grade_probability, mirage_curves, simulate, write_samples
 
 C, ALPHA, LENGTH, CHOICES, ITEMS = 5.66e6, -0.4, 8, 4, 2000
