@@ -55,6 +55,55 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     of it. Items are ordered by the hash of their id and models by scale, so the numbers do not depend on the
     order of the input rows.
     """
+    runs, item_hash = _runs(frame)
+    models = _models(frame, runs)
+    ranks, item_index, group_items = _items(frame, runs, item_hash)
+    del item_hash
+    offsets = np.r_[0, np.cumsum(group_items * models.counts)]
+    if ranks is not None and len(_factorize(runs.pair_of_run)[0]) == len(runs.starts):
+        # every run covers all of its task's items and each model has one run: no cell twice, none empty
+        model_row = models.rank[runs.pair_of_run]
+        buffers = _matrices_by_run(
+            frame, metrics, runs.starts, runs.group_of_run, model_row, ranks, models.counts
+        )
+        has_row = None
+    else:
+        if ranks is not None:  # a model with two runs: cells from the ranks, then the general check
+            item_index = np.concatenate([ranks[g] for g in runs.group_of_run.tolist()])
+        run_base = offsets[runs.group_of_run] + models.rank[runs.pair_of_run] * group_items[runs.group_of_run]
+        cell = np.repeat(run_base, runs.lengths) + item_index
+        del item_index
+        has_row = _cells_filled_once(frame, cell, int(offsets[-1]))
+        shapes = [(int(m), int(n)) for m, n in zip(models.counts, group_items, strict=True)]
+        buffers = _matrices_by_cell(frame, metrics, cell, offsets, shapes)
+        del cell
+    return _assemble(frame, runs, models, buffers, has_row, offsets, group_items, settings)
+
+
+@dataclass(frozen=True, eq=False)
+class _Runs:
+    """Runs of rows with equal family, task and model, each coded by its family x task group and model."""
+
+    starts: np.ndarray  # first row of each run
+    lengths: np.ndarray
+    group_of_run: np.ndarray  # family x task code
+    group_first_run: np.ndarray  # each group's first run
+    model_code: np.ndarray  # model code (over all groups)
+    n_all_models: int
+    pair_keys: np.ndarray  # distinct group * n_all_models + model code: one per model of a group
+    pair_first_run: np.ndarray  # each pair's first run
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_first_run)
+
+    @property
+    def pair_of_run(self) -> np.ndarray:
+        return self.group_of_run * self.n_all_models + self.model_code
+
+
+def _runs(frame: pl.DataFrame) -> tuple[_Runs, np.ndarray]:
+    """The frame's runs, coded from the 64-bit hashes of family, task and model; and each row's item hash."""
     height = frame.height
     names = (FAMILY, TASK, MODEL)
     *hashes, item_hash = column_hashes(frame, [*names, ITEM])  # Series ops, all four at once on threads
@@ -67,11 +116,35 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
     model_keys, _, model_code = _factorize(model_hash)
     del family_hash, task_hash, model_hash
     _, group_first_run, group_of_run = _factorize(family_code * len(task_keys) + task_code)
-    n_groups, n_all_models = len(group_first_run), len(model_keys)
+    n_all_models = len(model_keys)
     pair_keys, pair_first_run, _ = _factorize(group_of_run * n_all_models + model_code)
+    runs = _Runs(
+        run_starts,
+        run_lengths,
+        group_of_run,
+        group_first_run,
+        model_code,
+        n_all_models,
+        pair_keys,
+        pair_first_run,
+    )
+    return runs, item_hash
 
-    # models: per group ranked by params, tokens, flops, then name, from each model's first row
-    pair_rows = run_starts[pair_first_run]
+
+@dataclass(frozen=True, eq=False)
+class _Models:
+    """The models of every group, ranked by params, tokens, flops, then name (from each model's first row)."""
+
+    names: list[str]  # per (group, model) pair
+    scales: np.ndarray  # per pair: params, tokens, flops, loss (NaN when unknown)
+    rank: np.ndarray  # per pair key: the model's row in its group's matrices
+    of_group: list[list[int]]  # per group: its pairs in rank order
+    counts: np.ndarray  # per group: how many models
+
+
+def _models(frame: pl.DataFrame, runs: _Runs) -> _Models:
+    """Each group's models and their order: ascending params, tokens, flops (unknown last), then name."""
+    pair_rows = runs.starts[runs.pair_first_run]
     pair_names = frame[MODEL].gather(pair_rows).cast(pl.Utf8).to_list()
     pair_scales = np.column_stack(
         [
@@ -81,9 +154,10 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             for s in SCALES
         ]
     )
+    pair_keys, n_all_models = runs.pair_keys, runs.n_all_models
     pair_group = pair_keys // n_all_models
-    model_rank = np.full(n_groups * n_all_models, -1, dtype=np.int64)
-    models_of_group: list[list[int]] = [[] for _ in range(n_groups)]
+    model_rank = np.full(runs.n_groups * n_all_models, -1, dtype=np.int64)
+    models_of_group: list[list[int]] = [[] for _ in range(runs.n_groups)]
     for p in sorted(
         range(len(pair_keys)),
         key=lambda p: (
@@ -96,55 +170,77 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
         model_rank[pair_keys[p]] = len(members)
         members.append(p)
     group_models = np.array([len(m) for m in models_of_group], dtype=np.int64)
+    return _Models(pair_names, pair_scales, model_rank, models_of_group, group_models)
 
-    # items: ranked by the hash of their id within each group; cells model-major (a model's items together)
-    ranks = _items_by_layout(item_hash, run_starts, run_lengths, group_of_run, group_first_run)
-    item_index = None
+
+def _items(
+    frame: pl.DataFrame, runs: _Runs, item_hash: np.ndarray
+) -> tuple[list[np.ndarray] | None, np.ndarray | None, np.ndarray]:
+    """Items ranked by the hash of their id within each group: per group the ranks of its first run's items
+    when every run lists the same ids (``_items_by_layout``), else each row's item index; and the number of
+    items of each group."""
+    ranks = _items_by_layout(item_hash, runs.starts, runs.lengths, runs.group_of_run, runs.group_first_run)
     if ranks is None:
-        item_index, group_items = _items_by_code(frame, item_hash, run_lengths, group_of_run, n_groups)
-    else:
-        group_items = np.array([len(rank) for rank in ranks], dtype=np.int64)
-    del item_hash
+        item_index, group_items = _items_by_code(
+            frame, item_hash, runs.lengths, runs.group_of_run, runs.n_groups
+        )
+        return None, item_index, group_items
+    return ranks, None, np.array([len(rank) for rank in ranks], dtype=np.int64)
 
-    offsets = np.r_[0, np.cumsum(group_items * group_models)]
-    pair_of_run = group_of_run * n_all_models + model_code
-    run_base = offsets[group_of_run] + model_rank[pair_of_run] * group_items[group_of_run]
-    has_row = None
-    if ranks is not None and len(_factorize(pair_of_run)[0]) == len(run_starts):
-        # every run covers all of its task's items and each model has one run: no cell twice, none empty
-        model_row = model_rank[pair_of_run]
-        buffers = _matrices_by_run(frame, metrics, run_starts, group_of_run, model_row, ranks, group_models)
-    else:
-        if ranks is not None:  # a model with two runs: cells from the ranks, then the general check
-            item_index = np.concatenate([ranks[g] for g in group_of_run.tolist()])
-        cell = np.repeat(run_base, run_lengths) + item_index
-        del item_index
-        cell_counts = np.bincount(cell, minlength=int(offsets[-1]))
-        if cell_counts.max(initial=0) > 1:
-            row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
-            raise InputError(
-                f"scored samples: duplicate rows for family {frame[FAMILY][row]!r}, task "
-                f"{frame[TASK][row]!r}, model {frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one "
-                "row per model x task x item"
-            )
-        has_row = cell_counts > 0
-        del cell_counts
-        shapes = [(int(m), int(n)) for m, n in zip(group_models, group_items, strict=True)]
-        buffers = {}
-        for metric in metrics:
-            buffer = np.full(int(offsets[-1]), np.nan)
-            buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
-            buffers[metric] = {  # items x models views of the flat buffer
-                g: buffer[offsets[g] : offsets[g + 1]].reshape(shape).T for g, shape in enumerate(shapes)
-            }
-        del cell
 
-    group_rows = run_starts[group_first_run]
+def _cells_filled_once(frame: pl.DataFrame, cell: np.ndarray, size: int) -> np.ndarray:
+    """Which of the ``size`` cells have a row; an input error naming the first cell given twice."""
+    cell_counts = np.bincount(cell, minlength=size)
+    if cell_counts.max(initial=0) > 1:
+        row = int(np.flatnonzero(cell == int(np.argmax(cell_counts)))[1])
+        raise InputError(
+            f"scored samples: duplicate rows for family {frame[FAMILY][row]!r}, task "
+            f"{frame[TASK][row]!r}, model {frame[MODEL][row]!r}, item {frame[ITEM][row]!r}; keep one "
+            "row per model x task x item"
+        )
+    return cell_counts > 0
+
+
+def _matrices_by_cell(
+    frame: pl.DataFrame,
+    metrics: list[str],
+    cell: np.ndarray,
+    offsets: np.ndarray,
+    shapes: list[tuple[int, int]],
+) -> dict[str, dict[int, np.ndarray]]:
+    """Per metric, every group's items x models matrix as a view of one flat buffer filled by one scatter."""
+    buffers = {}
+    for metric in metrics:
+        buffer = np.full(int(offsets[-1]), np.nan)
+        buffer[cell] = frame[metric].cast(pl.Float64).to_numpy()
+        buffers[metric] = {  # items x models views of the flat buffer
+            g: buffer[offsets[g] : offsets[g + 1]].reshape(shape).T for g, shape in enumerate(shapes)
+        }
+    return buffers
+
+
+def _assemble(
+    frame: pl.DataFrame,
+    runs: _Runs,
+    models: _Models,
+    buffers: dict[str, dict[int, np.ndarray]],
+    has_row: np.ndarray | None,
+    offsets: np.ndarray,
+    group_items: np.ndarray,
+    settings: ResampleSettings,
+) -> list[_Group]:
+    """The groups with their names, models, scales and the matrices of the metrics they have a value of,
+    after the subsample (its cells become NaN)."""
+    group_rows = runs.starts[runs.group_first_run]
     families = frame[FAMILY].gather(group_rows).cast(pl.Utf8).to_list()
     tasks = frame[TASK].gather(group_rows).cast(pl.Utf8).to_list()
     groups = []
-    for g in range(n_groups):
-        start, stop, shape = int(offsets[g]), int(offsets[g + 1]), (int(group_models[g]), int(group_items[g]))
+    for g in range(runs.n_groups):
+        start, stop, shape = (
+            int(offsets[g]),
+            int(offsets[g + 1]),
+            (int(models.counts[g]), int(group_items[g])),
+        )
         dropped = None
         if settings.subsample is not None:
             has = (
@@ -161,12 +257,12 @@ def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings)
             if not np.isnan(matrix).all():
                 values[metric] = matrix
         if values:
-            members = models_of_group[g]
+            members = models.of_group[g]
             scales = tuple(
-                {s: None if np.isnan(v) else float(v) for s, v in zip(SCALES, pair_scales[p], strict=True)}
+                {s: None if np.isnan(v) else float(v) for s, v in zip(SCALES, models.scales[p], strict=True)}
                 for p in members
             )
-            names = tuple(pair_names[p] for p in members)
+            names = tuple(models.names[p] for p in members)
             groups.append(_Group(families[g], tasks[g], names, scales, values))
     return groups
 
