@@ -4,17 +4,26 @@ A 0/1 metric measured on n items resolves only steps of 1/n; 0 of n is not "zero
 section 4), so binary points carry one of these intervals. Both are two-sided at ``level``. For k = 0 the
 upper bound is ``1 - ((1 - level) / 2) ** (1 / n)`` (exact, about 3.7/n at 95%) or ``z**2 / (n + z**2)``
 (Wilson, about 3.8/n): the two-sided cousins of the one-sided rule of three (3/n). n = 0 gives NaN bounds.
+
+scipy is imported on first use, not with the module: the interface process imports ``analysis.fits``, which
+draws its bootstrap counts through ``analysis.resampling``, and must not load scipy (seconds of import).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise ValueError(f"confidence level must be between 0 and 1 (exclusive), got {level}")
+
+
+def _z(level: float) -> float:
+    """The two-sided normal quantile of ``level`` (1.96 at 0.95)."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
 def _as_arrays(k: object, n: object) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +38,7 @@ def wilson_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarr
     """
     _check_level(level)
     k_arr, n_arr = _as_arrays(k, n)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = _z(level)
     z2 = z * z
     with np.errstate(divide="ignore", invalid="ignore"):
         p_hat = k_arr / n_arr
@@ -46,6 +55,8 @@ def wilson_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarr
 
 def exact_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Clopper-Pearson ("exact") interval from beta quantiles; lo = 0 at k = 0 and hi = 1 at k = n."""
+    from scipy import stats
+
     _check_level(level)
     k_arr, n_arr = _as_arrays(k, n)
     tail = (1.0 - level) / 2.0
@@ -64,5 +75,5 @@ def normal_interval(value: object, stderr: object, level: float = 0.95) -> tuple
     value_arr, stderr_arr = np.broadcast_arrays(
         np.asarray(value, dtype=np.float64), np.asarray(stderr, dtype=np.float64)
     )
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = _z(level)
     return value_arr - z * stderr_arr, value_arr + z * stderr_arr
