@@ -16,15 +16,16 @@ import numpy as np
 
 from analysis.fits.optimizer import _grid_losses
 from analysis.fits.problems import _Problem
+from analysis.resampling.seeds import draw_counts
 
 REPLICATE_TOP = 3  # grid starts refined (batched) per bootstrap replicate
 _REPLICATE_MAX_ITER = 100  # per replicate: leaves ~1e-4 in exponents, far inside any CI (measured)
 
 
-def _multiplicities(rng: np.random.Generator, n: int, replicates: int) -> np.ndarray:
-    """How many times each point is drawn in each bootstrap replicate: (B, n) integer counts summing to n."""
-    draws = rng.integers(0, n, size=(replicates, n)) + n * np.arange(replicates)[:, None]
-    return np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n).astype(float)
+def _counts(seed: int, n: int, replicates: int) -> np.ndarray:
+    """How many times each point is drawn in each bootstrap replicate: (B, n) counts summing to n, by the
+    analysis' one count draw (``analysis.resampling.seeds.draw_counts``)."""
+    return draw_counts(np.random.default_rng(seed), n, replicates)
 
 
 def _distinct_drawn(groups: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ def _replicates(problem: _Problem, groups: np.ndarray, bootstrap: int, seed: int
     On a handful of points many replicates draw the same multiset (4 points have only 35): each distinct one
     is fitted once and its result handed to all its copies, which is exact and often several times less work.
     """
-    counts = _multiplicities(np.random.default_rng(seed), len(problem.target), bootstrap)
+    counts = _counts(seed, len(problem.target), bootstrap)
     distinct, copy_of = np.unique(counts, axis=0, return_inverse=True)
     usable = _distinct_drawn(groups, distinct) >= problem.n_free  # fewer distinct scales: not identifiable
     losses = _grid_losses(problem, distinct)  # (R, S)

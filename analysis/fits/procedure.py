@@ -33,8 +33,8 @@ from threadpoolctl import threadpool_limits
 
 from analysis.fits.bootstrap import (
     _REPLICATE_MAX_ITER,
+    _counts,
     _distinct_drawn,
-    _multiplicities,
     _percentile_ci,
     _replicate_cis,
     _Replicates,
@@ -93,7 +93,7 @@ def _fit_power(
     residuals = t - (np.log(a[0]) + b[0] * u)
     if bootstrap <= 0:
         return params, {}, residuals, 0, 0
-    counts = _multiplicities(np.random.default_rng(seed), len(u), bootstrap)
+    counts = _counts(seed, len(u), bootstrap)
     ra, rb = weighted_line(counts)
     good = (_distinct_drawn(groups, counts) >= 2) & np.isfinite(ra) & np.isfinite(rb)
     if good.sum() < 2:

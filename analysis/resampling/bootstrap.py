@@ -1,16 +1,22 @@
 """The bootstrap engine: replicate means of every metric of every family x task, paired or unpaired.
 
-* the draws are resample-count matrices (B x items) multiplied into items x models value matrices. When every
-  metric of a task is 0/1, items with identical rows are exchangeable, so the counts are drawn as a
-  multinomial over the distinct rows (exact, and far cheaper when models are few). Otherwise (paired) ONE
-  count matrix is drawn per distinct item count n, from a stream keyed by ``(seed, n)``, and every task with
-  n items uses it through its own seeded random permutation of its items: the rows of a multinomial count
-  matrix are exchangeable, so each task's replicates are still an exact multinomial bootstrap, independent
-  across replicates. Tasks with the same n then share count rows: their replicate means are uncorrelated
-  (given the counts, the permutations are independent and every count row sums to n) but not independent;
-  nothing here compares replicates across tasks (emergence scores use one family x task x metric at a time).
-  The tasks sharing a draw are multiplied by it in one wide product (several times faster than one skinny
-  product per task). Above ``_SHARED_ENTRIES`` (B x n) each task draws its own counts in chunks instead;
+A replicate is a resample-count row (how often each item is drawn: ``seeds.draw_counts``) multiplied into the
+task's items x models value matrix, ``counts @ values / counts @ present``: a model missing a drawn item
+averages over the drawn items it has. Paired: one count row per replicate for every model and metric of a
+task. Unpaired: each model (and metric) draws its own; a 0/1 metric then draws ``Binomial(n, p_hat) / n``.
+When every metric of a task is 0/1, items with identical rows are exchangeable, so the counts are drawn as a
+multinomial over the distinct rows (exact, and far cheaper when models are few).
+
+Shared count draws (a statistical choice: ``shared_counts``). In the paired bootstrap ONE B x n count matrix
+is drawn per distinct item count n, from the stream ``(seed, "paired counts", n)``, and every task with n
+items uses it through its own seeded random permutation of its items. The rows of a multinomial count matrix
+are exchangeable, so each task's replicates are still an exact multinomial bootstrap, independent across
+replicates. The price: tasks with the same n share count rows, so their replicate means are uncorrelated
+(given the counts, the permutations are independent and every count row sums to n) but not independent.
+Nothing compares replicates across tasks (emergence scores use one family x task x metric at a time); a
+statistic of two tasks' replicates together would need a draw per task. The gain: the tasks sharing a draw
+are multiplied by it in one wide product (``_SharedBatch``), several times faster than one skinny product per
+task. Above ``_SHARED_ENTRIES`` (B x n), and for collapsed 0/1 tasks, each task draws its own counts instead.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 
 from analysis.options import ResampleSettings
 from analysis.resampling.layout import _Group
-from analysis.resampling.seeds import _CHUNK_ENTRIES, _draw_counts, _rng
+from analysis.resampling.seeds import _CHUNK_ENTRIES, draw_counts, stream
 from analysis.schema import MetricSpec
 
 _T = TypeVar("_T")
@@ -58,7 +64,7 @@ def _bootstrap_groups(
                     matrix,
                     specs[metric].binary,
                     settings,
-                    _rng(settings.seed, group.family, group.task, metric),
+                    stream(settings.seed, group.family, group.task, metric),
                 )
                 for metric, matrix in group.values.items()
             }
@@ -114,13 +120,16 @@ class _Pending:
         return {m: means[:, i * width : (i + 1) * width] for i, m in enumerate(self.metrics)}
 
 
-class _SharedBatch:
-    """Collects tasks with the same item count and multiplies them by the shared counts in one wide product.
+def shared_counts(seed: int, n_items: int, n_replicates: int) -> np.ndarray:
+    """The paired bootstrap's count matrix for every task with ``n_items`` items (the module docstring's
+    "Shared count draws"): keyed by the seed and n only, so it does not depend on which tasks are present."""
+    return draw_counts(stream(seed, "paired counts", str(n_items)), n_items, n_replicates)
 
-    One B x n count matrix is drawn per distinct n from a stream keyed by ``(seed, n)`` only (independent of
-    which groups are present); a product with many columns runs several times faster than one per task.
-    Tasks arrive in order of n, so only one count matrix is alive at a time.
-    """
+
+class _SharedBatch:
+    """Collects tasks with the same item count and multiplies them by their ``shared_counts`` in one wide
+    product (a product with many columns runs several times faster than one per task). Tasks arrive in order
+    of n, so only one count matrix is alive at a time."""
 
     def __init__(self, seed: int, n_replicates: int) -> None:
         self._seed, self._n_replicates = seed, n_replicates
@@ -143,9 +152,7 @@ class _SharedBatch:
         n_items = self._waiting[0][1].n_items
         if n_items != self._n:
             self._counts = None  # free the previous matrix before drawing the next
-            self._counts = _draw_counts(
-                _rng(self._seed, "paired counts", str(n_items)), n_items, self._n_replicates
-            )
+            self._counts = shared_counts(self._seed, n_items, self._n_replicates)
             self._n = n_items
         product = self._counts @ np.hstack([pending.columns for _, pending in self._waiting])
         start = 0
@@ -168,7 +175,7 @@ def _paired(
     values = np.where(present, stacked, 0.0)
     del stacked
     n_items = values.shape[0]
-    rng = _rng(settings.seed, group.family, group.task, "paired")
+    rng = stream(settings.seed, group.family, group.task, "paired")
     weights = None
     if all(specs[m].binary for m in metrics):
         patterns = np.hstack([values, present]).astype(bool)
@@ -187,7 +194,7 @@ def _paired(
         masks, which = masks.T.astype(np.float64), which.ravel()
     n_models = len(group.models)
     if weights is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
-        order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k
+        order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k (shared_counts)
         columns = values[order] if masks is None else np.hstack([values[order], masks[order]])
         return _Pending(n_items, tuple(metrics), n_models, values.shape[1], columns, which)
     sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
@@ -209,7 +216,7 @@ def _resampled_sums(
     """``counts @ values`` (and ``counts @ present``) for B resample-count rows, drawn in bounded chunks.
 
     With ``weights`` the rows of ``values`` are classes of identical items drawn as Multinomial(n, w / n);
-    otherwise each replicate draws ``n_draw`` row indices uniformly with replacement.
+    otherwise the rows are the items (``n_draw`` of them) and the counts are ``seeds.draw_counts``.
     """
     n_rows = values.shape[0]
     chunk = max(1, min(n_replicates, _CHUNK_ENTRIES // max(n_rows, 1)))
@@ -221,11 +228,7 @@ def _resampled_sums(
         if probabilities is not None:
             counts = rng.multinomial(n_draw, probabilities, size=size).astype(np.float64)
         else:
-            drawn = rng.integers(0, n_rows, size=(size, n_draw))
-            drawn += (np.arange(size) * n_rows)[:, None]
-            counts = (
-                np.bincount(drawn.ravel(), minlength=size * n_rows).reshape(size, n_rows).astype(np.float64)
-            )
+            counts = draw_counts(rng, n_rows, size)
         sums[start : start + size] = counts @ values
         if present is not None:
             totals[start : start + size] = counts @ present

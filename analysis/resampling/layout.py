@@ -16,7 +16,7 @@ import polars as pl
 
 from analysis.errors import InputError
 from analysis.options import ResampleSettings
-from analysis.resampling.seeds import _rng
+from analysis.resampling.seeds import stream
 from analysis.row_hashes import column_hashes
 from analysis.row_hashes import run_starts as row_runs
 from analysis.schema import (
@@ -399,7 +399,7 @@ def _subsample_mask(has_row: np.ndarray, settings: ResampleSettings, family: str
     if settings.subsample is None:
         return has_row
     size = settings.subsample
-    rng = _rng(settings.seed, family, task, "subsample")
+    rng = stream(settings.seed, family, task, "subsample")
     keep = np.zeros_like(has_row)
     if settings.paired:
         union = np.flatnonzero(has_row.any(axis=1))

@@ -29,7 +29,7 @@ from analysis.options import ResampleSettings
 from analysis.resampling.bootstrap import _bootstrap_groups, _percentiles
 from analysis.resampling.intervals import normal_interval, wilson_interval
 from analysis.resampling.layout import _groups
-from analysis.resampling.seeds import _rng
+from analysis.resampling.seeds import stream
 from analysis.schema import (
     BINOM_HI,
     BINOM_LO,
@@ -260,7 +260,7 @@ def _aggregate_points(
         lo = np.where(binomial, binom_lo, np.where(normal, normal_lo, np.nan))
         hi = np.where(binomial, binom_hi, np.where(normal, normal_hi, np.nan))
         if settings.bootstrap > 0 and (binomial | normal).any():
-            rng = _rng(settings.seed, family, task, metric, "aggregate")
+            rng = stream(settings.seed, family, task, metric, "aggregate")
             draws = np.tile(value, (settings.bootstrap, 1))
             if binomial.any():
                 n_b = n[binomial].astype(np.int64)

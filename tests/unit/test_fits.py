@@ -214,7 +214,7 @@ def test_identical_bootstrap_replicates_are_fitted_once_with_the_same_result():
         problem, reps.starts, reps.weights, bootstrap._REPLICATE_MAX_ITER
     )
     cis, n_ok, _ = bootstrap._replicate_cis(problem, reps, theta, obj, 0.95)
-    counts = bootstrap._multiplicities(np.random.default_rng(0), 5, 200)
+    counts = bootstrap._counts(0, 5, 200)
     losses = optimizer._grid_losses(problem, counts)
     best = np.argpartition(losses, reps.top - 1, axis=1)[:, : reps.top]
     full_theta, full_obj, _ = optimizer._refine_batched(
