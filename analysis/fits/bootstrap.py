@@ -16,16 +16,20 @@ import numpy as np
 
 from analysis.fits.optimizer import _grid_losses
 from analysis.fits.problems import _Problem
-from analysis.resampling.seeds import draw_counts
+from analysis.resampling.seeds import draw_counts, stream
 
 REPLICATE_TOP = 3  # grid starts refined (batched) per bootstrap replicate
 _REPLICATE_MAX_ITER = 100  # per replicate: leaves ~1e-4 in exponents, far inside any CI (measured)
 
 
 def _counts(seed: int, n: int, replicates: int) -> np.ndarray:
-    """How many times each point is drawn in each bootstrap replicate: (B, n) counts summing to n, by the
-    analysis' one count draw (``analysis.resampling.seeds.draw_counts``)."""
-    return draw_counts(np.random.default_rng(seed), n, replicates)
+    """How many times each point is drawn in each bootstrap replicate: (B, n) counts summing to n.
+
+    The analysis' one count draw and seeding rule (``analysis.resampling.seeds``): the stream is keyed by the
+    seed, ``"fit bootstrap"`` and n, so every fit of n points resamples them with the same counts (as the
+    paired tasks of n items share theirs); nothing compares replicates across fits.
+    """
+    return draw_counts(stream(seed, "fit bootstrap", str(n)), n, replicates)
 
 
 def _distinct_drawn(groups: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -152,14 +152,14 @@ _PINNED = {
         lambda x: lognormal_noise(np.random.default_rng(8), saturating(x, 1.7, 400.0, 0.34), 0.01),
         0.10846865667015257,
         {"E": 1.644936, "A": 207.554176, "alpha": 0.299695},
-        {"E": (1.5837560, 1.7266884), "A": (106.51249, 342.29975), "alpha": (0.25967506, 0.33234692)},
+        {"E": (1.5786898, 1.7278741), "A": (105.64134, 358.40722), "alpha": (0.25808315, 0.33704351)},
     ),
     "logistic": (
         lambda: (_NOISY_X, None, 0.25),
         lambda x: logistic(x, 0.25, 0.9, 2.0, 9.7) + np.random.default_rng(5).normal(0, 0.02, 8),
         0.0003456821457931286,
         {"floor": 0.25, "ceil": 0.851646, "k": 2.335208, "x0": 9.583595},
-        {"ceil": (0.78115129, 0.86865649), "k": (2.1430508, 2.8928202), "x0": (9.4495937, 9.6625368)},
+        {"ceil": (0.76533567, 0.86764482), "k": (2.1424963, 3.0721244), "x0": (9.4116875, 9.6478011)},
     ),
 }
 
@@ -169,7 +169,7 @@ def test_optimum_and_cis_are_pinned(law):
     axes, make_y, objective, params, cis = _PINNED[law]
     x, x2, floor = axes()
     fit = fit_law(x, make_y(x), law, x2=x2, floor=floor, bootstrap=200)
-    assert fit.ok and fit.n_bootstrap == 200
+    assert fit.ok and fit.n_bootstrap + fit.n_bootstrap_failed == 200 and fit.n_bootstrap_failed <= 1
     assert fit.objective == pytest.approx(objective, rel=1e-6)
     assert fit.params == pytest.approx(params, rel=1e-5, abs=1e-6)
     for name, (lo, hi) in cis.items():
@@ -183,8 +183,8 @@ def test_joint_optimum_is_pinned():
     assert fit.objective == pytest.approx(0.16514386587579172, rel=1e-6)
     expected = {"E": 1.726686, "A": 325.880437, "alpha": 0.324226, "B": 891.160642, "beta": 0.321083}
     assert fit.params == pytest.approx(expected, rel=1e-5)
-    assert fit.ci["alpha"] == pytest.approx((0.30343387, 0.43364240), rel=1e-4)
-    assert fit.ci["beta"] == pytest.approx((0.21401750, 0.38690529), rel=1e-4)
+    assert fit.ci["alpha"] == pytest.approx((0.30346797, 0.45255997), rel=1e-4)
+    assert fit.ci["beta"] == pytest.approx((0.20960569, 0.39945000), rel=1e-4)
 
 
 def test_free_floor_logistic_and_a_four_point_scan_fit_keep_their_optima():
