@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import text_bytes, token_distances, tokens_of
 from analysis.metrics import token_edit_distances
+from analysis.metrics.levenshtein import text_bytes, token_distances, tokens_of
 from analysis.options import MetricOptions
 from benchmarks.baselines import levenshtein
 
@@ -102,7 +102,7 @@ def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
 @pytest.mark.parametrize("lengths", ["ragged", "uniform"])
 def test_batches_of_the_dp_equal_the_textbook_dp(monkeypatch: pytest.MonkeyPatch, lengths: str) -> None:
     """Many small batches (in two threads), ragged or all-full lengths, equal the textbook DP pair by pair."""
-    import analysis.levenshtein as module
+    import analysis.metrics.levenshtein as module
 
     monkeypatch.setattr(module, "CHUNK_PAIRS", 97)  # many batches, the last one short
     rng = np.random.default_rng(3)

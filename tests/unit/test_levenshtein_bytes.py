@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import may_strip, text_bytes, token_distances, tokens_of
 from analysis.metrics import EXACT_MATCH, TOKEN_EDIT_DISTANCE, score_samples, token_edit_distances
+from analysis.metrics.levenshtein import may_strip, text_bytes, token_distances, tokens_of
 from analysis.options import MetricOptions
 from analysis.schema import ResultTable
 from benchmarks.baselines import levenshtein
