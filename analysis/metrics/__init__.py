@@ -4,9 +4,10 @@ Modules, from the bottom up (each imports only those above it):
 
 * ``registry``: the metric ids, their specs, partners, direction rules and the spec of an unknown metric;
 * ``levenshtein``: the batched token edit distance of short ASCII pairs (the fast path of ``text``);
+* ``runs``: writing per-row results run by run (rows with and without a value come in few runs);
 * ``choice``: mc_grade, choice_prob and brier from choice log-likelihoods (plain and fast paths);
 * ``text``: exact_match and token_edit_distance from texts or token lists;
-* ``columns``: token_loss and token_prob from the target's log-probabilities;
+* ``columns``: metrics read from columns: pre-scored columns, token_loss and token_prob;
 * ``score``: ``score_samples``, the pipeline's score stage.
 """
 

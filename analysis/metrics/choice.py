@@ -6,7 +6,6 @@ the same K < 8 choices and must give the same bits (``tests/unit/test_metrics_pa
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.metrics.registry import BRIER, CHOICE_PROB, MC_GRADE
+from analysis.metrics.runs import _nan_where_absent
 
 _FEW_CHOICES = 8  # below this, numpy sums a row left to right, so a column loop gives the same bits
 _BLOCK = 1 << 14  # rows per block of the choice metrics: a block's temporaries stay in cache
@@ -140,27 +140,6 @@ def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 _SLICE = 1 << 18  # rows read and scored by one task: a zero-copy slice, its exploded values a few MB
-
-
-_MANY_RUNS = 10_000  # more runs of rows without choices than this: fill whole columns with NaN instead
-
-
-def _nan_where_absent(present: np.ndarray, count: int) -> list[np.ndarray]:
-    """``count`` float columns, NaN on the rows where ``present`` is False and unset on the others.
-
-    Per-sample files keep a task's rows together, so the absent rows form a few runs: filling those alone
-    writes half the memory of ``np.full`` (the blocks then write the present rows).
-    """
-    edges = np.flatnonzero(present[1:] != present[:-1]) + 1
-    if len(edges) > _MANY_RUNS:
-        return [np.full(len(present), np.nan) for _ in range(count)]
-    columns = [np.empty(len(present)) for _ in range(count)]
-    bounds = [0, *edges.tolist(), len(present)]
-    for start, stop in itertools.pairwise(bounds):
-        if stop > start and not present[start]:
-            for column in columns:
-                column[start:stop] = np.nan
-    return columns
 
 
 def _choice_block(values: np.ndarray, lengths: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, ...]:

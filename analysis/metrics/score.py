@@ -8,7 +8,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.metrics.choice import _chance, _choice_metrics
-from analysis.metrics.columns import _loss_metrics
+from analysis.metrics.columns import _loss_metrics, _prescored_metrics
 from analysis.metrics.registry import (
     _REQUIRES,
     BRIER,
@@ -19,7 +19,6 @@ from analysis.metrics.registry import (
     TOKEN_LOSS,
     TOKEN_PROB,
     _computable,
-    spec_for,
 )
 from analysis.metrics.text import _text_metrics
 from analysis.options import MetricOptions
@@ -65,9 +64,9 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         chance_levels = chance.result()
     columns = {m: columns[m] for m in _REQUIRES if m in columns and m in wanted}  # the registry's order
     specs = {m: METRICS[m] for m in columns}
-    for name in prescored:
-        columns[name] = samples[name].cast(pl.Float64)
-        specs[name] = spec_for(name, samples[name])
+    given, given_specs = _prescored_metrics(samples, prescored)
+    columns.update(given)
+    specs.update(given_specs)
     frame = samples.select(identity).with_columns(
         *(series.cast(pl.Float64).alias(name) for name, series in columns.items())
     )

@@ -6,7 +6,6 @@ DP cannot take) by rapidfuzz, the general path the DP must equal (``tests/unit/t
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 
 from analysis import schema
-from analysis.metrics.choice import _MANY_RUNS
 from analysis.metrics.levenshtein import TextBytes, byte_distances, may_strip, text_bytes
 from analysis.metrics.registry import DEFAULT_OPTIONS, EXACT_MATCH, TOKEN_EDIT_DISTANCE
+from analysis.metrics.runs import _spread
 from analysis.options import MetricOptions
 from analysis.row_hashes import column_hashes, mixed_hash
 
@@ -118,19 +117,6 @@ def _edit_distances(frame: pl.DataFrame, texts: _Texts | None, options: MetricOp
             lists = frame.select(schema.TARGET_TOKENS, schema.PREDICTION_TOKENS).filter(listed)
             _fill(out, listed.arg_true(), lists[schema.TARGET_TOKENS], lists[schema.PREDICTION_TOKENS])
     return pl.Series(TOKEN_EDIT_DISTANCE, out).fill_nan(None)
-
-
-def _spread(values: np.ndarray, present: np.ndarray, out: np.ndarray) -> None:
-    """Write ``values`` into the rows of ``out`` where ``present`` is True, run by run when runs are few."""
-    edges = np.flatnonzero(present[1:] != present[:-1]) + 1
-    if len(edges) > _MANY_RUNS:
-        out[present] = values
-        return
-    done = 0
-    for start, stop in itertools.pairwise([0, *edges.tolist(), len(present)]):
-        if stop > start and present[start]:
-            out[start:stop] = values[done : done + stop - start]
-            done += stop - start
 
 
 def _text_distances(texts: _Texts, tokenizer: str) -> np.ndarray:

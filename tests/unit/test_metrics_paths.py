@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from analysis import metrics, schema
-from analysis.metrics import BRIER, CHOICE_PROB, MC_GRADE, choice
+from analysis.metrics import BRIER, CHOICE_PROB, MC_GRADE, choice, runs
 from analysis.metrics.choice import _choice_block, _choice_metrics, _few_choices_block
 
 
@@ -109,7 +109,7 @@ def test_many_runs_of_absent_rows_fill_whole_columns(monkeypatch: pytest.MonkeyP
     logliks: list[list[float] | None] = [[0.0, -1.0] if i % 2 else None for i in range(50)]
     correct: list[int | None] = [0] * 50
     by_runs = _choice_metrics(_frame(logliks, correct))
-    monkeypatch.setattr(choice, "_MANY_RUNS", 0)
+    monkeypatch.setattr(runs, "_MANY_RUNS", 0)
     whole = _choice_metrics(_frame(logliks, correct))
     assert by_runs.equals(whole)
     assert by_runs[CHOICE_PROB].to_list()[:2] == [None, pytest.approx(1 / (1 + math.exp(-1)))]
