@@ -35,13 +35,6 @@ def _scale_factor(text: str) -> tuple[str, float]:
     return key, factor
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"CI level must be between 0 and 1, got {text}")
-    return value
-
-
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reading files")
     group.add_argument(
@@ -113,9 +106,7 @@ def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (0: off)"
     )
-    group.add_argument(
-        "--ci", type=_probability, default=0.95, metavar="LEVEL", help="CI level (default 0.95)"
-    )
+    group.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="CI level (default 0.95)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument(
         "--subsample", type=int, metavar="N", help="evaluate each model on a random N of its items"
@@ -244,10 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
-    if args.bootstrap < 0:
-        raise InputError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
-    if args.subsample is not None and args.subsample < 1:
-        raise InputError(f"--subsample must be at least 1, got {args.subsample}")
+    """The settings of the command line; each object validates its values (``analysis.options``)."""
     return (
         MetricOptions(tokenizer=args.tokenizer, case_fold=args.case_fold),
         ResampleSettings(

@@ -32,10 +32,6 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
     ``MetricOptions.only``, and why. Values keep their own units and orientation (an edit distance stays a
     distance).
     """
-    if options.tokenizer not in ("chars", "whitespace"):
-        raise ValueError(
-            f"MetricOptions.tokenizer must be 'chars' or 'whitespace', not {options.tokenizer!r}"
-        )
     samples = table.samples
     identity = [c for c in (*schema.IDENTITY, *schema.SCALES, schema.ITEM) if c in samples.columns]
     have = set(samples.columns)

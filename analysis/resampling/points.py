@@ -23,7 +23,6 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from analysis.errors import InputError
 from analysis.metrics import spec_for
 from analysis.options import ResampleSettings
 from analysis.resampling.bootstrap import _bootstrap_groups, _percentiles
@@ -85,7 +84,6 @@ MODEL_ORDER: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, MODEL)
 
 def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
     """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group."""
-    _check_settings(settings)
     notes: list[str] = []
     rows: list[dict[str, object]] = []
     replicates: dict[tuple[str, str, str], Replicates] = {}
@@ -97,15 +95,6 @@ def compute_points(scored: ScoredSamples, table: ResultTable, settings: Resample
     frame = _rows_to_frame(rows)
     frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER], nulls_last=True)
     return PointSet(frame=frame, replicates=replicates, specs=specs, notes=tuple(notes))
-
-
-def _check_settings(settings: ResampleSettings) -> None:
-    if settings.bootstrap < 0:
-        raise InputError(f"--bootstrap must be 0 (off) or a positive count, got {settings.bootstrap}")
-    if not 0.0 < settings.ci < 1.0:
-        raise InputError(f"--ci must be a level between 0 and 1 such as 0.95, got {settings.ci}")
-    if settings.subsample is not None and settings.subsample < 1:
-        raise InputError(f"--subsample must be a positive number of items, got {settings.subsample}")
 
 
 def _sample_points(

@@ -96,6 +96,8 @@ def test_subsample_shrinks_n_and_widens_intervals(capsys: pytest.CaptureFixture[
     [
         (["report", "/nonexistent/results.csv"], "/nonexistent/results.csv"),
         (["report", "--bootstrap", "-1"], "--bootstrap"),
+        (["report", "--bootstrap", "200000"], "100000"),  # the app's cap holds for the CLI too
+        (["report", "--ci", "95"], "--ci"),
         (["report", "--map", "size=nonsense"], "nonsense"),
     ],
 )
