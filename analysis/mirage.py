@@ -126,3 +126,48 @@ def mirage_check(emergence: pl.DataFrame, specs: Mapping[str, S.MetricSpec] | No
                     }
                 )
     return pl.DataFrame(rows, schema=_SCHEMA)
+
+
+def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
+    """Per family x task x metric: a short mirage word and the full verdict sentence(s) of the mirage check.
+
+    A discontinuous metric paired with k continuous partners reads ``mirage j/k`` when the jump is smooth
+    under j of them, ``emergent`` when it survives all of them and ``smooth`` when it never jumped; a
+    continuous metric reads its own status (``smooth`` or ``emergent``).
+    """
+    schema = {"family": pl.Utf8, "task": pl.Utf8, "metric": pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
+    needed = {"family", "task", "discontinuous", "continuous", "verdict", "mirage"}
+    if mirage.is_empty() or not needed <= set(mirage.columns):
+        return pl.DataFrame(schema=schema)
+    status_d = pl.col("status_discontinuous") if "status_discontinuous" in mirage.columns else pl.lit("")
+    status_c = pl.col("status_continuous") if "status_continuous" in mirage.columns else pl.lit("")
+    mirage = mirage.with_columns(status_d.alias("status_d"), status_c.alias("status_c"))
+    discontinuous = (
+        mirage.group_by("family", "task", pl.col("discontinuous").alias("metric"), maintain_order=True)
+        .agg(
+            pl.col("mirage").fill_null(False).sum().alias("smooth"),
+            pl.len().alias("pairs"),
+            pl.col("status_d").first(),
+            pl.col("verdict").unique(maintain_order=True).str.join("; "),
+        )
+        .select(
+            "family",
+            "task",
+            "metric",
+            pl.when(pl.col("smooth") > 0)
+            .then(pl.format("mirage {}/{}", "smooth", "pairs"))
+            .otherwise(pl.col("status_d").fill_null(""))
+            .alias("mirage"),
+            "verdict",
+        )
+    )
+    continuous = (
+        mirage.group_by("family", "task", pl.col("continuous").alias("metric"), maintain_order=True)
+        .agg(pl.col("status_c").first().fill_null("").alias("mirage"), pl.col("verdict").first())
+        .select("family", "task", "metric", "mirage", "verdict")
+    )
+    return (
+        pl.concat([discontinuous, continuous])
+        .cast(schema)  # type: ignore[arg-type]
+        .unique(subset=["family", "task", "metric"], keep="first", maintain_order=True)
+    )
