@@ -11,15 +11,13 @@ import json
 import math
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from analysis.emergence import ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import printable
-from analysis.metrics import METRICS, partners
-from analysis.options import MetricOptions
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 
@@ -59,15 +57,6 @@ class ReportFilters:
             warnings=table.warnings,
             sources=table.sources,
         )
-
-    def metric_options(self, options: MetricOptions) -> MetricOptions:
-        """``options`` computing only the chosen metrics and their continuous partners (so each mirage verdict
-        is the one an unfiltered report gives); every metric when a chosen one has no declared partners and
-        is not computed from outputs (its verdict may pair it with any continuous metric of its task)."""
-        if not self.metrics or any(m not in METRICS and not partners(m) for m in self.metrics):
-            return options
-        chosen = {m for metric in self.metrics for m in (metric, *partners(metric))}
-        return replace(options, only=tuple(m for m in METRICS if m in chosen))
 
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         if self.metrics and METRIC in frame.columns:
@@ -165,29 +154,15 @@ def report_dict(
     }
 
 
-def render_report(
-    analysis: Analysis, fmt: str, filters: ReportFilters | None = None, fit_column: str | None = None
-) -> str:
-    """The report in ``fmt`` ("table", "json" or "csv")."""
+def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = None) -> str:
+    """The report in ``fmt`` ("table", "json" or "csv"); a table column's fits (``--y``) replace the rest."""
     filters = filters or ReportFilters()
-    fits = None
-    if fit_column is not None:
-        fits = fit_column_records(analysis, fit_column)
+    fits = None if analysis.table_fits is None else analysis.table_fits.to_records()
     if fmt == "json":
         return json.dumps(report_dict(analysis, filters, fits), indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
         return points_csv(analysis, filters)
     return render_table(report_dict(analysis, filters, fits, strict=False))
-
-
-def fit_column_records(analysis: Analysis, column: str) -> list[dict]:
-    """Fit an aggregate column (e.g. ``loss`` over params and tokens) straight from the loaded table."""
-    from analysis.fits import fit_table
-
-    settings = analysis.fit
-    return fit_table(
-        analysis.table.aggregates, y=column, law=settings.law or "joint", settings=settings
-    ).to_records()
 
 
 def points_csv(analysis: Analysis, filters: ReportFilters) -> str:

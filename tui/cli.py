@@ -259,7 +259,7 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
     from analysis.loading import load
-    from analysis.pipeline import Pipeline
+    from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
     from tui.backend import default_paths
 
@@ -267,9 +267,10 @@ def run_report(args: argparse.Namespace) -> int:
     table = load(default_paths(args.paths), load_options_from(args))
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
-    metric_options = filters.metric_options(metric_options)
-    analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
-    sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
+    metric_options = metric_options_for(metric_options, filters.metrics)
+    pipeline = Pipeline(table, permutations=args.permutations)
+    analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column)
+    sys.stdout.write(render_report(analysis, args.format, filters))
     return 0
 
 

@@ -269,13 +269,13 @@ def test_only_computes_the_requested_metrics_and_says_so() -> None:
 
 
 def test_report_metric_filter_adds_partners_and_leaves_unknown_metrics_to_everything() -> None:
-    from analysis.report import ReportFilters
+    from analysis.pipeline import metric_options_for
 
     base = MetricOptions(tokenizer="whitespace")
-    chosen = ReportFilters(metrics=("exact_match",)).metric_options(base)
+    chosen = metric_options_for(base, ("exact_match",))
     assert chosen == MetricOptions(
         tokenizer="whitespace", only=("exact_match", "token_edit_distance", "token_loss", "token_prob")
     )
-    assert ReportFilters(metrics=("acc",)).metric_options(base).only == ("choice_prob", "brier")
-    assert ReportFilters(metrics=("bleu",)).metric_options(base) == base  # no declared partners: all
-    assert ReportFilters().metric_options(base) == base
+    assert metric_options_for(base, ("acc",)).only == ("choice_prob", "brier")
+    assert metric_options_for(base, ("bleu",)) == base  # no declared partners: all
+    assert metric_options_for(base, ()) == base
