@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from analysis.options import FitSettings, MetricOptions, ResampleSettings
+
+if TYPE_CHECKING:  # for annotations only: importing them would load polars before the app's first paint
+    import polars as pl
+
+    from analysis.fits import FitSet
+    from analysis.schema import PointSet
 
 STAGES: tuple[str, ...] = ("load", "score", "points", "emergence", "fits")
 
@@ -36,10 +42,15 @@ class PartialAnalysis:
     With ``fits`` None it holds the overview's numbers, shown while the slowest stage still runs.
     """
 
-    points: Any
-    emergence: Any
-    mirage: Any
-    fits: Any = None
+    points: PointSet
+    emergence: pl.DataFrame
+    mirage: pl.DataFrame
+    fits: FitSet | None = None
+
+    def without_data(self) -> PartialAnalysis:
+        """Points and fits ``without_data`` (replicates, residuals): what the app receives from the worker."""
+        fits = None if self.fits is None else self.fits.without_data()
+        return PartialAnalysis(self.points.without_data(), self.emergence, self.mirage, fits)
 
 
 def run_stages(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -57,6 +57,10 @@ class FitResult:
             x2 = np.asarray(x2, dtype=float)
             outside = outside | (x2 < self.x2_range[0]) | (x2 > self.x2_range[1])
         return outside
+
+    def without_data(self) -> FitResult:
+        """The fit without its per-point residuals: what a display reads (law, parameters, CIs, R^2)."""
+        return replace(self, residuals=np.empty(0))
 
     def summary(self) -> str:
         """A one-line description: parameters with CIs and R^2, or why there are none."""
@@ -116,6 +120,10 @@ class Backtest:
     def ok(self) -> bool:
         return self.fit.ok
 
+    def without_data(self) -> Backtest:
+        """The backtest with its training fit ``without_data`` (the held-out points are few and kept)."""
+        return replace(self, fit=self.fit.without_data())
+
     @property
     def mean_rel_error(self) -> float:
         finite = self.rel_error[np.isfinite(self.rel_error)]
@@ -136,6 +144,15 @@ class FitSet:
     results: dict[tuple[str, str, str], FitResult] = field(default_factory=dict)
     backtests: dict[tuple[str, str, str], Backtest] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    def without_data(self) -> FitSet:
+        """The fits and backtests ``without_data``: what the app receives from the analysis process."""
+        return FitSet(
+            self.frame,
+            {key: fit.without_data() for key, fit in self.results.items()},
+            {key: bt.without_data() for key, bt in self.backtests.items()},
+            self.notes,
+        )
 
     def to_records(self) -> list[dict]:
         """JSON-ready dicts: family, task, metric, law, x, params {name: value}, ci {name: [lo, hi]}, r2..."""
