@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
+from analysis.fits import FitSet
 from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.app.steps import set_resample_panel, settle, shown_intervals
@@ -25,7 +26,7 @@ from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
 from tui.widgets.plot import PlotWidget
-from tui.worker_process import FitSetView, ProcessBackend
+from tui.worker_process import ProcessBackend
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TINYGPT = DATA / "lm_eval_04_tinygpt"
@@ -181,7 +182,10 @@ async def test_the_default_backend_computes_in_a_child_process_and_reports_bad_f
             assert app.error == "" and app.screen.rows.height == 11
             child = backend._process
             assert child is not None and child.pid != os.getpid() and child.poll() is None
-            assert isinstance(app.analysis.fits, FitSetView)  # the interface never unpickles scipy objects
+            fits = app.analysis.fits
+            assert isinstance(fits, FitSet) and fits.results  # slimmed in the child: no residuals travel
+            assert all(fit.residuals.size == 0 for fit in fits.results.values())
+            assert app.analysis.points.replicates == {}
             await pilot.press("slash", *"nt_g exact", "enter", "enter")
             await settle(app, pilot)
             assert "logistic vs params" in str(app.screen.query_one("#fit", Static).render())
