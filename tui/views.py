@@ -6,7 +6,6 @@ screens stay thin and these functions are tested without a terminal.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,9 @@ import numpy as np
 import polars as pl
 
 from analysis.fits import held_out_rows
+from analysis.formatting import backtest_text
+from analysis.formatting import interval as fmt_ci
+from analysis.formatting import number as fmt
 from analysis.mirage import mirage_summary
 from tui.state import AXES, ViewSettings
 from tui.widgets.plot import PlotSpec, Series
@@ -22,37 +24,6 @@ OVERVIEW_COLUMNS: tuple[str, ...] = (
     "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "mirage", "verdict",
 )  # fmt: skip
 POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi", "n", "held_out")
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number for a table cell: 3 significant digits, ``+inf``/``-inf``, and an en dash for missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-        return f"{mantissa}e{int(exponent)}"  # 1.00e8, 3.20e-4: no "+0" padding
-    if x == 0:
-        return "0"
-    rounded = round(x, digits - 1 - math.floor(math.log10(abs(x))))  # 1234.5 -> 1230, never 1.23e+03
-    return f"{rounded:.12g}"
-
-
-def fmt_ci(lo: Any, hi: Any) -> str:
-    if lo is None and hi is None:
-        return "–"
-    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def _frame(analysis: Any, name: str) -> pl.DataFrame:
@@ -317,29 +288,6 @@ def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -
             parts.append(str(row["message"]))
         lines.append((family, "  ".join(parts)))
     return lines
-
-
-BACKTEST_WORDS: dict[str, str] = {
-    "backtest_mae": "MAE",
-    "backtest_mae_last_value": "last value",
-    "backtest_mae_chance": "chance",
-    "backtest_mean_rel_error": "mean rel. error",
-}
-
-
-def backtest_text(values: dict[str, Any], holdout: int) -> str:
-    """``backtest (top 2 held out): MAE 0.0162 vs last value 0.0437, chance 0.728; mean rel. error 0.83``."""
-    named = {BACKTEST_WORDS.get(k, k.removeprefix("backtest_")): fmt(v) for k, v in values.items()}
-    text = f"backtest (top {holdout} held out):"
-    if "MAE" in named:
-        text += f" MAE {named.pop('MAE')}"
-        baselines = [f"{name} {named.pop(name)}" for name in ("last value", "chance") if name in named]
-        if baselines:
-            text += " vs " + ", ".join(baselines)
-    rest = [f"{name} {value}" for name, value in named.items()]
-    if rest:
-        text += ("; " if "MAE" in text else " ") + "; ".join(rest)
-    return text
 
 
 @dataclass(frozen=True)
