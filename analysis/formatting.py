@@ -2,13 +2,19 @@
 
 Numbers (``number``): 3 significant digits, never a padded exponent (1234.5 -> 1230); a compact exponent at a
 size of 1e5 or more or below 1e-3 (1.00e8, 3.20e-4); ``+inf``/``-inf``; an en dash for a missing value (None
-or NaN); integers as they are and booleans as yes/no. Free of polars and numpy, so the app may use it before
-its first paint.
+or NaN); integers as they are and booleans as yes/no.
+
+A fit (``fit_line``): ``logistic vs params  k=3.41 [3.1, 8.26]  x0=9.1 [8.9, 9.3]  R²=0.97`` then the backtest
+(``backtest (top 2 held out): MAE 0.0162 vs last value 0.0437, chance 0.728``) and the fit's notes, two spaces
+apart; a refused fit reads ``logistic: no fit — <why>``.
+
+Free of polars and numpy, so the app may use it before its first paint.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
 
@@ -65,3 +71,34 @@ def backtest_text(values: dict[str, Any], holdout: int) -> str:
     if rest:
         text += ("; " if "MAE" in text else " ") + "; ".join(rest)
     return text
+
+
+def fit_line(
+    law: str | None,
+    x: str,
+    params: Mapping[str, Any] | Any,
+    ci: Mapping[str, Any] | Any,
+    r2: Any,
+    *,
+    ok: bool = True,
+    message: str | None = "",
+    backtest: Mapping[str, Any] | None = None,
+    holdout: int = 0,
+) -> str:
+    """One fit as one line (the module docstring's format); ``backtest`` has the ``BACKTEST_WORDS`` keys."""
+    if not ok:
+        return f"{law or 'fit'}: no fit — {message or 'unknown reason'}"
+    parts = [f"{law or '?'} vs {x}"]
+    if isinstance(params, Mapping):
+        for name, value in params.items():
+            bounds = ci.get(name) if isinstance(ci, Mapping) else None
+            ci_text = f" {interval(*bounds)}" if isinstance(bounds, list | tuple) and len(bounds) == 2 else ""
+            parts.append(f"{name}={number(value)}{ci_text}")
+    else:
+        parts.append(str(params))
+    parts.append(f"R²={number(r2)}")
+    if backtest:
+        parts.append(backtest_text(backtest, holdout))
+    if message:
+        parts.append(str(message))
+    return "  ".join(parts)

@@ -13,9 +13,9 @@ import numpy as np
 import polars as pl
 
 from analysis.fits import held_out_rows
-from analysis.formatting import backtest_text
-from analysis.formatting import interval as fmt_ci
-from analysis.formatting import number as fmt
+from analysis.formatting import fit_line
+from analysis.formatting import interval as fmt_ci  # noqa: F401 (the screens format cells with these)
+from analysis.formatting import number as fmt  # noqa: F401
 from analysis.mirage import mirage_summary
 from tui.state import AXES, ViewSettings
 from tui.widgets.plot import PlotSpec, Series
@@ -265,28 +265,21 @@ def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     for row in rows.iter_rows(named=True):
         family = row.get("family", "")
         result = fit_result(analysis, family, task, metric)
-        if not row.get("ok", True):
-            lines.append(
-                (family, f"{row.get('law') or 'fit'}: no fit — {row.get('message') or 'unknown reason'}")
-            )
-            continue
         params = getattr(result, "params", None) or row.get("params") or {}
         cis = getattr(result, "ci", None) or row.get("ci") or {}
-        parts = [f"{row.get('law') or getattr(result, 'law', '?')} vs {row.get('x') or settings.axis}"]
-        if isinstance(params, dict):
-            for name, value in params.items():
-                ci = cis.get(name) if isinstance(cis, dict) else None
-                ci_text = f" {fmt_ci(*ci)}" if isinstance(ci, list | tuple) and len(ci) == 2 else ""
-                parts.append(f"{name}={fmt(value)}{ci_text}")
-        else:
-            parts.append(str(params))
-        parts.append(f"R²={fmt(row.get('r2'))}")
         backtest = {k: v for k, v in row.items() if k.startswith("backtest") and v is not None}
-        if backtest:
-            parts.append(backtest_text(backtest, settings.holdout))
-        if row.get("message"):
-            parts.append(str(row["message"]))
-        lines.append((family, "  ".join(parts)))
+        line = fit_line(
+            row.get("law") or getattr(result, "law", None),
+            row.get("x") or settings.axis,
+            params,
+            cis,
+            row.get("r2"),
+            ok=row.get("ok", True),
+            message=row.get("message"),
+            backtest=backtest,
+            holdout=settings.holdout,
+        )
+        lines.append((family, line))
     return lines
 
 
