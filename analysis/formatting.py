@@ -14,7 +14,7 @@ Free of polars and numpy, so the app may use it before its first paint.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from numbers import Integral
 from typing import Any
 
@@ -84,8 +84,14 @@ def fit_line(
     message: str | None = "",
     backtest: Mapping[str, Any] | None = None,
     holdout: int = 0,
+    fixed: Collection[str] = (),
+    r2_space: str | None = None,
 ) -> str:
-    """One fit as one line (the module docstring's format); ``backtest`` has the ``BACKTEST_WORDS`` keys."""
+    """One fit as one line (the module docstring's format); ``backtest`` has the ``BACKTEST_WORDS`` keys.
+
+    A parameter named in ``fixed`` without a CI reads ``floor=0.25 (fixed)``; with ``r2_space`` R² reads
+    ``R²(log)=0.97``.
+    """
     if not ok:
         return f"{law or 'fit'}: no fit — {message or 'unknown reason'}"
     parts = [f"{law or '?'} vs {x}"]
@@ -93,10 +99,12 @@ def fit_line(
         for name, value in params.items():
             bounds = ci.get(name) if isinstance(ci, Mapping) else None
             ci_text = f" {interval(*bounds)}" if isinstance(bounds, list | tuple) and len(bounds) == 2 else ""
+            if not ci_text and name in fixed:
+                ci_text = " (fixed)"
             parts.append(f"{name}={number(value)}{ci_text}")
     else:
         parts.append(str(params))
-    parts.append(f"R²={number(r2)}")
+    parts.append(f"R²{f'({r2_space})' if r2_space else ''}={number(r2)}")
     if backtest:
         parts.append(backtest_text(backtest, holdout))
     if message:

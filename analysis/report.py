@@ -18,6 +18,7 @@ import polars as pl
 
 from analysis.emergence import ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import printable
+from analysis.formatting import fit_line, interval, number
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 
@@ -26,6 +27,11 @@ POINT_FIELDS = (
     "value", "lo", "hi", "n", "stderr", "binom_lo", "binom_hi", "chance", "kind", "source",
 )  # fmt: skip
 WIDTH = 80  # the table format fits an 80-column terminal
+_BACKTEST_KEYS = {  # a fit record's backtest fields, by the names the fit line reads
+    "mae": "backtest_mae",
+    "mae_last_value": "backtest_mae_last_value",
+    "mae_chance": "backtest_mae_chance",
+}
 EMERGENCE_FIELDS = (
     "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "spearman", "p_value", "p_adjusted",
     "n_models",
@@ -175,22 +181,6 @@ def points_csv(analysis: Analysis, filters: ReportFilters) -> str:
     return buffer.getvalue()
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "+inf" if value > 0 else "-inf"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.{max(digits - 1, 1)}e}"
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def _interval(lo: Any, hi: Any) -> str:
-    return "-" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
-
-
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
@@ -233,28 +223,31 @@ def render_table(report: dict) -> str:
             out.extend(_wrap(f"verdict: {verdict}"))
         out.append(f"  {'metric':<24} {'kind':<5} {'emergence [CI]':<26} {'trend':<10} {'p_adj':>6}")
         for row in (e for e in emergence if (e["family"], e["task"]) == (family, task)):
-            score = f"{_num(row['score'])} {_interval(row['lo'], row['hi'])}"
+            score = f"{number(row['score'])} {interval(row['lo'], row['hi'])}"
             kind = "disc" if row["kind"] == "discontinuous" else "cont"
             out.append(
                 f"  {_clip(row['metric'], 24):<24} {kind:<5} {_clip(score, 26):<26} {row['trend'] or '-':<10}"
-                f" {_num(row.get('p_adjusted'), 2):>6}"
+                f" {number(row.get('p_adjusted'), 2):>6}"
             )
         for (f_family, f_task, metric), fit in sorted(fits.items()):
             if (f_family, f_task) != (family, task) and f_task != "*":
                 continue
-            if not fit["ok"]:
-                out.extend(_wrap(f"fit {metric}: {fit['law']} refused: {fit['message']}", "  "))
-                continue
-            params = ", ".join(
-                f"{name}={_num(v)} {_interval(*fit['ci'][name]) if name in fit['ci'] else ''}".rstrip()
-                for name, v in fit["params"].items()
+            bt = fit.get("backtest") or {}
+            line = fit_line(
+                fit["law"],
+                fit["x"],
+                fit["params"],
+                fit["ci"],
+                fit["r2"],
+                ok=fit["ok"],
+                message=fit["message"],
+                backtest={
+                    _BACKTEST_KEYS[k]: v for k, v in bt.items() if k in _BACKTEST_KEYS and v is not None
+                },
+                holdout=bt.get("holdout", 0),
+                r2_space=fit.get("r2_space"),
             )
-            r2 = f"R2 {_num(fit['r2'])} ({fit['r2_space']})"
-            line = f"fit {metric}: {fit['law']} vs {fit['x']}, {r2}; {params}"
-            if "backtest" in fit:
-                bt = fit["backtest"]
-                line += f"; backtest MAE {_num(bt['mae'])} vs last-value {_num(bt['mae_last_value'])}"
-            out.extend(_wrap(line, "  "))
+            out.extend(_wrap(f"fit {metric}: {line}", "  "))
         for (p_family, p_task, metric), rows in sorted(points.items()):
             if (p_family, p_task) != (family, task):
                 continue
@@ -265,8 +258,8 @@ def render_table(report: dict) -> str:
             for row in rows:
                 lo, hi = (row["binom_lo"], row["binom_hi"]) if binary else (row["lo"], row["hi"])
                 out.append(
-                    f"    {_clip(str(row['model']), 22):<22} {_num(row.get(st['x'])):>9}"
-                    f" {_num(row['value']):>9} {_interval(lo, hi):<22} {_num(row['n']):>6}"
+                    f"    {_clip(str(row['model']), 22):<22} {number(row.get(st['x'])):>9}"
+                    f" {number(row['value']):>9} {interval(lo, hi):<22} {number(row['n']):>6}"
                 )
     out.append("")
     for note in report["notes"]:

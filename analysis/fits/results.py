@@ -10,6 +10,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.fits.laws import Law, evaluate
+from analysis.formatting import fit_line
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,20 +64,18 @@ class FitResult:
         return replace(self, residuals=np.empty(0))
 
     def summary(self) -> str:
-        """A one-line description: parameters with CIs and R^2, or why there are none."""
-        if not self.ok:
-            return f"{self.law}: no fit ({self.message})"
-        parts = []
-        for name, value in self.params.items():
-            text = f"{name}={value:.4g}"
-            if name in self.ci:
-                lo, hi = self.ci[name]
-                text += f" [{lo:.4g}, {hi:.4g}]"
-            elif name in self.fixed:
-                text += " (fixed)"
-            parts.append(text)
-        r2 = "n/a" if self.r2 is None else f"{self.r2:.3f}"
-        return f"{self.law}: {' '.join(parts)}; R2({self.r2_space})={r2}, n={self.n_points}"
+        """The fit as one line of ``analysis.formatting.fit_line``, or why there is none."""
+        return fit_line(
+            self.law,
+            self.x,
+            self.params,
+            self.ci,
+            self.r2,
+            ok=self.ok,
+            message=self.message,
+            fixed=self.fixed,
+            r2_space=self.r2_space,
+        )
 
 
 def _failed(law: Law, x_name: str, n: int, message: str, x2_name: str | None = None) -> FitResult:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.formatting import fit_line
 from analysis.simulate import mirage_curves
 from tests.conftest import SHARED_DATA, file_digest, needs_shared_data
 from tui.cli import main
@@ -79,6 +80,21 @@ def test_same_seed_same_numbers_other_seed_other_numbers(capsys: pytest.CaptureF
     other = run(capsys, *args, "--seed", "2")[1]
     assert first == again
     assert first != other
+
+
+def test_the_report_reads_each_fit_in_the_one_fit_line_format(capsys: pytest.CaptureFixture[str]) -> None:
+    _, table, _ = run(capsys, "report", "--holdout", "2", *FAST)
+    _, out, _ = run(capsys, "report", "--holdout", "2", "--format", "json", *FAST)
+    flat = " ".join(table.split())
+    for fit in json.loads(out)["fits"]:
+        bt = fit.get("backtest", {})
+        backtest = {
+            f"backtest_{k}": bt[k] for k in ("mae", "mae_last_value", "mae_chance") if bt.get(k) is not None
+        }
+        line = fit_line(fit["law"], fit["x"], fit["params"], {k: tuple(v) for k, v in fit["ci"].items()},
+                        fit["r2"], ok=fit["ok"], message=fit["message"], backtest=backtest, holdout=2,
+                        r2_space=fit["r2_space"])  # fmt: skip
+        assert f"fit {fit['metric']}: {' '.join(line.split())}" in flat
 
 
 def test_subsample_shrinks_n_and_widens_intervals(capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,6 +35,10 @@ def test_a_fit_reads_as_one_line_with_cis_r2_backtest_and_notes() -> None:
     )
     bare = fit_line("power", "flops", {"a": 2.0, "b": -0.05}, {}, None)
     assert bare == "power vs flops  a=2  b=-0.05  R²=–"
+    fixed = fit_line(
+        "logistic", "params", {"floor": 0.25, "k": 3.0}, {}, 0.9, fixed=("floor",), r2_space="linear"
+    )
+    assert fixed == "logistic vs params  floor=0.25 (fixed)  k=3  R²(linear)=0.9"
 
 
 def test_a_refused_fit_says_why_instead_of_numbers() -> None:
