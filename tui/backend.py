@@ -10,7 +10,6 @@ frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,21 +25,6 @@ class Backend(Protocol):
     def load(self, paths: Sequence[str], options: LoadOptions) -> Any: ...
 
     def pipeline(self, table: Any) -> PipelineLike: ...
-
-
-@dataclass(frozen=True)
-class AnalysisBackend:
-    """The real backend: ``analysis.loading.load`` and ``analysis.pipeline.Pipeline``."""
-
-    def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
-        from analysis.loading import load
-
-        return load(list(paths), options)
-
-    def pipeline(self, table: Any) -> PipelineLike:
-        from analysis.pipeline import Pipeline
-
-        return Pipeline(table)
 
 
 def default_paths(paths: Sequence[str | Path]) -> list[str]:

@@ -117,27 +117,6 @@ def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def _refine_batched(
-    problem: _Problem,
-    starts: np.ndarray,
-    weights: np.ndarray,
-    max_iter: int | np.ndarray = _BATCH_MAX_ITER,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refine many (start, weights) problems on one fit's points at once; see ``_refine_rows``."""
-    k = len(starts)
-    return _refine_rows(
-        problem.kernel,
-        problem.robust,
-        np.broadcast_to(problem.target, (k, len(problem.target))),
-        tuple(np.broadcast_to(column, (k, column.shape[1])) for column in problem.data),
-        np.broadcast_to(problem.lower, (k, len(problem.lower))),
-        np.broadcast_to(problem.upper, (k, len(problem.upper))),
-        starts,
-        weights,
-        max_iter,
-    )
-
-
 def _refine_rows(
     kernel: Kernel,
     robust: bool,

@@ -16,7 +16,7 @@ wins, and the computed one is listed in ``skipped``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -114,19 +114,6 @@ _LOWER_IS_BETTER = ("loss", "distance", "ppl", "perplexity", "brier", "error", "
 def partners(metric: str) -> tuple[str, ...]:
     """Every continuous metric from the same outputs as ``metric``, best first (empty when it has none)."""
     return _PARTNERS.get(metric, ())
-
-
-def partner(metric: str, available: Iterable[str] | None = None) -> str | None:
-    """The continuous metric from the same outputs that the mirage check compares ``metric`` with.
-
-    ``exact_match -> token_edit_distance``, ``mc_grade -> brier`` (then ``choice_prob``); with ``available``,
-    the first partner that was actually computed. None when ``metric`` has no known partner.
-    """
-    candidates = partners(metric)
-    if available is None:
-        return candidates[0] if candidates else None
-    have = set(available)
-    return next((c for c in candidates if c in have), None)
 
 
 def direction_from_name(name: str) -> int:

@@ -17,11 +17,12 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from analysis.fits import FitSet
+from analysis.loading import load
 from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
-from tui.backend import SAMPLE_DATA, AnalysisBackend
+from tui.backend import SAMPLE_DATA
 from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
@@ -37,14 +38,13 @@ SMALL_B = ViewSettings(resample=ResampleSettings(bootstrap=100, seed=0))
 class SharedBackend:
     """The real backend, loading each path set once per test session and keeping one pipeline per table."""
 
-    real: AnalysisBackend = field(default_factory=AnalysisBackend)
     tables: dict[tuple[str, ...], Any] = field(default_factory=dict)
     pipelines: dict[int, Any] = field(default_factory=dict)
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
         key = tuple(paths)
         if key not in self.tables:
-            self.tables[key] = self.real.load(paths, options)
+            self.tables[key] = load(list(paths), options)
         return self.tables[key]
 
     def pipeline(self, table: Any) -> Any:

@@ -31,6 +31,19 @@ CHINCHILLA = DATA / "chinchilla" / "tidy.csv"
 PYTHIA = DATA / "pythia" / "tidy.csv"
 
 
+def refine(
+    problem: problems._Problem,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    max_iter: int = 200,
+    settle: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The optimizer's refinement of many starts (each row with its own weights) on one problem."""
+    k = len(starts)
+    rows = optimizer._Rows(problem, starts, weights, np.full(k, max_iter), np.full(k, settle))
+    return optimizer._refine_jobs([rows])[0]
+
+
 def lognormal_noise(rng: np.random.Generator, y: np.ndarray, sigma: float) -> np.ndarray:
     return y * np.exp(rng.normal(0.0, sigma, y.shape))
 
@@ -137,7 +150,7 @@ def test_batched_refinement_reaches_the_lbfgs_optimum():
     problem = problems._saturating_problem(x, lognormal_noise(rng, saturating(x, 1.7, 400.0, 0.34), 0.01))
     start = problem.grid[np.argmin(optimizer._grid_losses(problem, np.ones((1, 20)))[0])]
     lbfgs_theta, lbfgs_value, ok = optimizer._polish(problem, start)
-    batch_theta, batch_value, converged = optimizer._refine_batched(problem, start[None, :], np.ones((1, 20)))
+    batch_theta, batch_value, converged = refine(problem, start[None, :], np.ones((1, 20)))
     assert ok and converged[0]
     assert batch_value[0] == pytest.approx(lbfgs_value, rel=1e-7)
     np.testing.assert_allclose(batch_theta[0], lbfgs_theta, atol=1e-4)
@@ -210,14 +223,12 @@ def test_identical_bootstrap_replicates_are_fitted_once_with_the_same_result():
     groups = np.arange(5)
     reps = bootstrap._replicates(problem, groups, 200, 0)
     assert len(reps.usable) < 200  # 5 points: many repeated multisets among 200 draws
-    theta, obj, _ = optimizer._refine_batched(
-        problem, reps.starts, reps.weights, bootstrap._REPLICATE_MAX_ITER
-    )
+    theta, obj, _ = refine(problem, reps.starts, reps.weights, bootstrap._REPLICATE_MAX_ITER)
     cis, n_ok, _ = bootstrap._replicate_cis(problem, reps, theta, obj, 0.95)
     counts = bootstrap._counts(0, 5, 200)
     losses = optimizer._grid_losses(problem, counts)
     best = np.argpartition(losses, reps.top - 1, axis=1)[:, : reps.top]
-    full_theta, full_obj, _ = optimizer._refine_batched(
+    full_theta, full_obj, _ = refine(
         problem,
         problem.grid[best.ravel()],
         np.repeat(counts, reps.top, axis=0),

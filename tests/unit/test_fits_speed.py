@@ -18,20 +18,15 @@ def test_perfect_replicates_settle_early_with_the_same_law():
     is within 1e-6, which leaves A and alpha where the full crawl ends (to the replicates' 1e-4) and E ~0."""
     problem, reps = _pure_power_law_replicates()
     limit = bootstrap._REPLICATE_MAX_ITER
-    full_theta, full_obj, full_ok = optimizer._refine_batched(problem, reps.starts, reps.weights, limit)
+
+    def refine(settle: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = len(reps.starts)
+        rows = optimizer._Rows(problem, reps.starts, reps.weights, np.full(k, limit), np.full(k, settle))
+        return optimizer._refine_jobs([rows])[0]
+
+    full_theta, full_obj, full_ok = refine(settle=False)
     assert not full_ok.all()  # the crawl this shortcut is for: rows still moving at the cap
-    theta, obj, ok = optimizer._refine_rows(
-        problem.kernel,
-        problem.robust,
-        np.broadcast_to(problem.target, reps.weights.shape),
-        (np.broadcast_to(problem.data[0], reps.weights.shape),),
-        np.broadcast_to(problem.lower, reps.starts.shape),
-        np.broadcast_to(problem.upper, reps.starts.shape),
-        reps.starts,
-        reps.weights,
-        limit,
-        settle=True,
-    )
+    theta, obj, ok = refine(settle=True)
     assert ok.all()
     perfect = reps.weights.sum(axis=1) * problems._rho(np.array(optimizer._PERFECT_RESIDUAL), True)
     assert (obj <= perfect).all() and (full_obj <= perfect).all()
