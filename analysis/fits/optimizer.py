@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -117,47 +117,65 @@ def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def _refine_rows(
-    kernel: Kernel,
-    robust: bool,
-    target: np.ndarray,
-    data: tuple[np.ndarray, ...],
-    lower: np.ndarray,
-    upper: np.ndarray,
-    starts: np.ndarray,
-    weights: np.ndarray,
-    max_iter: int | np.ndarray = _BATCH_MAX_ITER,
-    settle: bool | np.ndarray = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refine many (start, weights) problems at once by damped reweighted Gauss-Newton.
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    """Problems of one kernel refined together, one row each: ``target`` (K, n), each ``data`` column (K, n)
+    or (K, 1), bounds and ``starts`` (K, p), ``weights`` (K, n), iteration ``limits`` (K,) and ``settle``
+    flags (K,). Rows may come from different fits (points padded to a common n with weight 0)."""
 
-    Every argument has one row per problem: target (K, n), each data column (K, n) or (K, 1), bounds (K, p),
-    starts (K, p), weights (K, n); so rows may come from different fits of the same kernel (points padded to a
-    common n with weight 0). Returns theta (K, p), objective (K,) and converged (K,).
+    kernel: Kernel
+    robust: bool
+    target: np.ndarray
+    data: tuple[np.ndarray, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    starts: np.ndarray
+    weights: np.ndarray
+    limits: np.ndarray
+    settle: np.ndarray
+
+    def take(self, rows: np.ndarray, width: int) -> _Batch:
+        """The given rows, on their first ``width`` points."""
+        return replace(
+            self,
+            target=self.target[rows, :width],
+            data=tuple(column[rows, :width] for column in self.data),
+            lower=self.lower[rows],
+            upper=self.upper[rows],
+            starts=self.starts[rows],
+            weights=self.weights[rows, :width],
+            limits=self.limits[rows],
+            settle=self.settle[rows],
+        )
+
+
+def _refine_rows(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refine a batch of (start, weights) problems at once by damped reweighted Gauss-Newton.
+
+    Returns theta (K, p), objective (K,) and converged (K,), one row per problem of the batch.
 
     Each problem minimises sum_i w_i rho(r_i). A step solves (J'WJ + lam diag(J'WJ)) s = J'W r with the IRLS
     weights of the loss, is projected onto the bounds and is kept only if the true objective falls (then lam
     shrinks, else it grows). A problem converges when a kept step improves it by less than 1e-10 (relative),
     when a rejected step promised less than 1e-12 (relative: nothing left to gain at machine precision, or the
     bounds block every descent direction) or when no step improves it any more (lam explodes); a problem
-    marked in ``settle`` (one flag, or one per problem) also converges once its fit is perfect (objective at
-    most that of a 1e-6 residual at every point): an exact power law fitted by the saturating law otherwise
-    crawls toward E = 0 with ~1% gains per step until ``max_iter``. One still moving after ``max_iter`` steps
-    (one limit, or one per problem) has not converged. Finished problems leave the working set, so the late
-    iterations only pay for the few still moving.
+    marked in ``settle`` also converges once its fit is perfect (objective at most that of a 1e-6 residual at
+    every point): an exact power law fitted by the saturating law otherwise crawls toward E = 0 with ~1% gains
+    per step until its limit. One still moving after its ``limits`` steps has not converged. Finished problems
+    leave the working set, so the late iterations only pay for the few still moving.
     """
-    theta_out = np.clip(starts.astype(float), lower, upper)
+    theta_out = np.clip(batch.starts.astype(float), batch.lower, batch.upper)
     obj_out = np.full(len(theta_out), np.inf)
     converged = np.zeros(len(theta_out), dtype=bool)
 
     with np.errstate(all="ignore"):
-        work = _working_set(kernel, robust, target, data, lower, upper, theta_out, weights, max_iter, settle)
+        work = _working_set(batch, theta_out)
         obj_out[work.rows] = work.obj
         for iteration in range(int(work.limit.max(initial=0))):
             if not work.active.any():
                 break
-            h, g, bad = _normal_equations(work, robust)
-            finished_ok = _step(work, kernel, robust, g, _solve_symmetric(h, g)) & ~bad
+            h, g, bad = _normal_equations(work, batch.robust)
+            finished_ok = _step(work, batch.kernel, batch.robust, g, _solve_symmetric(h, g)) & ~bad
             done = (finished_ok | bad | (work.limit <= iteration + 1)) & work.active
             if done.any():
                 finished = work.rows[done]
@@ -216,25 +234,14 @@ class _WorkingSet:
         )
 
 
-def _working_set(
-    kernel: Kernel,
-    robust: bool,
-    target: np.ndarray,
-    data: tuple[np.ndarray, ...],
-    lower: np.ndarray,
-    upper: np.ndarray,
-    theta: np.ndarray,
-    weights: np.ndarray,
-    max_iter: int | np.ndarray,
-    settle: bool | np.ndarray,
-) -> _WorkingSet:
+def _working_set(batch: _Batch, theta: np.ndarray) -> _WorkingSet:
     """The problems whose start has a finite objective, ready to refine (the others never move)."""
-    pred, jac = kernel(theta, data, True)
-    resid = target - pred
-    obj = _row_dot(weights, _rho(resid, robust))
+    robust = batch.robust
+    pred, jac = batch.kernel(theta, batch.data, True)
+    resid = batch.target - pred
+    obj = _row_dot(batch.weights, _rho(resid, robust))
     rows = np.flatnonzero(np.isfinite(obj))  # which input problem each working row is
-    w = weights[rows]
-    settle_rows = np.broadcast_to(np.asarray(settle), (len(theta),))[rows]
+    w = batch.weights[rows]
     return _WorkingSet(
         rows=rows,
         theta=theta[rows],
@@ -242,14 +249,16 @@ def _working_set(
         resid=resid[rows],
         jac=[column[rows] for column in jac],
         w=w,
-        target=target[rows],
-        lower=lower[rows],
-        upper=upper[rows],
-        data=tuple(column[rows] for column in data),
+        target=batch.target[rows],
+        lower=batch.lower[rows],
+        upper=batch.upper[rows],
+        data=tuple(column[rows] for column in batch.data),
         lam=np.full(len(rows), 1e-3),
-        limit=np.broadcast_to(np.asarray(max_iter), (len(theta),))[rows],
+        limit=batch.limits[rows],
         floor=1e-9 * w.sum(axis=1),  # a fit perfect to ~1e-6 in every residual counts as done
-        perfect_obj=np.where(settle_rows, w.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), robust), -1.0),
+        perfect_obj=np.where(
+            batch.settle[rows], w.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), robust), -1.0
+        ),
         active=np.ones(len(rows), dtype=bool),
     )
 
@@ -339,52 +348,34 @@ _CHUNK_ROWS = 8192  # rows per _refine_rows call after compaction (smaller chunk
 _THREADS = 2  # chunks refined at once
 
 
-def _refine_compacted(
-    kernel: Kernel,
-    robust: bool,
-    target: np.ndarray,
-    data: tuple[np.ndarray, ...],
-    lower: np.ndarray,
-    upper: np.ndarray,
-    starts: np.ndarray,
-    weights: np.ndarray,
-    limits: np.ndarray,
-    settle: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _refine_compacted(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_refine_rows`` without the work on points of weight 0 (a bootstrap replicate misses ~37% of its
     points, padding adds more): each row's drawn points are moved to its front (the data are per row, so
     any order is fine), rows are sorted by how many they have and refined in chunks cut to that width."""
-    n = weights.shape[1]
-    drawn_first = np.argsort(weights == 0, axis=1, kind="stable")
-    drawn = (weights != 0).sum(axis=1)
-    target = np.take_along_axis(target, drawn_first, axis=1)
-    weights = np.take_along_axis(weights, drawn_first, axis=1)
-    data = tuple(
-        np.take_along_axis(column, drawn_first, axis=1) if column.shape[1] == n else column for column in data
+    n = batch.weights.shape[1]
+    drawn_first = np.argsort(batch.weights == 0, axis=1, kind="stable")
+    drawn = (batch.weights != 0).sum(axis=1)
+    batch = replace(
+        batch,
+        target=np.take_along_axis(batch.target, drawn_first, axis=1),
+        weights=np.take_along_axis(batch.weights, drawn_first, axis=1),
+        data=tuple(
+            np.take_along_axis(column, drawn_first, axis=1) if column.shape[1] == n else column
+            for column in batch.data
+        ),
     )
     by_width = np.argsort(drawn, kind="stable")
-    thetas = np.empty(starts.shape)
-    values = np.empty(len(starts))
-    converged = np.empty(len(starts), dtype=bool)
+    thetas = np.empty(batch.starts.shape)
+    values = np.empty(len(batch.starts))
+    converged = np.empty(len(batch.starts), dtype=bool)
 
     def refine_chunk(lo: int) -> None:
         rows = by_width[lo : lo + _CHUNK_ROWS]
         width = max(int(drawn[rows].max()), 1)
         with np.errstate(all="ignore"):  # error state is per thread
-            thetas[rows], values[rows], converged[rows] = _refine_rows(
-                kernel,
-                robust,
-                target[rows, :width],
-                tuple(column[rows, :width] for column in data),
-                lower[rows],
-                upper[rows],
-                starts[rows],
-                weights[rows, :width],
-                limits[rows],
-                settle[rows],
-            )
+            thetas[rows], values[rows], converged[rows] = _refine_rows(batch.take(rows, width))
 
-    chunks = range(0, len(starts), _CHUNK_ROWS)
+    chunks = range(0, len(batch.starts), _CHUNK_ROWS)
     if len(chunks) < 2:
         for lo in chunks:
             refine_chunk(lo)
@@ -461,8 +452,7 @@ def _refine_stacked(
     starts = np.concatenate([item.starts for item in jobs])
     limits = np.concatenate([item.limits for item in jobs])
     settle = np.concatenate([item.settle for item in jobs])
-    thetas, values, converged = _refine_compacted(
-        kernel, robust, target, data, lower, upper, starts, weights, limits, settle
-    )
+    batch = _Batch(kernel, robust, target, data, lower, upper, starts, weights, limits, settle)
+    thetas, values, converged = _refine_compacted(batch)
     bounds = np.cumsum([0, *sizes])
     return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
