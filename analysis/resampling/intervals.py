@@ -31,6 +31,16 @@ def _as_arrays(k: object, n: object) -> tuple[np.ndarray, np.ndarray]:
     return k_arr, n_arr
 
 
+def _at_the_edges(
+    lo: np.ndarray, hi: np.ndarray, k: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bounds with lo = 0 exactly at k = 0, hi = 1 exactly at k = n, and NaN where n = 0."""
+    empty = ~(n > 0)
+    lo = np.where(empty, np.nan, np.where(k <= 0, 0.0, lo))
+    hi = np.where(empty, np.nan, np.where(k >= n, 1.0, hi))
+    return lo, hi
+
+
 def wilson_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval (no continuity correction) for k successes out of n; arrays broadcast.
 
@@ -47,10 +57,7 @@ def wilson_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarr
         half = z / denominator * np.sqrt(np.maximum(k_arr * (1.0 - p_hat) + z2 / 4.0, 0.0))
         lo = np.clip(centre - half, 0.0, 1.0)
         hi = np.clip(centre + half, 0.0, 1.0)
-    empty = ~(n_arr > 0)
-    lo = np.where(empty, np.nan, np.where(k_arr <= 0, 0.0, lo))
-    hi = np.where(empty, np.nan, np.where(k_arr >= n_arr, 1.0, hi))
-    return lo, hi
+    return _at_the_edges(lo, hi, k_arr, n_arr)
 
 
 def exact_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -63,10 +70,7 @@ def exact_interval(k: object, n: object, level: float = 0.95) -> tuple[np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         lo = stats.beta.ppf(tail, k_arr, n_arr - k_arr + 1.0)
         hi = stats.beta.ppf(1.0 - tail, k_arr + 1.0, n_arr - k_arr)
-    empty = ~(n_arr > 0)
-    lo = np.where(empty, np.nan, np.where(k_arr <= 0, 0.0, lo))
-    hi = np.where(empty, np.nan, np.where(k_arr >= n_arr, 1.0, hi))
-    return lo, hi
+    return _at_the_edges(lo, hi, k_arr, n_arr)
 
 
 def normal_interval(value: object, stderr: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
