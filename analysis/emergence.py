@@ -36,8 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
-from scipy.stats import false_discovery_control, spearmanr
 
 from analysis import links
 from analysis import schema as S
@@ -194,6 +192,8 @@ def classify_trend(
         return Trend("none", None, None, "fewer than 3 scales: no trend test")
     rho, p = None, None
     if np.ptp(y) > 0 and np.ptp(x) > 0:
+        from scipy.stats import spearmanr  # scipy loads on first use: the app's process reads statuses only
+
         result = spearmanr(np.log10(x), y)
         rho, p = float(result.statistic), float(result.pvalue)
     has_ci = lo is not None and hi is not None and np.isfinite(lo).all() and np.isfinite(hi).all()
@@ -276,6 +276,13 @@ def _replicate_matrix(points: S.PointSet, key: tuple[str, str, str], models: lis
     return values[:, [index[m] for m in models]]
 
 
+def _normal_quantile(level: float) -> float:
+    """z with P(|Z| < z) = level."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
 def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(frame.height, np.nan)
@@ -290,7 +297,7 @@ def _intervals(frame: pl.DataFrame, binary: bool, ci: float) -> tuple[np.ndarray
         has = np.isfinite(b_lo) & np.isfinite(b_hi)
         lo, hi = np.where(has, b_lo, lo), np.where(has, b_hi, hi)
     value, stderr = _column(frame, S.VALUE), _column(frame, S.STDERR)
-    z = stats.norm.ppf(0.5 + ci / 2.0)
+    z = _normal_quantile(ci)
     missing = ~(np.isfinite(lo) & np.isfinite(hi)) & np.isfinite(stderr)
     lo = np.where(missing, value - z * stderr, lo)
     hi = np.where(missing, value + z * stderr, hi)
@@ -323,7 +330,7 @@ def curves(points: S.PointSet, x: str, ci: float = 0.95) -> list[Curve]:
         lo, hi = _intervals(used, binary, ci)
         stderr = _column(used, S.STDERR)
         # an interval without a standard error (a table of lo/hi) still says how noisy the point is
-        stderr = np.where(np.isfinite(stderr), stderr, (hi - lo) / (2.0 * stats.norm.ppf(0.5 + ci / 2.0)))
+        stderr = np.where(np.isfinite(stderr), stderr, (hi - lo) / (2.0 * _normal_quantile(ci)))
         out.append(
             Curve(
                 family=key[0],
@@ -658,6 +665,8 @@ def score_emergence(
             r for r in rows if r.get("kind") == kind and "status" not in r and _defined(r.get("p_value"))
         ]
         if tested:
+            from scipy.stats import false_discovery_control
+
             adjusted = false_discovery_control([float(r["p_value"]) for r in tested], method="bh")
             for r, p in zip(tested, adjusted, strict=True):
                 r["p_adjusted"] = float(p)

@@ -212,7 +212,7 @@ def _verdict(
     return row
 
 
-def summary(verdicts: pl.DataFrame) -> pl.DataFrame:
+def mirage_summary(verdicts: pl.DataFrame) -> pl.DataFrame:
     """Per family x task x metric: the short word (the category) and the verdict sentence, for tables."""
     schema = {S.FAMILY: pl.Utf8, S.TASK: pl.Utf8, S.METRIC: pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
     if verdicts.is_empty():

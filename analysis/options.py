@@ -1,8 +1,44 @@
-"""Settings the user controls, one frozen dataclass per stage: a change reruns only that stage."""
+"""Settings the user controls, one frozen dataclass per stage: a change reruns only that stage.
+
+Each settings object validates all its values when it is made (``__post_init__``), as scipy validates every
+argument up front: the CLI, the report and the app build the same objects, so one rule (and one cap on the
+number of replicates, ``MAX_BOOTSTRAP``) holds everywhere, and a stage never sees invalid settings. A bad
+value is an ``InputError`` (a ``ValueError``) naming the CLI option and the app's field. Names with their
+own registry are checked there: a law by ``analysis.fits.laws.get_law``, an axis against the points' columns
+by the fit stage, a format by ``analysis.formats.registry``. This module imports no polars, numpy or scipy, so
+the app can import it before its first paint.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+from analysis.errors import InputError
+
+MAX_BOOTSTRAP = (
+    100_000  # replicates: more takes minutes, and a percentile's Monte Carlo error is already tiny
+)
+TOKENIZERS: tuple[str, ...] = ("chars", "whitespace")
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _check_replicates(value: int, what: str) -> None:
+    if not _is_whole(value) or not 0 <= value <= MAX_BOOTSTRAP:
+        raise InputError(f"{what} must be a whole number from 0 (off) to {MAX_BOOTSTRAP}, got {value!r}")
+
+
+def _check_level(value: float, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 < value < 1.0:
+        raise InputError(f"{what} must be between 0 and 1 (exclusive), such as 0.95, got {value!r}")
+
+
+def _check_whole(value: int, what: str) -> None:
+    if not _is_whole(value):
+        raise InputError(f"{what} must be a whole number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +66,12 @@ class MetricOptions:
     case_fold: bool = False  # exact match and edit distance compare after strip(), and lower() when True
     only: tuple[str, ...] | None = None  # registry metrics to compute; None: every one the columns allow
 
+    def __post_init__(self) -> None:
+        if self.tokenizer not in TOKENIZERS:
+            raise InputError(
+                f"the tokenizer (--tokenizer) must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}"
+            )
+
 
 @dataclass(frozen=True)
 class ResampleSettings:
@@ -40,6 +82,16 @@ class ResampleSettings:
     seed: int = 0
     subsample: int | None = None  # evaluate each model on a seeded random n' of its items
     paired: bool = True  # one draw of item ids applied to every model of a task
+
+    def __post_init__(self) -> None:
+        _check_replicates(self.bootstrap, "the bootstrap replicates B (--bootstrap)")
+        _check_level(self.ci, "the CI level (--ci)")
+        _check_whole(self.seed, "the seed (--seed)")
+        if self.subsample is not None and (not _is_whole(self.subsample) or self.subsample < 1):
+            raise InputError(
+                "the subsample n' (--subsample) must be a positive number of items (or none for all items), "
+                f"got {self.subsample!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -52,3 +104,12 @@ class FitSettings:
     bootstrap: int = 200  # fit bootstrap replicates (resampling the fitted points)
     ci: float = 0.95
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not _is_whole(self.holdout) or self.holdout < 0:
+            raise InputError(
+                f"the backtest holdout (--holdout) must be 0 (off) or more scales, got {self.holdout!r}"
+            )
+        _check_replicates(self.bootstrap, "the fit bootstrap replicates (--fit-bootstrap)")
+        _check_level(self.ci, "the CI level (--ci)")
+        _check_whole(self.seed, "the seed (--seed)")

@@ -6,13 +6,14 @@ flipping the resampling settings recomputes the points and what follows but neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from analysis.emergence import score_emergence
-from analysis.fits import FitSet, fit_points
-from analysis.metrics import score_samples
+from analysis.fits import FitSet, fit_points, fit_table
+from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
 from analysis.options import FitSettings, MetricOptions, ResampleSettings
 from analysis.resampling import compute_points
@@ -20,9 +21,20 @@ from analysis.schema import PointSet, ResultTable, ScoredSamples
 from analysis.target_lengths import target_lengths
 
 
+def metric_options_for(options: MetricOptions, metrics: Sequence[str]) -> MetricOptions:
+    """``options`` computing only ``metrics`` and their continuous partners (so each mirage verdict is the
+    one an unfiltered analysis gives); every metric when none is chosen or a chosen one has no declared
+    partners and is not computed from outputs (its verdict may pair it with any continuous metric of its
+    task)."""
+    if not metrics or any(m not in METRICS and not partners(m) for m in metrics):
+        return options
+    chosen = {m for metric in metrics for m in (metric, *partners(metric))}
+    return replace(options, only=tuple(m for m in METRICS if m in chosen))
+
+
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """Everything computed for one set of settings."""
+    """Everything computed for one set of settings (``table_fits``: a table column fitted directly)."""
 
     table: ResultTable
     scored: ScoredSamples
@@ -33,6 +45,7 @@ class Analysis:
     metric_options: MetricOptions
     resample: ResampleSettings
     fit: FitSettings
+    table_fits: FitSet | None = None
 
 
 class Pipeline:
@@ -43,6 +56,7 @@ class Pipeline:
         self._scored: dict[MetricOptions, ScoredSamples] = {}
         self._points: dict[tuple[MetricOptions, ResampleSettings], PointSet] = {}
         self._fits: dict[tuple[MetricOptions, ResampleSettings, FitSettings], FitSet] = {}
+        self._table_fits: dict[tuple[str, FitSettings], FitSet] = {}
         self._emergence: dict[
             tuple[MetricOptions, ResampleSettings, str], tuple[pl.DataFrame, pl.DataFrame]
         ] = {}
@@ -64,6 +78,15 @@ class Pipeline:
             self._fits[key] = fit_points(self.points(options, resample), fit)
         return self._fits[key]
 
+    def table_fits(self, column: str, fit: FitSettings) -> FitSet:
+        """A column of the loaded aggregate table fitted directly (e.g. loss over params and tokens), with
+        ``fit.law`` or else the joint law."""
+        key = (column, fit)
+        if key not in self._table_fits:
+            aggregates = self.table.aggregates
+            self._table_fits[key] = fit_table(aggregates, y=column, law=fit.law or "joint", settings=fit)
+        return self._table_fits[key]
+
     def emergence(
         self, options: MetricOptions, resample: ResampleSettings, x: str
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -81,7 +104,10 @@ class Pipeline:
         metric_options: MetricOptions | None = None,
         resample: ResampleSettings | None = None,
         fit: FitSettings | None = None,
+        *,
+        fit_column: str | None = None,
     ) -> Analysis:
+        """Every stage for these settings; ``fit_column`` also fits that column of the table directly."""
         metric_options = metric_options or MetricOptions()
         resample = resample or ResampleSettings()
         fit = fit or FitSettings()
@@ -96,4 +122,5 @@ class Pipeline:
             metric_options=metric_options,
             resample=resample,
             fit=fit,
+            table_fits=None if fit_column is None else self.table_fits(fit_column, fit),
         )

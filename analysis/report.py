@@ -11,16 +11,15 @@ import json
 import math
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from analysis.emergence import APPARENT_RULE, JUMP_RULE, TREND_RULES, ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import printable
-from analysis.metrics import METRICS, partners
+from analysis.formatting import fit_line, interval, number
 from analysis.mirage import VERDICT_RULES
-from analysis.options import MetricOptions
 from analysis.pipeline import Analysis
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 
@@ -29,6 +28,11 @@ POINT_FIELDS = (
     "value", "lo", "hi", "n", "stderr", "binom_lo", "binom_hi", "chance", "kind", "source",
 )  # fmt: skip
 WIDTH = 80  # the table format fits an 80-column terminal
+_BACKTEST_KEYS = {  # a fit record's backtest fields, by the names the fit line reads
+    "mae": "backtest_mae",
+    "mae_last_value": "backtest_mae_last_value",
+    "mae_chance": "backtest_mae_chance",
+}
 EMERGENCE_FIELDS = (
     "family", "task", "metric", "kind", "x", "status", "sentence", "scale", "n_models", "n_scales",
     "n_usable", "n_unresolved", "unresolved", "jump", "jump_at", "p_value", "p_adjusted", "apparent",
@@ -61,15 +65,6 @@ class ReportFilters:
             warnings=table.warnings,
             sources=table.sources,
         )
-
-    def metric_options(self, options: MetricOptions) -> MetricOptions:
-        """``options`` computing only the chosen metrics and their continuous partners (so each mirage verdict
-        is the one an unfiltered report gives); every metric when a chosen one has no declared partners and
-        is not computed from outputs (its verdict may pair it with any continuous metric of its task)."""
-        if not self.metrics or any(m not in METRICS and not partners(m) for m in self.metrics):
-            return options
-        chosen = {m for metric in self.metrics for m in (metric, *partners(metric))}
-        return replace(options, only=tuple(m for m in METRICS if m in chosen))
 
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         if self.metrics and METRIC in frame.columns:
@@ -172,29 +167,15 @@ def report_dict(
     }
 
 
-def render_report(
-    analysis: Analysis, fmt: str, filters: ReportFilters | None = None, fit_column: str | None = None
-) -> str:
-    """The report in ``fmt`` ("table", "json" or "csv")."""
+def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = None) -> str:
+    """The report in ``fmt`` ("table", "json" or "csv"); a table column's fits (``--y``) replace the rest."""
     filters = filters or ReportFilters()
-    fits = None
-    if fit_column is not None:
-        fits = fit_column_records(analysis, fit_column)
+    fits = None if analysis.table_fits is None else analysis.table_fits.to_records()
     if fmt == "json":
         return json.dumps(report_dict(analysis, filters, fits), indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
         return points_csv(analysis, filters)
     return render_table(report_dict(analysis, filters, fits, strict=False))
-
-
-def fit_column_records(analysis: Analysis, column: str) -> list[dict]:
-    """Fit an aggregate column (e.g. ``loss`` over params and tokens) straight from the loaded table."""
-    from analysis.fits import fit_table
-
-    settings = analysis.fit
-    return fit_table(
-        analysis.table.aggregates, y=column, law=settings.law or "joint", settings=settings
-    ).to_records()
 
 
 def points_csv(analysis: Analysis, filters: ReportFilters) -> str:
@@ -207,25 +188,9 @@ def points_csv(analysis: Analysis, filters: ReportFilters) -> str:
     return buffer.getvalue()
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "+inf" if value > 0 else "-inf"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.{max(digits - 1, 1)}e}"
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
 def _factor(log_ratio: float) -> str:
     """A miss on the link scale (natural-log units) as a factor: 0.69 -> '2x'."""
     return f"{math.exp(log_ratio):.3g}x" if log_ratio < 40 else ">1e17x"
-
-
-def _interval(lo: Any, hi: Any) -> str:
-    return "-" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
 
 
 def _clip(text: str, width: int) -> str:
@@ -272,24 +237,27 @@ def render_table(report: dict) -> str:
             miss = "-" if row.get("jump") is None else f"{_factor(row['jump'])}"
             out.append(
                 f"  {_clip(row['metric'], 22):<22} {kind:<4} {_clip(row['status'] or '-', 16):<16}"
-                f" {miss:>8} {_clip(row.get('jump_at') or '-', 10):<10} {_num(row.get('p_adjusted'), 2):>7}"
+                f" {miss:>8} {_clip(row.get('jump_at') or '-', 10):<10} {number(row.get('p_adjusted'), 2):>7}"
             )
         for (f_family, f_task, metric), fit in sorted(fits.items()):
             if (f_family, f_task) != (family, task) and f_task != "*":
                 continue
-            if not fit["ok"]:
-                out.extend(_wrap(f"fit {metric}: {fit['law']} refused: {fit['message']}", "  "))
-                continue
-            params = ", ".join(
-                f"{name}={_num(v)} {_interval(*fit['ci'][name]) if name in fit['ci'] else ''}".rstrip()
-                for name, v in fit["params"].items()
+            bt = fit.get("backtest") or {}
+            line = fit_line(
+                fit["law"],
+                fit["x"],
+                fit["params"],
+                fit["ci"],
+                fit["r2"],
+                ok=fit["ok"],
+                message=fit["message"],
+                backtest={
+                    _BACKTEST_KEYS[k]: v for k, v in bt.items() if k in _BACKTEST_KEYS and v is not None
+                },
+                holdout=bt.get("holdout", 0),
+                r2_space=fit.get("r2_space"),
             )
-            r2 = f"R2 {_num(fit['r2'])} ({fit['r2_space']})"
-            line = f"fit {metric}: {fit['law']} vs {fit['x']}, {r2}; {params}"
-            if "backtest" in fit:
-                bt = fit["backtest"]
-                line += f"; backtest MAE {_num(bt['mae'])} vs last-value {_num(bt['mae_last_value'])}"
-            out.extend(_wrap(line, "  "))
+            out.extend(_wrap(f"fit {metric}: {line}", "  "))
         for (p_family, p_task, metric), rows in sorted(points.items()):
             if (p_family, p_task) != (family, task):
                 continue
@@ -300,8 +268,8 @@ def render_table(report: dict) -> str:
             for row in rows:
                 lo, hi = (row["binom_lo"], row["binom_hi"]) if binary else (row["lo"], row["hi"])
                 out.append(
-                    f"    {_clip(str(row['model']), 22):<22} {_num(row.get(st['x'])):>9}"
-                    f" {_num(row['value']):>9} {_interval(lo, hi):<22} {_num(row['n']):>6}"
+                    f"    {_clip(str(row['model']), 22):<22} {number(row.get(st['x'])):>9}"
+                    f" {number(row['value']):>9} {interval(lo, hi):<22} {number(row['n']):>6}"
                 )
     out.append("")
     for note in report["notes"]:

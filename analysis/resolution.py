@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 RESOLVE_POWER = 0.95  # the share of test sets that would resolve the point: 0.95 gives the rule of three
 MAX_ITEMS = 10**12  # beyond this an answer is "more than a trillion items"
@@ -33,6 +32,8 @@ def _resolving_count(n: int, floor: float, level: float) -> int:
     """The smallest count k of n whose Clopper-Pearson interval at ``level`` excludes ``floor``."""
     if floor <= 0:
         return 1
+    from scipy import stats  # on first use: the app's process imports this module for its rules only
+
     # the exact interval excludes c exactly when the one-sided binomial test of c rejects at (1 - level) / 2
     k = int(stats.binom.isf((1.0 - level) / 2.0, n, floor)) + 1
     while k <= n and stats.binom.sf(k - 1, n, floor) >= (1.0 - level) / 2.0:
@@ -41,6 +42,8 @@ def _resolving_count(n: int, floor: float, level: float) -> int:
 
 
 def _power(n: int, value: float, floor: float, level: float) -> float:
+    from scipy import stats
+
     k = _resolving_count(n, floor, level)
     return float(stats.binom.sf(k - 1, n, value)) if k <= n else 0.0
 

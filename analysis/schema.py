@@ -11,7 +11,7 @@ starts with ``family``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -186,3 +186,7 @@ class PointSet:
     replicates: dict[tuple[str, str, str], Replicates] = field(default_factory=dict)
     specs: dict[str, MetricSpec] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    def without_data(self) -> PointSet:
+        """The points without their bootstrap replicates (large): what a display reads."""
+        return replace(self, replicates={})

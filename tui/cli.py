@@ -35,13 +35,6 @@ def _scale_factor(text: str) -> tuple[str, float]:
     return key, factor
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"CI level must be between 0 and 1, got {text}")
-    return value
-
-
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reading files")
     group.add_argument(
@@ -113,9 +106,7 @@ def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (0: off)"
     )
-    group.add_argument(
-        "--ci", type=_probability, default=0.95, metavar="LEVEL", help="CI level (default 0.95)"
-    )
+    group.add_argument("--ci", type=float, default=0.95, metavar="LEVEL", help="CI level (default 0.95)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument(
         "--subsample", type=int, metavar="N", help="evaluate each model on a random N of its items"
@@ -255,10 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
-    if args.bootstrap < 0:
-        raise InputError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
-    if args.subsample is not None and args.subsample < 1:
-        raise InputError(f"--subsample must be at least 1, got {args.subsample}")
+    """The settings of the command line; each object validates its values (``analysis.options``)."""
     return (
         MetricOptions(tokenizer=args.tokenizer, case_fold=args.case_fold),
         ResampleSettings(
@@ -282,7 +270,7 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
     from analysis.loading import load
-    from analysis.pipeline import Pipeline
+    from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
     from tui.backend import default_paths
 
@@ -290,9 +278,10 @@ def run_report(args: argparse.Namespace) -> int:
     table = load(default_paths(args.paths), load_options_from(args))
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
-    metric_options = filters.metric_options(metric_options)
-    analysis = Pipeline(table).run(metric_options, resample, fit)
-    sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
+    metric_options = metric_options_for(metric_options, filters.metrics)
+    pipeline = Pipeline(table)
+    analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column)
+    sys.stdout.write(render_report(analysis, args.format, filters))
     return 0
 
 

@@ -6,13 +6,17 @@ screens stay thin and these functions are tested without a terminal.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from analysis.fits import held_out_rows
+from analysis.formatting import fit_line
+from analysis.formatting import interval as fmt_ci  # noqa: F401 (the screens format cells with these)
+from analysis.formatting import number as fmt  # noqa: F401
+from analysis.mirage import mirage_summary
 from tui.state import AXES, ViewSettings
 from tui.widgets.plot import PlotSpec, Series
 
@@ -20,37 +24,6 @@ OVERVIEW_COLUMNS: tuple[str, ...] = (
     "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "mirage", "verdict",
 )  # fmt: skip
 POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi", "n", "held_out")
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number for a table cell: 3 significant digits, ``+inf``/``-inf``, and an en dash for missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-        return f"{mantissa}e{int(exponent)}"  # 1.00e8, 3.20e-4: no "+0" padding
-    if x == 0:
-        return "0"
-    rounded = round(x, digits - 1 - math.floor(math.log10(abs(x))))  # 1234.5 -> 1230, never 1.23e+03
-    return f"{rounded:.12g}"
-
-
-def fmt_ci(lo: Any, hi: Any) -> str:
-    if lo is None and hi is None:
-        return "–"
-    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def _frame(analysis: Any, name: str) -> pl.DataFrame:
@@ -121,51 +94,6 @@ def overview_frame(
     )
 
 
-def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
-    """Per family x task x metric: a short mirage word and the full verdict sentence(s) of the mirage check.
-
-    A discontinuous metric paired with k continuous partners reads ``mirage j/k`` when the jump is smooth
-    under j of them, ``emergent`` when it survives all of them and ``smooth`` when it never jumped; a
-    continuous metric reads its own status (``smooth`` or ``emergent``).
-    """
-    schema = {"family": pl.Utf8, "task": pl.Utf8, "metric": pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
-    needed = {"family", "task", "discontinuous", "continuous", "verdict", "mirage"}
-    if mirage.is_empty() or not needed <= set(mirage.columns):
-        return pl.DataFrame(schema=schema)
-    status_d = pl.col("status_discontinuous") if "status_discontinuous" in mirage.columns else pl.lit("")
-    status_c = pl.col("status_continuous") if "status_continuous" in mirage.columns else pl.lit("")
-    mirage = mirage.with_columns(status_d.alias("status_d"), status_c.alias("status_c"))
-    discontinuous = (
-        mirage.group_by("family", "task", pl.col("discontinuous").alias("metric"), maintain_order=True)
-        .agg(
-            pl.col("mirage").fill_null(False).sum().alias("smooth"),
-            pl.len().alias("pairs"),
-            pl.col("status_d").first(),
-            pl.col("verdict").unique(maintain_order=True).str.join("; "),
-        )
-        .select(
-            "family",
-            "task",
-            "metric",
-            pl.when(pl.col("smooth") > 0)
-            .then(pl.format("mirage {}/{}", "smooth", "pairs"))
-            .otherwise(pl.col("status_d").fill_null(""))
-            .alias("mirage"),
-            "verdict",
-        )
-    )
-    continuous = (
-        mirage.group_by("family", "task", pl.col("continuous").alias("metric"), maintain_order=True)
-        .agg(pl.col("status_c").first().fill_null("").alias("mirage"), pl.col("verdict").first())
-        .select("family", "task", "metric", "mirage", "verdict")
-    )
-    return (
-        pl.concat([discontinuous, continuous])
-        .cast(schema)  # type: ignore[arg-type]
-        .unique(subset=["family", "task", "metric"], keep="first", maintain_order=True)
-    )
-
-
 def verdicts_for(
     analysis: Any, task: str, metric: str, family: str | None = None
 ) -> list[tuple[str, str, str]]:
@@ -208,31 +136,6 @@ def backtest_for(analysis: Any, family: str, task: str, metric: str) -> Any:
     return (getattr(fits, "backtests", None) or {}).get((family, task, metric))
 
 
-def held_out_models(
-    points: pl.DataFrame, axis: str, holdout: int, analysis: Any = None, metric: str | None = None
-) -> set[tuple[str, str]]:
-    """(family, model) of the points a backtest fits without.
-
-    Taken from the fit stage's backtests (their held-out scales) when they exist; otherwise (no fits yet, or
-    a family whose backtest failed) the ``holdout`` largest scales per family, the rule the fit stage uses.
-    """
-    if holdout <= 0 or points.is_empty():
-        return set()
-    held: set[tuple[str, str]] = set()
-    for (family,), group in points.filter(pl.col(axis).is_not_null()).group_by(["family"]):
-        task = group["task"][0] if "task" in group.columns else None
-        backtest = backtest_for(analysis, family, task, metric) if analysis is not None else None
-        held_x = np.asarray(getattr(backtest, "x", ()), dtype=float)
-        if backtest is not None and getattr(backtest, "fit", None) is not None and held_x.size:
-            scales = group[axis].to_numpy()
-            mask = np.isclose(scales[:, None], held_x[None, :], rtol=1e-9).any(axis=1)
-            held |= {(family, m) for m in group.filter(pl.Series(mask))["model"].to_list()}
-            continue
-        top = group.unique(subset=["model"]).sort(axis, descending=True).head(holdout)
-        held |= {(family, m) for m in top["model"].to_list()}
-    return held
-
-
 def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -> pl.DataFrame:
     """The points of one task and metric against the chosen axis (model, scale, value, CI, n, held out)."""
     points = _frame(analysis, "points")
@@ -242,7 +145,8 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     chosen = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if settings.family is not None:
         chosen = chosen.filter(pl.col("family") == settings.family)
-    held = held_out_models(chosen, settings.axis, settings.holdout, analysis, metric)
+    held_rows = chosen.filter(held_out_rows(chosen, settings.axis, settings.holdout))
+    held = set(zip(held_rows["family"].to_list(), held_rows["model"].to_list(), strict=True))
     chosen = chosen.sort(["family", settings.axis], nulls_last=True)
     return chosen.select(
         "family",
@@ -361,52 +265,22 @@ def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     for row in rows.iter_rows(named=True):
         family = row.get("family", "")
         result = fit_result(analysis, family, task, metric)
-        if not row.get("ok", True):
-            lines.append(
-                (family, f"{row.get('law') or 'fit'}: no fit — {row.get('message') or 'unknown reason'}")
-            )
-            continue
         params = getattr(result, "params", None) or row.get("params") or {}
         cis = getattr(result, "ci", None) or row.get("ci") or {}
-        parts = [f"{row.get('law') or getattr(result, 'law', '?')} vs {row.get('x') or settings.axis}"]
-        if isinstance(params, dict):
-            for name, value in params.items():
-                ci = cis.get(name) if isinstance(cis, dict) else None
-                ci_text = f" {fmt_ci(*ci)}" if isinstance(ci, list | tuple) and len(ci) == 2 else ""
-                parts.append(f"{name}={fmt(value)}{ci_text}")
-        else:
-            parts.append(str(params))
-        parts.append(f"R²={fmt(row.get('r2'))}")
         backtest = {k: v for k, v in row.items() if k.startswith("backtest") and v is not None}
-        if backtest:
-            parts.append(backtest_text(backtest, settings.holdout))
-        if row.get("message"):
-            parts.append(str(row["message"]))
-        lines.append((family, "  ".join(parts)))
+        line = fit_line(
+            row.get("law") or getattr(result, "law", None),
+            row.get("x") or settings.axis,
+            params,
+            cis,
+            row.get("r2"),
+            ok=row.get("ok", True),
+            message=row.get("message"),
+            backtest=backtest,
+            holdout=settings.holdout,
+        )
+        lines.append((family, line))
     return lines
-
-
-BACKTEST_WORDS: dict[str, str] = {
-    "backtest_mae": "MAE",
-    "backtest_mae_last_value": "last value",
-    "backtest_mae_chance": "chance",
-    "backtest_mean_rel_error": "mean rel. error",
-}
-
-
-def backtest_text(values: dict[str, Any], holdout: int) -> str:
-    """``backtest (top 2 held out): MAE 0.0162 vs last value 0.0437, chance 0.728; mean rel. error 0.83``."""
-    named = {BACKTEST_WORDS.get(k, k.removeprefix("backtest_")): fmt(v) for k, v in values.items()}
-    text = f"backtest (top {holdout} held out):"
-    if "MAE" in named:
-        text += f" MAE {named.pop('MAE')}"
-        baselines = [f"{name} {named.pop(name)}" for name in ("last value", "chance") if name in named]
-        if baselines:
-            text += " vs " + ", ".join(baselines)
-    rest = [f"{name} {value}" for name, value in named.items()]
-    if rest:
-        text += ("; " if "MAE" in text else " ") + "; ".join(rest)
-    return text
 
 
 @dataclass(frozen=True)

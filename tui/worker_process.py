@@ -4,10 +4,10 @@ A worker *thread* shares the interpreter lock with the interface: a single long 
 holds the lock (measured: 3 s inside the bootstrap stage on a 1M-row file) freezes every key press. Here the
 table and the pipeline live in one child process (started with ``spawn``, so its imports also run beside the
 first paint instead of before it); the app's worker threads send it one request per stage over a pipe and
-block on the answer without holding the lock. Only small results travel back: points without their
-bootstrap replicates, emergence and mirage frames, and the fits as :class:`FitView` (law, parameters, CIs;
-its ``predict`` needs only ``analysis.laws``), never the per-sample rows. So the interface process never
-imports scipy (``analysis.fits`` alone takes seconds to import).
+block on the answer without holding the lock. Only small results travel back, slimmed by their own
+``without_data()``: points without their bootstrap replicates, emergence and mirage frames, and the fits
+without residuals, never the per-sample rows. The interface process unpickles them without importing scipy
+(``analysis.fits`` and ``analysis.resampling`` load it only when they compute, in this child).
 
 The child is a plain ``python -m tui.worker_process`` started with ``subprocess`` (not ``multiprocessing``,
 whose resource tracker wants the real stderr, which Textual has replaced): its stdin, stdout and stderr are
@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -38,74 +38,6 @@ class TableSummary:
 
     warnings: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FitView:
-    """What the interface shows of an ``analysis.fits.FitResult``; ``predict`` evaluates the same law."""
-
-    law: str
-    x: str
-    params: dict[str, float]
-    ci: dict[str, tuple[float, float]]
-    r2: float | None
-    ok: bool
-    message: str = ""
-
-    def predict(self, x: Any, x2: Any = None) -> Any:
-        import numpy as np
-
-        from analysis.laws import evaluate
-
-        x = np.asarray(x, dtype=float)
-        if not self.ok:
-            return np.full(x.shape, np.nan)
-        return evaluate(self.law, self.params, x, None if x2 is None else np.asarray(x2, dtype=float))
-
-
-@dataclass(frozen=True)
-class BacktestView:
-    """A backtest's held-out scales and the law fitted without them."""
-
-    x: tuple[float, ...]
-    fit: FitView
-
-
-@dataclass(frozen=True, eq=False)
-class FitSetView:
-    """``analysis.fits.FitSet`` as the interface reads it: the display frame, fits and backtests by key."""
-
-    frame: Any
-    results: dict[tuple[str, str, str], FitView]
-    backtests: dict[tuple[str, str, str], BacktestView]
-
-
-def _fit_view(result: Any) -> FitView:
-    return FitView(
-        law=result.law,
-        x=result.x,
-        params=dict(result.params),
-        ci={name: (float(lo), float(hi)) for name, (lo, hi) in result.ci.items()},
-        r2=result.r2,
-        ok=bool(result.ok),
-        message=result.message,
-    )
-
-
-def _fits_view(fits: Any) -> FitSetView:
-    return FitSetView(
-        frame=fits.frame,
-        results={key: _fit_view(result) for key, result in fits.results.items()},
-        backtests={
-            key: BacktestView(tuple(float(v) for v in backtest.x), _fit_view(backtest.fit))
-            for key, backtest in fits.backtests.items()
-        },
-    )
-
-
-def _slim_points(points: Any) -> Any:
-    """Points without their bootstrap replicates (large, and the interface never reads them)."""
-    return replace(points, replicates={})
 
 
 def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cover - runs in the child
@@ -130,17 +62,17 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
                 pipeline.scored(*args)
                 value = None
             elif method == "points":
-                value = _slim_points(pipeline.points(*args))
+                value = pipeline.points(*args).without_data()
             elif method == "emergence":
                 value = pipeline.emergence(*args)
             elif method == "fits":
-                value = _fits_view(pipeline.fits(*args))
+                value = pipeline.fits(*args).without_data()
             elif method == "run":
-                from tui.backend import PartialAnalysis
+                from analysis.stages import PartialAnalysis
 
                 analysis = pipeline.run(*args)
-                points, fits = _slim_points(analysis.points), _fits_view(analysis.fits)
-                value = PartialAnalysis(points, analysis.emergence, analysis.mirage, fits)
+                partial = PartialAnalysis(analysis.points, analysis.emergence, analysis.mirage, analysis.fits)
+                value = partial.without_data()
             else:
                 raise RuntimeError(f"unknown request {method!r}")
             answers.send(("ok", value))

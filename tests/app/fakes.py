@@ -18,14 +18,14 @@ import polars as pl
 from textual.worker import get_current_worker
 
 from analysis.errors import InputError
+from analysis.fits import FitResult
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
-from tui.worker_process import FitView
 
 SCALES = (1e7, 3e7, 1e8, 3e8, 1e9, 3e9, 1e10)
 
 
 @dataclass(frozen=True)
-class FakeFit(FitView):
+class FakeFit(FitResult):
     """The interface's fit view, drawing the unit logistic of its ``k`` and ``x0`` (no floor or ceiling)."""
 
     def predict(self, x: Any, x2: Any = None) -> np.ndarray:

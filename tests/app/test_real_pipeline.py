@@ -16,16 +16,18 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
+from analysis.fits import FitSet
+from analysis.loading import load
 from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
-from tui.backend import SAMPLE_DATA, AnalysisBackend
+from tui.backend import SAMPLE_DATA
 from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
 from tui.widgets.plot import PlotWidget
-from tui.worker_process import FitSetView, ProcessBackend
+from tui.worker_process import ProcessBackend
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TINYGPT = DATA / "lm_eval_04_tinygpt"
@@ -36,14 +38,13 @@ SMALL_B = ViewSettings(resample=ResampleSettings(bootstrap=100, seed=0))
 class SharedBackend:
     """The real backend, loading each path set once per test session and keeping one pipeline per table."""
 
-    real: AnalysisBackend = field(default_factory=AnalysisBackend)
     tables: dict[tuple[str, ...], Any] = field(default_factory=dict)
     pipelines: dict[int, Any] = field(default_factory=dict)
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> Any:
         key = tuple(paths)
         if key not in self.tables:
-            self.tables[key] = self.real.load(paths, options)
+            self.tables[key] = load(list(paths), options)
         return self.tables[key]
 
     def pipeline(self, table: Any) -> Any:
@@ -54,7 +55,7 @@ class SharedBackend:
 
 @dataclass(frozen=True)
 class SmallBootstrapPipeline:
-    """The real pipeline with 200 permutations and 50 fit-bootstrap replicates (the app's defaults are 1000
+    """The real pipeline with 50 fit-bootstrap replicates (the app's defaults are 1000
     and 200): the same stages and caching, a few times faster."""
 
     real: Any
@@ -181,7 +182,10 @@ async def test_the_default_backend_computes_in_a_child_process_and_reports_bad_f
             assert app.error == "" and app.screen.rows.height == 11
             child = backend._process
             assert child is not None and child.pid != os.getpid() and child.poll() is None
-            assert isinstance(app.analysis.fits, FitSetView)  # the interface never unpickles scipy objects
+            fits = app.analysis.fits
+            assert isinstance(fits, FitSet) and fits.results  # slimmed in the child: no residuals travel
+            assert all(fit.residuals.size == 0 for fit in fits.results.values())
+            assert app.analysis.points.replicates == {}
             await pilot.press("slash", *"nt_g exact", "enter", "enter")
             await settle(app, pilot)
             assert "logistic vs params" in str(app.screen.query_one("#fit", Static).render())

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
+import polars as pl
 import pytest
 
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean, literal
 from tui.state import ViewSettings, cycle
-from tui.views import fmt
+from tui.views import fmt, task_points
 from tui.widgets.plot import (
     PlotSpec,
     Series,
@@ -103,3 +105,31 @@ def test_cycle_and_status() -> None:
     assert cycle([None, "a"], "zzz") is None
     status = ViewSettings(metric="exact_match").status_text()
     assert "exact_match" in status and "x=params" in status and "B=1000" in status and "seed=0" in status
+
+
+def test_task_points_mark_the_points_the_fit_holds_out_on_every_axis() -> None:
+    """Held-out points follow the fit stage's rule: whole scales; on a loss axis the smallest losses."""
+    points = pl.DataFrame(
+        {
+            "family": ["f"] * 4,
+            "model": ["m1", "m2", "m3", "m4"],
+            "task": ["t"] * 4,
+            "metric": ["acc"] * 4,
+            "params": [1e7, 1e8, 1e8, 1e9],
+            "loss": [2.0, 3.0, 4.0, 5.0],  # not monotone in params: the axes disagree on which end is "best"
+            "value": [0.9, 0.5, 0.4, 0.1],
+            "lo": [None] * 4,
+            "hi": [None] * 4,
+            "n": [100] * 4,
+        }
+    )
+
+    analysis = SimpleNamespace(points=points)
+
+    def held(axis: str, holdout: int) -> list[str]:
+        rows = task_points(analysis, ViewSettings(axis=axis, holdout=holdout), "t", "acc")
+        return rows.filter(rows["held_out"])["model"].to_list()
+
+    assert held("loss", 1) == ["m1"]  # the most capable model has the smallest loss
+    assert held("params", 1) == ["m4"]
+    assert sorted(held("params", 2)) == ["m2", "m3", "m4"]  # both models at the second-largest scale

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.formatting import fit_line
 from analysis.simulate import mirage_curves
 from tests.conftest import SHARED_DATA, file_digest, needs_shared_data
 from tui.cli import main
@@ -85,6 +86,21 @@ def test_same_seed_same_numbers_other_seed_other_numbers(capsys: pytest.CaptureF
     assert first != other
 
 
+def test_the_report_reads_each_fit_in_the_one_fit_line_format(capsys: pytest.CaptureFixture[str]) -> None:
+    _, table, _ = run(capsys, "report", "--holdout", "2", *FAST)
+    _, out, _ = run(capsys, "report", "--holdout", "2", "--format", "json", *FAST)
+    flat = " ".join(table.split())
+    for fit in json.loads(out)["fits"]:
+        bt = fit.get("backtest", {})
+        backtest = {
+            f"backtest_{k}": bt[k] for k in ("mae", "mae_last_value", "mae_chance") if bt.get(k) is not None
+        }
+        line = fit_line(fit["law"], fit["x"], fit["params"], {k: tuple(v) for k, v in fit["ci"].items()},
+                        fit["r2"], ok=fit["ok"], message=fit["message"], backtest=backtest, holdout=2,
+                        r2_space=fit["r2_space"])  # fmt: skip
+        assert f"fit {fit['metric']}: {' '.join(line.split())}" in flat
+
+
 def test_subsample_shrinks_n_and_widens_intervals(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["report", "--format", "json", "--metric", "token_edit_distance", *FAST]
     full = json.loads(run(capsys, *args)[1])["points"]
@@ -100,6 +116,8 @@ def test_subsample_shrinks_n_and_widens_intervals(capsys: pytest.CaptureFixture[
     [
         (["report", "/nonexistent/results.csv"], "/nonexistent/results.csv"),
         (["report", "--bootstrap", "-1"], "--bootstrap"),
+        (["report", "--bootstrap", "200000"], "100000"),  # the app's cap holds for the CLI too
+        (["report", "--ci", "95"], "--ci"),
         (["report", "--map", "size=nonsense"], "nonsense"),
     ],
 )

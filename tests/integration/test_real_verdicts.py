@@ -53,9 +53,10 @@ def test_tinygpt_jumps_are_real_in_both_tasks(capsys: pytest.CaptureFixture[str]
 def test_pythia_few_shot_addition_jumps_at_2_8b_with_nothing_to_check_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Pythia 2-digit addition, 5000 questions per model: with 2 to 16 shots accuracy goes from 0.01-0.05 up to
-    1.4B to about 0.7 at 2.8B, a miss of 40-75x in the odds with 5000 items behind each point; the file holds
-    counts only, so no continuous metric can say whether the per-token loss jumped too: emergent, unchecked.
+    """Pythia 2-digit addition, 5000 questions per model: with 2 to 16 shots accuracy goes from 0.01-0.05 up
+    to 1.4B to about 0.7 at 2.8B, a miss of 40-75x in the odds with 5000 items behind each point; the file
+    holds counts only, so no continuous metric can say whether the per-token loss jumped too: emergent,
+    unchecked.
     Zero-shot addition never leaves 0-4% and rises as a line on the logit scale: smooth."""
     out = report(capsys, str(SHARED_DATA / "pythia_arithmetic" / "tidy.csv"), *ARITHMETIC)
     verdicts = by_task(out, "default")
@@ -76,8 +77,9 @@ def test_ukp_families_are_too_small_to_judge(capsys: pytest.CaptureFixture[str])
     judged (the old rule called 60 of them emergent with no p-value surviving)."""
     out = report(
         capsys, str(SHARED_DATA / "ukp_on_emergence" / "tidy.csv"), "--format-in", "wide",
-        "--map", "params_nominal=params", "--map", "exact_match_accuracy=metric", "--map", "edit_distance=metric",
-        "--map", "bert_score_accuracy=metric", "--map", "single_bert_score=metric", "--map", "prompt_type=variant",
+        "--map", "params_nominal=params", "--map", "exact_match_accuracy=metric",
+        "--map", "edit_distance=metric", "--map", "bert_score_accuracy=metric",
+        "--map", "single_bert_score=metric", "--map", "prompt_type=variant",
         "--map", "seed=replicate", "--map", "run_id=ignore", "--map", "temperature=ignore",
         "--map", "instruction_tuned=ignore", "--null-value", "-100",
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """The app over every corpus case: the same one-line message as `report`, or the results; it stays usable.
 
-Each case opens the app on the case's files with the real loader and pipeline (fewer permutations, no fit
+Each case opens the app on the case's files with the real loader and pipeline (no fit
 bootstrap), checks the message or the results, presses a few keys, checks the screen for escape sequences and
 quits; the user's files are hashed before and after.
 """
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pytest
 from textual.widgets import Static
 
-from analysis.options import FitSettings, MetricOptions, ResampleSettings
+from analysis.loading import load
+from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.robustness.corpus import ERROR, Case, build_corpus
 from tests.robustness.test_corpus import CASE_NAMES, digests
 from tui.app import EmergenceApp
-from tui.backend import AnalysisBackend
 from tui.cli import build_parser, load_options_from, main
 from tui.screens.dialogs import HelpScreen
 from tui.screens.overview import OverviewScreen
@@ -30,7 +31,7 @@ SIZE = (100, 30)
 
 @dataclass
 class QuickPipeline:
-    """The real pipeline with fewer permutations and no fit bootstrap, so 80 loads take seconds."""
+    """The real pipeline with no fit bootstrap, so 80 loads take seconds."""
 
     pipeline: Pipeline
 
@@ -41,8 +42,11 @@ class QuickPipeline:
         return getattr(self.pipeline, name)
 
 
-class QuickBackend(AnalysisBackend):
+class QuickBackend:
     """The real loader, and the real pipeline made quick."""
+
+    def load(self, paths: Sequence[str], options: LoadOptions) -> object:
+        return load(list(paths), options)
 
     def pipeline(self, table: object) -> QuickPipeline:
         return QuickPipeline(Pipeline(table))

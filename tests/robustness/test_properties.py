@@ -18,8 +18,8 @@ from hypothesis.extra.numpy import arrays
 
 from analysis import schema
 from analysis.fits import fit_law
+from analysis.fits.laws import evaluate
 from analysis.formats.finalize import finalize
-from analysis.laws import evaluate
 from analysis.metrics import (
     BRIER,
     CHOICE_PROB,

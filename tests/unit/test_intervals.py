@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.intervals import exact_interval, normal_interval, wilson_interval
+from analysis.resampling.intervals import exact_interval, normal_interval, wilson_interval
 
 CASES = [(0, 10), (1, 10), (5, 10), (10, 10), (3, 500), (0, 1000), (999, 1000), (37, 120)]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.errors import InputError
-from analysis.laws import LAWS, default_law, evaluate, get_law, joint, logistic, power, saturating
+from analysis.fits.laws import LAWS, default_law, evaluate, get_law, joint, logistic, power, saturating
 from analysis.schema import MetricSpec
 
 

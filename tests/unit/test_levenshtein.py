@@ -6,10 +6,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import text_bytes, token_distances, tokens_of
 from analysis.metrics import token_edit_distances
+from analysis.metrics.levenshtein import byte_distances, text_bytes, tokens_of
 from analysis.options import MetricOptions
 from benchmarks.baselines import levenshtein
+
+
+def short_distances(
+    left: pl.Series, right: pl.Series, tokenizer: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The batched DP's distances and solved mask for two columns of texts (null reads as empty)."""
+    return byte_distances(text_bytes(left.fill_null("")), text_bytes(right.fill_null("")), tokenizer)
 
 
 def _tokens(text: str, tokenizer: str) -> list[str]:
@@ -31,7 +38,7 @@ def test_matches_textbook_dp_on_random_and_edge_pairs(tokenizer: str) -> None:
     expected = [
         levenshtein(_tokens(a, tokenizer), _tokens(b, tokenizer)) for a, b in zip(left, right, strict=True)
     ]
-    result = token_distances(pl.Series(left), pl.Series(right), tokenizer)
+    result = short_distances(pl.Series(left), pl.Series(right), tokenizer)
     assert result is not None
     distances, solved = result
     if tokenizer == "chars":
@@ -88,7 +95,7 @@ def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
     frame = pl.DataFrame({"target": ["a\x00 b", "a b c", "x"], "prediction": ["a b", "abcd b c", "x yy zzz"]})
     words = token_edit_distances(frame, MetricOptions(tokenizer="whitespace")).to_list()
     assert words == [1.0, 1.0, 2.0]
-    result = token_distances(pl.Series(["a b c", "x"]), pl.Series(["abcd b c", "x yy zzz"]), "whitespace")
+    result = short_distances(pl.Series(["a b c", "x"]), pl.Series(["abcd b c", "x yy zzz"]), "whitespace")
     assert result is not None
     assert result[0].tolist() == [1.0, 2.0]
     tokens = tokens_of(text_bytes(pl.Series(["ab  c", "", " abcd\t"])), "whitespace")
@@ -102,7 +109,7 @@ def test_nul_bytes_and_mixed_token_widths_stay_exact() -> None:
 @pytest.mark.parametrize("lengths", ["ragged", "uniform"])
 def test_batches_of_the_dp_equal_the_textbook_dp(monkeypatch: pytest.MonkeyPatch, lengths: str) -> None:
     """Many small batches (in two threads), ragged or all-full lengths, equal the textbook DP pair by pair."""
-    import analysis.levenshtein as module
+    import analysis.metrics.levenshtein as module
 
     monkeypatch.setattr(module, "CHUNK_PAIRS", 97)  # many batches, the last one short
     rng = np.random.default_rng(3)
@@ -113,7 +120,7 @@ def test_batches_of_the_dp_equal_the_textbook_dp(monkeypatch: pytest.MonkeyPatch
         sizes_a, sizes_b = rng.integers(0, 9, n), rng.integers(0, 9, n)
     left = ["".join(rng.choice(list("abc"), k)) for k in sizes_a]
     right = ["".join(rng.choice(list("abc"), k)) for k in sizes_b]
-    result = token_distances(pl.Series(left), pl.Series(right), "chars")
+    result = short_distances(pl.Series(left), pl.Series(right), "chars")
     assert result is not None
     distances, solved = result
     assert solved.all()

@@ -8,11 +8,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.levenshtein import may_strip, text_bytes, token_distances, tokens_of
 from analysis.metrics import EXACT_MATCH, TOKEN_EDIT_DISTANCE, score_samples, token_edit_distances
+from analysis.metrics.levenshtein import byte_distances, may_strip, text_bytes, tokens_of
 from analysis.options import MetricOptions
 from analysis.schema import ResultTable
 from benchmarks.baselines import levenshtein
+
+
+def short_distances(
+    left: pl.Series, right: pl.Series, tokenizer: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The batched DP's distances and solved mask for two columns of texts (null reads as empty)."""
+    return byte_distances(text_bytes(left.fill_null("")), text_bytes(right.fill_null("")), tokenizer)
 
 
 def test_text_bytes_skip_nulls_and_put_a_space_after_each_text() -> None:
@@ -135,9 +142,9 @@ def test_word_tokens_of_same_length_texts_and_single_byte_words() -> None:
 @pytest.mark.parametrize("tokenizer", ["chars", "whitespace"])
 def test_no_pairs_and_blank_texts(tokenizer: str) -> None:
     empty = pl.Series([], dtype=pl.String)
-    result = token_distances(empty, empty, tokenizer)
+    result = short_distances(empty, empty, tokenizer)
     assert result is not None and result[0].size == 0
-    blank = token_distances(pl.Series(["  ", ""]), pl.Series(["", "a"]), tokenizer)
+    blank = short_distances(pl.Series(["  ", ""]), pl.Series(["", "a"]), tokenizer)
     assert blank is not None
     assert blank[0].tolist() == ([2.0, 1.0] if tokenizer == "chars" else [0.0, 1.0])
     assert tokens_of(text_bytes(pl.Series([None], dtype=pl.String)), tokenizer) is not None
@@ -145,9 +152,9 @@ def test_no_pairs_and_blank_texts(tokenizer: str) -> None:
 
 def test_same_shape_pairs_beyond_the_dp_length_go_to_the_general_path() -> None:
     long_a, long_b = "ab" * 20, "ba" * 20  # 40 characters each: longer than MAX_DP_LENGTH
-    result = token_distances(pl.Series([long_a, long_a]), pl.Series([long_a, long_b]), "chars")
+    result = short_distances(pl.Series([long_a, long_a]), pl.Series([long_a, long_b]), "chars")
     assert result is not None and not result[1].any()
     frame = pl.DataFrame({"target": [long_a, long_a], "prediction": [long_a, long_b]})
     assert token_edit_distances(frame).to_list() == [0.0, float(levenshtein(list(long_a), list(long_b)))]
-    same = token_distances(pl.Series(["abc", "abd"]), pl.Series(["abd", "xyz"]), "chars")
+    same = short_distances(pl.Series(["abc", "abd"]), pl.Series(["abd", "xyz"]), "chars")
     assert same is not None and same[1].all() and same[0].tolist() == [1.0, 3.0]

@@ -19,7 +19,7 @@ from analysis.metrics import (
     TOKEN_LOSS,
     TOKEN_PROB,
     direction_from_name,
-    partner,
+    partners,
     sample_metric_ids,
     score_samples,
     spec_for,
@@ -175,10 +175,8 @@ def test_skipped_lists_each_metric_with_a_reason() -> None:
 def test_registry_directions_partners_and_names() -> None:
     assert METRICS[TOKEN_EDIT_DISTANCE].direction == -1 and METRICS[BRIER].direction == -1
     assert METRICS[EXACT_MATCH].kind == "discontinuous" and METRICS[MC_GRADE].binary
-    assert partner(EXACT_MATCH) == TOKEN_EDIT_DISTANCE
-    assert partner(MC_GRADE) == BRIER
-    assert partner(MC_GRADE, available=[CHOICE_PROB, MC_GRADE]) == CHOICE_PROB
-    assert partner(TOKEN_LOSS) is None
+    assert partners(EXACT_MATCH)[0] == TOKEN_EDIT_DISTANCE and partners(MC_GRADE) == (BRIER, CHOICE_PROB)
+    assert partners(TOKEN_LOSS) == ()
     assert [direction_from_name(n) for n in ("word_perplexity", "edit_distance", "acc", "f1")] == [
         -1,
         -1,
@@ -269,13 +267,13 @@ def test_only_computes_the_requested_metrics_and_says_so() -> None:
 
 
 def test_report_metric_filter_adds_partners_and_leaves_unknown_metrics_to_everything() -> None:
-    from analysis.report import ReportFilters
+    from analysis.pipeline import metric_options_for
 
     base = MetricOptions(tokenizer="whitespace")
-    chosen = ReportFilters(metrics=("exact_match",)).metric_options(base)
+    chosen = metric_options_for(base, ("exact_match",))
     assert chosen == MetricOptions(
         tokenizer="whitespace", only=("exact_match", "token_edit_distance", "token_loss", "token_prob")
     )
-    assert ReportFilters(metrics=("acc",)).metric_options(base).only == ("choice_prob", "brier")
-    assert ReportFilters(metrics=("bleu",)).metric_options(base) == base  # no declared partners: all
-    assert ReportFilters().metric_options(base) == base
+    assert metric_options_for(base, ("acc",)).only == ("choice_prob", "brier")
+    assert metric_options_for(base, ("bleu",)) == base  # no declared partners: all
+    assert metric_options_for(base, ()) == base

@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from analysis import metrics, schema
-from analysis.metrics import BRIER, CHOICE_PROB, MC_GRADE, _choice_block, _choice_metrics, _few_choices_block
+from analysis.metrics import BRIER, CHOICE_PROB, MC_GRADE, choice, runs
+from analysis.metrics.choice import _choice_block, _choice_metrics, _few_choices_block
 
 
 def _awkward_logliks(rng: np.random.Generator, rows: int, choices: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +74,8 @@ def test_threaded_blocks_equal_the_general_path(
     monkeypatch: pytest.MonkeyPatch, layout: str, rows_per_slice: int
 ) -> None:
     """Many slices and blocks on two threads; rows without choices in runs (slice writes) or scattered."""
-    monkeypatch.setattr(metrics, "_BLOCK", 512)
-    monkeypatch.setattr(metrics, "_SLICE", rows_per_slice)
+    monkeypatch.setattr(choice, "_BLOCK", 512)
+    monkeypatch.setattr(choice, "_SLICE", rows_per_slice)
     rng = np.random.default_rng(11)
     rows = 6000
     values, correct_array = _awkward_logliks(rng, rows, 4)
@@ -108,7 +109,7 @@ def test_many_runs_of_absent_rows_fill_whole_columns(monkeypatch: pytest.MonkeyP
     logliks: list[list[float] | None] = [[0.0, -1.0] if i % 2 else None for i in range(50)]
     correct: list[int | None] = [0] * 50
     by_runs = _choice_metrics(_frame(logliks, correct))
-    monkeypatch.setattr(metrics, "_MANY_RUNS", 0)
+    monkeypatch.setattr(runs, "_MANY_RUNS", 0)
     whole = _choice_metrics(_frame(logliks, correct))
     assert by_runs.equals(whole)
     assert by_runs[CHOICE_PROB].to_list()[:2] == [None, pytest.approx(1 / (1 + math.exp(-1)))]

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from analysis import emergence as E
-from analysis.mirage import counts, summary, task_verdicts
+from analysis.mirage import counts, mirage_summary, task_verdicts
 from analysis.schema import PointSet
 
 MODELS = [f"m{i}" for i in range(6)]
@@ -138,4 +138,4 @@ def test_same_numbers_are_not_partners_and_tasks_without_a_discontinuous_metric_
     )
     assert out["metric"].to_list() == ["mc_grade"]
     assert counts(out) == {"survives": 1}
-    assert summary(out).columns == ["family", "task", "metric", "mirage", "verdict"]
+    assert mirage_summary(out).columns == ["family", "task", "metric", "mirage", "verdict"]

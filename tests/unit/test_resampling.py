@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from analysis.errors import InputError
-from analysis.intervals import normal_interval, wilson_interval
 from analysis.options import ResampleSettings
 from analysis.resampling import compute_points
+from analysis.resampling.intervals import normal_interval, wilson_interval
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
 BINARY = MetricSpec("exact_match", 1, "discontinuous", binary=True)
@@ -326,7 +326,7 @@ def test_metrics_missing_for_some_tasks_and_models_agree_across_layouts() -> Non
 def test_factorize_matches_numpy_unique_on_both_paths() -> None:
     """Shuffled rows make one run per row: the run keys are factorised by polars above a size, exactly as
     np.unique would (sorted values, first indices, inverse)."""
-    from analysis.resampling import _FACTORIZE_IN_POLARS, _factorize
+    from analysis.resampling.layout import _FACTORIZE_IN_POLARS, _factorize
 
     rng = np.random.default_rng(11)
     for size in (1000, _FACTORIZE_IN_POLARS + 5):

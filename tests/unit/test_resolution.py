@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.intervals import exact_interval
+from analysis.resampling.intervals import exact_interval
 from analysis.resolution import items_to_resolve, resolved
 
 

@@ -108,14 +108,8 @@ class ResamplePanel(ModalScreen[ResampleSettings | None]):
             seed = int(field("seed"))
         except ValueError:
             raise ValueError("n' and seed must be whole numbers (leave n' empty for all items)") from None
-        if bootstrap < 0 or bootstrap > 100_000:
-            raise ValueError("B must be between 0 and 100000")
-        if not 0 < ci < 1:
-            raise ValueError("CI level must be strictly between 0 and 1")
-        if subsample is not None and subsample < 1:
-            raise ValueError("n' must be at least 1 (or empty for all items)")
         paired = self.query_one("#paired", Checkbox).value
-        return replace(
+        return replace(  # the settings validate their values: an InputError is a ValueError
             self.settings, bootstrap=bootstrap, ci=ci, subsample=subsample, seed=seed, paired=paired
         )
 

@@ -222,21 +222,13 @@ def batched_levenshtein(a: np.ndarray, a_len: np.ndarray, b: np.ndarray, b_len: 
 CHUNK_PAIRS = 1 << 16  # pairs per DP batch: its int8 rows stay in cache between the passes
 
 
-def token_distances(
-    left: pl.Series, right: pl.Series, tokenizer: str
-) -> tuple[np.ndarray, np.ndarray] | None:
+def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Distances for the pairs short enough for the batched DP, and which pairs those are (a mask).
 
-    Null texts count as empty. None when the texts are not all ASCII (or a token is too long to pack): the
-    caller's general path then handles every pair.
+    ``left`` and ``right`` are texts read into bytes (``text_bytes``), the same number on each side. None
+    when the texts are not all ASCII (or a token is too long to pack): the caller's general path then
+    handles every pair.
     """
-    with ThreadPoolExecutor(2) as pool:
-        left_bytes, right_bytes = pool.map(text_bytes, (left.fill_null(""), right.fill_null("")))
-    return byte_distances(left_bytes, right_bytes, tokenizer)
-
-
-def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """``token_distances`` of texts already read into bytes (the same number of texts on each side)."""
     with ThreadPoolExecutor(2) as pool:  # numpy releases the GIL: both sides, then the batches, use 2 cores
         tokens_a, tokens_b = pool.map(tokens_of, (left, right), (tokenizer, tokenizer))
         if tokens_a is None or tokens_b is None:

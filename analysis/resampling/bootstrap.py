@@ -1,0 +1,276 @@
+"""The bootstrap engine: replicate means of every metric of every family x task, paired or unpaired.
+
+A replicate is a resample-count row (how often each item is drawn: ``seeds.draw_counts``) multiplied into the
+task's items x models value matrix, ``counts @ values / counts @ present``: a model missing a drawn item
+averages over the drawn items it has. Paired: one count row per replicate for every model and metric of a
+task. Unpaired: each model (and metric) draws its own; a 0/1 metric then draws ``Binomial(n, p_hat) / n``.
+When every metric of a task is 0/1, items with identical rows are exchangeable, so the counts are drawn as a
+multinomial over the distinct rows (exact, and far cheaper when models are few).
+
+Shared count draws (a statistical choice: ``shared_counts``). In the paired bootstrap ONE B x n count matrix
+is drawn per distinct item count n, from the stream ``(seed, "paired counts", n)``, and every task with n
+items uses it through its own seeded random permutation of its items. The rows of a multinomial count matrix
+are exchangeable, so each task's replicates are still an exact multinomial bootstrap, independent across
+replicates. The price: tasks with the same n share count rows, so their replicate means are uncorrelated
+(given the counts, the permutations are independent and every count row sums to n) but not independent.
+Nothing compares replicates across tasks (emergence scores use one family x task x metric at a time); a
+statistic of two tasks' replicates together would need a draw per task. The gain: the tasks sharing a draw
+are multiplied by it in one wide product (``_SharedBatch``), several times faster than one skinny product per
+task. Above ``_SHARED_ENTRIES`` (B x n), and for collapsed 0/1 tasks, each task draws its own counts instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from analysis.options import ResampleSettings
+from analysis.resampling.layout import _Group
+from analysis.resampling.seeds import _CHUNK_ENTRIES, draw_counts, stream
+from analysis.schema import MetricSpec
+
+_T = TypeVar("_T")
+
+# multinomial over distinct rows costs ~3x a uniform index draw per class, so collapse only below this ratio
+_COLLAPSE_RATIO = 3
+# a paired count matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
+_SHARED_ENTRIES = 1 << 24
+# tasks wait for one product with the shared counts until their columns hold this many entries (64 MB)
+_BATCH_ENTRIES = 1 << 23
+
+
+def _item_count(group: _Group) -> int:
+    """Items with a value for some model and metric: the n that the paired bootstrap draws."""
+    missing = np.ones(next(iter(group.values.values())).shape[0], dtype=bool)
+    for matrix in group.values.values():
+        missing &= np.isnan(matrix).all(axis=1)
+    return int(missing.size - missing.sum())
+
+
+def _bootstrap_groups(
+    groups: list[_Group], specs: dict[str, MetricSpec], settings: ResampleSettings
+) -> dict[int, dict[str, np.ndarray]]:
+    """Replicate means (B x models) for every metric of every family x task, by the group's index."""
+    if not settings.paired:
+        return {
+            index: {
+                metric: _unpaired(
+                    matrix,
+                    specs[metric].binary,
+                    settings,
+                    stream(settings.seed, group.family, group.task, metric),
+                )
+                for metric, matrix in group.values.items()
+            }
+            for index, group in enumerate(groups)
+        }
+    done: dict[int, dict[str, np.ndarray]] = {}
+    batch = _SharedBatch(settings.seed, settings.bootstrap)
+    # tasks with equal item counts share one count draw, and are multiplied by it together
+    order = sorted(range(len(groups)), key=lambda i: _item_count(groups[i]))
+    with ThreadPoolExecutor(2) as pool:  # the next task is prepared while this one is multiplied
+        prepared_tasks = _in_order(pool, lambda i: _paired(groups[i], specs, settings), order)
+        for index, prepared in zip(order, prepared_tasks, strict=True):
+            if isinstance(prepared, _Pending):
+                batch.add(index, prepared, done)
+            else:
+                done[index] = prepared
+    batch.flush(done)
+    return done
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+    """``pool.map`` that keeps at most two results waiting (each task's matrices can be large)."""
+    waiting: deque[Future[_T]] = deque()
+    for item in items:
+        waiting.append(pool.submit(work, item))
+        if len(waiting) > 2:
+            yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One task's paired matrices waiting for the shared count draw of its item count.
+
+    ``columns`` is ``[values | masks]`` with the task's items already in its own random order; ``which`` maps
+    each value column to its denominator mask (None: every item present, the denominator is n).
+    """
+
+    n_items: int
+    metrics: tuple[str, ...]
+    n_models: int
+    n_values: int
+    columns: np.ndarray
+    which: np.ndarray | None
+
+    def finish(self, product: np.ndarray) -> dict[str, np.ndarray]:
+        sums = product[:, : self.n_values]
+        totals = float(self.n_items) if self.which is None else product[:, self.n_values :][:, self.which]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = sums / totals
+        width = self.n_models
+        return {m: means[:, i * width : (i + 1) * width] for i, m in enumerate(self.metrics)}
+
+
+def shared_counts(seed: int, n_items: int, n_replicates: int) -> np.ndarray:
+    """The paired bootstrap's count matrix for every task with ``n_items`` items (the module docstring's
+    "Shared count draws"): keyed by the seed and n only, so it does not depend on which tasks are present."""
+    return draw_counts(stream(seed, "paired counts", str(n_items)), n_items, n_replicates)
+
+
+class _SharedBatch:
+    """Collects tasks with the same item count and multiplies them by their ``shared_counts`` in one wide
+    product (a product with many columns runs several times faster than one per task). Tasks arrive in order
+    of n, so only one count matrix is alive at a time."""
+
+    def __init__(self, seed: int, n_replicates: int) -> None:
+        self._seed, self._n_replicates = seed, n_replicates
+        self._waiting: list[tuple[int, _Pending]] = []
+        self._width = 0
+        self._n: int | None = None
+        self._counts: np.ndarray | None = None
+
+    def add(self, index: int, pending: _Pending, done: dict[int, dict[str, np.ndarray]]) -> None:
+        if self._waiting and self._waiting[0][1].n_items != pending.n_items:
+            self.flush(done)
+        self._waiting.append((index, pending))
+        self._width += pending.columns.shape[1]
+        if self._width * pending.n_items >= _BATCH_ENTRIES:
+            self.flush(done)
+
+    def flush(self, done: dict[int, dict[str, np.ndarray]]) -> None:
+        if not self._waiting:
+            return
+        n_items = self._waiting[0][1].n_items
+        if n_items != self._n:
+            self._counts = None  # free the previous matrix before drawing the next
+            self._counts = shared_counts(self._seed, n_items, self._n_replicates)
+            self._n = n_items
+        product = self._counts @ np.hstack([pending.columns for _, pending in self._waiting])
+        start = 0
+        for index, pending in self._waiting:
+            stop = start + pending.columns.shape[1]
+            done[index] = pending.finish(product[:, start:stop])
+            start = stop
+        self._waiting, self._width = [], 0
+
+
+def _paired(
+    group: _Group, specs: dict[str, MetricSpec], settings: ResampleSettings
+) -> dict[str, np.ndarray] | _Pending:
+    """Replicate means of one task, or its matrices to multiply by the shared counts of its item count."""
+    metrics = list(group.values)
+    stacked = np.hstack([group.values[m] for m in metrics])
+    present = ~np.isnan(stacked)
+    used = present.any(axis=1)
+    stacked, present = stacked[used], present[used]
+    values = np.where(present, stacked, 0.0)
+    del stacked
+    n_items = values.shape[0]
+    rng = stream(settings.seed, group.family, group.task, "paired")
+    weights = None
+    if all(specs[m].binary for m in metrics):
+        patterns = np.hstack([values, present]).astype(bool)
+        if patterns.shape[1] <= 62:  # rows as bit patterns in one int64, so the collapse is a 1-d unique
+            packed = np.zeros((n_items, 8), dtype=np.uint8)  # bit j of the little-endian int64 is column j
+            packed[:, : (patterns.shape[1] + 7) // 8] = np.packbits(patterns, axis=1, bitorder="little")
+            keys = packed.view("<i8").ravel()
+            _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+            if len(first) * _COLLAPSE_RATIO < n_items:
+                values, present, weights = values[first], present[first], counts
+    # models (and metrics) with the same missing items share one denominator column
+    if present.all():
+        masks, which = None, None
+    else:
+        masks, which = np.unique(present.T, axis=0, return_inverse=True)
+        masks, which = masks.T.astype(np.float64), which.ravel()
+    n_models = len(group.models)
+    if weights is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
+        order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k (shared_counts)
+        columns = values[order] if masks is None else np.hstack([values[order], masks[order]])
+        return _Pending(n_items, tuple(metrics), n_models, values.shape[1], columns, which)
+    sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
+    if masks is not None:
+        totals = totals[:, which]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = sums / totals
+    return {m: means[:, i * n_models : (i + 1) * n_models] for i, m in enumerate(metrics)}
+
+
+def _resampled_sums(
+    rng: np.random.Generator,
+    values: np.ndarray,
+    present: np.ndarray | None,
+    weights: np.ndarray | None,
+    n_draw: int,
+    n_replicates: int,
+) -> tuple[np.ndarray, np.ndarray | float]:
+    """``counts @ values`` (and ``counts @ present``) for B resample-count rows, drawn in bounded chunks.
+
+    With ``weights`` the rows of ``values`` are classes of identical items drawn as Multinomial(n, w / n);
+    otherwise the rows are the items (``n_draw`` of them) and the counts are ``seeds.draw_counts``.
+    """
+    n_rows = values.shape[0]
+    chunk = max(1, min(n_replicates, _CHUNK_ENTRIES // max(n_rows, 1)))
+    sums = np.empty((n_replicates, values.shape[1]))
+    totals = np.empty_like(sums) if present is not None else float(n_draw)
+    probabilities = None if weights is None else weights / weights.sum()
+    for start in range(0, n_replicates, chunk):
+        size = min(chunk, n_replicates - start)
+        if probabilities is not None:
+            counts = rng.multinomial(n_draw, probabilities, size=size).astype(np.float64)
+        else:
+            counts = draw_counts(rng, n_rows, size)
+        sums[start : start + size] = counts @ values
+        if present is not None:
+            totals[start : start + size] = counts @ present
+    return sums, totals
+
+
+def _unpaired(
+    matrix: np.ndarray, binary: bool, settings: ResampleSettings, rng: np.random.Generator
+) -> np.ndarray:
+    """Replicate means drawn independently per model (column of ``matrix``)."""
+    present = ~np.isnan(matrix)
+    n = present.sum(axis=0)
+    n_replicates = settings.bootstrap
+    if binary:
+        k = np.where(present, matrix, 0.0).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_hat = np.where(n > 0, k / np.maximum(n, 1), 0.0)
+            draws = rng.binomial(n, np.clip(p_hat, 0.0, 1.0), size=(n_replicates, len(n))) / n
+        return np.where(n > 0, draws, np.nan)
+    out = np.full((n_replicates, matrix.shape[1]), np.nan)
+    for j in range(matrix.shape[1]):
+        own = matrix[present[:, j], j]
+        if own.size == 0:
+            continue
+        distinct, counts = np.unique(own, return_counts=True)
+        if len(distinct) * _COLLAPSE_RATIO < own.size:
+            sums, _ = _resampled_sums(rng, distinct[:, None], None, counts, own.size, n_replicates)
+        else:
+            sums, _ = _resampled_sums(rng, own[:, None], None, None, own.size, n_replicates)
+        out[:, j] = sums[:, 0] / own.size
+    return out
+
+
+def _percentiles(replicates: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = 100.0 * (1.0 - level) / 2.0
+    if not np.isnan(replicates).any():
+        lo, hi = np.percentile(replicates, [tail, 100.0 - tail], axis=0)
+        return lo, hi
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no data) give NaN bounds
+        lo, hi = np.nanpercentile(replicates, [tail, 100.0 - tail], axis=0)
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------------ aggregates
