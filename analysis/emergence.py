@@ -526,7 +526,7 @@ def judge(
     return row
 
 
-def _same_numbers(curves_: list[Curve], registry: frozenset[str]) -> dict[int, str]:
+def _same_numbers(curves_: list[Curve], registry: tuple[str, ...]) -> dict[int, str]:
     """Curves of one family x task that repeat another's numbers (index -> the metric kept): the
     registry's metric is kept over a pre-scored copy (lm-eval's acc is the computed mc_grade)."""
     out: dict[int, str] = {}
@@ -534,7 +534,8 @@ def _same_numbers(curves_: list[Curve], registry: frozenset[str]) -> dict[int, s
     for i, c in enumerate(curves_):
         by_task.setdefault((c.family, c.task), []).append(i)
     for members in by_task.values():
-        ranked = sorted(members, key=lambda i: (curves_[i].metric not in registry, curves_[i].metric))
+        order = {metric: rank for rank, metric in enumerate(registry)}  # the registry's order, then by name
+        ranked = sorted(members, key=lambda i: (order.get(curves_[i].metric, len(order)), curves_[i].metric))
         for a, b in itertools.combinations(ranked, 2):
             if b in out or a in out:
                 continue
@@ -567,9 +568,9 @@ def sentence(row: Mapping[str, object], label: str) -> str:
     if status == TOO_FEW:
         return f"{metric}: {row['n_scales']} scales cannot tell a step from a bend (5 or more needed)"
     if status == "inverse":
-        return (
-            f"{metric} gets worse with scale (Spearman rho {row['spearman']:.2f}, p {row['spearman_p']:.2g})"
-        )
+        p = row["spearman_p"]
+        p_text = "p < 1e-4" if p < 1e-4 else f"p {p:.2g}"
+        return f"inverse: {metric} gets worse with scale (Spearman rho {row['spearman']:.2f}, {p_text})"
     if status in ("u_shaped", "inverted_u", "mixed"):
         word = {"u_shaped": "U-shaped", "inverted_u": "inverted-U", "mixed": "both a dip and a peak"}[status]
         return f"{word}: {metric} is {word} in scale (the point intervals support it)"
@@ -640,7 +641,7 @@ def score_emergence(
     settings = JudgeSettings(x=x, ci=ci, seed=seed)
     lengths = lengths or {}
     all_curves = curves(points, x, ci)
-    registry = frozenset(links.KNOWN_METRICS)
+    registry = tuple(links.KNOWN_METRICS)  # kept over a copy: the registry's metric, earliest first
     same = _same_numbers(all_curves, registry)
     rows = []
     for i, curve in enumerate(all_curves):

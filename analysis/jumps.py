@@ -39,8 +39,9 @@ def misses(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDO
         prior = np.flatnonzero(usable[:k])[-window:]
         if not usable[k] or prior.size < MIN_PRIOR or np.ptp(u[prior]) == 0:
             continue
-        slope, intercept = np.polyfit(u[prior], z[prior], 1)
-        out[k] = z[k] - (intercept + slope * u[k])
+        with np.errstate(all="ignore"):  # values near the float limits make inf - inf: NaN, not a warning
+            slope, intercept = np.polyfit(u[prior], z[prior], 1)
+            out[k] = z[k] - (intercept + slope * u[k])
     return out
 
 
@@ -69,7 +70,8 @@ def misses_matrix(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int 
     out = np.full((z.shape[0], u.size), np.nan)
     if defined.any():
         rows = np.where(usable[None, :], z, 0.0)  # unusable points never enter a defined column
-        out[:, defined] = rows @ weights[:, defined]
+        with np.errstate(all="ignore"):
+            out[:, defined] = rows @ weights[:, defined]
     return out
 
 

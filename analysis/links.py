@@ -118,6 +118,8 @@ def scale_for(spec: MetricSpec, largest: float | None = None) -> str:
     chance); other higher-is-better metrics are judged on the logit scale when their values (``largest``)
     stay within [0, 1], else on their raw scale.
     """
+    if spec.scale is not None:
+        return spec.scale
     if spec.id in KNOWN_METRICS:
         return KNOWN_METRICS[spec.id]
     if spec.direction < 0:

@@ -17,7 +17,7 @@ import polars as pl
 
 from analysis import emergence as E
 from analysis import schema as S
-from analysis.metrics import partners
+from analysis.metrics import EXACT_MATCH, SEQ_PROB, TOKEN_PROB, partners
 from analysis.resolution import RESOLVE_POWER, items_to_resolve
 
 MIRAGE = "mirage"
@@ -41,8 +41,10 @@ VERDICT_RULES = (
     "`smooth` when its own link scale shows a smooth rise. No jump seen: `smooth`. Before these: `not on "
     "this axis`, `tied scales`, `too few scales`, `inverse`, `u_shaped`, `inverted_u`, `mixed` (the "
     "metric's own status). Items needed: the smallest n at which an n-item test set would resolve the "
-    f"smallest unresolved model ({RESOLVE_POWER:.0%} of such test sets), at the exact-match rate its "
-    "per-token probability implies (token_prob^L)"
+    f"smallest unresolved model ({RESOLVE_POWER:.0%} of such test sets), at the exact-match rate the "
+    "continuous outputs imply (seq_prob, the mean probability of the whole target, else token_prob^L). "
+    "Exact match is compared with seq_prob, its expectation if answers were sampled from the token "
+    "probabilities: each model's count against Binomial(n, seq_prob), two-sided, Bonferroni over the models"
 )
 
 _SCHEMA: dict[str, pl.DataType] = {
@@ -59,6 +61,8 @@ _SCHEMA: dict[str, pl.DataType] = {
     "apparent_at": pl.Utf8(),
     "items_needed": pl.Int64(),
     "items_for": pl.Utf8(),
+    "predicted_agree": pl.Int64(),
+    "predicted_of": pl.Int64(),
 }
 
 
@@ -78,28 +82,78 @@ def _lower_side_unresolved(d: Mapping, models_in_order: list[str]) -> bool:
     return bool(below) and all(m in unresolved for m in below)
 
 
+def _point_values(points: S.PointSet, family: str, task: str, metric: str) -> pl.DataFrame:
+    """The points of one curve: model, value and the interval the verdict reads (binomial for 0/1)."""
+    frame = points.frame.filter(
+        (pl.col(S.FAMILY) == family) & (pl.col(S.TASK) == task) & (pl.col(S.METRIC) == metric)
+    )
+    lo = pl.coalesce(S.BINOM_LO, S.LO) if S.BINOM_LO in frame.columns else pl.col(S.LO)
+    hi = pl.coalesce(S.BINOM_HI, S.HI) if S.BINOM_HI in frame.columns else pl.col(S.HI)
+    columns = [S.MODEL, S.VALUE, lo.alias("lo"), hi.alias("hi")] if S.LO in frame.columns else None
+    return frame.select(columns) if columns else frame.select(S.MODEL, S.VALUE)
+
+
 def _items_needed(
     d: Mapping, points: S.PointSet, lengths: Mapping[tuple[str, str], float], level: float
 ) -> tuple[int | None, str | None]:
-    """Items that would resolve the smallest unresolved model of an exact-match curve, at the rate its
-    per-token probability implies (token_prob^L); (None, None) when that cannot be said."""
+    """Items that would resolve the smallest unresolved model of an exact-match curve at the rate the
+    continuous outputs imply: the mean probability of the whole target (seq_prob) when the file has
+    log-probs, else token_prob^L; (None, None) when that cannot be said."""
     unresolved = [m for m in (d.get("unresolved") or "").split(", ") if m]
-    length = lengths.get((d[S.FAMILY], d[S.TASK]))
-    if not unresolved or d[S.METRIC] != "exact_match" or not length:
+    if not unresolved or d[S.METRIC] != EXACT_MATCH:
         return None, None
-    frame = points.frame
-    row = frame.filter(
-        (pl.col(S.FAMILY) == d[S.FAMILY])
-        & (pl.col(S.TASK) == d[S.TASK])
-        & (pl.col(S.METRIC) == "token_prob")
-        & (pl.col(S.MODEL) == unresolved[0])
+    for metric, how in ((SEQ_PROB, "seq_prob"), (TOKEN_PROB, "token_prob^L")):
+        row = _point_values(points, d[S.FAMILY], d[S.TASK], metric).filter(pl.col(S.MODEL) == unresolved[0])
+        if row.is_empty() or row[S.VALUE][0] is None:
+            continue
+        implied = float(row[S.VALUE][0])
+        if metric == TOKEN_PROB:
+            length = lengths.get((d[S.FAMILY], d[S.TASK]))
+            if not length:
+                continue
+            implied **= length
+        return items_to_resolve(implied, 0.0, level), f"{unresolved[0]} at exact match {implied:.2g} ({how})"
+    return None, None
+
+
+def _prediction(d: Mapping, points: S.PointSet, level: float) -> tuple[int, int, str] | None:
+    """How the exact-match curve compares with what the same items' token probabilities predict: the mean
+    probability of each whole target (seq_prob) is the expected exact match if the model sampled its
+    answers. Each model's count of exact matches is tested against Binomial(n, seq_prob) (two-sided, exact;
+    Bonferroni over the models at 1 - ``level``; seq_prob's own noise, far smaller, is ignored).
+    (models that agree, models compared, a sentence), or None."""
+    if d[S.METRIC] != EXACT_MATCH:
+        return None
+    frame = points.frame.filter((pl.col(S.FAMILY) == d[S.FAMILY]) & (pl.col(S.TASK) == d[S.TASK]))
+    if S.N not in frame.columns:
+        return None
+    observed = frame.filter(pl.col(S.METRIC) == EXACT_MATCH).select(S.MODEL, S.VALUE, S.N)
+    predicted = frame.filter(pl.col(S.METRIC) == SEQ_PROB).select(S.MODEL, pl.col(S.VALUE).alias("rate"))
+    both = observed.join(predicted, on=S.MODEL).drop_nulls()
+    if both.is_empty():
+        return None
+    from scipy.stats import binom  # on first use: the app's process reads verdicts only
+
+    n = both[S.N].to_numpy()
+    k = np.round(both[S.VALUE].to_numpy() * n)
+    rate = np.clip(both["rate"].to_numpy(), 0.0, 1.0)
+    p = np.minimum(1.0, 2.0 * np.minimum(binom.cdf(k, n, rate), binom.sf(k - 1, n, rate)))
+    off = p < (1.0 - level) / len(p)
+    above, below, m = int((off & (k > n * rate)).sum()), int((off & (k < n * rate)).sum()), len(p)
+    if not off.any():
+        sentence = (
+            "the exact-match curve is what the items' token probabilities predict (the mean probability "
+            f"of the whole target is within binomial noise at all {m} models)"
+        )
+        return m, m, sentence
+    sides = ", ".join(
+        x for x in (f"above at {above}" if above else "", f"below at {below}" if below else "") if x
     )
-    if row.is_empty() or row[S.VALUE][0] is None:
-        return None, None
-    implied = float(row[S.VALUE][0]) ** length
-    return items_to_resolve(
-        implied, 0.0, level
-    ), f"{unresolved[0]} at exact match {implied:.2g} (token_prob^L)"
+    sentence = (
+        f"exact match departs from what the items' token probabilities predict ({sides} of {m} models: the "
+        "answers are not drawn from those probabilities, e.g. greedy decoding)"
+    )
+    return m - above - below, m, sentence
 
 
 def task_verdicts(
@@ -160,6 +214,9 @@ def _verdict(
     }
     items, items_for = _items_needed(d, points, lengths, level)
     row["items_needed"], row["items_for"] = items, items_for
+    prediction = _prediction(d, points, level)
+    if prediction is not None:
+        row["predicted_agree"], row["predicted_of"] = prediction[0], prediction[1]
     if status in GATES:
         row["category"], row["verdict"] = status, d["sentence"]
         return row
@@ -209,6 +266,8 @@ def _verdict(
     else:
         row["category"] = UNRESOLVED if status == E.UNRESOLVED else INCONCLUSIVE
         row["verdict"] = f"{row['category']}: {looks}; {d['sentence']}"
+    if prediction is not None and seen:
+        row["verdict"] = f"{row['verdict']}; {prediction[2]}"
     return row
 
 

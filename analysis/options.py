@@ -11,6 +11,7 @@ the app can import it before its first paint.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -55,7 +56,34 @@ class LoadOptions:
         default_factory=dict
     )  # e.g. {"params": 1e9} for sizes in billions
     family: str | None = None  # family for files that name none
+    family_from_name: bool = (
+        False  # a file's unnamed families from its model names ("pythia-1.4b" -> "pythia")
+    )
     null_values: tuple[str, ...] = ()  # wide tables: cell values meaning "missing", e.g. ("-100",)
+
+
+OVERRIDE_FIELDS = ("kind", "direction", "chance", "partner")
+KINDS = ("discontinuous", "continuous")
+DIRECTIONS = {"higher": 1, "lower": -1, "+1": 1, "-1": -1, "1": 1}
+
+
+def _check_override(metric: str, name: str, value: str) -> None:
+    """One line naming the flag and what it accepts, for a bad --kind/--direction/--chance/--partner."""
+    if name not in OVERRIDE_FIELDS:
+        raise InputError(f"unknown metric setting {name!r}; use one of {', '.join(OVERRIDE_FIELDS)}")
+    if not metric or not value:
+        raise InputError(f"--{name} takes METRIC=VALUE, got {metric!r}={value!r}")
+    if name == "kind" and value not in KINDS:
+        raise InputError(f"--kind {metric}={value}: the kind must be one of {', '.join(KINDS)}")
+    if name == "direction" and value not in DIRECTIONS:
+        raise InputError(f"--direction {metric}={value}: say higher or lower (which is better)")
+    if name == "chance":
+        try:
+            chance = float(value)
+        except ValueError:
+            chance = math.nan
+        if not 0.0 <= chance < 1.0:
+            raise InputError(f"--chance {metric}={value}: chance must be a number in [0, 1), e.g. 0.25")
 
 
 @dataclass(frozen=True)
@@ -65,12 +93,16 @@ class MetricOptions:
     tokenizer: str = "chars"  # "chars", "whitespace" (or given token-list columns, used when present)
     case_fold: bool = False  # exact match and edit distance compare after strip(), and lower() when True
     only: tuple[str, ...] | None = None  # registry metrics to compute; None: every one the columns allow
+    # what the user knows about a metric: (metric, field, value), field one of OVERRIDE_FIELDS
+    overrides: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.tokenizer not in TOKENIZERS:
             raise InputError(
                 f"the tokenizer (--tokenizer) must be one of {', '.join(TOKENIZERS)}, got {self.tokenizer!r}"
             )
+        for metric, name, value in self.overrides:
+            _check_override(metric, name, value)
 
 
 @dataclass(frozen=True)

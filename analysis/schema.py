@@ -146,7 +146,10 @@ class ResultTable:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """What a metric id means: its direction (+1 higher is better, -1 lower), kind and chance level."""
+    """What a metric id means: its direction (+1 higher is better, -1 lower), kind and chance level, the
+    continuous metrics on the same outputs it is checked against (``partners``), the link scale it is judged
+    on (``scale``, see ``analysis.links``; None: decided from the other fields) and, for a metric the
+    registry does not know, how its kind was guessed (``guessed``, said in the report)."""
 
     id: str
     direction: int
@@ -154,6 +157,9 @@ class MetricSpec:
     binary: bool = False  # values are 0/1, so binomial intervals apply
     chance: float | None = None
     description: str = ""
+    partners: tuple[str, ...] = ()
+    scale: str | None = None
+    guessed: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ class ScoredSamples:
     specs: dict[str, MetricSpec] = field(default_factory=dict)
     chance: dict[tuple[str, str], float] = field(default_factory=dict)  # (task, metric) -> chance level
     skipped: tuple[tuple[str, str], ...] = ()  # (metric, reason)
+    overrides: tuple[tuple[str, str, str], ...] = ()  # what the user said of metrics (--kind, ...)
 
     @property
     def metrics(self) -> list[str]:

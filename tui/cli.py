@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.errors import AnalysisError, InputError
-from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from analysis.options import OVERRIDE_FIELDS, FitSettings, LoadOptions, MetricOptions, ResampleSettings
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
@@ -81,6 +81,12 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--default-family", help="family name for files that name none (default: 'default')")
     group.add_argument(
+        "--family-from-name",
+        action="store_true",
+        help="families from model names where the files name none: pythia-1.4b-deduped -> pythia-deduped, "
+        "EleutherAI/gpt-neo-1.3B -> gpt-neo",
+    )
+    group.add_argument(
         "--null-value",
         dest="null_values",
         action="append",
@@ -99,6 +105,21 @@ def _add_metric_arguments(parser: argparse.ArgumentParser) -> None:
         help="how text is split into tokens for token_edit_distance (default chars)",
     )
     group.add_argument("--case-fold", action="store_true", help="compare text case-insensitively")
+    for name, example, what in (
+        ("kind", "exact_match_accuracy=discontinuous", "say a metric is discontinuous or continuous"),
+        ("direction", "word_error=lower", "say whether higher or lower is better"),
+        ("chance", "acc=0.25", "a metric's chance level"),
+        ("partner", "exact_match_accuracy=edit_distance", "a continuous metric to check it against"),
+    ):
+        group.add_argument(
+            f"--{name}",
+            dest=f"override_{name}",
+            action="append",
+            type=_key_value,
+            default=[],
+            metavar="METRIC=VALUE",
+            help=f"{what} (repeatable), e.g. --{name} {example}",
+        )
 
 
 def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +172,7 @@ def load_options_from(args: argparse.Namespace) -> LoadOptions:
         tokens_per_step=args.tokens_per_step,
         scale_factors=dict(args.scale_factors),
         family=args.default_family,
+        family_from_name=args.family_from_name,
         null_values=tuple(args.null_values),
     )
 
@@ -248,7 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
     """The settings of the command line; each object validates its values (``analysis.options``)."""
     return (
-        MetricOptions(tokenizer=args.tokenizer, case_fold=args.case_fold),
+        MetricOptions(
+            tokenizer=args.tokenizer,
+            case_fold=args.case_fold,
+            overrides=tuple(
+                (metric, name, value)
+                for name in OVERRIDE_FIELDS
+                for metric, value in getattr(args, f"override_{name}")
+            ),
+        ),
         ResampleSettings(
             bootstrap=args.bootstrap,
             ci=args.ci,

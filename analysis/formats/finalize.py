@@ -13,7 +13,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
-from analysis.formats.model_sizes import params_from_name
+from analysis.formats.model_sizes import family_from_name, params_from_name
 from analysis.formats.validation import (
     ROW,
     cast_numeric,
@@ -285,8 +285,27 @@ def _finalize_frame(
     require_columns(frame.columns, [schema.MODEL, schema.TASK], path, "a results table")
     family = options.family or schema.DEFAULT_FAMILY
     if schema.FAMILY not in frame.columns:
-        frame = frame.with_columns(pl.lit(family).alias(schema.FAMILY))
-    frame = _cast_text(frame).with_columns(pl.col(schema.FAMILY).fill_null(family))
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(schema.FAMILY))
+    frame = _cast_text(frame)
+    if options.family_from_name:  # rows whose file names no family: the family their model's name states
+        unnamed = pl.col(schema.FAMILY).is_null() | (pl.col(schema.FAMILY) == schema.DEFAULT_FAMILY)
+        frame = frame.with_columns(
+            pl.when(unnamed).then(None).otherwise(pl.col(schema.FAMILY)).alias(schema.FAMILY)
+        )
+        named = {
+            m: family_from_name(m)
+            for m in frame.filter(pl.col(schema.FAMILY).is_null())[schema.MODEL].unique()
+        }
+        lookup = pl.DataFrame(
+            {schema.MODEL: list(named), "_named": list(named.values())},
+            schema={schema.MODEL: pl.Utf8, "_named": pl.Utf8},
+        )
+        frame = (
+            frame.join(lookup, on=schema.MODEL, how="left")
+            .with_columns(pl.coalesce(schema.FAMILY, "_named").alias(schema.FAMILY))
+            .drop("_named")
+        )
+    frame = frame.with_columns(pl.col(schema.FAMILY).fill_null(family))
     _require_identity(frame, path)
     return _apply_scales(frame, options, path)
 

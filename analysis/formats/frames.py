@@ -6,7 +6,6 @@ reader emits the dtypes of ``schema.DTYPES`` (scales Float64) whatever the sourc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,9 +24,6 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
 )
 
 # A size token standing alone in a model name: "1.4b", "125m", "7B", "1b1", "564M".
-_SIZE_TOKEN = re.compile(r"^\d+(\.\d+)?[kmbt]\d*$", re.IGNORECASE)
-# Tags that say how a model was stored, not which family it belongs to.
-_STORAGE_TAGS = frozenset({"bf16", "fp16", "fp32", "hf", "int8", "int4"})
 
 
 def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
@@ -78,20 +74,6 @@ def fold_shots(frame: pl.DataFrame, column: str = "_shots") -> pl.DataFrame:
 def shots_task(task: str, shots: int | None) -> str:
     """The task with its shots folded in: ``"<task> <k>-shot"`` (unchanged when shots is None)."""
     return task if shots is None else f"{task} {int(shots)}-shot"
-
-
-def family_from_model_name(model: str) -> str | None:
-    """The family a sized model name implies: the name without its size token and storage tags.
-
-    ``pythia-1.4b-deduped`` -> ``pythia-deduped``, ``opt-125m`` -> ``opt``, ``pythia-1b-bf16`` -> ``pythia``;
-    None when the name holds no size token (nothing to strip, so no family can be told apart from the model).
-    """
-    parts = re.split(r"[-_]", model.rsplit("/", 1)[-1])
-    kept = [p for p in parts if not _SIZE_TOKEN.match(p)]
-    if len(kept) == len(parts) or not kept:
-        return None
-    kept = [p for p in kept if p.lower() not in _STORAGE_TAGS] or kept
-    return "-".join(kept)
 
 
 def to_float(value: object) -> float | None:

@@ -29,12 +29,12 @@ from analysis.formats.checkpoints import STEP, split_checkpoints
 from analysis.formats.finalize import finalize
 from analysis.formats.frames import (
     aggregate_frame,
-    family_from_model_name,
     fold_shots,
     read_json_tree,
     to_float,
 )
 from analysis.formats.jsonio import head_text, read_json
+from analysis.formats.model_sizes import family_from_name
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -143,7 +143,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     extra = {"_shots": pl.Int64(), STEP: pl.Int64(), "_file": pl.Utf8()}
     frame = aggregate_frame(records, extra=extra)
     models = frame[schema.MODEL].unique().to_list()
-    families = {m: options.family or family_from_model_name(m) or schema.DEFAULT_FAMILY for m in models}
+    families = {
+        m: options.family or family_from_name(m, needs_size=True) or schema.DEFAULT_FAMILY for m in models
+    }
     frame = frame.with_columns(pl.col(schema.MODEL).replace_strict(families).alias(schema.FAMILY))
     frame = fold_shots(frame)
     key = [schema.FAMILY, schema.MODEL, STEP, schema.TASK, schema.METRIC]

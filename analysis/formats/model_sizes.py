@@ -15,6 +15,42 @@ _UNITS = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)([kmbt])(\d+)?(?![a-z0-9])", re.IGNORECASE)
 
 
+# words that name a size within a family rather than the family ("gpt2-xl", "t5-small")
+_SIZE_WORDS = frozenset({"tiny", "mini", "small", "base", "medium", "large", "xl", "xxl", "huge", "giant"})
+# how a checkpoint was stored or packaged ("Llama-2-7b-hf", "pythia-1b-bf16"), not which family it is
+_NOISE_WORDS = frozenset({"hf", "bf16", "fp16", "fp32", "int8", "int4"})
+_BARE_SIZE = re.compile(r"^[1-9]\d{2,}$")  # "tinygpt-3792": a bare parameter count
+
+
+def family_from_name(name: str | None, needs_size: bool = False) -> str | None:
+    """The family a model name states: its name without the organisation, the size and size words.
+
+    ``EleutherAI/pythia-1.4b-deduped`` -> ``pythia-deduped``, ``meta-llama/Llama-2-7b-hf`` -> ``Llama-2``,
+    ``gpt2-xl`` -> ``gpt2``, ``flan-t5-small`` -> ``flan-t5``, ``falcon-40b-instruct`` -> ``falcon-instruct``,
+    ``tinygpt-3792`` -> ``tinygpt``; None when nothing is left (a name that is only a size). With
+    ``needs_size``, None also for a name that states no size (``gpt2``: nothing tells it from its family).
+    """
+    if not name:
+        return None
+    base = name.rsplit("/", 1)[-1]
+    parts = re.split(r"([-_])", base)
+    kept: list[str] = []
+    for part in parts[::2]:
+        lowered = part.lower()
+        if (
+            _SIZE.fullmatch(part)
+            or _BARE_SIZE.match(part)
+            or lowered in _SIZE_WORDS
+            or lowered in _NOISE_WORDS
+            or not part
+        ):
+            continue
+        kept.append(part)
+    if needs_size and len(kept) == len([p for p in parts[::2] if p and p.lower() not in _NOISE_WORDS]):
+        return None
+    return "-".join(kept) or None
+
+
 def params_from_name(name: str | None) -> float | None:
     """The parameter count a model name states, or None when it states none.
 

@@ -16,9 +16,11 @@ from analysis.metrics.registry import (
     DEFAULT_OPTIONS,
     MC_GRADE,
     METRICS,
+    SEQ_PROB,
     TOKEN_LOSS,
     TOKEN_PROB,
     _computable,
+    with_overrides,
 )
 from analysis.metrics.text import _text_metrics
 from analysis.options import MetricOptions
@@ -50,7 +52,8 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         wanted = [m for m in wanted if m in options.only]
     with ThreadPoolExecutor(3) as pool:  # independent groups overlap (polars and numpy release the GIL)
         text_metrics = pool.submit(_text_metrics, samples, options, wanted)
-        loss_metrics = pool.submit(_loss_metrics, samples) if {TOKEN_LOSS, TOKEN_PROB} & set(wanted) else None
+        loss_wanted = {TOKEN_LOSS, TOKEN_PROB, SEQ_PROB} & set(wanted)
+        loss_metrics = pool.submit(_loss_metrics, samples, loss_wanted) if loss_wanted else None
         chance = pool.submit(_chance, samples, [*wanted, *prescored])
         choice_wanted = {MC_GRADE, CHOICE_PROB, BRIER} & set(wanted)
         choice_metrics = _choice_metrics(samples) if choice_wanted else pl.DataFrame()
@@ -63,7 +66,12 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
     given, given_specs = _prescored_metrics(samples, prescored)
     columns.update(given)
     specs.update(given_specs)
+    specs = with_overrides(specs, options.overrides)
+    for metric, name, value in options.overrides:  # a chance the user states holds for every task
+        if name == "chance" and metric in specs:
+            tasks = {task for task, _ in chance_levels} | set(samples[schema.TASK].unique().to_list())
+            chance_levels |= {(task, metric): float(value) for task in tasks}
     frame = samples.select(identity).with_columns(
         *(series.cast(pl.Float64).alias(name) for name, series in columns.items())
     )
-    return ScoredSamples(frame, specs, chance_levels, tuple(skipped))
+    return ScoredSamples(frame, specs, chance_levels, tuple(skipped), options.overrides)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from analysis.metrics import spec_for
+from analysis.metrics import guesses, spec_for, with_overrides
 from analysis.options import ResampleSettings
 from analysis.resampling.bootstrap import _bootstrap_groups, _percentiles
 from analysis.resampling.intervals import normal_interval, wilson_interval
@@ -94,6 +94,7 @@ def compute_points(scored: ScoredSamples, table: ResultTable, settings: Resample
 
     frame = _rows_to_frame(rows)
     frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER], nulls_last=True)
+    notes += [f"kind guessed: {line}" for line in guesses(specs)]
     return PointSet(frame=frame, replicates=replicates, specs=specs, notes=tuple(notes))
 
 
@@ -224,8 +225,7 @@ def _aggregate_points(
                 f"{before - frame.height} aggregate rows duplicate per-sample points and were left out"
             )
     guessed = sorted({m for m in frame[METRIC].unique().to_list() if m not in specs})
-    for metric in guessed:
-        specs[metric] = spec_for(metric)  # aggregate rows: 0/1 known by name
+    specs.update(with_overrides({m: spec_for(m) for m in guessed}, scored.overrides))
     if guessed:
         notes.append(f"aggregate metrics described from their names only: {', '.join(guessed)}")
     notes.append(

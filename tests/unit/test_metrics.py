@@ -160,7 +160,7 @@ def test_prescored_columns_get_inferred_specs_and_override_same_named_metric() -
 def test_skipped_lists_each_metric_with_a_reason() -> None:
     result = score_samples(ResultTable(samples=samples(target_logprobs=[[-0.1]])))
     skipped = dict(result.skipped)
-    assert set(result.specs) == {TOKEN_LOSS, TOKEN_PROB}
+    assert set(result.specs) == {TOKEN_LOSS, TOKEN_PROB, "seq_prob"}
     assert set(skipped) == {EXACT_MATCH, TOKEN_EDIT_DISTANCE, MC_GRADE, CHOICE_PROB, BRIER}
     assert "choice_logliks" in skipped[MC_GRADE]
     assert list(result.frame.columns[:5]) == [
@@ -175,7 +175,7 @@ def test_skipped_lists_each_metric_with_a_reason() -> None:
 def test_registry_directions_partners_and_names() -> None:
     assert METRICS[TOKEN_EDIT_DISTANCE].direction == -1 and METRICS[BRIER].direction == -1
     assert METRICS[EXACT_MATCH].kind == "discontinuous" and METRICS[MC_GRADE].binary
-    assert partners(EXACT_MATCH)[0] == TOKEN_EDIT_DISTANCE and partners(MC_GRADE) == (BRIER, CHOICE_PROB)
+    assert partners(EXACT_MATCH)[0] == TOKEN_EDIT_DISTANCE and partners(MC_GRADE) == (CHOICE_PROB, BRIER)
     assert partners(TOKEN_LOSS) == ()
     assert [direction_from_name(n) for n in ("word_perplexity", "edit_distance", "acc", "f1")] == [
         -1,
@@ -272,7 +272,8 @@ def test_report_metric_filter_adds_partners_and_leaves_unknown_metrics_to_everyt
     base = MetricOptions(tokenizer="whitespace")
     chosen = metric_options_for(base, ("exact_match",))
     assert chosen == MetricOptions(
-        tokenizer="whitespace", only=("exact_match", "token_edit_distance", "token_loss", "token_prob")
+        tokenizer="whitespace",
+        only=("exact_match", "token_edit_distance", "token_loss", "token_prob", "seq_prob"),
     )
     assert metric_options_for(base, ("acc",)).only == ("choice_prob", "brier")
     assert metric_options_for(base, ("bleu",)) == base  # no declared partners: all

@@ -149,6 +149,7 @@ def test_score_samples_groups_keep_order_chance_and_a_prescored_grade() -> None:
         "token_edit_distance",
         "token_loss",
         "token_prob",
+        "seq_prob",
         CHOICE_PROB,
         BRIER,
         MC_GRADE,

@@ -66,7 +66,7 @@ def test_long_exact_match_over_nine_scales_is_a_mirage(mirage_grid) -> None:
             assert category(verdicts, "generation") in ("mirage", "smooth"), (c, alpha, length, choices)
     sentence = mirage_grid[-1][2].filter(pl.col("task") == "generation")["verdict"].item()
     assert sentence.startswith("mirage: exact_match looks like a jump")
-    assert "token_edit_distance, token_loss and token_prob follow" in sentence  # every partner, not the first
+    assert "token_edit_distance, token_loss, token_prob and seq_prob follow" in sentence  # every partner
 
 
 def test_one_token_exact_match_gets_the_same_call_as_its_edit_distance(mirage_grid) -> None:
