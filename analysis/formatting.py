@@ -81,9 +81,9 @@ def backtest_text(
     text = f"backtest (top {holdout} held out):"
     if fitted:
         text += f" law on the rest: {fitted};"
-    if "MAE" in named:
-        text += f" MAE{f'({space})' if space else ''} {named.pop('MAE')}"
-        baselines = [f"{name} {named.pop(name)}" for name in _BASELINES if name in named]
+    baselines = [f"{name} {named.pop(name)}" for name in _BASELINES if name in named]
+    if "MAE" in named or baselines:
+        text += f" MAE{f'({space})' if space else ''} {named.pop('MAE', '–')}"
         if baselines:
             text += " vs " + ", ".join(baselines)
     rest = [f"{name} {value}" for name, value in named.items()]
@@ -92,7 +92,7 @@ def backtest_text(
         verdict = "not predictable from the smaller models" if miss >= math.log(2) else "predictable"
         rest.append(f"held out vs smooth line: up to {factor} ({verdict})")
     if rest:
-        text += ("; " if "MAE" in text else " ") + "; ".join(rest)
+        text += ("; " if " MAE" in text else " ") + "; ".join(rest)
     return text
 
 

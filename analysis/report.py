@@ -226,7 +226,7 @@ def _fit_text(fit: dict) -> str:
         unidentified=fit.get("unidentified"),
         r2_spaces={"linear": fit.get("r2_linear"), "log": fit.get("r2_log")},
         backtest_space=bt.get("error_space"),
-        backtest_fit=refit.get("summary") if refit.get("ok") else f"no fit ({refit.get('summary')})",
+        backtest_fit=refit.get("summary"),
         backtest_miss=bt.get("smooth_miss"),
     )
 

@@ -10,9 +10,9 @@ Baselines (docs/science.md section 6): the *smooth line*, a straight line on the
 logit above chance for accuracies, log(-log p) for exact match and probabilities) through the last
 ``WINDOW`` training points resolved there (the rule of the jump statistic, ``analysis.jumps``), extrapolated
 to each held-out scale; the last value; chance. Errors are in the metric's own space: log for losses (a
-factor), linear otherwise. A held-out model that misses the smooth line by ``JUMP_EFFECT`` (log 2, a factor 2
-in the implied loss or the odds) or more, either way, on the link scale makes the backtest ``predictable =
-False``: the smaller models did not predict it.
+factor), linear otherwise. A held-out model resolved on the link scale that misses the smooth line by
+``JUMP_EFFECT`` (log 2, a factor 2 in the implied loss or the odds) or more, either way, makes the backtest
+``predictable = False``: the smaller models did not predict it.
 """
 
 from __future__ import annotations
@@ -239,7 +239,8 @@ def _holdout_split(
         last_value = float(y[train][train_x == edge].mean())
     link = smooth.link
     line = _smooth_line(x, smooth, train, largest, hx)
-    miss = links.to_link(link.name, hy, link.lower, link.upper) - line
+    resolved_held = smooth.usable[held][order]  # a held-out point at the floor or ceiling has no miss to show
+    miss = np.where(resolved_held, smooth.z[held][order] - line, np.nan)
     smooth_y = links.from_link(link.name, line, link.lower, link.upper)
     return request, _HeldOut(holdout, hx, hy, hx2, last_value, link, smooth_y, miss)
 

@@ -74,8 +74,18 @@ class FitResult:
         """R^2 by space, linear first: what a fit line shows."""
         return {"linear": self.r2_linear, "log": self.r2_log}
 
-    def summary(self) -> str:
-        """The fit as one line of ``analysis.formatting.fit_line``, or why there is none."""
+    def summary(self, backtest: Backtest | None = None) -> str:
+        """The fit as one line of ``analysis.formatting.fit_line``, or why there is none; with its backtest
+        (errors in the backtest's space, the refitted curve's parameters) when given."""
+        shown = {}
+        if backtest is not None:
+            shown = {
+                "backtest": {k: v for k, v in backtest.errors().items() if v is not None},
+                "holdout": backtest.holdout,
+                "backtest_space": backtest.error_space,
+                "backtest_fit": backtest.fitted_text(),
+                "backtest_miss": backtest.smooth_miss,
+            }
         return fit_line(
             self.law,
             self.x,
@@ -88,6 +98,7 @@ class FitResult:
             r2_space=self.r2_space,
             unidentified=self.unidentified,
             r2_spaces=self.r2_spaces,
+            **shown,
         )
 
     def parameters(self) -> str:
@@ -159,6 +170,10 @@ class Backtest:
     def mean_rel_error(self) -> float:
         finite = self.rel_error[np.isfinite(self.rel_error)]
         return float(finite.mean()) if finite.size else float("nan")
+
+    def fitted_text(self) -> str:
+        """The refitted curve's parameters as the backtest line shows them, or why there is none."""
+        return self.fit.parameters() if self.fit.ok else f"no fit ({self.fit.message})"
 
     def errors(self) -> dict[str, float | None]:
         """Mean absolute errors by predictor, in ``error_space`` (the fit line's backtest keys)."""
@@ -248,7 +263,7 @@ def _backtest_record(bt: Backtest) -> dict:
             "ok": bt.fit.ok,
             "params": dict(bt.fit.params),
             "unidentified": dict(bt.fit.unidentified),
-            "summary": bt.fit.parameters() if bt.fit.ok else bt.fit.message,
+            "summary": bt.fitted_text(),
         },
         "points": [
             {
@@ -313,7 +328,7 @@ def _frame_row(key: tuple[str, str, str], fit: FitResult, bt: Backtest | None) -
         "ci_from": fit.ci_from or None,
         "ok": fit.ok,
         "message": fit.message,
-        "summary": fit.summary() if bt is None else _summary_with_backtest(fit, bt),
+        "summary": fit.summary(bt),
         "holdout": None if bt is None else bt.holdout,
         **(dict.fromkeys(_BACKTEST_COLUMNS) if bt is None else _backtest_columns(bt)),
     }
@@ -337,27 +352,5 @@ def _backtest_columns(bt: Backtest) -> dict:
         "backtest_mean_rel_error": _finite_or_none(bt.mean_rel_error),
         "backtest_error_space": bt.error_space,
         "backtest_predictable": bt.predictable,
-        "backtest_fit": bt.fit.parameters() if bt.fit.ok else f"no fit — {bt.fit.message}",
+        "backtest_fit": bt.fitted_text(),
     }
-
-
-def _summary_with_backtest(fit: FitResult, bt: Backtest) -> str:
-    """The fit line with its backtest: errors in the backtest's space and the refitted curve's parameters."""
-    return fit_line(
-        fit.law,
-        fit.x,
-        fit.params,
-        fit.ci,
-        fit.r2,
-        ok=fit.ok,
-        message=fit.message,
-        fixed=fit.fixed,
-        r2_space=fit.r2_space,
-        unidentified=fit.unidentified,
-        r2_spaces=fit.r2_spaces,
-        backtest={k: v for k, v in bt.errors().items() if v is not None},
-        holdout=bt.holdout,
-        backtest_space=bt.error_space,
-        backtest_fit=bt.fit.parameters() if bt.fit.ok else f"no fit ({bt.fit.message})",
-        backtest_miss=bt.smooth_miss,
-    )

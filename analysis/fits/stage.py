@@ -58,7 +58,7 @@ def _inherits_chance(spec: S.MetricSpec | None) -> bool:
     exact-match-like (``links.scale_for`` judges it on the logit scale above chance)."""
     if spec is None or not spec.binary or spec.direction < 0:
         return False
-    return links.scale_for(S.MetricSpec(spec.id, spec.direction, spec.kind, spec.binary, 0.25)) == links.LOGIT
+    return links.scale_for(spec) == links.LOGIT
 
 
 def _law_for(
