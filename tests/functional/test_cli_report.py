@@ -203,3 +203,28 @@ def test_metric_filter_computes_only_the_metric_and_its_partners(capsys: pytest.
                     pytest.approx(theirs[name], rel=1e-9) if isinstance(value, float) else theirs[name]
                 )
     assert any("the triplets computed in this run" in note for note in filtered["notes"])
+
+
+def test_resample_unit_seed_resamples_the_replicates_of_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = ["family,model,task,params,item,seed,token_loss"]
+    rng = np.random.default_rng(0)
+    for model, params in (("small", 1e8), ("big", 1e9)):
+        for seed in (1, 2, 3, 4):
+            luck = rng.normal(0, 0.3)
+            rows += [
+                f"f,{model},t,{params},i{i},{seed},{2 + luck + rng.normal(0, 0.1):.4f}" for i in range(40)
+            ]
+    path = tmp_path / "seeds.csv"
+    path.write_text("\n".join(rows) + "\n")
+    args = ["report", str(path), "--map", "seed=replicate", "--format", "json", *FAST]
+    item = {p["model"]: p for p in json.loads(run(capsys, *args)[1])["points"]}
+    seed = {p["model"]: p for p in json.loads(run(capsys, *args, "--resample-unit", "seed")[1])["points"]}
+    for model in ("small", "big"):
+        assert item[model]["unit"] == "item" and seed[model]["unit"] == "seed"
+        assert item[model]["n_replicates"] == seed[model]["n_replicates"] == 4 and seed[model]["n"] == 40
+        assert seed[model]["hi"] - seed[model]["lo"] > 3 * (item[model]["hi"] - item[model]["lo"])
+    with pytest.raises(SystemExit) as refused:
+        main(["report", str(path), "--resample-unit", "epoch"])
+    assert refused.value.code == 2 and "--resample-unit" in capsys.readouterr().err
