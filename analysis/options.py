@@ -21,6 +21,7 @@ MAX_BOOTSTRAP = (
     100_000  # replicates: more takes minutes, and a percentile's Monte Carlo error is already tiny
 )
 TOKENIZERS: tuple[str, ...] = ("chars", "whitespace")
+RESAMPLE_UNITS: tuple[str, ...] = ("item", "seed", "run")  # see analysis.resampling.units
 
 
 def _is_whole(value: object) -> bool:
@@ -114,8 +115,14 @@ class ResampleSettings:
     seed: int = 0
     subsample: int | None = None  # evaluate each model on a seeded random n' of its items
     paired: bool = True  # one draw of item ids applied to every model of a task
+    unit: str = "item"  # what the bootstrap resamples: items, or also seeds/epochs/repeats ("seed", "run")
 
     def __post_init__(self) -> None:
+        if self.unit not in RESAMPLE_UNITS:
+            raise InputError(
+                f"the resampling unit (--resample-unit) must be one of {', '.join(RESAMPLE_UNITS)}, "
+                f"got {self.unit!r}"
+            )
         _check_replicates(self.bootstrap, "the bootstrap replicates B (--bootstrap)")
         _check_level(self.ci, "the CI level (--ci)")
         _check_whole(self.seed, "the seed (--seed)")

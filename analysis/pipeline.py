@@ -75,7 +75,8 @@ class Pipeline:
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSet:
         key = (options, resample, fit)
         if key not in self._fits:
-            self._fits[key] = fit_points(self.points(options, resample), fit)
+            lengths = target_lengths(self.table, options) if fit.holdout > 0 else None
+            self._fits[key] = fit_points(self.points(options, resample), fit, lengths=lengths)
         return self._fits[key]
 
     def table_fits(self, column: str, fit: FitSettings) -> FitSet:

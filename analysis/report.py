@@ -26,10 +26,12 @@ from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 POINT_FIELDS = (
     "family", "model", "task", "metric", "params", "tokens", "flops", "loss",
     "value", "lo", "hi", "n", "stderr", "binom_lo", "binom_hi", "chance", "kind", "source",
+    "unit", "n_replicates", "resolved", "items_to_resolve", "items_at",
 )  # fmt: skip
 WIDTH = 80  # the table format fits an 80-column terminal
 _BACKTEST_KEYS = {  # a fit record's backtest fields, by the names the fit line reads
     "mae": "backtest_mae",
+    "mae_smooth": "backtest_mae_smooth",
     "mae_last_value": "backtest_mae_last_value",
     "mae_chance": "backtest_mae_chance",
 }
@@ -99,6 +101,7 @@ def _settings(analysis: Analysis) -> dict[str, Any]:
         "seed": r.seed,
         "subsample": r.subsample,
         "paired": r.paired,
+        "unit": r.unit,
         "x": f.x,
         "law": f.law,
         "holdout": f.holdout,
@@ -204,15 +207,72 @@ def _wrap(text: str, indent: str = "") -> list[str]:
     ) or [indent]
 
 
+def _fit_text(fit: dict) -> str:
+    """A fit record as the one fit line: parameters (words for those not identified), R² in both spaces,
+    the backtest's errors in its space with the refitted curve's parameters, the notes."""
+    bt = fit.get("backtest") or {}
+    refit = bt.get("fit") or {}
+    return fit_line(
+        fit["law"],
+        fit["x"],
+        fit["params"],
+        fit["ci"],
+        fit["r2"],
+        ok=fit["ok"],
+        message=fit["message"],
+        backtest={_BACKTEST_KEYS[k]: v for k, v in bt.items() if k in _BACKTEST_KEYS and v is not None},
+        holdout=bt.get("holdout", 0),
+        r2_space=fit.get("r2_space"),
+        unidentified=fit.get("unidentified"),
+        r2_spaces={"linear": fit.get("r2_linear"), "log": fit.get("r2_log")},
+        backtest_space=bt.get("error_space"),
+        backtest_fit=refit.get("summary"),
+        backtest_miss=bt.get("smooth_miss"),
+    )
+
+
+def _point_table(metric: str, rows: list[dict], axis: str) -> list[str]:
+    """One metric's points: value, interval (exact for 0/1 metrics, with the resampling unit when it is not
+    the item), n; a ``*`` marks a point whose interval includes its floor, with the items that would resolve
+    it below the table."""
+    binary = any(row.get("binom_lo") is not None for row in rows)
+    units = sorted({row["unit"] for row in rows if row.get("unit") not in (None, "item")})
+    label = ("exact CI" if binary else "CI") + (f" ({', '.join(units)})" if units else "")
+    out = [f"  {metric}:", f"    {'model':<22} {axis:>9} {'value':>9} {_clip(label, 22):<22} {'n':>6}"]
+    unresolved: dict[tuple[int | None, str | None], list[str]] = {}
+    for row in rows:
+        lo, hi = (row["binom_lo"], row["binom_hi"]) if binary else (row["lo"], row["hi"])
+        mark = " *" if row.get("resolved") is False else ""
+        out.append(
+            f"    {_clip(str(row['model']), 22):<22} {number(row.get(axis)):>9}"
+            f" {number(row['value']):>9} {interval(lo, hi):<22} {number(row['n']):>6}{mark}"
+        )
+        if mark:
+            unresolved.setdefault((row.get("items_to_resolve"), row.get("items_at")), []).append(
+                str(row["model"])
+            )
+    for (items, at), models in unresolved.items():
+        needs = (
+            f"a test set of {number(items)} items would resolve a rate at its {at}"
+            if items
+            else "no test set"
+        )
+        out.extend(
+            _wrap(f"* interval includes the floor (not resolved): {', '.join(models)}; {needs}", "    ")
+        )
+    return out
+
+
 def render_table(report: dict) -> str:
     """Readable text in 80 columns: per task a verdict line, then its metrics, fits and points."""
     out: list[str] = []
     st = report["settings"]
     sampling = f"bootstrap B={st['bootstrap']}, {st['ci']:.0%} CI, seed {st['seed']}"
     sampling += ", paired" if st["paired"] else ", unpaired"
+    sampling += f", unit {st['unit']}"
     if st["subsample"]:
         sampling += f", subsample n'={st['subsample']}"
-    out.append(f"emergence-tui report: x = {st['x']}; {sampling}")
+    out.extend(_wrap(f"emergence-tui report: x = {st['x']}; {sampling}"))
     for warning in report["warnings"]:
         out.extend(_wrap(f"warning: {_clip(warning, 400)}"))
     for item in report["skipped_metrics"]:
@@ -242,35 +302,11 @@ def render_table(report: dict) -> str:
         for (f_family, f_task, metric), fit in sorted(fits.items()):
             if (f_family, f_task) != (family, task) and f_task != "*":
                 continue
-            bt = fit.get("backtest") or {}
-            line = fit_line(
-                fit["law"],
-                fit["x"],
-                fit["params"],
-                fit["ci"],
-                fit["r2"],
-                ok=fit["ok"],
-                message=fit["message"],
-                backtest={
-                    _BACKTEST_KEYS[k]: v for k, v in bt.items() if k in _BACKTEST_KEYS and v is not None
-                },
-                holdout=bt.get("holdout", 0),
-                r2_space=fit.get("r2_space"),
-            )
-            out.extend(_wrap(f"fit {metric}: {line}", "  "))
+            out.extend(_wrap(f"fit {metric}: {_fit_text(fit)}", "  "))
         for (p_family, p_task, metric), rows in sorted(points.items()):
             if (p_family, p_task) != (family, task):
                 continue
-            binary = any(row.get("binom_lo") is not None for row in rows)
-            label = "Wilson CI" if binary else "CI"
-            out.append(f"  {metric}:")
-            out.append(f"    {'model':<22} {st['x']:>9} {'value':>9} {label:<22} {'n':>6}")
-            for row in rows:
-                lo, hi = (row["binom_lo"], row["binom_hi"]) if binary else (row["lo"], row["hi"])
-                out.append(
-                    f"    {_clip(str(row['model']), 22):<22} {number(row.get(st['x'])):>9}"
-                    f" {number(row['value']):>9} {interval(lo, hi):<22} {number(row['n']):>6}"
-                )
+            out.extend(_point_table(metric, rows, st["x"]))
     out.append("")
     for note in report["notes"]:
         out.extend(_wrap(f"note: {note}"))

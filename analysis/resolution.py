@@ -58,7 +58,8 @@ def items_to_resolve(
     if floor <= 0:
         if value >= 1.0:
             return 1
-        return min(MAX_ITEMS, math.ceil(math.log1p(-power) / math.log1p(-value)))
+        items = math.log1p(-power) / math.log1p(-value)
+        return MAX_ITEMS if not items < MAX_ITEMS else math.ceil(items)  # a denormal rate overflows to inf
     high = 1
     while _power(high, value, floor, level) < power:
         high *= 2

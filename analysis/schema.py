@@ -5,6 +5,10 @@ One tidy long table in two kinds of rows (see DESIGN.md):
 * per-sample rows, one per family x model x task x item, holding whichever raw outputs exist;
 * aggregate rows, one per family x model x task x metric, holding a value (or counts) and maybe n and stderr.
 
+Both may carry an optional ``replicate`` label (training seed, Inspect epoch, lm-eval repeat): rows that
+differ only in it are repeated measurements of one point, averaged by the points stage, where the resampling
+unit (``ResampleSettings.unit``) decides whether the interval resamples them.
+
 Scales are always Float64 (an int64 6ND overflows). Families are never pooled: every downstream group-by
 starts with ``family``.
 """
@@ -46,6 +50,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     CORRECT_CHOICE,
 )
 
+# repeated measurements of one point: a training seed, an Inspect epoch, an lm-eval repeat (optional)
+REPLICATE = "replicate"
+
 # aggregate rows and long metric tables
 METRIC = "metric"
 VALUE = "value"
@@ -59,12 +66,18 @@ HI = "hi"
 BINOM_LO = "binom_lo"
 BINOM_HI = "binom_hi"
 SOURCE = "source"  # "samples" or "aggregate"
+UNIT = "unit"  # what the point's interval resampled: "item", "seed", "run" (see analysis.resampling.units)
+N_REPLICATES = "n_replicates"  # replicates (seeds, epochs, repeats) averaged into the point
+RESOLVED = "resolved"  # the interval excludes the floor (0, or chance): analysis.resolution.resolved
+ITEMS_TO_RESOLVE = "items_to_resolve"  # test-set size that would resolve the point (analysis.resolution)
+ITEMS_AT = "items_at"  # "value" or "upper bound": the rate items_to_resolve was computed at
 
 CANONICAL_COLUMNS: tuple[str, ...] = (
     *IDENTITY,
     *SCALES,
     NOMINAL,
     ITEM,
+    REPLICATE,
     *OUTPUT_COLUMNS,
     METRIC,
     VALUE,
@@ -74,7 +87,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 )
 
 # extra roles a mapping may give a column of a wide table (see analysis/formats/wide.py)
-MAPPING_ROLES: tuple[str, ...] = ("shots", "step", "variant", "replicate", "ignore")
+MAPPING_ROLES: tuple[str, ...] = ("shots", "step", "variant", "ignore")
 
 DTYPES: dict[str, pl.DataType] = {
     FAMILY: pl.Utf8(),
@@ -86,6 +99,7 @@ DTYPES: dict[str, pl.DataType] = {
     LOSS: pl.Float64(),
     NOMINAL: pl.Boolean(),
     ITEM: pl.Utf8(),
+    REPLICATE: pl.Utf8(),
     TARGET: pl.Utf8(),
     PREDICTION: pl.Utf8(),
     TARGET_TOKENS: pl.List(pl.Utf8()),
@@ -102,8 +116,8 @@ DTYPES: dict[str, pl.DataType] = {
 
 DEFAULT_FAMILY = "default"
 
-SAMPLE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, ITEM)
-AGGREGATE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, METRIC)
+SAMPLE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, ITEM, REPLICATE)  # replicate: when the rows have one
+AGGREGATE_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, METRIC, REPLICATE)
 POINT_KEY: tuple[str, ...] = (FAMILY, MODEL, TASK, METRIC)
 
 

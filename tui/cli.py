@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.errors import AnalysisError, InputError
-from analysis.options import OVERRIDE_FIELDS, FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from analysis.options import (
+    OVERRIDE_FIELDS,
+    RESAMPLE_UNITS,
+    FitSettings,
+    LoadOptions,
+    MetricOptions,
+    ResampleSettings,
+)
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
@@ -133,6 +140,13 @@ def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
         "--subsample", type=int, metavar="N", help="evaluate each model on a random N of its items"
     )
     group.add_argument("--unpaired", action="store_true", help="draw items independently for each model")
+    group.add_argument(
+        "--resample-unit",
+        choices=RESAMPLE_UNITS,
+        default="item",
+        help="what the bootstrap resamples: items; also each model's seeds/epochs/repeats (seed); or runs, "
+        "shared by the checkpoints of one run (run)",
+    )
 
 
 def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -285,6 +299,7 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
             seed=args.seed,
             subsample=args.subsample,
             paired=not args.unpaired,
+            unit=args.resample_unit,
         ),
         FitSettings(
             x=args.x,

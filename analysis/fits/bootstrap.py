@@ -1,10 +1,24 @@
-"""The fit bootstrap: seeded replicates of the fitted points, each refitted from the same start grid.
+"""The fit bootstrap: seeded replicates of the fitted curve, each refitted from the same start grid.
 
-Bootstrap CIs resample the fitted points with replacement (seeded) and refit every replicate from the SAME
-start grid, never warm-started from the point estimate. A replicate is a vector of multiplicities on the
-original points, so the grid is scored for all replicates in one matrix product and the ``REPLICATE_TOP``
-best starts of every replicate are refined in one batch (no scipy polish). Replicates that fail (no finite
-optimum, or fewer distinct scales drawn than the law has free parameters) are dropped and counted in
+Two sources of replicates, and each fit says which (``FitResult.ci_from``):
+
+* ``ITEM_REPLICATES``: the points' own replicates (``PointSet.replicates``: the paired bootstrap over items,
+  Jeffreys-posterior or normal draws for aggregate rows), when every fitted point has them. Replicate b is the
+  curve of every model's b-th replicate value, refitted with unit weights: the CI says how far the law could
+  move if the test items had been drawn again (measurement noise), paired across models as the points are.
+* ``POINT_RESAMPLES``: otherwise the M fitted points are resampled with replacement (seeded): a replicate is a
+  vector of multiplicities on the original points, so the grid is scored for all replicates in one matrix
+  product and replicates that drew the same multiset (4 points have only 35) are fitted once.
+
+Every replicate is refitted from the SAME start grid, never warm-started from the point estimate, by the
+procedure of the point estimate: the ``REPLICATE_TOP`` best starts refined in one batch with the point
+estimate's iteration limit and stopping rules (a log-space fit stops once every residual is within 1e-6), the
+few the batch does not converge polished by scipy as the point estimate is, and, for a law with an additive
+constant (E), one more row with E pinned at 0. A replicate takes E = 0 exactly when
+the fit without E is as good (or both are perfect): an exact power law then gives E = 0 in the point estimate
+and in every replicate alike, where the optimiser's stopping point would otherwise decide the CI (it excluded
+its own estimate: E = 7.1e-8 with CI [3.8e-7, 1.4e-6]). Replicates that fail (no finite optimum, no
+convergence, or fewer distinct scales drawn than the law has free parameters) are dropped and counted in
 ``FitResult.n_bootstrap_failed``. CIs are linear-interpolated percentiles.
 """
 
@@ -14,12 +28,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fits.optimizer import _grid_losses
-from analysis.fits.problems import _Problem
+from analysis.fits.optimizer import _PERFECT_RESIDUAL, _grid_losses, _polish
+from analysis.fits.problems import _Problem, _rho
 from analysis.resampling.seeds import draw_counts, stream
 
 REPLICATE_TOP = 3  # grid starts refined (batched) per bootstrap replicate
-_REPLICATE_MAX_ITER = 100  # per replicate: leaves ~1e-4 in exponents, far inside any CI (measured)
+ITEM_REPLICATES = "item replicates"
+POINT_RESAMPLES = "resampled points"
+CI_SOURCES = {
+    ITEM_REPLICATES: "refits of the points' own bootstrap replicates (item-level, paired; used when every "
+    "fitted point has them)",
+    POINT_RESAMPLES: "refits of resamples of the fitted points (otherwise)",
+}
 
 
 def _counts(seed: int, n: int, replicates: int) -> np.ndarray:
@@ -49,33 +69,68 @@ def _percentile_ci(
 
 @dataclass(frozen=True, eq=False)
 class _Replicates:
-    """Bootstrap replicates ready to refine: the ``top`` best grid starts of each distinct replicate."""
+    """Bootstrap replicates ready to refine: the ``top`` best grid starts of each distinct replicate (and its
+    best start with E pinned at 0, when the law has E)."""
 
     starts: np.ndarray  # (R * top, p)
     weights: np.ndarray  # (R * top, n) multiplicities
+    targets: np.ndarray | None  # (R * top, n) each replicate's own target (item replicates), else None
     copy_of: np.ndarray  # (B,) which distinct replicate each of the B drawn replicates is
-    usable: np.ndarray  # (R,) enough distinct scales drawn to identify the law
+    usable: np.ndarray  # (R,) enough distinct scales drawn to identify the law, and a finite target
     top: int
+    source: str  # ITEM_REPLICATES or POINT_RESAMPLES
+
+    @property
+    def n_distinct(self) -> int:
+        return len(self.usable)
+
+    def zero_rows(self, problem: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Starts, weights and targets of the E = 0 rows: each replicate's best start with E pinned."""
+        first = np.arange(self.n_distinct) * self.top
+        targets = None if self.targets is None else self.targets[first]
+        return problem.at_zero(self.starts[first]), self.weights[first], targets
 
 
-def _replicates(problem: _Problem, groups: np.ndarray, bootstrap: int, seed: int) -> _Replicates:
-    """Draw ``bootstrap`` seeded replicates; pick each one's best starts from the SAME grid (no warm start).
+def _replicates(
+    problem: _Problem,
+    groups: np.ndarray,
+    bootstrap: int,
+    seed: int,
+    y_replicates: np.ndarray | None = None,
+) -> _Replicates:
+    """Draw ``bootstrap`` seeded replicates (or take the first ``bootstrap`` rows of ``y_replicates``, the
+    points' own replicate curves); pick each one's best starts from the SAME grid (no warm start).
 
-    On a handful of points many replicates draw the same multiset (4 points have only 35): each distinct one
-    is fitted once and its result handed to all its copies, which is exact and often several times less work.
+    On a handful of points many resampled replicates draw the same multiset: each distinct one is fitted once
+    and its result handed to all its copies, which is exact and often several times less work.
     """
-    counts = _counts(seed, len(problem.target), bootstrap)
-    distinct, copy_of = np.unique(counts, axis=0, return_inverse=True)
-    usable = _distinct_drawn(groups, distinct) >= problem.n_free  # fewer distinct scales: not identifiable
-    losses = _grid_losses(problem, distinct)  # (R, S)
+    n = len(problem.target)
+    if y_replicates is not None:
+        curves = np.asarray(y_replicates, dtype=float)[:bootstrap]
+        targets = problem.to_target(curves)
+        usable = np.isfinite(targets).all(axis=1)
+        targets = np.where(usable[:, None], targets, problem.target[None, :])  # failed rows fit harmlessly
+        weights = np.ones((len(curves), n))
+        losses = _grid_losses(problem, weights, targets)
+        copy_of = np.arange(len(curves))
+        source = ITEM_REPLICATES
+    else:
+        counts = _counts(seed, n, bootstrap)
+        weights, copy_of = np.unique(counts, axis=0, return_inverse=True)
+        usable = _distinct_drawn(groups, weights) >= problem.n_free  # fewer distinct scales: not identifiable
+        targets = None
+        losses = _grid_losses(problem, weights)  # (R, S)
+        source = POINT_RESAMPLES
     top = min(REPLICATE_TOP, losses.shape[1])
     best_starts = _smallest_per_row(losses, top)  # (R, top)
     return _Replicates(
         starts=problem.grid[best_starts.ravel()],
-        weights=np.repeat(distinct, top, axis=0),
+        weights=np.repeat(weights, top, axis=0),
+        targets=None if targets is None else np.repeat(targets, top, axis=0),
         copy_of=copy_of.ravel(),
         usable=usable,
         top=top,
+        source=source,
     )
 
 
@@ -93,17 +148,61 @@ def _smallest_per_row(values: np.ndarray, top: int) -> np.ndarray:
     return picked
 
 
+def _prefer_zero(full: np.ndarray, zero: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Rows where the fit with E pinned at 0 is as good as the free one (to 1e-9), or both are perfect (every
+    residual within the optimiser's 1e-6): E = 0 is then the estimate, exactly."""
+    perfect = weights.sum(axis=1) * _rho(np.array(_PERFECT_RESIDUAL), True)
+    return np.isfinite(zero) & (zero <= np.maximum(full * (1.0 + 1e-9), perfect))
+
+
+def _polish_replicate(
+    problem: _Problem, reps: _Replicates, r: int, theta: np.ndarray, value: float, at_zero: bool
+) -> tuple[np.ndarray, float, bool]:
+    """A replicate the batch did not converge is polished by scipy, as the point estimate is (a few per
+    fit: the batch converges almost all of them); kept when the polish converges."""
+    lower, upper = problem.pinned_at_zero(1) if at_zero else (problem.lower[None, :], problem.upper[None, :])
+    target = None if reps.targets is None else reps.targets[r * reps.top]
+    polished, polished_value, polish_ok = _polish(
+        problem, theta, lower[0], upper[0], reps.weights[r * reps.top], target
+    )
+    if polish_ok and np.isfinite(polished_value) and polished_value <= value:
+        return polished, polished_value, True
+    return theta, value, False
+
+
 def _replicate_cis(
-    problem: _Problem, reps: _Replicates, theta: np.ndarray, obj: np.ndarray, level: float
-) -> tuple[dict[str, tuple[float, float]], int, int]:
-    """Percentile CIs of the refined replicates (each keeps its best start); failed ones are counted."""
-    n_distinct = len(reps.usable)
-    obj = obj.reshape(n_distinct, reps.top)
-    theta = theta.reshape(n_distinct, reps.top, -1)
-    winner = np.argmin(obj, axis=1)
-    natural = problem.to_natural(theta[np.arange(n_distinct), winner])
-    good = reps.usable & np.isfinite(obj.min(axis=1)) & np.isfinite(natural).all(axis=1)
+    problem: _Problem,
+    reps: _Replicates,
+    theta: np.ndarray,
+    obj: np.ndarray,
+    converged: np.ndarray,
+    level: float,
+) -> tuple[dict[str, tuple[float, float]], int, int, np.ndarray]:
+    """Percentile CIs of the refined replicates (each keeps its best start, or E = 0 when that is as good);
+    failed ones are counted. ``theta``/``obj``/``converged`` hold the replicates' rows, then (for a law with
+    E) one E = 0 row per distinct replicate. Also returns the natural parameters of the good replicates."""
+    n_distinct, top = reps.n_distinct, reps.top
+    main = n_distinct * top
+    obj_top = obj[:main].reshape(n_distinct, top)
+    theta_top = theta[:main].reshape(n_distinct, top, -1)
+    winner = np.argmin(obj_top, axis=1)
+    rows = np.arange(n_distinct)
+    best_theta, best_obj = theta_top[rows, winner].copy(), obj_top[rows, winner].copy()
+    ok = converged[:main].reshape(n_distinct, top)[rows, winner].copy()
+    at_zero = np.zeros(n_distinct, dtype=bool)
+    if problem.zero_column is not None and len(obj) > main:
+        zero_obj, zero_theta = obj[main:], theta[main:]
+        at_zero = _prefer_zero(best_obj, zero_obj, reps.weights[::top])
+        best_theta = np.where(at_zero[:, None], zero_theta, best_theta)
+        best_obj = np.where(at_zero, zero_obj, best_obj)
+        ok = np.where(at_zero, converged[main:], ok)
+    for r in np.flatnonzero(~ok & reps.usable & np.isfinite(best_obj)):  # polished like the point estimate
+        best_theta[r], best_obj[r], ok[r] = _polish_replicate(problem, reps, r, best_theta[r], best_obj[r],
+                                                              bool(at_zero[r]))  # fmt: skip
+    natural = problem.natural(best_theta, at_zero)
+    good = reps.usable & ok & np.isfinite(best_obj) & np.isfinite(natural).all(axis=1)
     natural, good = natural[reps.copy_of], good[reps.copy_of]
     if good.sum() < 2:
-        return {}, int(good.sum()), int((~good).sum())
-    return _percentile_ci(natural[good], problem.law.params, level), int(good.sum()), int((~good).sum())
+        return {}, int(good.sum()), int((~good).sum()), natural[good]
+    cis = _percentile_ci(natural[good], problem.law.params, level)
+    return cis, int(good.sum()), int((~good).sum()), natural[good]

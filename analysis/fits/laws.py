@@ -52,18 +52,20 @@ LOGISTIC = Law(
 )
 LAWS: dict[str, Law] = {law.name: law for law in (POWER, SATURATING, JOINT, LOGISTIC)}
 
-# Default law per known metric id. Losses and lower-is-better distances/errors are positive quantities falling
-# toward an irreducible floor, so the saturating law fits them; bounded higher-is-better scores in [0, 1] rise
-# from chance toward a ceiling, so the logistic fits them. Brier (multiclass, in [0, 2]) and token edit
-# distance are lower-is-better and positive, so they get the saturating law; when they reach exactly 0 the
-# saturating fit refuses (it needs y > 0) and says to pick another law.
+# Default law per known metric id. Losses are positive quantities falling toward an irreducible floor, so the
+# saturating law fits them (on a curve that rises instead, inverse scaling, the fit stage fits the power law,
+# whose exponent takes the data's sign). Bounded scores move between a floor and a ceiling as a sigmoid in log
+# scale, so the logistic fits them, rising or falling (k takes the data's sign): higher-is-better scores in
+# [0, 1], and the bounded distances, token edit distance on [0, L] (it reaches a perfect 0, which the
+# saturating law's log space cannot hold, and it starts at L for small models, where a power law diverges)
+# and the multiclass Brier score on [0, 2].
 DEFAULT_LAWS: dict[str, str] = {
     "token_loss": "saturating",
     "loss": "saturating",
     "ppl": "saturating",
     "perplexity": "saturating",
-    "token_edit_distance": "saturating",
-    "brier": "saturating",
+    "token_edit_distance": "logistic",
+    "brier": "logistic",
     "exact_match": "logistic",
     "mc_grade": "logistic",
     "choice_prob": "logistic",

@@ -20,12 +20,25 @@ import numpy as np
 from analysis.fits.problems import Kernel, _irls_weight, _Problem, _psi, _rho
 
 _BATCH_MAX_ITER = 200  # Gauss-Newton steps for a point estimate (converges in ~100-200 here)
-_PERFECT_RESIDUAL = 1e-6  # a replicate fitted to within this at every point is done (log-space laws)
+_PERFECT_RESIDUAL = 1e-6  # a fit within this at every point is done (log-space laws; point and replicates)
+_GRID_CHUNK_ENTRIES = 1 << 22  # replicate rows x grid starts x points scored at once (32 MB)
 
 
-def _grid_losses(problem: _Problem, weights: np.ndarray) -> np.ndarray:
-    """Objective of every grid start under each weight vector: (R, S) for weights (R, n): a matrix product."""
+def _grid_losses(problem: _Problem, weights: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+    """Objective of every grid start under each weight vector: (R, S) for weights (R, n): a matrix product.
+
+    With ``targets`` (R, n) each row has its own target (a replicate curve): scored in chunks of rows.
+    """
     pred, _ = problem.model(problem.grid, False)
+    if targets is not None:
+        chunk = max(1, _GRID_CHUNK_ENTRIES // max(pred.size, 1))
+        out = np.empty((len(weights), len(problem.grid)))
+        for lo in range(0, len(weights), chunk):
+            with np.errstate(invalid="ignore", over="ignore"):
+                per_point = _rho(targets[lo : lo + chunk, None, :] - pred[None, :, :], problem.robust)
+            per_point = np.where(np.isfinite(per_point), per_point, np.inf)
+            out[lo : lo + chunk] = (weights[lo : lo + chunk, None, :] * per_point).sum(axis=2)
+        return np.where(np.isfinite(out), out, np.inf)
     with np.errstate(invalid="ignore", over="ignore"):
         per_point = _rho(problem.target - pred, problem.robust)  # (S, n)
     per_point = np.where(np.isfinite(per_point), per_point, np.inf)
@@ -35,47 +48,64 @@ def _grid_losses(problem: _Problem, weights: np.ndarray) -> np.ndarray:
     return losses
 
 
-def _polish(problem: _Problem, start: np.ndarray) -> tuple[np.ndarray, float, bool]:
-    """One scipy refinement from ``start``: L-BFGS-B (Huber objective) or bounded least_squares (logistic).
+def _polish(
+    problem: _Problem,
+    start: np.ndarray,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, bool]:
+    """One scipy refinement from ``start``: L-BFGS-B (Huber objective) or bounded least_squares (logistic),
+    within the problem's bounds or the ``lower``/``upper`` given (equal bounds pin a parameter: only the
+    log-space laws pin one, and L-BFGS-B takes them), on the problem's points or with a replicate's
+    ``weights`` (multiplicities) and ``target``.
 
     scipy is imported here, on the first polish, not with the module: the interface process reads fit results
     (and the hold-out rule) from this module and must not load scipy (seconds of import holding the GIL).
     """
     from scipy.optimize import least_squares, minimize
 
-    target = problem.target
+    lower = problem.lower if lower is None else lower
+    upper = problem.upper if upper is None else upper
+    target = problem.target if target is None else target
+    w = np.ones(len(target)) if weights is None else np.asarray(weights, dtype=float)
     if problem.robust:
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             pred, jac = problem.model(theta[None, :], True)
             r = target - pred[0]
-            return float(_rho(r, True).sum()), -np.array([_psi(r, True) @ column[0] for column in jac])
+            psi = w * _psi(r, True)
+            return float(w @ _rho(r, True)), -np.array([psi @ column[0] for column in jac])
 
         res = minimize(
             objective,
             start,
             jac=True,
             method="L-BFGS-B",
-            bounds=list(zip(problem.lower, problem.upper, strict=True)),
+            bounds=list(zip(lower, upper, strict=True)),
             options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
         )
         # a line search that cannot improve a point with ~0 projected gradient (a perfect fit) converged too
-        grad = np.where((res.x <= problem.lower) & (res.jac > 0), 0.0, res.jac)
-        grad = np.where((res.x >= problem.upper) & (grad < 0), 0.0, grad)
+        grad = np.where((res.x <= lower) & (res.jac > 0), 0.0, res.jac)
+        grad = np.where((res.x >= upper) & (grad < 0), 0.0, grad)
         stationary = bool(np.max(np.abs(grad)) <= 1e-6 * (1.0 + abs(res.fun)))
         return np.asarray(res.x, dtype=float), float(res.fun), bool(res.success) or stationary
 
+    root_w = np.sqrt(w)
+
     def residual(theta: np.ndarray) -> np.ndarray:
-        return problem.model(theta[None, :], False)[0][0] - target
+        return root_w * (problem.model(theta[None, :], False)[0][0] - target)
 
     def jacobian(theta: np.ndarray) -> np.ndarray:
-        return np.stack([column[0] for column in problem.model(theta[None, :], True)[1]], axis=1)
+        columns = problem.model(theta[None, :], True)[1]
+        return root_w[:, None] * np.stack([column[0] for column in columns], axis=1)
 
     res = least_squares(
         residual,
         start,
         jac=jacobian,
-        bounds=(problem.lower, problem.upper),
+        bounds=(lower, upper),
         method="trf",
         x_scale="jac",
     )
@@ -394,6 +424,16 @@ class _Rows:
     weights: np.ndarray  # (K, n)
     limits: np.ndarray  # (K,) iteration limits
     settle: np.ndarray  # (K,) rows that may stop once their fit is perfect (see ``_refine_rows``)
+    lower: np.ndarray | None = None  # (K, p) bounds of each row (None: the problem's); equal bounds pin
+    upper: np.ndarray | None = None
+    targets: np.ndarray | None = None  # (K, n) each row's own target (None: the problem's)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's lower and upper bounds, (K, p) each."""
+        shape = self.starts.shape
+        lower = np.broadcast_to(self.problem.lower, shape) if self.lower is None else self.lower
+        upper = np.broadcast_to(self.problem.upper, shape) if self.upper is None else self.upper
+        return lower, upper
 
 
 _BATCH_ROWS = 1 << 16  # rows refined together: bounds the batch's memory (~n x 8 bytes x 40 arrays per row)
@@ -438,14 +478,18 @@ def _refine_stacked(
 
     sizes = [len(item.starts) for item in jobs]
     n_data = len(jobs[0].problem.data)
-    p = jobs[0].starts.shape[1]
-    target = np.concatenate([padded(item.problem.target, k) for item, k in zip(jobs, sizes, strict=True)])
+    target = np.concatenate(
+        [
+            padded(item.problem.target, k) if item.targets is None else _pad_rows(item.targets, n_max)
+            for item, k in zip(jobs, sizes, strict=True)
+        ]
+    )
     data = tuple(
         np.concatenate([padded(item.problem.data[c], k) for item, k in zip(jobs, sizes, strict=True)])
         for c in range(n_data)
     )
-    lower = np.concatenate([np.broadcast_to(item.problem.lower, (len(item.starts), p)) for item in jobs])
-    upper = np.concatenate([np.broadcast_to(item.problem.upper, (len(item.starts), p)) for item in jobs])
+    lower = np.concatenate([item.bounds()[0] for item in jobs])
+    upper = np.concatenate([item.bounds()[1] for item in jobs])
     weights = np.concatenate(
         [np.pad(item.weights, ((0, 0), (0, n_max - item.weights.shape[1]))) for item in jobs]
     )
@@ -456,3 +500,8 @@ def _refine_stacked(
     thetas, values, converged = _refine_compacted(batch)
     bounds = np.cumsum([0, *sizes])
     return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _pad_rows(rows: np.ndarray, width: int) -> np.ndarray:
+    """(K, n) rows padded with their last value to ``width`` columns (padded points get weight 0)."""
+    return np.pad(rows, ((0, 0), (0, width - rows.shape[1])), mode="edge")

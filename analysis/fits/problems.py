@@ -63,6 +63,36 @@ class _Problem:
     to_natural: Callable[[np.ndarray], np.ndarray]  # theta (K, p) -> law params (K, len(law.params))
     fixed: tuple[str, ...] = ()
     free: tuple[str, ...] = ()  # law parameter named by each theta column (a log-constant names its constant)
+    zero_column: int | None = None  # a log-constant whose lower bound means "the constant is 0" (E)
+    centre: float = 0.0  # log-space laws: the mean log y subtracted from the target (``to_target``)
+
+    def to_target(self, y: np.ndarray) -> np.ndarray:
+        """Values y (any shape) in the fitted space of this problem's target: centred log y, or y itself."""
+        y = np.asarray(y, dtype=float)
+        if self.law.fitted_space != "log":
+            return y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(y) - self.centre
+
+    def pinned_at_zero(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds (rows, p) that pin ``zero_column`` at its lower bound: the law without that constant."""
+        lower = np.tile(self.lower, (rows, 1))
+        upper = np.tile(self.upper, (rows, 1))
+        upper[:, self.zero_column] = lower[:, self.zero_column]
+        return lower, upper
+
+    def at_zero(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` rows with ``zero_column`` moved to its lower bound (where a pinned refinement starts)."""
+        theta = np.array(theta, dtype=float)
+        theta[:, self.zero_column] = self.lower[self.zero_column]
+        return theta
+
+    def natural(self, theta: np.ndarray, at_zero: np.ndarray | None = None) -> np.ndarray:
+        """Law parameters of theta rows; rows marked ``at_zero`` get exactly 0 for the pinned constant."""
+        natural = self.to_natural(theta)
+        if at_zero is not None and self.zero_column is not None and at_zero.any():
+            natural[at_zero, self.law.params.index(self.free[self.zero_column])] = 0.0
+        return natural
 
     @property
     def n_free(self) -> int:
@@ -134,6 +164,8 @@ def _saturating_problem(x: np.ndarray, y: np.ndarray) -> _Problem:
         robust=True,
         to_natural=to_natural,
         free=("E", "A", "alpha"),
+        zero_column=0,
+        centre=mu_y,
     )
 
 
@@ -177,6 +209,8 @@ def _joint_problem(n_: np.ndarray, d_: np.ndarray, y: np.ndarray) -> _Problem:
         robust=True,
         to_natural=to_natural,
         free=("E", "A", "alpha", "B", "beta"),
+        zero_column=0,
+        centre=mu_y,
     )
 
 
@@ -222,15 +256,16 @@ def _logistic_fixed_kernel(
 def _logistic_problem(x: np.ndarray, y: np.ndarray, floor: float | None) -> _Problem:
     """theta = (ceil, k, x0) with the floor fixed, else (floor, ceil, k, x0); least squares in linear space.
 
-    Bounds: a rate in [0, 1] keeps floor and ceil in [0, 1]; other data get ceil <= max + range. k is bounded
-    by +-30 per decade, x0 to two decades beyond the data.
+    Bounds: a rate in [0, 1] keeps floor and ceil in [0, 1]; other data get ceil <= max + range, and a free
+    floor >= 0 when the data are non-negative (a distance cannot fall below 0), else >= min - range. k is
+    bounded by +-30 per decade, x0 to two decades beyond the data.
     """
     lx = np.log10(x)
     y_min, y_max = float(y.min()), float(y.max())
     span = max(y_max - y_min, 1e-9)
     is_rate = y_min >= 0.0 and y_max <= 1.0 and (floor is None or 0.0 <= floor <= 1.0)
     ceil_max = 1.0 if is_rate else y_max + span
-    floor_min = 0.0 if is_rate else y_min - span
+    floor_min = 0.0 if y_min >= 0.0 else y_min - span
     x0_lo, x0_hi = lx.min() - 2.0, lx.max() + 2.0
     free_floor = floor is None
 

@@ -32,17 +32,27 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from analysis.fits.bootstrap import (
-    _REPLICATE_MAX_ITER,
+    ITEM_REPLICATES,
+    POINT_RESAMPLES,
     _counts,
     _distinct_drawn,
     _percentile_ci,
+    _prefer_zero,
     _replicate_cis,
     _Replicates,
     _replicates,
 )
-from analysis.fits.laws import Law, get_law
-from analysis.fits.optimizer import _BATCH_MAX_ITER, _grid_losses, _polish, _refine_jobs, _Rows
-from analysis.fits.problems import _Problem, _problem_for
+from analysis.fits.checks import bound_refusal, ci_refusal, direction_refusal, r2_refusal, unidentified
+from analysis.fits.laws import Law, evaluate, get_law
+from analysis.fits.optimizer import (
+    _BATCH_MAX_ITER,
+    _PERFECT_RESIDUAL,
+    _grid_losses,
+    _polish,
+    _refine_jobs,
+    _Rows,
+)
+from analysis.fits.problems import _Problem, _problem_for, _rho
 from analysis.fits.results import FitResult, _failed
 
 REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
@@ -55,51 +65,55 @@ def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
     return 1.0 - float((residuals**2).sum()) / total
 
 
-_SHAPE_PARAMETERS = (
-    "alpha",
-    "beta",
-    "k",
-    "x0",
-)  # at a search bound, these say the law cannot follow the data
-
-
-def _bound_notes(problem: _Problem, theta: np.ndarray) -> list[str]:
-    """Shape parameters stuck at a search bound (alpha = 0: no decay; |k| = 30: a step)."""
-    stuck = [
-        f"{name}={'lower' if np.isclose(v, lo) else 'upper'} bound"
-        for name, v, lo, hi in zip(problem.free, theta, problem.lower, problem.upper, strict=True)
-        if name in _SHAPE_PARAMETERS and (np.isclose(v, lo) or np.isclose(v, hi))
-    ]
-    return [f"at the edge of the search: {', '.join(stuck)}"] if stuck else []
+def _r2_spaces(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
+    """R^2 of the prediction in linear space and, where y and the prediction are positive, in log space."""
+    positive = bool((y > 0).all() and (predicted > 0).all())
+    log = _r2(np.log(y) - np.log(predicted), np.log(y)) if positive else None
+    return {"r2_linear": _r2(y - predicted, y), "r2_log": log}
 
 
 def _fit_power(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, bootstrap: int, level: float, seed: int
-) -> tuple[dict[str, float], dict[str, tuple[float, float]], np.ndarray, int, int]:
-    """Closed-form log-log least squares; bootstrap replicates as weighted least squares, all at once."""
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    bootstrap: int,
+    level: float,
+    seed: int,
+    y_replicates: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, tuple[float, float]], np.ndarray, int, int, str]:
+    """Closed-form log-log least squares; bootstrap replicates as weighted least squares, all at once (over
+    resampled points, or each replicate curve of ``y_replicates`` with unit weights)."""
     u, t = np.log(x), np.log(y)
 
-    def weighted_line(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def weighted_line(w: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sw = w.sum(axis=1)
-        mu_u, mu_t = (w @ u) / sw, (w @ t) / sw
-        du, dt = u[None, :] - mu_u[:, None], t[None, :] - mu_t[:, None]
+        mu_u, mu_t = (w @ u) / sw, (w * targets).sum(axis=1) / sw
+        du, dt = u[None, :] - mu_u[:, None], targets - mu_t[:, None]
         sxx = (w * du * du).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             slope = (w * du * dt).sum(axis=1) / sxx
         return np.exp(mu_t - slope * mu_u), slope
 
-    a, b = weighted_line(np.ones((1, len(u))))
+    a, b = weighted_line(np.ones((1, len(u))), t[None, :])
     params = {"a": float(a[0]), "b": float(b[0])}
     residuals = t - (np.log(a[0]) + b[0] * u)
     if bootstrap <= 0:
-        return params, {}, residuals, 0, 0
-    counts = _counts(seed, len(u), bootstrap)
-    ra, rb = weighted_line(counts)
-    good = (_distinct_drawn(groups, counts) >= 2) & np.isfinite(ra) & np.isfinite(rb)
+        return params, {}, residuals, 0, 0, ""
+    if y_replicates is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            targets = np.log(np.asarray(y_replicates, dtype=float)[:bootstrap])
+        ra, rb = weighted_line(np.ones(targets.shape), targets)
+        good = np.isfinite(targets).all(axis=1) & np.isfinite(ra) & np.isfinite(rb)
+        source = ITEM_REPLICATES
+    else:
+        counts = _counts(seed, len(u), bootstrap)
+        ra, rb = weighted_line(counts, np.broadcast_to(t, counts.shape))
+        good = (_distinct_drawn(groups, counts) >= 2) & np.isfinite(ra) & np.isfinite(rb)
+        source = POINT_RESAMPLES
     if good.sum() < 2:
-        return params, {}, residuals, int(good.sum()), int((~good).sum())
+        return params, {}, residuals, int(good.sum()), int((~good).sum()), source
     ci = _percentile_ci(np.stack([ra[good], rb[good]], axis=1), ("a", "b"), level)
-    return params, ci, residuals, int(good.sum()), int((~good).sum())
+    return params, ci, residuals, int(good.sum()), int((~good).sum()), source
 
 
 @np.errstate(all="ignore")  # absurd but finite data (1e308) overflows inside the search; the result says so
@@ -115,15 +129,18 @@ def fit_law(
     seed: int = 0,
     x_name: str = "x",
     x2_name: str | None = None,
+    y_replicates: np.ndarray | None = None,
 ) -> FitResult:
     """Fit ``law`` to the points (x, y) (and x2 = tokens for the joint law) with the procedure of its kind.
 
     ``floor`` fixes the logistic floor (e.g. at chance); None leaves it free. Points with a missing value are
-    dropped (and counted in the message). Too few points, x <= 0, y <= 0 for a log-space law, or no converged
-    start give ``ok=False`` with a message, never an exception. ``bootstrap`` > 0 adds percentile CIs at level
-    ``ci`` from that many seeded replicates.
+    dropped (and counted in the message). Too few points, x <= 0, y <= 0 for a log-space law, no converged
+    start, or a fit that does not fit (``analysis.fits.checks``) give ``ok=False`` with a message, never an
+    exception. ``bootstrap`` > 0 adds percentile CIs at level ``ci`` from that many replicates: refits of the
+    rows of ``y_replicates`` (B, n), the points' own replicate curves, when given; else of seeded resamples
+    of the points.
     """
-    request = _FitRequest(x, y, law, x2, floor, bootstrap, ci, seed, x_name, x2_name)
+    request = _FitRequest(x, y, law, x2, floor, bootstrap, ci, seed, x_name, x2_name, y_replicates)
     return _fit_many([request])[0]
 
 
@@ -141,6 +158,7 @@ class _FitRequest:
     seed: int = 0
     x_name: str = "x"
     x2_name: str | None = None
+    y_replicates: np.ndarray | None = None  # (B, n) the points' replicate curves, in the order of x
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,11 +166,16 @@ class _Pending:
     """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
 
     points: _Points
-    rows: _Rows  # the point estimate's best grid starts first, then the replicates'
+    rows: _Rows  # the point estimate's best starts, [its E = 0 row], the replicates', [their E = 0 rows]
     n_top: int  # how many rows are the point estimate's starts
     reps: _Replicates | None
     bootstrap: int
     level: float
+
+    @property
+    def has_zero(self) -> bool:
+        """Whether the law has a constant pinned at 0 in extra rows (E of the saturating and joint laws)."""
+        return self.rows.problem.zero_column is not None
 
 
 @np.errstate(all="ignore")
@@ -178,7 +201,9 @@ def _prepare(request: _FitRequest) -> FitResult | _Pending:
     points = _usable_points(request)
     if isinstance(points, FitResult):
         return points
-    refusal = _refusal(points, request.floor)
+    refusal = _refusal(points, request.floor) or direction_refusal(
+        points.law.name, points.x, points.y, points.x_name
+    )
     if refusal is not None:
         return points.refuse(refusal)
     if points.law.name == "power":
@@ -189,7 +214,7 @@ def _prepare(request: _FitRequest) -> FitResult | _Pending:
         return points.refuse("no start of the grid gives a finite prediction")
     reps = None
     if request.bootstrap > 0:
-        reps = _replicates(problem, points.groups, request.bootstrap, request.seed)
+        reps = _replicates(problem, points.groups, request.bootstrap, request.seed, points.y_replicates)
     return _Pending(points, _search_rows(problem, best, reps), best.size, reps, request.bootstrap, request.ci)
 
 
@@ -204,6 +229,7 @@ class _Points:
     x_name: str
     x2_name: str | None
     notes: tuple[str, ...]  # what was dropped
+    y_replicates: np.ndarray | None = None  # (B, n) the points' replicate curves, same points
 
     @property
     def n(self) -> int:
@@ -248,7 +274,9 @@ def _usable_points(request: _FitRequest) -> _Points | FitResult:
         x2_name = request.x2_name or "x2"
     keep = np.isfinite(x) & np.isfinite(y) & (np.isfinite(x2) if x2 is not None else True)
     notes = () if keep.all() else (f"dropped {int((~keep).sum())} points with a missing value",)
-    return _Points(law, x[keep], y[keep], None if x2 is None else x2[keep], request.x_name, x2_name, notes)
+    curves = None if request.y_replicates is None else np.asarray(request.y_replicates, dtype=float)[:, keep]
+    x2_kept = None if x2 is None else x2[keep]
+    return _Points(law, x[keep], y[keep], x2_kept, request.x_name, x2_name, notes, curves)
 
 
 def _refusal(points: _Points, floor: float | None) -> str | None:
@@ -276,23 +304,47 @@ def _refusal(points: _Points, floor: float | None) -> str | None:
 
 
 def _power_fit(points: _Points, request: _FitRequest) -> FitResult:
-    """The power law in closed form, with its bootstrap CIs."""
+    """The power law in closed form, with its bootstrap CIs, checked like every fit."""
     x, y = points.x, points.y
-    params, cis, residuals, n_ok, n_bad = _fit_power(
-        x, y, points.groups, request.bootstrap, request.ci, request.seed
+    params, cis, residuals, n_ok, n_bad, source = _fit_power(
+        x, y, points.groups, request.bootstrap, request.ci, request.seed, points.y_replicates
     )
     if not all(np.isfinite(v) for v in params.values()):
         return points.refuse("the log-log least squares gave no finite line")
-    return points.result(
+    return _checked(
+        points,
         params=params,
         ci=cis,
         r2=_r2(residuals, np.log(y)),
         residuals=residuals,
-        ok=True,
-        message="; ".join(points.notes),
         objective=float((residuals**2).sum()),
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
+        ci_from=source if cis else "",
+        notes=list(points.notes),
+    )
+
+
+def _checked(points: _Points, *, notes: list[str], **fields: Any) -> FitResult:
+    """A finished fit after the checks of ``analysis.fits.checks``: refused with the reason, or with its
+    unidentified constants named, R^2 in both spaces and the CIs' source said."""
+    params, cis = fields["params"], fields["ci"]
+    law = points.law
+    refusal = r2_refusal(fields["r2"], law.fitted_space) or ci_refusal(params, cis)
+    if refusal is not None:
+        return points.refuse(refusal)
+    if fields.get("n_bootstrap_failed"):
+        total = fields["n_bootstrap"] + fields["n_bootstrap_failed"]
+        notes.append(
+            f"{fields['n_bootstrap_failed']} of {total} bootstrap replicates failed and were dropped"
+        )
+    predicted = evaluate(law.name, params, points.x, points.x2)
+    return points.result(
+        ok=True,
+        message="; ".join(notes),
+        unidentified=unidentified(law.name, params, cis, points.y),
+        **_r2_spaces(points.y, predicted),
+        **fields,
     )
 
 
@@ -305,55 +357,112 @@ def _best_starts(problem: _Problem) -> np.ndarray:
 
 def _search_rows(problem: _Problem, best: np.ndarray, reps: _Replicates | None) -> _Rows:
     """The point estimate's best starts and every replicate's starts, refined in one batch (one loop, not
-    two): the point estimate to the end (it is polished after), a log-space law's replicates until perfect."""
+    two), all with the same iteration limit and stopping rules (a log-space fit stops once perfect); for a
+    law with E, the point estimate and each replicate also get a row with E pinned at 0."""
     n = len(problem.target)
     starts, weights = problem.grid[best], np.ones((best.size, n))
-    limits, settle = np.full(best.size, _BATCH_MAX_ITER), np.zeros(best.size, dtype=bool)
+    targets = np.tile(problem.target, (best.size, 1))
+    lower, upper = np.tile(problem.lower, (best.size, 1)), np.tile(problem.upper, (best.size, 1))
+    blocks = [(starts, weights, targets, lower, upper)]
+    if problem.zero_column is not None:
+        zero_lower, zero_upper = problem.pinned_at_zero(1)
+        blocks.append((problem.at_zero(starts[:1]), weights[:1], targets[:1], zero_lower, zero_upper))
     if reps is not None:
-        starts = np.concatenate([starts, reps.starts])
-        weights = np.concatenate([weights, reps.weights])
-        limits = np.concatenate([limits, np.full(len(reps.starts), _REPLICATE_MAX_ITER)])
-        settle = np.concatenate([settle, np.full(len(reps.starts), problem.robust)])
-    return _Rows(problem, starts, weights, limits, settle)
+        k = len(reps.starts)
+        rep_targets = np.tile(problem.target, (k, 1)) if reps.targets is None else reps.targets
+        rep_bounds = np.tile(problem.lower, (k, 1)), np.tile(problem.upper, (k, 1))
+        blocks.append((reps.starts, reps.weights, rep_targets, *rep_bounds))
+        if problem.zero_column is not None:
+            zero_starts, zero_weights, zero_targets = reps.zero_rows(problem)
+            if zero_targets is None:
+                zero_targets = np.tile(problem.target, (len(zero_starts), 1))
+            blocks.append(
+                (zero_starts, zero_weights, zero_targets, *problem.pinned_at_zero(len(zero_starts)))
+            )
+    starts, weights, targets, lower, upper = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
+    k = len(starts)
+    return _Rows(
+        problem,
+        starts,
+        weights,
+        np.full(k, _BATCH_MAX_ITER),
+        np.full(k, problem.robust),
+        lower=lower,
+        upper=upper,
+        targets=targets,
+    )
+
+
+def _at_bounds(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Parameters within 1e-9 of a bound set on it: a floor of 6e-16 is the bound 0, not a number to print."""
+    near = 1e-9 * (
+        1.0
+        + np.abs(np.where(np.isfinite(lower), lower, 0.0))
+        + np.abs(np.where(np.isfinite(upper), upper, 0.0))
+    )
+    theta = np.where(np.abs(theta - lower) <= near, lower, theta)
+    return np.where(np.abs(theta - upper) <= near, upper, theta)
+
+
+def _perfect(problem: _Problem, value: float) -> bool:
+    """A log-space fit within the optimiser's 1e-6 at every point (its replicates stop there too)."""
+    return problem.robust and value <= len(problem.target) * float(_rho(np.array(_PERFECT_RESIDUAL), True))
 
 
 def _finish(
     pending: _Pending, all_thetas: np.ndarray, all_values: np.ndarray, all_converged: np.ndarray
 ) -> FitResult:
-    """A fit from its refined rows: the best start polished by scipy, residuals, notes and bootstrap CIs."""
+    """A fit from its refined rows: the best start (or E = 0 when that is as good) polished by scipy,
+    residuals, bootstrap CIs, then the checks (``_checked``)."""
     problem, reps, points = pending.rows.problem, pending.reps, pending.points
     n_top = pending.n_top
-    thetas, values, converged = (
-        all_thetas[:n_top],
-        all_values[:n_top],
-        all_converged[:n_top],
-    )
+    n_point = n_top + int(pending.has_zero)
+    thetas, values, converged = all_thetas[:n_top], all_values[:n_top], all_converged[:n_top]
     best = int(np.argmin(values))
-    theta, value = thetas[best], float(values[best])
-    polished, polished_value, polish_ok = _polish(problem, theta)
-    if polish_ok and np.isfinite(polished_value) and polished_value <= value:
-        theta, value = polished, polished_value
-    natural = problem.to_natural(theta[None, :])[0]
-    if not (polish_ok or converged[best]) or not np.isfinite(value) or not np.isfinite(natural).all():
+    theta, value, ok = thetas[best], float(values[best]), bool(converged[best])
+    lower, upper = problem.lower, problem.upper
+    at_zero = False
+    if pending.has_zero:
+        zero_value = all_values[n_top : n_top + 1]
+        if _prefer_zero(np.array([value]), zero_value, np.ones((1, len(problem.target))))[0]:
+            theta, value, ok, at_zero = (
+                all_thetas[n_top],
+                float(zero_value[0]),
+                bool(all_converged[n_top]),
+                True,
+            )
+            lower, upper = (bound[0] for bound in problem.pinned_at_zero(1))
+    polish_ok = False
+    if not _perfect(problem, value):  # a perfect fit stops where its replicates stop: no polish
+        polished, polished_value, polish_ok = _polish(problem, theta, lower, upper)
+        if polish_ok and np.isfinite(polished_value) and polished_value <= value:
+            theta, value = polished, polished_value
+    theta = _at_bounds(theta, problem.lower, problem.upper)
+    natural = problem.natural(theta[None, :], np.array([at_zero]))[0]
+    if not (polish_ok or ok) or not np.isfinite(value) or not np.isfinite(natural).all():
         return points.refuse(f"the fit did not converge from the {n_top} best grid starts")
     residuals = problem.target - problem.model(theta[None, :], False)[0][0]
-    notes = [*points.notes, *_bound_notes(problem, theta)]
-    cis, n_ok, n_bad = ({}, 0, 0)
+    r2 = _r2(residuals, problem.target)
+    refusal = r2_refusal(r2, problem.law.fitted_space) or bound_refusal(
+        problem.free, theta, problem.lower, problem.upper
+    )
+    if refusal is not None:
+        return points.refuse(refusal)
+    cis, n_ok, n_bad = {}, 0, 0
     if reps is not None:
-        cis, n_ok, n_bad = _replicate_cis(
-            problem, reps, all_thetas[n_top:], all_values[n_top:], pending.level
+        cis, n_ok, n_bad, _ = _replicate_cis(
+            problem, reps, all_thetas[n_point:], all_values[n_point:], all_converged[n_point:], pending.level
         )
-        if n_bad:
-            notes.append(f"{n_bad} of {pending.bootstrap} bootstrap replicates failed and were dropped")
-    return points.result(
+    return _checked(
+        points,
         params={name: float(v) for name, v in zip(problem.law.params, natural, strict=True)},
         ci=cis,
-        r2=_r2(residuals, problem.target),
+        r2=r2,
         residuals=residuals,
-        ok=True,
-        message="; ".join(notes),
         fixed=problem.fixed,
         objective=value,
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
+        ci_from=(reps.source if cis and reps is not None else ""),
+        notes=list(points.notes),
     )

@@ -10,7 +10,7 @@ import polars as pl
 
 from analysis import schema as S
 from analysis.fits.laws import Law, evaluate
-from analysis.formatting import fit_line
+from analysis.formatting import fit_line, parameter_text
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,9 +18,11 @@ class FitResult:
     """One fitted law. When ``ok`` is False, ``params``/``ci`` are empty and ``message`` says why.
 
     ``r2`` and ``residuals`` are in the fitted space named by ``r2_space``: ``"log"`` (log y - log y_hat) for
-    power/saturating/joint, ``"linear"`` (y - y_hat) for logistic. ``fixed`` names parameters that were held
-    fixed (the logistic floor at chance). ``x_range``/``x2_range`` are the fitted ranges, used to flag
-    extrapolation.
+    power/saturating/joint, ``"linear"`` (y - y_hat) for logistic; ``r2_linear`` and ``r2_log`` give R^2 in
+    both spaces for every law, so fits of different laws compare. ``fixed`` names parameters that were held
+    fixed (the logistic floor at chance); ``unidentified`` the constants the data do not identify, with the
+    words shown instead of their digits (``analysis.fits.checks``); ``ci_from`` what the CIs resampled.
+    ``x_range``/``x2_range`` are the fitted ranges, used to flag extrapolation.
     """
 
     law: str
@@ -40,6 +42,10 @@ class FitResult:
     objective: float | None = None
     n_bootstrap: int = 0  # replicates that gave a fit
     n_bootstrap_failed: int = 0  # replicates dropped
+    unidentified: dict[str, str] = field(default_factory=dict)  # parameter -> words printed instead of digits
+    ci_from: str = ""  # "item replicates" or "resampled points" (analysis.fits.bootstrap); "" without CIs
+    r2_linear: float | None = None  # R^2 of y itself
+    r2_log: float | None = None  # R^2 of log y (None when a value or prediction is <= 0)
 
     def predict(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
         """The fitted law at x (and x2 for the joint law); all NaN when the fit is not ok."""
@@ -63,8 +69,23 @@ class FitResult:
         """The fit without its per-point residuals: what a display reads (law, parameters, CIs, R^2)."""
         return replace(self, residuals=np.empty(0))
 
-    def summary(self) -> str:
-        """The fit as one line of ``analysis.formatting.fit_line``, or why there is none."""
+    @property
+    def r2_spaces(self) -> dict[str, float | None]:
+        """R^2 by space, linear first: what a fit line shows."""
+        return {"linear": self.r2_linear, "log": self.r2_log}
+
+    def summary(self, backtest: Backtest | None = None) -> str:
+        """The fit as one line of ``analysis.formatting.fit_line``, or why there is none; with its backtest
+        (errors in the backtest's space, the refitted curve's parameters) when given."""
+        shown = {}
+        if backtest is not None:
+            shown = {
+                "backtest": {k: v for k, v in backtest.errors().items() if v is not None},
+                "holdout": backtest.holdout,
+                "backtest_space": backtest.error_space,
+                "backtest_fit": backtest.fitted_text(),
+                "backtest_miss": backtest.smooth_miss,
+            }
         return fit_line(
             self.law,
             self.x,
@@ -75,7 +96,14 @@ class FitResult:
             message=self.message,
             fixed=self.fixed,
             r2_space=self.r2_space,
+            unidentified=self.unidentified,
+            r2_spaces=self.r2_spaces,
+            **shown,
         )
+
+    def parameters(self) -> str:
+        """The parameters alone, as the fit line shows them (``k=3 [2.5, 3.4]  E ~ 0 (not identified)``)."""
+        return "  ".join(parameter_text(self.params, self.ci, self.fixed, self.unidentified))
 
 
 def _failed(law: Law, x_name: str, n: int, message: str, x2_name: str | None = None) -> FitResult:
@@ -94,10 +122,19 @@ def _failed(law: Law, x_name: str, n: int, message: str, x2_name: str | None = N
 class Backtest:
     """A law fitted on all but the ``holdout`` largest scales, judged on the held-out points.
 
-    Errors are in the metric's units: ``abs_error = |predicted - y|``, ``rel_error = abs_error / |y|``.
-    Baselines: the last value (mean y at the largest training scale) and chance (when known), each predicting
-    every held-out point. Every held-out prediction is marked in ``extrapolated`` when it lies beyond the
-    fitted range.
+    Errors are in ``error_space``, the metric's own: ``"log"`` for losses (``|log predicted - log y|``, a
+    factor) and ``"linear"`` otherwise (``|predicted - y|``); ``rel_error = |predicted - y| / |y|``.
+    Baselines, each predicting every held-out point (``analysis.fits.backtesting``):
+
+    * the smooth line: the straight line on the metric's link scale (``smooth_scale``: log-log for losses,
+      logit above chance for accuracies, log(-log p) for exact match; ``analysis.links``) through the last
+      training points resolved there, extrapolated: what a smooth scaling curve predicts;
+    * the last value (mean y at the largest training scale) and chance (when known).
+
+    ``smooth_miss`` is the largest amount by which a held-out model misses the smooth line, either way, on the
+    link scale (natural-log units); ``predictable`` is False when that is at least log 2, the verdicts' jump
+    effect.
+    ``fit`` is the law refitted on the training points: the curve a backtest plot draws, with its parameters.
     """
 
     fit: FitResult
@@ -114,6 +151,12 @@ class Backtest:
     chance: float | None = None
     mae_chance: float | None = None
     x2: np.ndarray | None = None
+    error_space: str = "linear"
+    smooth_scale: str | None = None
+    smooth_predicted: np.ndarray | None = None
+    mae_smooth: float | None = None
+    smooth_miss: float | None = None
+    predictable: bool | None = None  # the held-out models follow the smooth line within log 2 (None: no line)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +170,19 @@ class Backtest:
     def mean_rel_error(self) -> float:
         finite = self.rel_error[np.isfinite(self.rel_error)]
         return float(finite.mean()) if finite.size else float("nan")
+
+    def fitted_text(self) -> str:
+        """The refitted curve's parameters as the backtest line shows them, or why there is none."""
+        return self.fit.parameters() if self.fit.ok else f"no fit ({self.fit.message})"
+
+    def errors(self) -> dict[str, float | None]:
+        """Mean absolute errors by predictor, in ``error_space`` (the fit line's backtest keys)."""
+        return {
+            "backtest_mae": _finite_or_none(self.mae),
+            "backtest_mae_smooth": None if self.mae_smooth is None else _finite_or_none(self.mae_smooth),
+            "backtest_mae_last_value": _finite_or_none(self.mae_last_value),
+            "backtest_mae_chance": self.mae_chance,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +223,10 @@ class FitSet:
                 "ci": {name: [lo, hi] for name, (lo, hi) in fit.ci.items()},
                 "r2": fit.r2,
                 "r2_space": fit.r2_space,
+                "r2_linear": fit.r2_linear,
+                "r2_log": fit.r2_log,
+                "unidentified": dict(fit.unidentified),
+                "ci_from": fit.ci_from,
                 "n_points": fit.n_points,
                 "ok": fit.ok,
                 "message": fit.message,
@@ -175,27 +235,47 @@ class FitSet:
                 record["x2"] = fit.x2
             bt = self.backtests.get((family, task, metric))
             if bt is not None:
-                record["backtest"] = {
-                    "holdout": bt.holdout,
-                    "mae": _finite_or_none(bt.mae),
-                    "mae_last_value": _finite_or_none(bt.mae_last_value),
-                    "mae_chance": bt.mae_chance,
-                    "points": [
-                        {
-                            "x": float(a),
-                            "y": float(b),
-                            "predicted": _finite_or_none(c),
-                            "extrapolated": bool(d),
-                        }
-                        for a, b, c, d in zip(bt.x, bt.y, bt.predicted, bt.extrapolated, strict=True)
-                    ],
-                }
+                record["backtest"] = _backtest_record(bt)
             records.append(record)
         return json.loads(json.dumps(records, default=float))
 
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def _backtest_record(bt: Backtest) -> dict:
+    """A backtest as JSON-ready data: errors by predictor (in ``error_space``), the training fit (the curve
+    drawn) and each held-out point."""
+    smooth = bt.smooth_predicted if bt.smooth_predicted is not None else np.full(bt.x.shape, np.nan)
+    return {
+        "holdout": bt.holdout,
+        "error_space": bt.error_space,
+        "mae": _finite_or_none(bt.mae),
+        "mae_smooth": None if bt.mae_smooth is None else _finite_or_none(bt.mae_smooth),
+        "mae_last_value": _finite_or_none(bt.mae_last_value),
+        "mae_chance": bt.mae_chance,
+        "smooth_scale": bt.smooth_scale,
+        "smooth_miss": None if bt.smooth_miss is None else _finite_or_none(bt.smooth_miss),
+        "predictable": bt.predictable,
+        "fit": {
+            "law": bt.fit.law,
+            "ok": bt.fit.ok,
+            "params": dict(bt.fit.params),
+            "unidentified": dict(bt.fit.unidentified),
+            "summary": bt.fitted_text(),
+        },
+        "points": [
+            {
+                "x": float(a),
+                "y": float(b),
+                "predicted": _finite_or_none(c),
+                "smooth": _finite_or_none(d),
+                "extrapolated": bool(e),
+            }
+            for a, b, c, d, e in zip(bt.x, bt.y, bt.predicted, smooth, bt.extrapolated, strict=True)
+        ],
+    }
 
 
 _FRAME_SCHEMA: dict[str, pl.DataType] = {
@@ -210,14 +290,22 @@ _FRAME_SCHEMA: dict[str, pl.DataType] = {
     "ci": pl.List(pl.Struct({"name": pl.Utf8(), "lo": pl.Float64(), "hi": pl.Float64()})),
     "r2": pl.Float64(),
     "r2_space": pl.Utf8(),
+    "r2_linear": pl.Float64(),
+    "r2_log": pl.Float64(),
+    "unidentified": pl.List(pl.Struct({"name": pl.Utf8(), "words": pl.Utf8()})),
+    "ci_from": pl.Utf8(),
     "ok": pl.Boolean(),
     "message": pl.Utf8(),
     "summary": pl.Utf8(),
     "holdout": pl.Int64(),
     "backtest_mae": pl.Float64(),
+    "backtest_mae_smooth": pl.Float64(),
     "backtest_mae_last_value": pl.Float64(),
     "backtest_mae_chance": pl.Float64(),
     "backtest_mean_rel_error": pl.Float64(),
+    "backtest_error_space": pl.Utf8(),
+    "backtest_predictable": pl.Boolean(),
+    "backtest_fit": pl.Utf8(),
 }
 
 
@@ -234,12 +322,35 @@ def _frame_row(key: tuple[str, str, str], fit: FitResult, bt: Backtest | None) -
         "ci": [{"name": k, "lo": lo, "hi": hi} for k, (lo, hi) in fit.ci.items()],
         "r2": fit.r2,
         "r2_space": fit.r2_space,
+        "r2_linear": fit.r2_linear,
+        "r2_log": fit.r2_log,
+        "unidentified": [{"name": k, "words": v} for k, v in fit.unidentified.items()],
+        "ci_from": fit.ci_from or None,
         "ok": fit.ok,
         "message": fit.message,
-        "summary": fit.summary(),
+        "summary": fit.summary(bt),
         "holdout": None if bt is None else bt.holdout,
-        "backtest_mae": None if bt is None else _finite_or_none(bt.mae),
-        "backtest_mae_last_value": None if bt is None else _finite_or_none(bt.mae_last_value),
-        "backtest_mae_chance": None if bt is None else bt.mae_chance,
-        "backtest_mean_rel_error": None if bt is None else _finite_or_none(bt.mean_rel_error),
+        **(dict.fromkeys(_BACKTEST_COLUMNS) if bt is None else _backtest_columns(bt)),
+    }
+
+
+_BACKTEST_COLUMNS = (
+    "backtest_mae",
+    "backtest_mae_smooth",
+    "backtest_mae_last_value",
+    "backtest_mae_chance",
+    "backtest_mean_rel_error",
+    "backtest_error_space",
+    "backtest_predictable",
+    "backtest_fit",
+)
+
+
+def _backtest_columns(bt: Backtest) -> dict:
+    return {
+        **bt.errors(),
+        "backtest_mean_rel_error": _finite_or_none(bt.mean_rel_error),
+        "backtest_error_space": bt.error_space,
+        "backtest_predictable": bt.predictable,
+        "backtest_fit": bt.fitted_text(),
     }

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
 import polars as pl
 
+from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.fits.backtesting import _HeldOut, _judge_backtest, _queue_fit, holds_out_largest
+from analysis.fits.backtesting import (
+    BACKTEST_RULE,
+    _HeldOut,
+    _judge_backtest,
+    _queue_fit,
+    holds_out_largest,
+    smooth_link,
+)
+from analysis.fits.bootstrap import CI_SOURCES, ITEM_REPLICATES, POINT_RESAMPLES
+from analysis.fits.checks import FALLING_LAWS, FIT_RULES, direction_refusal
 from analysis.fits.laws import default_law, get_law
 from analysis.fits.procedure import _fit_many, _FitRequest
 from analysis.fits.results import _FRAME_SCHEMA, Backtest, FitResult, FitSet, _frame_row
@@ -20,27 +31,87 @@ TABLE_TASK = (
 )
 
 
-def _logistic_floor(values: np.ndarray, chance: float | None, direction: int) -> float | None:
-    """The fixed logistic floor: chance for a higher-is-better metric; 0 for a rate with no stated chance."""
-    if direction < 0:
+def _logistic_floor(chance: float | None, direction: int) -> float | None:
+    """The fixed logistic floor: chance, when it is known, for a higher-is-better metric; else None (the floor
+    is fitted, bounded by the data: a rate's floor stays in [0, its smallest value])."""
+    if direction < 0 or chance is None:
         return None
-    if chance is not None:
-        return float(chance)
-    finite = values[np.isfinite(values)]
-    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
-        return 0.0
-    return None
+    return float(chance)
 
 
-def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: str | None = None) -> FitSet:
+def _task_chances(frame: pl.DataFrame, specs: dict[str, S.MetricSpec]) -> dict[tuple[str, str], float]:
+    """(family, task) -> the chance of its multiple-choice accuracy (a 0/1, higher-is-better metric with a
+    chance, such as mc_grade), for accuracies of the same task that state none (lm-eval's acc, acc_norm)."""
+    if "chance" not in frame.columns:
+        return {}
+    out: dict[tuple[str, str], float] = {}
+    rows = frame.filter(pl.col("chance").is_not_null()).select(S.FAMILY, S.TASK, S.METRIC, "chance").unique()
+    for family, task, metric, chance in rows.iter_rows():
+        spec = specs.get(metric)
+        if spec is not None and spec.binary and spec.direction > 0:
+            out.setdefault((family, task), float(chance))
+    return out
+
+
+def _inherits_chance(spec: S.MetricSpec | None) -> bool:
+    """An accuracy without its own chance takes its task's: a 0/1, higher-is-better metric that is not
+    exact-match-like (``links.scale_for`` judges it on the logit scale above chance)."""
+    if spec is None or not spec.binary or spec.direction < 0:
+        return False
+    return links.scale_for(spec) == links.LOGIT
+
+
+def _law_for(
+    chosen: str | None, metric: str, spec: S.MetricSpec | None, x: np.ndarray, y: np.ndarray, x_name: str
+) -> tuple[str, str]:
+    """The law to fit and a note: the user's, else the metric's default, whose sign follows the data: a
+    falling law's default (saturating) on a curve that rises (inverse scaling) becomes the power law."""
+    if chosen is not None:
+        return chosen, ""
+    law = default_law(metric, spec)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if law in FALLING_LAWS and direction_refusal(law, x[finite], y[finite], x_name) is not None:
+        return (
+            "power",
+            f"the curve rises with {x_name} (inverse scaling): the power law, whose exponent takes its sign",
+        )
+    return law, ""
+
+
+def _item_replicates(
+    points: S.PointSet, key: tuple[str, str, str], models: list[str], bootstrap: int
+) -> np.ndarray | None:
+    """The points' own replicate curves (B, models) in the order of ``models``, or None when a model has
+    none (the fit then resamples its points)."""
+    reps = points.replicates.get(key)
+    if reps is None or bootstrap <= 0:
+        return None
+    index = {m: i for i, m in enumerate(reps.models)}
+    values = np.asarray(reps.values, dtype=float)
+    if values.ndim != 2 or values.shape[0] < 2 or any(m not in index for m in models):
+        return None
+    return values[:bootstrap, [index[m] for m in models]]
+
+
+def fit_points(
+    points: S.PointSet,
+    settings: FitSettings | None = None,
+    *,
+    y: str | None = None,
+    lengths: Mapping[tuple[str, str], float] | None = None,
+) -> FitSet:
     """Fit one law per family x task x metric (families never pooled) against ``settings.x``.
 
-    The law is ``settings.law`` or the metric's default (``laws.default_law``); the joint law always
-    uses params as x and tokens as x2. The logistic floor is fixed at the group's chance level (or 0 for a
-    rate without one) for higher-is-better metrics and free otherwise. Rows with no x value are skipped and
-    counted in the fit's message and in ``notes``. ``settings.holdout`` > 0 adds a backtest (on a loss axis
-    the held-out points are the smallest losses). ``y`` names another column to fit instead of ``value`` (e.g.
-    ``"loss"``): that is a per-model quantity, so it is fitted per family via ``fit_table``.
+    The law is ``settings.law`` or the metric's default (``laws.default_law``; a falling law's default on a
+    rising curve becomes the power law, whose exponent takes the data's sign); the joint law always uses
+    params as x and tokens as x2. The logistic floor is fixed at chance when chance is known (an accuracy
+    without its own takes its task's multiple-choice chance) and fitted otherwise. CIs refit the points' own
+    replicates (``points.replicates``) when every fitted point has them, else resamples of the points. Rows
+    with no x value are skipped and counted in the fit's message and in ``notes``. ``settings.holdout`` > 0
+    adds a backtest (on a loss axis the held-out points are the smallest losses) with the smooth-line baseline
+    on the metric's link scale (``lengths``: (family, task) -> mean target length, for the edit distance's).
+    ``y`` names another column to fit instead of ``value`` (e.g. ``"loss"``): that is a per-model quantity,
+    so it is fitted per family via ``fit_table``.
     """
     settings = settings or FitSettings()
     if y is not None and y != S.VALUE:
@@ -62,6 +133,8 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
     requests: list[_FitRequest] = []
     pending: list[tuple[tuple[str, str, str], str, _HeldOut | None, float | None]] = []
     keys = [S.FAMILY, S.TASK, S.METRIC]
+    task_chance = _task_chances(frame, points.specs)
+    lengths = lengths or {}
     for group in frame.sort([*keys, x_col], nulls_last=True).partition_by(keys, maintain_order=True):
         key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
         metric = key[2]
@@ -71,7 +144,6 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
         )
         if direction == 0 and spec is not None:
             direction = spec.direction
-        law = law_choice or default_law(metric, spec)
         has_x = group[x_col].is_not_null() & group[S.VALUE].is_not_null()
         if x2_col is not None:
             has_x &= group[x2_col].is_not_null()
@@ -85,19 +157,26 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
             chance = float(used["chance"].drop_nulls()[0])
         elif spec is not None and spec.chance is not None:
             chance = float(spec.chance)
-        floor = _logistic_floor(values, chance, direction) if law == "logistic" else None
+        elif _inherits_chance(spec) and key[:2] in task_chance:
+            chance = task_chance[key[:2]]
+        law, law_note = _law_for(law_choice, metric, spec, xs, values, x_col)
+        floor = _logistic_floor(chance, direction) if law == "logistic" else None
+        curves = _item_replicates(points, key, used[S.MODEL].to_list(), settings.bootstrap)
         request = _FitRequest(
-            xs, values, law, x2s, floor, settings.bootstrap, settings.ci, settings.seed, x_col, x2_col
+            xs, values, law, x2s, floor, settings.bootstrap, settings.ci, settings.seed, x_col, x2_col, curves
         )
-        held = _queue_fit(requests, request, settings.holdout, holds_out_largest(x_col))
-        note = ""
+        link = smooth_link(spec, chance, lengths.get(key[:2]), values)
+        lo, hi = (used[c].cast(pl.Float64).fill_null(np.nan).to_numpy() if c in used.columns else None
+                  for c in (S.LO, S.HI))  # fmt: skip
+        held = _queue_fit(requests, request, settings.holdout, holds_out_largest(x_col), link, lo, hi)
+        notes_here = [law_note] if law_note else []
         if skipped:
             skipped_total += skipped
             skipped_groups += 1
-            note = (
+            notes_here.append(
                 f"skipped {skipped} points with no {x_col}" + (f" or {x2_col}" if x2_col else "") + " value"
             )
-        pending.append((key, note, held, chance))
+        pending.append((key, "; ".join(notes_here), held, chance))
     fitted = iter(_fit_many(requests))
     for key, note, held, chance in pending:
         bt = None if held is None else _judge_backtest(next(fitted), held, chance)
@@ -108,13 +187,25 @@ def fit_points(points: S.PointSet, settings: FitSettings | None = None, *, y: st
         if bt is not None:
             backtests[key] = bt
         rows.append(_frame_row(key, fit, bt))
-    notes = []
+    notes = _ci_notes(results) + ([BACKTEST_RULE] if backtests else [])
     if skipped_total:
         notes.append(
             f"fits against {x_col}: skipped {skipped_total} points with no {x_col} value "
             f"in {skipped_groups} family x task x metric groups"
         )
     return FitSet(pl.DataFrame(rows, schema=_FRAME_SCHEMA), results, backtests, tuple(notes))
+
+
+def _ci_notes(results: dict[tuple[str, str, str], FitResult]) -> list[str]:
+    """What the fits' CIs resampled (``FitResult.ci_from``), counted, with the rule; the fit rules."""
+    if not results:
+        return []
+    sources = [fit.ci_from for fit in results.values() if fit.ci_from]
+    counted = "; ".join(f"{sources.count(s)} are {CI_SOURCES[s]}" for s in (ITEM_REPLICATES, POINT_RESAMPLES))
+    notes = [FIT_RULES]
+    if sources:
+        notes.append(f"fit CIs: {counted}; each replicate is refitted as the estimate is")
+    return notes
 
 
 def _with_note(fit: FitResult, note: str) -> FitResult:

@@ -45,7 +45,23 @@ DOCUMENT_SUFFIXES = frozenset(
 
 
 def _cast_text(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.col(c).cast(pl.Utf8) for c in _TEXT if c in frame.columns)
+    frame = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in _TEXT if c in frame.columns)
+    return _cast_replicate(frame)
+
+
+def _cast_replicate(frame: pl.DataFrame) -> pl.DataFrame:
+    """The optional ``replicate`` label as text; whole-number seeds read ``"1"``, not ``"1.0"``."""
+    if schema.REPLICATE not in frame.columns:
+        return frame
+    column = frame[schema.REPLICATE]
+    if column.dtype.is_float() and bool((column.drop_nulls() == column.drop_nulls().round()).all()):
+        column = column.cast(pl.Int64)
+    return frame.with_columns(column.cast(pl.Utf8).alias(schema.REPLICATE))
+
+
+def _replicate(frame: pl.DataFrame) -> list[str]:
+    """``[replicate]`` when the rows carry replicate labels (kept through ``finalize``), else ``[]``."""
+    return [schema.REPLICATE] if schema.REPLICATE in frame.columns else []
 
 
 def _require_identity(frame: pl.DataFrame, path: str | Path) -> None:
@@ -257,8 +273,8 @@ def _finalize_samples(frame: pl.DataFrame, prescored: Sequence[str], path: str |
         lambda: check_duplicates(frame, schema.SAMPLE_KEY, path),
     )
     outputs = [c for c in schema.OUTPUT_COLUMNS if c in frame.columns]
-    columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.ITEM, *outputs, *prescored]
-    return frame.select(columns)
+    columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.ITEM, *_replicate(frame)]
+    return frame.select(*columns, *outputs, *prescored)
 
 
 def _finalize_aggregates(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
@@ -276,7 +292,7 @@ def _finalize_aggregates(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
     check_aggregates(frame, path)
     check_duplicates(frame, schema.AGGREGATE_KEY, path)
     columns = [*schema.IDENTITY, *schema.SCALES, schema.NOMINAL, schema.METRIC, schema.VALUE, schema.N]
-    return frame.select(*columns, schema.STDERR, schema.N_CORRECT)
+    return frame.select(*columns, schema.STDERR, schema.N_CORRECT, *_replicate(frame))
 
 
 def _finalize_frame(
@@ -334,8 +350,8 @@ def finalize(table: ResultTable, options: LoadOptions, path: str | Path) -> Resu
     Expects canonical column names (plus the pre-scored columns named in ``table.prescored`` and optionally
     ``validation.ROW`` with 1-based data row numbers for error messages). Fills a missing family, parses JSON
     list cells, casts to ``schema.DTYPES``, applies scale factors, the sizes file and names, sets
-    ``flops = 6 N D`` where missing, computes ``value = n_correct / n`` for count rows, and raises
-    ``InputError`` on bad values.
+    ``flops = 6 N D`` where missing, computes ``value = n_correct / n`` for count rows, keeps an optional
+    ``replicate`` label (as text), and raises ``InputError`` on bad values.
     """
     warnings = list(table.warnings)
     samples, aggregates = empty_samples(), empty_aggregates()

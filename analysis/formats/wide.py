@@ -11,8 +11,10 @@ is a role (case-insensitive, e.g. ``model``, ``task``, ``n``, ``shots``, ``seed`
   other numeric column melts;
 * ``shots`` (also auto: number_of_shots, num_fewshot, ...): folded as ``"<task> <k>-shot"`` when it varies;
 * ``variant`` (auto: prompt_type): folded as ``"<task> [<value>]"`` when it varies, so prompts are not pooled;
-* ``replicate`` (auto: seed): rows that differ only here are averaged; stderr becomes the standard error
-  across replicates, and a warning says how many were averaged;
+* ``replicate`` (auto: seed): rows that differ only here are replicates of one point (training seeds); a row
+  repeated in every column is kept once. They are kept, labelled in the canonical ``replicate`` column
+  (several replicate columns are joined as ``"a/b"``); the points stage averages them and ``--resample-unit
+  seed`` resamples them. A warning says how many points have how many replicates;
 * ``step``: training checkpoints (see ``analysis.formats.checkpoints``);
 * ``ignore``: dropped.
 
@@ -143,6 +145,11 @@ def _roles(columns: list[str], options: LoadOptions, path: Path) -> tuple[dict[s
     return roles, warnings
 
 
+def replicates_of(roles: dict[str, str]) -> list[str]:
+    """The columns that label replicate runs (e.g. seed)."""
+    return [c for c, r in roles.items() if r == REPLICATE]
+
+
 def _fold(task: pl.Expr, column: str, template: str) -> pl.Expr:
     value = pl.col(column).cast(pl.Utf8).str.replace(r"\.0$", "")
     return pl.when(pl.col(column).is_null()).then(task).otherwise(pl.format(template, task, value))
@@ -160,9 +167,17 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if frame.is_empty():
         raise InputError("the table has no rows", path=str(path))
     roles, warnings = _roles(frame.columns, options, path)
+    if replicates_of(roles):  # a run listed twice is one replicate, not two (replicates are kept apart now)
+        distinct = frame.unique(maintain_order=True)
+        if distinct.height < frame.height:
+            warnings.append(
+                f"{path.name}: {frame.height - distinct.height} row(s) repeat another row in every column: "
+                "kept once"
+            )
+            frame = distinct
     by_role = {role: column for column, role in roles.items() if role not in (schema.METRIC, IGNORE)}
     variants = [c for c, r in roles.items() if r == VARIANT]
-    replicates = [c for c, r in roles.items() if r == REPLICATE]
+    replicates = replicates_of(roles)
     explicit = [c for c, r in roles.items() if r == schema.METRIC]
     counts = schema.N_CORRECT in by_role and schema.N in by_role
     if explicit:
@@ -237,7 +252,7 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     long = long.with_columns(task.alias(schema.TASK)).drop(
         [SHOTS, *(f"_variant{i}" for i in range(len(variants)))], strict=False
     )
-    long, replicate_warnings = _average_replicates(long, replicates, path)
+    long, replicate_warnings = _label_replicates(long, replicates, path)
     warnings += replicate_warnings
     _check_unique(long, frame, roles, metric_columns, path)
     if schema.FAMILY not in long.columns:
@@ -247,52 +262,46 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     return finalize(table, options, path)
 
 
-def _average_replicates(
+def _label_replicates(
     long: pl.DataFrame, replicates: list[str], path: Path
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Mean over replicate runs (e.g. seeds) per point; stderr = sd / sqrt(k) across them when k > 1."""
+    """The replicate columns (e.g. seeds) as one canonical ``replicate`` label per row; a warning counts them.
+
+    Nothing is averaged here: the points stage averages the replicates of a point and decides, by the
+    resampling unit, whether its interval resamples them.
+    """
     columns = [f"_replicate{i}" for i in range(len(replicates))]
     if not columns:
         return long, []
+    text = [pl.col(c).cast(pl.Utf8).str.replace(r"\.0$", "").fill_null("") for c in columns]
+    long = long.with_columns(pl.concat_str(text, separator="/").alias(schema.REPLICATE)).drop(columns)
     key = [
         c
         for c in long.columns
-        if c not in (*columns, schema.VALUE, schema.N, schema.STDERR, schema.N_CORRECT)
+        if c not in (schema.REPLICATE, schema.VALUE, schema.N, schema.STDERR, schema.N_CORRECT)
     ]
-    k = pl.len()
-    stderr = pl.col(schema.VALUE).std() / k.sqrt()
-    if schema.STDERR in long.columns:
-        stderr = pl.when(k > 1).then(stderr).otherwise(pl.col(schema.STDERR).first())
-    aggregations = [
-        pl.col(schema.VALUE).mean(),
-        pl.when(k > 1).then(stderr).otherwise(None).alias(schema.STDERR)
-        if schema.STDERR not in long.columns
-        else stderr.alias(schema.STDERR),
-        k.alias("_k"),
-    ]
-    if schema.N in long.columns:
-        aggregations.append(
-            pl.when(pl.col(schema.N).n_unique() == 1)
-            .then(pl.col(schema.N).first())
-            .otherwise(None)
-            .alias(schema.N)
-        )
-    averaged = long.group_by(key, maintain_order=True).agg(aggregations)
-    most = averaged["_k"].max()
+    counts = long.group_by(key).agg(pl.len().alias("_k"))["_k"]
     warnings = []
-    if most is not None and most > 1:
-        spread = averaged["_k"].value_counts().sort("_k")
-        counts = ", ".join(
+    if counts.max() is not None and counts.max() > 1:
+        spread = counts.value_counts().sort("_k")
+        described = ", ".join(
             f"{row['count']} point(s) from {row['_k']} run(s)" for row in spread.iter_rows(named=True)
         )
-        warnings.append(f"{path.name}: averaged runs that differ only in {', '.join(replicates)} ({counts})")
-    return averaged.drop("_k"), warnings
+        warnings.append(
+            f"{path.name}: runs that differ only in {', '.join(replicates)} are replicates of one point "
+            f"({described}): averaged by the points stage, resampled with --resample-unit seed"
+        )
+    return long, warnings
 
 
 def _check_unique(
     long: pl.DataFrame, frame: pl.DataFrame, roles: dict[str, str], metric_columns: list[str], path: Path
 ) -> None:
-    key = [c for c in (schema.FAMILY, schema.MODEL, schema.TASK, schema.METRIC, STEP) if c in long.columns]
+    key = [
+        c
+        for c in (schema.FAMILY, schema.MODEL, schema.TASK, schema.METRIC, STEP, schema.REPLICATE)
+        if c in long.columns
+    ]
     repeated = long.filter(pl.struct(key).is_duplicated())
     if repeated.is_empty():
         return

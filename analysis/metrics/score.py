@@ -28,14 +28,16 @@ from analysis.schema import ResultTable, ScoredSamples
 
 
 def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) -> ScoredSamples:
-    """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item``.
+    """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item`` (and
+    ``replicate`` when the rows carry one).
 
     ``skipped`` names each registry metric that could not be computed, or was left out by
     ``MetricOptions.only``, and why. Values keep their own units and orientation (an edit distance stays a
     distance).
     """
     samples = table.samples
-    identity = [c for c in (*schema.IDENTITY, *schema.SCALES, schema.ITEM) if c in samples.columns]
+    keys = (*schema.IDENTITY, *schema.SCALES, schema.ITEM, schema.REPLICATE)
+    identity = [c for c in keys if c in samples.columns]
     have = set(samples.columns)
     prescored = [c for c in table.prescored if c in have]
     columns: dict[str, pl.Series] = {}

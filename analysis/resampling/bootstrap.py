@@ -1,22 +1,32 @@
 """The bootstrap engine: replicate means of every metric of every family x task, paired or unpaired.
 
-A replicate is a resample-count row (how often each item is drawn: ``seeds.draw_counts``) multiplied into the
-task's items x models value matrix, ``counts @ values / counts @ present``: a model missing a drawn item
-averages over the drawn items it has. Paired: one count row per replicate for every model and metric of a
-task. Unpaired: each model (and metric) draws its own; a 0/1 metric then draws ``Binomial(n, p_hat) / n``.
-When every metric of a task is 0/1, items with identical rows are exchangeable, so the counts are drawn as a
-multinomial over the distinct rows (exact, and far cheaper when models are few).
+A replicate is a row of Bayesian-bootstrap item weights (``seeds.draw_weights``: Gamma(1) per item, Rubin
+1981) multiplied into the task's items x models value matrix, ``weights @ values / weights @ present``: a
+model missing some items averages over the items it has. Paired: one weight row per replicate for every model
+and metric of a task. Unpaired: each model (and metric) draws its own. When every metric of a task is 0/1,
+items with identical rows are exchangeable, so a class of m identical items gets one Gamma(m) weight (exact,
+and far cheaper when models are few).
 
-Shared count draws (a statistical choice: ``shared_counts``). In the paired bootstrap ONE B x n count matrix
-is drawn per distinct item count n, from the stream ``(seed, "paired counts", n)``, and every task with n
-items uses it through its own seeded random permutation of its items. The rows of a multinomial count matrix
-are exchangeable, so each task's replicates are still an exact multinomial bootstrap, independent across
-replicates. The price: tasks with the same n share count rows, so their replicate means are uncorrelated
-(given the counts, the permutations are independent and every count row sums to n) but not independent.
-Nothing compares replicates across tasks (emergence scores use one family x task x metric at a time); a
-statistic of two tasks' replicates together would need a draw per task. The gain: the tasks sharing a draw
-are multiplied by it in one wide product (``_SharedBatch``), several times faster than one skinny product per
-task. Above ``_SHARED_ENTRIES`` (B x n), and for collapsed 0/1 tasks, each task draws its own counts instead.
+0/1 metrics: a replicate that never collapses at 0 of n (or n of n). Each replicate also draws a Jeffreys
+pseudo-observation, half an item right and half wrong with weights ``g1, g0 ~ Gamma(1/2)`` (one pair per task
+and replicate, shared by every model and 0/1 metric of the task, so the pairing holds), and a 0/1 mean is
+``(weights @ values + g1) / (weights @ present + g1 + g0)``. For a model with k of n right its replicates are
+then exactly the Jeffreys posterior Beta(k + 1/2, n - k + 1/2) (a sum of Gamma(1) weights over k items is
+Gamma(k)): at k = 0 they spread over about [0, 2.5/n] instead of sitting at 0, so every derived number (a fit,
+an emergence score, a null curve) sees the uncertainty of a point at the floor. Unpaired 0/1 replicates are
+drawn from that Beta directly. The points' own intervals of 0/1 metrics are exact (``points``); replicates are
+for what is derived from them.
+
+Shared weight draws (a statistical choice: ``shared_weights``). In the paired bootstrap ONE B x n weight
+matrix is drawn per distinct item count n, from the stream ``(seed, "paired weights", n)``, and every task
+with n items uses it through its own seeded random permutation of its items. The rows of the weight matrix are
+exchangeable, so each task's replicates are still an exact Bayesian bootstrap, independent across replicates.
+The price: tasks with the same n share weight rows, so their replicate means are uncorrelated (given the
+weights, the permutations are independent) but not independent. Nothing compares replicates across tasks
+(emergence scores use one family x task x metric at a time); a statistic of two tasks' replicates together
+would need a draw per task. The gain: the tasks sharing a draw are multiplied by it in one wide product
+(``_SharedBatch``), several times faster than one skinny product per task. Above ``_SHARED_ENTRIES`` (B x n),
+and for collapsed 0/1 tasks, each task draws its own weights instead.
 """
 
 from __future__ import annotations
@@ -32,16 +42,17 @@ import numpy as np
 
 from analysis.options import ResampleSettings
 from analysis.resampling.layout import _Group
-from analysis.resampling.seeds import _CHUNK_ENTRIES, draw_counts, stream
+from analysis.resampling.seeds import _CHUNK_ENTRIES, draw_weights, stream
 from analysis.schema import MetricSpec
 
 _T = TypeVar("_T")
 
-# multinomial over distinct rows costs ~3x a uniform index draw per class, so collapse only below this ratio
+# a Gamma(m) draw per class costs ~3x an exponential per item, so collapse only below this ratio
 _COLLAPSE_RATIO = 3
-# a paired count matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
+JEFFREYS = 0.5  # the pseudo-observation of 0/1 means: half an item right, half wrong (the Jeffreys prior)
+# a paired weight matrix shared by the tasks with the same item count is kept up to this many entries (128 MB)
 _SHARED_ENTRIES = 1 << 24
-# tasks wait for one product with the shared counts until their columns hold this many entries (64 MB)
+# tasks wait for one product with the shared weights until their columns hold this many entries (64 MB)
 _BATCH_ENTRIES = 1 << 23
 
 
@@ -98,10 +109,11 @@ def _in_order(pool: ThreadPoolExecutor, work: Callable[[int], _T], items: Sequen
 
 @dataclass(frozen=True)
 class _Pending:
-    """One task's paired matrices waiting for the shared count draw of its item count.
+    """One task's paired matrices waiting for the shared weight draw of its item count.
 
     ``columns`` is ``[values | masks]`` with the task's items already in its own random order; ``which`` maps
-    each value column to its denominator mask (None: every item present, the denominator is n).
+    each value column to its denominator mask; ``binary`` marks the value columns of 0/1 metrics, which get
+    the ``pseudo`` observation (B, 2).
     """
 
     n_items: int
@@ -109,27 +121,41 @@ class _Pending:
     n_models: int
     n_values: int
     columns: np.ndarray
-    which: np.ndarray | None
+    which: np.ndarray
+    binary: np.ndarray
+    pseudo: np.ndarray | None
 
     def finish(self, product: np.ndarray) -> dict[str, np.ndarray]:
         sums = product[:, : self.n_values]
-        totals = float(self.n_items) if self.which is None else product[:, self.n_values :][:, self.which]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = sums / totals
+        totals = product[:, self.n_values :][:, self.which]
+        means = _means(sums, totals, self.binary, self.pseudo)
         width = self.n_models
         return {m: means[:, i * width : (i + 1) * width] for i, m in enumerate(self.metrics)}
 
 
-def shared_counts(seed: int, n_items: int, n_replicates: int) -> np.ndarray:
-    """The paired bootstrap's count matrix for every task with ``n_items`` items (the module docstring's
-    "Shared count draws"): keyed by the seed and n only, so it does not depend on which tasks are present."""
-    return draw_counts(stream(seed, "paired counts", str(n_items)), n_items, n_replicates)
+def _means(sums: np.ndarray, totals: np.ndarray, binary: np.ndarray, pseudo: np.ndarray | None) -> np.ndarray:
+    """Weighted means (B, columns); 0/1 columns with the Jeffreys pseudo-observation; NaN where a model has
+    no item."""
+    if pseudo is not None and binary.any():
+        g1, g0 = pseudo[:, 0:1], pseudo[:, 1:2]
+        sums = np.where(binary, sums + g1, sums)
+        totals_with = np.where(binary, totals + g1 + g0, totals)
+    else:
+        totals_with = totals
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(totals > 0, sums / totals_with, np.nan)
+
+
+def shared_weights(seed: int, n_items: int, n_replicates: int) -> np.ndarray:
+    """The paired bootstrap's weight matrix for every task with ``n_items`` items (the module docstring's
+    "Shared weight draws"): keyed by the seed and n only, so it does not depend on which tasks are present."""
+    return draw_weights(stream(seed, "paired weights", str(n_items)), n_items, n_replicates)
 
 
 class _SharedBatch:
-    """Collects tasks with the same item count and multiplies them by their ``shared_counts`` in one wide
+    """Collects tasks with the same item count and multiplies them by their ``shared_weights`` in one wide
     product (a product with many columns runs several times faster than one per task). Tasks arrive in order
-    of n, so only one count matrix is alive at a time."""
+    of n, so only one weight matrix is alive at a time."""
 
     def __init__(self, seed: int, n_replicates: int) -> None:
         self._seed, self._n_replicates = seed, n_replicates
@@ -152,7 +178,7 @@ class _SharedBatch:
         n_items = self._waiting[0][1].n_items
         if n_items != self._n:
             self._counts = None  # free the previous matrix before drawing the next
-            self._counts = shared_counts(self._seed, n_items, self._n_replicates)
+            self._counts = shared_weights(self._seed, n_items, self._n_replicates)
             self._n = n_items
         product = self._counts @ np.hstack([pending.columns for _, pending in self._waiting])
         start = 0
@@ -166,7 +192,7 @@ class _SharedBatch:
 def _paired(
     group: _Group, specs: dict[str, MetricSpec], settings: ResampleSettings
 ) -> dict[str, np.ndarray] | _Pending:
-    """Replicate means of one task, or its matrices to multiply by the shared counts of its item count."""
+    """Replicate means of one task, or its matrices to multiply by the shared weights of its item count."""
     metrics = list(group.values)
     stacked = np.hstack([group.values[m] for m in metrics])
     present = ~np.isnan(stacked)
@@ -175,9 +201,16 @@ def _paired(
     values = np.where(present, stacked, 0.0)
     del stacked
     n_items = values.shape[0]
+    n_models = len(group.models)
+    binary = np.repeat([specs[m].binary for m in metrics], n_models)
+    pseudo = None
+    if binary.any():
+        pseudo = stream(settings.seed, group.family, group.task, "jeffreys").standard_gamma(
+            JEFFREYS, (settings.bootstrap, 2)
+        )
     rng = stream(settings.seed, group.family, group.task, "paired")
-    weights = None
-    if all(specs[m].binary for m in metrics):
+    classes = None
+    if binary.all():
         patterns = np.hstack([values, present]).astype(bool)
         if patterns.shape[1] <= 62:  # rows as bit patterns in one int64, so the collapse is a 1-d unique
             packed = np.zeros((n_items, 8), dtype=np.uint8)  # bit j of the little-endian int64 is column j
@@ -185,68 +218,58 @@ def _paired(
             keys = packed.view("<i8").ravel()
             _, first, counts = np.unique(keys, return_index=True, return_counts=True)
             if len(first) * _COLLAPSE_RATIO < n_items:
-                values, present, weights = values[first], present[first], counts
-    # models (and metrics) with the same missing items share one denominator column
-    if present.all():
-        masks, which = None, None
-    else:
-        masks, which = np.unique(present.T, axis=0, return_inverse=True)
-        masks, which = masks.T.astype(np.float64), which.ravel()
-    n_models = len(group.models)
-    if weights is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
-        order = rng.permutation(n_items)  # item order[k] takes the shared draw's count k (shared_counts)
-        columns = values[order] if masks is None else np.hstack([values[order], masks[order]])
-        return _Pending(n_items, tuple(metrics), n_models, values.shape[1], columns, which)
-    sums, totals = _resampled_sums(rng, values, masks, weights, n_items, settings.bootstrap)
-    if masks is not None:
-        totals = totals[:, which]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        means = sums / totals
+                values, present, classes = values[first], present[first], counts
+    # models (and metrics) with the same present items share one denominator column
+    masks, which = np.unique(present.T, axis=0, return_inverse=True)
+    masks, which = masks.T.astype(np.float64), which.ravel()
+    if classes is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
+        order = rng.permutation(n_items)  # item order[k] takes the shared draw's weight k (shared_weights)
+        columns = np.hstack([values[order], masks[order]])
+        return _Pending(n_items, tuple(metrics), n_models, values.shape[1], columns, which, binary, pseudo)
+    sums, totals = _resampled_sums(rng, values, masks, classes, settings.bootstrap)
+    means = _means(sums, totals[:, which], binary, pseudo)
     return {m: means[:, i * n_models : (i + 1) * n_models] for i, m in enumerate(metrics)}
 
 
 def _resampled_sums(
     rng: np.random.Generator,
     values: np.ndarray,
-    present: np.ndarray | None,
-    weights: np.ndarray | None,
-    n_draw: int,
+    present: np.ndarray,
+    classes: np.ndarray | None,
     n_replicates: int,
-) -> tuple[np.ndarray, np.ndarray | float]:
-    """``counts @ values`` (and ``counts @ present``) for B resample-count rows, drawn in bounded chunks.
+) -> tuple[np.ndarray, np.ndarray]:
+    """``weights @ values`` and ``weights @ present`` for B Bayesian-bootstrap weight rows, in bounded chunks.
 
-    With ``weights`` the rows of ``values`` are classes of identical items drawn as Multinomial(n, w / n);
-    otherwise the rows are the items (``n_draw`` of them) and the counts are ``seeds.draw_counts``.
+    With ``classes`` the rows of ``values`` are classes of that many identical items, each weighing
+    Gamma(size of the class) in total; otherwise the rows are the items, each weighing Gamma(1).
     """
     n_rows = values.shape[0]
     chunk = max(1, min(n_replicates, _CHUNK_ENTRIES // max(n_rows, 1)))
     sums = np.empty((n_replicates, values.shape[1]))
-    totals = np.empty_like(sums) if present is not None else float(n_draw)
-    probabilities = None if weights is None else weights / weights.sum()
+    totals = np.empty((n_replicates, present.shape[1]))
     for start in range(0, n_replicates, chunk):
         size = min(chunk, n_replicates - start)
-        if probabilities is not None:
-            counts = rng.multinomial(n_draw, probabilities, size=size).astype(np.float64)
+        if classes is not None:
+            weights = rng.standard_gamma(classes.astype(np.float64), (size, n_rows))
         else:
-            counts = draw_counts(rng, n_rows, size)
-        sums[start : start + size] = counts @ values
-        if present is not None:
-            totals[start : start + size] = counts @ present
+            weights = draw_weights(rng, n_rows, size)
+        sums[start : start + size] = weights @ values
+        totals[start : start + size] = weights @ present
     return sums, totals
 
 
 def _unpaired(
     matrix: np.ndarray, binary: bool, settings: ResampleSettings, rng: np.random.Generator
 ) -> np.ndarray:
-    """Replicate means drawn independently per model (column of ``matrix``)."""
+    """Replicate means drawn independently per model (column of ``matrix``): 0/1 metrics from the Jeffreys
+    posterior Beta(k + 1/2, n - k + 1/2) (what the paired replicates are marginally), others by the Bayesian
+    bootstrap of the model's own items."""
     present = ~np.isnan(matrix)
     n = present.sum(axis=0)
     n_replicates = settings.bootstrap
     if binary:
-        k = np.where(present, matrix, 0.0).sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p_hat = np.where(n > 0, k / np.maximum(n, 1), 0.0)
-            draws = rng.binomial(n, np.clip(p_hat, 0.0, 1.0), size=(n_replicates, len(n))) / n
+        k = np.clip(np.where(present, matrix, 0.0).sum(axis=0), 0.0, n)
+        draws = rng.beta(k + JEFFREYS, n - k + JEFFREYS, size=(n_replicates, len(n)))
         return np.where(n > 0, draws, np.nan)
     out = np.full((n_replicates, matrix.shape[1]), np.nan)
     for j in range(matrix.shape[1]):
@@ -254,11 +277,12 @@ def _unpaired(
         if own.size == 0:
             continue
         distinct, counts = np.unique(own, return_counts=True)
+        ones = np.ones((len(distinct), 1))
         if len(distinct) * _COLLAPSE_RATIO < own.size:
-            sums, _ = _resampled_sums(rng, distinct[:, None], None, counts, own.size, n_replicates)
+            sums, totals = _resampled_sums(rng, distinct[:, None], ones, counts, n_replicates)
         else:
-            sums, _ = _resampled_sums(rng, own[:, None], None, None, own.size, n_replicates)
-        out[:, j] = sums[:, 0] / own.size
+            sums, totals = _resampled_sums(rng, own[:, None], np.ones((own.size, 1)), None, n_replicates)
+        out[:, j] = sums[:, 0] / totals[:, 0]
     return out
 
 

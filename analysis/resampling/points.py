@@ -1,50 +1,69 @@
-"""Points with honest intervals: per family x model x task x metric a mean, n and a bootstrap/binomial CI.
+"""Points with honest intervals: per family x model x task x metric a mean, n, an interval and replicates.
 
-Per-sample metrics (SCIENCE.md section 4):
+Per-sample metrics (SCIENCE.md section 4, docs/science.md section 4):
 
-* the value is the mean over the model's items that have the metric, ``stderr`` is ``sd(ddof=1) / sqrt(n)``;
-* ``lo``/``hi`` is a percentile bootstrap over items. Paired (the default): per family x task ONE draw of item
-  ids over the union of the task's items is applied to every model and every metric, so between-model and
-  between-metric comparisons on a replicate are honest. A model missing some drawn items averages over
-  the drawn items it has (a ratio estimator, ``counts @ values / counts @ present``); a replicate that drew
-  none of its items is NaN and ignored by the percentiles. Unpaired: each model (and metric) is resampled
-  on its own; a 0/1 metric then draws ``Binomial(n, p_hat) / n`` directly;
-* 0/1 metrics also get ``binom_lo``/``binom_hi``: the Wilson interval, which unlike the bootstrap does not
-  collapse to [0, 0] at 0 of n.
+* the value is the mean over the model's items that have the metric (with replicates, such as seeds or epochs,
+  the mean over replicates of each replicate's item mean); ``stderr`` is ``sd(ddof=1) / sqrt(n)`` of the
+  per-item means, n the model's distinct items;
+* 0/1 metrics: ``lo``/``hi`` is the exact Clopper-Pearson interval on k = value x n of n, whose coverage is at
+  least the CI level at every true rate (the bootstrap's percentile interval is [0, 0] at 0 of n and covers
+  10% of the time at n = 10, p = 0.01). ``binom_lo``/``binom_hi`` hold the same interval, the one the verdict
+  stage reads. Under ``--resample-unit seed``/``run`` a point with 2+ replicates gets the hull of that
+  interval and the two-level bootstrap's percentile interval (item noise exactly, seed noise by resampling);
+* other metrics: ``lo``/``hi`` is the percentile interval of the bootstrap replicates;
+* replicates (``PointSet.replicates``, for everything derived): a Bayesian bootstrap over items
+  (``bootstrap``), paired by default (one draw of item weights per family x task for every model, replicate
+  and metric), combined over each model's replicates by the resampling unit (``units``); 0/1 replicates carry
+  a Jeffreys pseudo-observation, so they do not collapse at 0 of n;
+* ``unit`` says what each interval resampled; ``resolved`` whether it excludes the floor (0, or chance) and
+  ``items_to_resolve`` the test-set size that would resolve the point (``analysis.resolution``), at its value
+  or, at or below the floor, at its interval's upper bound (``items_at``).
 
-Aggregate rows: a 0/1 metric with n known gets the Wilson interval and binomial replicates (independent per
-model); else a row with stderr gets ``value +- z stderr`` and normal replicates; else no interval.
+Aggregate rows: a 0/1 metric with n known gets the Clopper-Pearson interval and Jeffreys-posterior replicates
+Beta(k + 1/2, n - k + 1/2) (independent per model); else a row with stderr gets ``value +- z stderr`` and
+normal replicates; else no interval. Replicates of an aggregate point (seeds) are combined by the unit as
+above; a point whose replicates carry neither n nor stderr has only its seed-level noise, which it uses at any
+unit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from analysis.metrics import guesses, spec_for, with_overrides
 from analysis.options import ResampleSettings
-from analysis.resampling.bootstrap import _bootstrap_groups, _percentiles
-from analysis.resampling.intervals import normal_interval, wilson_interval
+from analysis.resampling.bootstrap import JEFFREYS, _bootstrap_groups, _percentiles
+from analysis.resampling.intervals import exact_interval, normal_interval
 from analysis.resampling.layout import _groups
 from analysis.resampling.seeds import stream
+from analysis.resampling.units import ITEM, SEED, UNIT_RULE, Columns, combine, unit_of
+from analysis.resolution import items_to_resolve, resolved
 from analysis.schema import (
     BINOM_HI,
     BINOM_LO,
     FAMILY,
     FLOPS,
     HI,
+    ITEMS_AT,
+    ITEMS_TO_RESOLVE,
     LO,
     LOSS,
     METRIC,
     MODEL,
+    N_REPLICATES,
     PARAMS,
+    REPLICATE,
+    RESOLVED,
     SCALES,
     SOURCE,
     STDERR,
     TASK,
     TOKENS,
+    UNIT,
     VALUE,
     MetricSpec,
     N,
@@ -78,8 +97,32 @@ POINT_SCHEMA: dict[str, pl.DataType] = {
     KIND: pl.Utf8(),
     DIRECTION: pl.Int64(),
     SOURCE: pl.Utf8(),
+    UNIT: pl.Utf8(),
+    N_REPLICATES: pl.Int64(),
+    RESOLVED: pl.Boolean(),
+    ITEMS_TO_RESOLVE: pl.Int64(),
+    ITEMS_AT: pl.Utf8(),
 }
 MODEL_ORDER: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, MODEL)
+_REPLICATE_SEPARATOR = "\x1f"  # joins model and replicate label into one layout column
+
+BINARY_INTERVAL_NOTE = (
+    "0/1 metrics: lo/hi (and binom_lo/binom_hi, the same interval, which the verdicts read) are the exact "
+    "Clopper-Pearson interval at the CI level on k = value x n of n items (coverage at least the level at "
+    "every true rate; 0 of 1000 reads [0, 0.0037]); under --resample-unit seed/run a point with 2+ "
+    "replicates gets the hull of it and the two-level bootstrap's percentile interval"
+)
+INTERVAL_HOLDS_POINT = (
+    "lo/hi (per-sample metrics): the percentile interval of the bootstrap replicates, widened to hold the "
+    "point's own value where skewed replicates at a low CI level would leave it outside"
+)
+RESOLUTION_NOTE = (
+    "resolved: the point's interval excludes the floor (0, or chance for a multiple-choice score; wholly "
+    "below chance counts as resolved); items_to_resolve: the smallest test set that would resolve the point "
+    "from its floor with probability 0.95 under the exact interval (about 3/v from 0: the rule of three), "
+    "at the point's value, or at its interval's upper bound when the value is at or below the floor "
+    "(items_at); 0/1 metrics only"
+)
 
 
 def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
@@ -94,8 +137,63 @@ def compute_points(scored: ScoredSamples, table: ResultTable, settings: Resample
 
     frame = _rows_to_frame(rows)
     frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER], nulls_last=True)
+    frame = _with_resolution(frame, specs, settings.ci)
+    if frame.height:
+        notes += [UNIT_RULE, INTERVAL_HOLDS_POINT]
+        if frame[RESOLVED].drop_nulls().len():
+            notes += [BINARY_INTERVAL_NOTE, RESOLUTION_NOTE]
+        replicated = frame.filter(pl.col(N_REPLICATES) > 1)
+        if replicated.height and settings.unit == ITEM:
+            notes.append(
+                f"{replicated.height} points average 2+ replicates (seeds, epochs or repeats): their "
+                "intervals cover item noise only (aggregate points without n or stderr excepted); "
+                "--resample-unit seed adds the between-replicate noise"
+            )
     notes += [f"kind guessed: {line}" for line in guesses(specs)]
     return PointSet(frame=frame, replicates=replicates, specs=specs, notes=tuple(notes))
+
+
+def _with_resolution(frame: pl.DataFrame, specs: dict[str, MetricSpec], level: float) -> pl.DataFrame:
+    """``resolved``, ``items_to_resolve`` and ``items_at`` of every 0/1 point (null for other metrics)."""
+    if frame.height == 0:
+        return frame
+    binary = np.array([specs[m].binary if m in specs else False for m in frame[METRIC].to_list()])
+    value, lo, hi = (frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in (VALUE, LO, HI))
+    floor = frame[CHANCE].cast(pl.Float64).fill_null(0.0).to_numpy()
+    is_resolved = np.zeros(frame.height, dtype=bool)
+    for level_floor in np.unique(floor[binary]):  # one floor per call, as ``resolved`` takes
+        rows = binary & (floor == level_floor)
+        is_resolved[rows] = resolved(lo[rows], hi[rows], float(level_floor))
+    needed: list[int | None] = [None] * frame.height
+    at: list[str | None] = [None] * frame.height
+    for i in np.flatnonzero(binary):
+        above = value[i] > floor[i]
+        rate = value[i] if above else hi[i]
+        count = items_to_resolve(float(rate), float(floor[i]), level) if np.isfinite(rate) else None
+        if count is not None:
+            needed[i], at[i] = count, "value" if above else "upper bound"
+    return frame.with_columns(
+        pl.Series(RESOLVED, is_resolved, dtype=pl.Boolean).set(pl.Series(~binary), None),
+        pl.Series(ITEMS_TO_RESOLVE, needed, dtype=pl.Int64),
+        pl.Series(ITEMS_AT, at, dtype=pl.Utf8),
+    )
+
+
+def _layout_frame(frame: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """The scored frame with each (model, replicate) as one layout model when rows carry replicates."""
+    if REPLICATE not in frame.columns or frame[REPLICATE].null_count() == frame.height:
+        return frame, False
+    joined = pl.concat_str([pl.col(MODEL), pl.col(REPLICATE).fill_null("")], separator=_REPLICATE_SEPARATOR)
+    return frame.with_columns(joined.alias(MODEL)), True
+
+
+def _columns(names: Sequence[str], replicated: bool) -> Columns:
+    """The (model, replicate) pairs of layout columns named ``model<sep>replicate`` (or plain models)."""
+    pairs = [tuple(name.split(_REPLICATE_SEPARATOR, 1)) if replicated else (name, "") for name in names]
+    models = tuple(dict.fromkeys(model for model, _ in pairs))
+    index = {model: i for i, model in enumerate(models)}
+    owner = np.array([index[model] for model, _ in pairs], dtype=np.int64)
+    return Columns(models, owner, tuple(label for _, label in pairs))
 
 
 def _sample_points(
@@ -109,7 +207,9 @@ def _sample_points(
     metrics = [m for m in scored.specs if m in frame.columns]
     if frame.height == 0 or not metrics:
         return
-    groups = _groups(frame, metrics, settings)
+    layout, replicated = _layout_frame(frame)
+    groups = _groups(layout, metrics, settings)
+    del layout
     if not groups:
         return
     if settings.subsample is not None:
@@ -119,59 +219,57 @@ def _sample_points(
         )
     if settings.bootstrap > 0:
         how = (
-            "paired: one draw of item ids per family x task applied to every model and metric; a model "
-            "missing a drawn item averages over the drawn items it has; tasks with the same item count "
-            "reuse one count draw through their own random permutation of items (each task's bootstrap "
-            "is exact; replicates of different tasks are uncorrelated but not independent)"
+            "paired: one draw of item weights per family x task applied to every model, replicate and "
+            "metric; a model missing an item averages over the items it has; tasks with the same item "
+            "count reuse one weight draw through their own random permutation of items (each task's "
+            "bootstrap is exact; replicates of different tasks are uncorrelated but not independent)"
             if settings.paired
-            else "unpaired: each model resampled on its own; 0/1 metrics drawn as Binomial(n, p_hat)/n"
+            else "unpaired: each model resampled on its own; 0/1 metrics from Beta(k + 1/2, n - k + 1/2)"
         )
         notes.append(
-            f"lo/hi (per-sample metrics): {settings.ci:.0%} percentile bootstrap over items, "
-            f"B={settings.bootstrap}, seed={settings.seed}, {how}"
+            f"lo/hi of other per-sample metrics: {settings.ci:.0%} percentile interval of a Bayesian "
+            f"bootstrap over items (Gamma(1) item weights), B={settings.bootstrap}, seed={settings.seed}, "
+            f"{how}; 0/1 replicates carry a Jeffreys pseudo-observation (half an item right, half wrong, "
+            "weights Gamma(1/2)), so a point at 0 of n is Beta(1/2, n + 1/2), not 0"
         )
     else:
-        notes.append("bootstrap off: lo/hi are the Wilson interval for 0/1 metrics and empty otherwise")
-    if any(scored.specs[m].binary for m in metrics):
-        notes.append(f"binom_lo/binom_hi: {settings.ci:.0%} Wilson score interval for 0/1 metrics")
-    notes.append("stderr (per-sample metrics): sample standard deviation (ddof=1) / sqrt(n)")
+        notes.append(
+            "bootstrap off: 0/1 metrics keep their exact interval; other per-sample metrics have none"
+        )
+    notes.append(
+        "stderr (per-sample metrics): sample standard deviation (ddof=1) of the item means / sqrt(n)"
+    )
 
     all_reps = _bootstrap_groups(groups, scored.specs, settings) if settings.bootstrap > 0 else {}
     found: dict[tuple[str, str, str], Replicates] = {}
     for index, group in enumerate(groups):
+        columns = _columns(group.models, replicated)
+        first_column = np.unique(columns.owner, return_index=True)[1]
         reps = all_reps.get(index, {})
-        model_names = group.models
         for metric, matrix in group.values.items():
             spec = scored.specs[metric]
-            present = ~np.isnan(matrix)
-            n = present.sum(axis=0)
-            total = np.where(present, matrix, 0.0).sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean = total / n
-                squares = np.where(present, (matrix - mean) ** 2, 0.0).sum(axis=0)
-                stderr = np.where(n > 1, np.sqrt(squares / (n - 1) / n), np.nan)
-            binom_lo = binom_hi = np.full(len(n), np.nan)
-            if spec.binary:
-                binom_lo, binom_hi = wilson_interval(total, n, settings.ci)
+            value, n, stderr, counts = _sample_summary(matrix, columns)
+            units = unit_of(columns, settings.unit) if replicated else np.full(len(n), ITEM)
+            units = np.where(counts >= 2, units, ITEM)
+            model_reps = None
             if metric in reps:
-                lo, hi = _percentiles(reps[metric], settings.ci)
-                found[(group.family, group.task, metric)] = Replicates(model_names, reps[metric])
-            elif spec.binary:
-                lo, hi = binom_lo, binom_hi
-            else:
-                lo = hi = np.full(len(n), np.nan)
+                model_reps = combine(
+                    reps[metric], columns, settings.unit, settings.ci, settings.seed, group.family, group.task
+                )
+                found[(group.family, group.task, metric)] = Replicates(columns.models, model_reps)
+            lo, hi, binom_lo, binom_hi, has_interval = _intervals(value, n, spec, model_reps, units, settings)
             chance = scored.chance.get((group.task, metric), spec.chance)
-            for j, scales in enumerate(group.scales):
+            for j, column in enumerate(first_column):
                 if n[j] == 0:
                     continue
                 rows.append(
                     {
-                        **scales,
-                        MODEL: group.models[j],
+                        **group.scales[column],
+                        MODEL: columns.models[j],
                         FAMILY: group.family,
                         TASK: group.task,
                         METRIC: metric,
-                        VALUE: mean[j],
+                        VALUE: value[j],
                         LO: lo[j],
                         HI: hi[j],
                         N: int(n[j]),
@@ -182,9 +280,68 @@ def _sample_points(
                         KIND: spec.kind,
                         DIRECTION: spec.direction,
                         SOURCE: "samples",
+                        UNIT: units[j] if has_interval[j] else None,
+                        N_REPLICATES: int(counts[j]),
                     }
                 )
     replicates.update(sorted(found.items()))
+
+
+def _sample_summary(
+    matrix: np.ndarray, columns: Columns
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per model: value (mean over replicates of each replicate's item mean), n (distinct items), stderr of
+    the per-item means, and the number of replicates with a value."""
+    present = ~np.isnan(matrix)
+    n_col = present.sum(axis=0)
+    total = np.where(present, matrix, 0.0).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        col_mean = np.where(n_col > 0, total / n_col, np.nan)
+    if len(columns.owner) == len(columns.models):  # one replicate per model: the plain mean over items
+        value, n, item_means = col_mean, n_col, matrix
+        counts = (n_col > 0).astype(np.int64)
+    else:
+        value = columns.average(col_mean)
+        onehot = np.zeros((len(columns.owner), len(columns.models)))
+        onehot[np.arange(len(columns.owner)), columns.owner] = 1.0
+        item_count = present @ onehot
+        with np.errstate(divide="ignore", invalid="ignore"):
+            item_means = np.where(
+                item_count > 0, (np.where(present, matrix, 0.0) @ onehot) / item_count, np.nan
+            )
+        n = (item_count > 0).sum(axis=0)
+        counts = ((n_col > 0) @ onehot).astype(np.int64)
+    item_present = ~np.isnan(item_means)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = np.where(item_present, item_means, 0.0).sum(axis=0) / n
+        squares = np.where(item_present, (item_means - centre) ** 2, 0.0).sum(axis=0)
+        stderr = np.where(n > 1, np.sqrt(squares / (n - 1) / n), np.nan)
+    return value, n, stderr, counts
+
+
+def _intervals(
+    value: np.ndarray,
+    n: np.ndarray,
+    spec: MetricSpec,
+    model_reps: np.ndarray | None,
+    units: np.ndarray,
+    settings: ResampleSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """lo, hi, binom_lo, binom_hi and which points have an interval (the module docstring's rules)."""
+    nan = np.full(len(n), np.nan)
+    lo = hi = binom_lo = binom_hi = nan
+    if model_reps is not None:
+        lo, hi = _percentiles(model_reps, settings.ci)
+        # a percentile interval of skewed replicates at a low level can miss the estimate itself: widen it to
+        # hold the point (INTERVAL_HOLDS_POINT), so no table shows a value outside its own interval
+        lo, hi = np.fmin(lo, value), np.fmax(hi, value)
+    if spec.binary:
+        exact_lo, exact_hi = exact_interval(np.clip(value, 0.0, 1.0) * n, n, settings.ci)
+        hull = (units != ITEM) & np.isfinite(lo)
+        binom_lo = np.where(hull, np.fmin(exact_lo, lo), exact_lo)
+        binom_hi = np.where(hull, np.fmax(exact_hi, hi), exact_hi)
+        lo, hi = binom_lo, binom_hi
+    return lo, hi, binom_lo, binom_hi, np.isfinite(lo) & np.isfinite(hi)
 
 
 def _aggregate_points(
@@ -214,6 +371,11 @@ def _aggregate_points(
             if STDERR in aggregates.columns
             else pl.lit(None, dtype=pl.Float64).alias(STDERR)
         ),
+        (
+            pl.col(REPLICATE).cast(pl.Utf8).fill_null("")
+            if REPLICATE in aggregates.columns
+            else pl.lit("", dtype=pl.Utf8).alias(REPLICATE)
+        ),
     )
     taken = {(r[FAMILY], r[MODEL], r[TASK], r[METRIC]) for r in rows}
     if taken:
@@ -229,51 +391,52 @@ def _aggregate_points(
     if guessed:
         notes.append(f"aggregate metrics described from their names only: {', '.join(guessed)}")
     notes.append(
-        "aggregate rows: 0/1 metrics with n get the Wilson interval and Binomial(n, value)/n replicates "
-        "(independent per model); otherwise value +- z*stderr with normal replicates when stderr is known"
+        "aggregate rows: 0/1 metrics with n get the exact interval and Beta(k + 1/2, n - k + 1/2) replicates "
+        "(independent per model); otherwise value +- z*stderr with normal replicates when stderr is known; "
+        "a point with 2+ replicates (seeds) averages them, with stderr sd/sqrt(S) across them at the seed "
+        "or run unit (or when they carry neither n nor stderr) and the mean of their stderrs at the item unit"
     )
     partitions = frame.partition_by([FAMILY, TASK, METRIC], as_dict=True)
     fixed_groups = 0
     for key in sorted(partitions, key=lambda k: tuple(str(v) for v in k)):
         family, task, metric = (str(v) for v in key)
-        part = partitions[key].sort(list(MODEL_ORDER), nulls_last=True)
+        part = partitions[key].sort([*MODEL_ORDER, REPLICATE], nulls_last=True)
         spec = specs[metric]
-        value = part[VALUE].to_numpy().astype(np.float64)
-        n = part[N].to_numpy().astype(np.float64)  # nulls -> NaN
-        stderr = part[STDERR].to_numpy().astype(np.float64)
-        binomial = spec.binary & (n > 0) & np.isfinite(value)
-        normal = ~binomial & np.isfinite(stderr) & np.isfinite(value)
-        k = np.clip(value, 0.0, 1.0) * np.where(binomial, n, 0.0)
-        binom_lo, binom_hi = wilson_interval(k, np.where(binomial, n, np.nan), settings.ci)
-        normal_lo, normal_hi = normal_interval(value, stderr, settings.ci)
-        lo = np.where(binomial, binom_lo, np.where(normal, normal_lo, np.nan))
-        hi = np.where(binomial, binom_hi, np.where(normal, normal_hi, np.nan))
-        if settings.bootstrap > 0 and (binomial | normal).any():
+        columns = _columns(
+            [f"{m}{_REPLICATE_SEPARATOR}{r}" for m, r in zip(part[MODEL], part[REPLICATE], strict=True)], True
+        )
+        point = _AggregatePoint.of(part, columns, spec, settings)
+        model_reps = None
+        if settings.bootstrap > 0 and point.noisy.any():
             rng = stream(settings.seed, family, task, metric, "aggregate")
-            draws = np.tile(value, (settings.bootstrap, 1))
-            if binomial.any():
-                n_b = n[binomial].astype(np.int64)
-                draws[:, binomial] = (
-                    rng.binomial(n_b, k[binomial] / n_b, size=(settings.bootstrap, len(n_b))) / n_b
-                )
-            if normal.any():
-                noise = rng.standard_normal((settings.bootstrap, int(normal.sum())))
-                draws[:, normal] = value[normal] + noise * stderr[normal]
-            fixed_groups += int(not (binomial | normal).all())
-            replicates[(family, task, metric)] = Replicates(tuple(part[MODEL].to_list()), draws)
+            draws = point.draws(rng, settings.bootstrap)
+            model_reps = combine(draws, columns, settings.unit, settings.ci, settings.seed, family, task)
+            if point.seed_only.any():  # no item-level noise: the seed level is all there is, at any unit
+                by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
+                model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
+            fixed_groups += int(not point.noisy.all())
+            replicates[(family, task, metric)] = Replicates(columns.models, model_reps)
+        lo, hi, binom_lo, binom_hi = point.intervals(model_reps, settings)
         chance = scored.chance.get((task, metric), spec.chance)
-        for j, row in enumerate(part.iter_rows(named=True)):
+        identity = part.select(FAMILY, MODEL, TASK, *SCALES, METRIC)
+        for m, j in enumerate(_first(columns).tolist()):
+            row = identity.row(j, named=True)
             rows.append(
                 {
                     **row,
-                    LO: lo[j],
-                    HI: hi[j],
-                    BINOM_LO: binom_lo[j] if binomial[j] else None,
-                    BINOM_HI: binom_hi[j] if binomial[j] else None,
+                    VALUE: point.value[m],
+                    N: None if not np.isfinite(point.n[m]) else int(point.n[m]),
+                    STDERR: point.stderr[m],
+                    LO: lo[m],
+                    HI: hi[m],
+                    BINOM_LO: binom_lo[m] if point.binomial[m] else None,
+                    BINOM_HI: binom_hi[m] if point.binomial[m] else None,
                     CHANCE: chance,
                     KIND: spec.kind,
                     DIRECTION: spec.direction,
                     SOURCE: "aggregate",
+                    UNIT: point.unit[m] if np.isfinite(lo[m]) else None,
+                    N_REPLICATES: int(point.counts[m]),
                 }
             )
     if fixed_groups:
@@ -281,6 +444,114 @@ def _aggregate_points(
             f"{fixed_groups} aggregate groups mix models with and without n/stderr: replicates hold the "
             "models without either fixed at their value"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class _AggregatePoint:
+    """The aggregate rows of one family x task x metric: per (model, replicate) column its value, n, stderr
+    and which noise it has (``col_*``); per model its point (value, n, stderr, replicates, unit)."""
+
+    col_value: np.ndarray
+    col_n: np.ndarray
+    col_stderr: np.ndarray
+    col_binomial: np.ndarray  # a 0/1 value with n: Jeffreys-posterior draws
+    col_normal: np.ndarray  # a value with a stderr: normal draws
+    value: np.ndarray
+    n: np.ndarray
+    stderr: np.ndarray
+    counts: np.ndarray  # replicates per model
+    binomial: np.ndarray  # a 0/1 point with n: the exact interval
+    seed_only: np.ndarray  # 2+ replicates without n or stderr: the seed level is its only noise
+    unit: np.ndarray
+    noisy: np.ndarray  # some noise is known (item level, or 2+ replicates)
+
+    @classmethod
+    def of(
+        cls, part: pl.DataFrame, columns: Columns, spec: MetricSpec, settings: ResampleSettings
+    ) -> _AggregatePoint:
+        col_value = part[VALUE].to_numpy().astype(np.float64)
+        col_n = part[N].to_numpy().astype(np.float64)  # nulls -> NaN
+        col_stderr = part[STDERR].to_numpy().astype(np.float64)
+        col_binomial = spec.binary & (col_n > 0) & np.isfinite(col_value)
+        col_normal = ~col_binomial & np.isfinite(col_stderr) & np.isfinite(col_value)
+        counts = columns.counts
+        n_models = len(columns.models)
+        value = columns.average(col_value)
+        spread = np.full(n_models, np.nan)
+        n = np.full(n_models, np.nan)
+        item_stderr = np.full(n_models, np.nan)
+        has_items = np.zeros(n_models, dtype=bool)
+        for m in range(n_models):
+            own = columns.owner == m
+            if counts[m] >= 2:
+                spread[m] = np.std(col_value[own], ddof=1) / np.sqrt(counts[m])
+            if np.isfinite(col_n[own]).all():
+                n[m] = col_n[own].min()  # the replicates' item count (the smallest when they differ)
+            if col_normal[own].any():
+                item_stderr[m] = np.nanmean(np.where(col_normal[own], col_stderr[own], np.nan))
+            has_items[m] = (col_binomial[own] | col_normal[own]).all()
+        binomial = spec.binary & (n > 0) & np.isfinite(value)
+        seed_only = ~has_items & (counts >= 2)
+        seed_level = (counts >= 2) & ((settings.unit != ITEM) | seed_only)
+        unit = np.where(seed_level, np.where(seed_only & (settings.unit == ITEM), SEED, settings.unit), ITEM)
+        single_stderr = col_stderr[_first(columns)]
+        stderr = np.where(seed_level, spread, np.where(counts >= 2, item_stderr, single_stderr))
+        noisy = has_items | (counts >= 2)
+        return cls(
+            col_value=col_value,
+            col_n=col_n,
+            col_binomial=col_binomial,
+            col_normal=col_normal,
+            col_stderr=col_stderr,
+            value=value,
+            n=n,
+            stderr=stderr,
+            counts=counts,
+            binomial=binomial,
+            seed_only=seed_only,
+            unit=unit,
+            noisy=noisy,
+        )
+
+    def draws(self, rng: np.random.Generator, n_replicates: int) -> np.ndarray:
+        """Item-level replicates (B, columns): the Jeffreys posterior for 0/1 rows with n, normal draws from
+        the stderr otherwise, the value itself when neither is known."""
+        out = np.tile(self.col_value, (n_replicates, 1))
+        binomial, normal = self.col_binomial, self.col_normal
+        if binomial.any():  # the Jeffreys posterior, as the per-sample 0/1 replicates are marginally
+            n_b = self.col_n[binomial]
+            k_b = np.clip(self.col_value[binomial], 0.0, 1.0) * n_b
+            out[:, binomial] = rng.beta(k_b + JEFFREYS, n_b - k_b + JEFFREYS, size=(n_replicates, len(n_b)))
+        if normal.any():
+            noise = rng.standard_normal((n_replicates, int(normal.sum())))
+            out[:, normal] = self.col_value[normal] + noise * self.col_stderr[normal]
+        return out
+
+    def intervals(
+        self, model_reps: np.ndarray | None, settings: ResampleSettings
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """lo, hi, binom_lo, binom_hi per model (the module docstring's rules)."""
+        normal_lo, normal_hi = normal_interval(self.value, self.stderr, settings.ci)
+        single = self.counts < 2
+        if model_reps is not None:
+            rep_lo, rep_hi = _percentiles(model_reps, settings.ci)
+            lo = np.where(single, normal_lo, rep_lo)
+            hi = np.where(single, normal_hi, rep_hi)
+        else:
+            lo, hi = normal_lo, normal_hi
+        n = np.where(self.binomial, self.n, np.nan)
+        exact_lo, exact_hi = exact_interval(np.clip(self.value, 0.0, 1.0) * np.nan_to_num(n), n, settings.ci)
+        hull = self.binomial & (self.unit != ITEM) & np.isfinite(lo)
+        binom_lo = np.where(hull, np.fmin(exact_lo, lo), exact_lo)
+        binom_hi = np.where(hull, np.fmax(exact_hi, hi), exact_hi)
+        lo = np.where(self.binomial, binom_lo, lo)
+        hi = np.where(self.binomial, binom_hi, hi)
+        return lo, hi, binom_lo, binom_hi
+
+
+def _first(columns: Columns) -> np.ndarray:
+    """Each model's first column."""
+    return np.unique(columns.owner, return_index=True)[1]
 
 
 # ------------------------------------------------------------------------------------------------ assembly

@@ -9,7 +9,12 @@ same numbers exactly, in any process.
 
 Count draw (``draw_counts``): a bootstrap replicate of n items is how often each item is drawn in n uniform
 draws with replacement, one row of a Multinomial(n, 1/n) count matrix. B rows are drawn in bounded chunks;
-the stream gives the same numbers whatever the chunking.
+the stream gives the same numbers whatever the chunking. The fit bootstrap resamples the fitted points so.
+
+Weight draw (``draw_weights``): the points' bootstrap is Rubin's (1981) Bayesian bootstrap: a replicate gives
+each item a weight ``Gamma(1)`` (standard exponential; normalised, Dirichlet(1, ..., 1)), and a mean is the
+weighted mean. Its percentile intervals match the counting bootstrap's (variance n / (n + 1) of it), and a
+class of m identical items weighs ``Gamma(m)`` in total, drawn at once (exact).
 """
 
 from __future__ import annotations
@@ -41,3 +46,8 @@ def draw_counts(rng: np.random.Generator, n_items: int, n_replicates: int) -> np
             size, n_items
         )
     return counts
+
+
+def draw_weights(rng: np.random.Generator, n_items: int, n_replicates: int) -> np.ndarray:
+    """B rows of Bayesian-bootstrap item weights: independent standard exponentials (Gamma(1)), (B, n)."""
+    return rng.standard_exponential((n_replicates, n_items))

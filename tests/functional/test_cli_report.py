@@ -78,7 +78,8 @@ def test_report_csv_has_one_row_per_point(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["report", "--format", "csv", "--metric", "exact_match", *FAST]
+    """token_loss's interval is its bootstrap's (exact_match's is exact: the same under any seed)."""
+    args = ["report", "--format", "csv", "--metric", "token_loss", *FAST]
     first = run(capsys, *args, "--seed", "1")[1]
     again = run(capsys, *args, "--seed", "1")[1]
     other = run(capsys, *args, "--seed", "2")[1]
@@ -92,12 +93,14 @@ def test_the_report_reads_each_fit_in_the_one_fit_line_format(capsys: pytest.Cap
     flat = " ".join(table.split())
     for fit in json.loads(out)["fits"]:
         bt = fit.get("backtest", {})
-        backtest = {
-            f"backtest_{k}": bt[k] for k in ("mae", "mae_last_value", "mae_chance") if bt.get(k) is not None
-        }
+        keys = ("mae", "mae_smooth", "mae_last_value", "mae_chance")
+        backtest = {f"backtest_{k}": bt[k] for k in keys if bt.get(k) is not None}
         line = fit_line(fit["law"], fit["x"], fit["params"], {k: tuple(v) for k, v in fit["ci"].items()},
                         fit["r2"], ok=fit["ok"], message=fit["message"], backtest=backtest, holdout=2,
-                        r2_space=fit["r2_space"])  # fmt: skip
+                        r2_space=fit["r2_space"], unidentified=fit["unidentified"],
+                        r2_spaces={"linear": fit["r2_linear"], "log": fit["r2_log"]},
+                        backtest_space=bt["error_space"], backtest_fit=bt["fit"]["summary"],
+                        backtest_miss=bt["smooth_miss"])  # fmt: skip
         assert f"fit {fit['metric']}: {' '.join(line.split())}" in flat
 
 
@@ -200,3 +203,28 @@ def test_metric_filter_computes_only_the_metric_and_its_partners(capsys: pytest.
                     pytest.approx(theirs[name], rel=1e-9) if isinstance(value, float) else theirs[name]
                 )
     assert any("the triplets computed in this run" in note for note in filtered["notes"])
+
+
+def test_resample_unit_seed_resamples_the_replicates_of_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = ["family,model,task,params,item,seed,token_loss"]
+    rng = np.random.default_rng(0)
+    for model, params in (("small", 1e8), ("big", 1e9)):
+        for seed in (1, 2, 3, 4):
+            luck = rng.normal(0, 0.3)
+            rows += [
+                f"f,{model},t,{params},i{i},{seed},{2 + luck + rng.normal(0, 0.1):.4f}" for i in range(40)
+            ]
+    path = tmp_path / "seeds.csv"
+    path.write_text("\n".join(rows) + "\n")
+    args = ["report", str(path), "--map", "seed=replicate", "--format", "json", *FAST]
+    item = {p["model"]: p for p in json.loads(run(capsys, *args)[1])["points"]}
+    seed = {p["model"]: p for p in json.loads(run(capsys, *args, "--resample-unit", "seed")[1])["points"]}
+    for model in ("small", "big"):
+        assert item[model]["unit"] == "item" and seed[model]["unit"] == "seed"
+        assert item[model]["n_replicates"] == seed[model]["n_replicates"] == 4 and seed[model]["n"] == 40
+        assert seed[model]["hi"] - seed[model]["lo"] > 3 * (item[model]["hi"] - item[model]["lo"])
+    with pytest.raises(SystemExit) as refused:
+        main(["report", str(path), "--resample-unit", "epoch"])
+    assert refused.value.code == 2 and "--resample-unit" in capsys.readouterr().err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import statistics
 import tarfile
 from pathlib import Path
 
@@ -194,7 +193,7 @@ def test_obsscaling_benchmarks_and_emergent_join() -> None:
                 assert params == pytest.approx(float(sizes[row["Model"]]["Model Size (B)"]) * 1e9)
 
 
-def test_ukp_per_run_scores_average_seeds_and_keep_prompts_apart() -> None:
+def test_ukp_per_run_scores_keep_seeds_as_replicates_and_prompts_apart() -> None:
     path = DATA / "ukp_on_emergence" / "raw" / "evaluation_scores.csv"
     mapping = {
         "filename": "task",
@@ -205,7 +204,7 @@ def test_ukp_per_run_scores_average_seeds_and_keep_prompts_apart() -> None:
     }
     table = wide.read(path, LoadOptions(mapping=mapping, null_values=("-100",)))
     agg = table.aggregates
-    assert any("averaged runs that differ only in seed" in w for w in table.warnings)
+    assert any("differ only in seed are replicates" in w for w in table.warnings)
     raw = [
         r
         for r in rows(path)
@@ -215,15 +214,17 @@ def test_ukp_per_run_scores_average_seeds_and_keep_prompts_apart() -> None:
         runs = [r for r in raw if r["prompt_type"] == prompt and r["number_of_shots"] == "0"]
         assert len(runs) == 3
         task = f"tracking_shuffled_objects/task.json [{prompt}] 0-shot"
-        em = [float(r["exact_match_accuracy"]) for r in runs]
-        assert one(agg, model="gpt2", task=task, metric="exact_match_accuracy") == pytest.approx(
-            statistics.mean(em)
+        em = {r["seed"]: float(r["exact_match_accuracy"]) for r in runs}
+        kept = agg.filter(
+            (pl.col("model") == "gpt2")
+            & (pl.col("task") == task)
+            & (pl.col("metric") == "exact_match_accuracy")
         )
-        stderr = one(agg, "stderr", model="gpt2", task=task, metric="exact_match_accuracy")
-        assert stderr == pytest.approx(statistics.stdev(em) / 3**0.5)
-        assert one(agg, "n", model="gpt2", task=task, metric="edit_distance") == int(
-            runs[0]["number_of_data"]
+        assert dict(zip(kept["replicate"], kept["value"], strict=True)) == pytest.approx(em)
+        n = agg.filter(
+            (pl.col("model") == "gpt2") & (pl.col("task") == task) & (pl.col("metric") == "edit_distance")
         )
+        assert n["n"].to_list() == [int(runs[0]["number_of_data"])] * 3
     assert (agg.filter(pl.col("metric") == "bert_score_accuracy")["value"] >= 0).all()  # -100 is not a score
 
 

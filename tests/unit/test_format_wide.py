@@ -83,12 +83,16 @@ def test_per_run_table_metrics_shots_variants_and_seeds(tmp_path: Path) -> None:
     agg = table.aggregates
     assert set(agg["task"]) == {"t [closed] 0-shot", "t [open] 0-shot", "t [closed] 5-shot"}
     assert set(agg["metric"]) == {"exact_match_accuracy", "edit_distance"}  # bert was all -100
-    # two seeds averaged; stderr = sd / sqrt(2) across them
-    assert cell(agg, task="t [closed] 0-shot", metric="exact_match_accuracy") == pytest.approx(0.2)
-    assert cell(agg, "stderr", task="t [closed] 0-shot", metric="edit_distance") == pytest.approx(1.0)
-    assert cell(agg, "stderr", task="t [open] 0-shot", metric="edit_distance") is None
+    # two seeds kept as replicates of one point (the points stage averages them)
+    closed = agg.filter((pl.col("task") == "t [closed] 0-shot") & (pl.col("metric") == "edit_distance"))
+    assert sorted(closed["replicate"].to_list()) == ["1", "2"]
+    assert sorted(closed["value"].to_list()) == [3.0, 5.0]
+    assert closed["stderr"].null_count() == 2
+    assert cell(agg, "replicate", task="t [open] 0-shot", metric="edit_distance") == "1"
     assert cell(agg, "n", task="t [open] 0-shot", metric="edit_distance") == 100
-    assert any("averaged runs that differ only in seed" in w for w in table.warnings)
+    assert any(
+        "differ only in seed are replicates" in w and "2 point(s) from 2 run(s)" in w for w in table.warnings
+    )
     assert any("-100" not in w and "4 empty" in w for w in table.warnings)
 
 

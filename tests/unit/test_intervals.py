@@ -56,3 +56,53 @@ def test_normal_interval() -> None:
 def test_bad_level_is_rejected() -> None:
     with pytest.raises(ValueError, match="level"):
         wilson_interval(1, 10, 1.5)
+
+
+# ------------------------------------------------------------------------------ exact coverage near 0 and 1
+
+
+def jeffreys_interval(k: np.ndarray, n: int, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed Jeffreys interval (lo = 0 at k = 0, hi = 1 at k = n): the alternative weighed against."""
+    tail = (1.0 - level) / 2.0
+    lo = np.where(k > 0, stats.beta.ppf(tail, k + 0.5, n - k + 0.5), 0.0)
+    hi = np.where(k < n, stats.beta.ppf(1.0 - tail, k + 0.5, n - k + 0.5), 1.0)
+    return lo, hi
+
+
+def exact_coverage(interval, n: int, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage P(lo(K) <= p <= hi(K)), K ~ Binomial(n, p), summed over the pmf (no simulation), at p from 0
+    to 0.5: a fine grid plus both sides of every interval end, where the coverage jumps (its infimum lies
+    there or at a grid point between ends, where it is smooth)."""
+    k = np.arange(n + 1)
+    lo, hi = interval(k, n, level)
+    ends = np.concatenate([lo, hi])
+    ends = ends[(ends > 0) & (ends < 0.5)]
+    grid = np.concatenate(
+        [np.linspace(0.0, 0.5, 1001), np.geomspace(1e-6, 0.05, 200), ends * (1 - 1e-9), ends * (1 + 1e-9)]
+    )
+    p = np.unique(grid)
+    pmf = stats.binom.pmf(k[None, :], n, p[:, None])
+    covered = (lo[None, :] <= p[:, None]) & (p[:, None] <= hi[None, :])
+    return p, (pmf * covered).sum(axis=1)
+
+
+COVERAGE_TOLERANCE = 1e-9  # Clopper-Pearson is never below the level; the tolerance is float rounding only
+
+
+@pytest.mark.parametrize("n", [10, 30, 100, 1000])
+def test_the_exact_interval_covers_at_least_the_level_near_0(n: int) -> None:
+    """The 0/1 points' interval: coverage >= 0.95 - 1e-9 at every p in [0, 0.5] (by symmetry also [0.5, 1]).
+    Wilson and Jeffreys, narrower, fall well below the level near p ~ 1/n (measured minima in
+    docs/science.md section 4)."""
+    p, coverage = exact_coverage(exact_interval, n)
+    assert coverage.min() >= 0.95 - COVERAGE_TOLERANCE, (p[coverage.argmin()], coverage.min())
+    assert coverage[p == 0.0] == pytest.approx(1.0)  # 0 of n always has lo = 0
+    if n <= 100:  # why the exact interval was chosen (at n = 1000 too: docs/science.md section 4)
+        for other, worst in ((wilson_interval, 0.85), (jeffreys_interval, 0.91)):
+            assert exact_coverage(other, n)[1].min() < worst
+
+
+def test_the_exact_interval_is_symmetric_so_the_table_holds_near_1() -> None:
+    k = np.arange(31)
+    lo, hi = exact_interval(k, 30)
+    np.testing.assert_allclose(lo, 1.0 - hi[::-1], atol=1e-12)

@@ -51,8 +51,8 @@ def test_unknown_law_names_the_choices():
 
 def test_default_law_per_metric():
     assert default_law("token_loss") == "saturating"
-    assert default_law("token_edit_distance") == "saturating"
-    assert default_law("brier") == "saturating"
+    assert default_law("token_edit_distance") == "logistic"  # bounded on [0, L], reaches 0
+    assert default_law("brier") == "logistic"  # bounded on [0, 2]
     for metric in ("exact_match", "mc_grade", "choice_prob", "token_prob"):
         assert default_law(metric) == "logistic"
     assert default_law("my_error", MetricSpec("my_error", -1, "continuous")) == "saturating"

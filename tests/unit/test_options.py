@@ -20,6 +20,7 @@ from analysis.options import MAX_BOOTSTRAP, FitSettings, MetricOptions, Resample
         ({"ci": 1.0}, "between 0 and 1"),
         ({"subsample": 0}, "--subsample"),
         ({"seed": 1.5}, "--seed"),
+        ({"unit": "epoch"}, "--resample-unit"),
     ],
 )
 def test_resample_settings_refuse_bad_values_naming_the_option(changes: dict, needle: str) -> None:
@@ -49,6 +50,7 @@ def test_metric_options_refuse_an_unknown_tokenizer() -> None:
 
 def test_the_limits_themselves_and_numpy_numbers_are_accepted() -> None:
     assert ResampleSettings(bootstrap=0, ci=0.5, subsample=1).bootstrap == 0
+    assert [ResampleSettings(unit=u).unit for u in ("item", "seed", "run")] == ["item", "seed", "run"]
     assert ResampleSettings(bootstrap=MAX_BOOTSTRAP).bootstrap == MAX_BOOTSTRAP
     assert ResampleSettings(bootstrap=np.int64(7), ci=np.float64(0.9), seed=-3).bootstrap == 7
     assert FitSettings(holdout=0, bootstrap=0).holdout == 0

@@ -9,7 +9,7 @@ import pytest
 from analysis.errors import InputError
 from analysis.options import ResampleSettings
 from analysis.resampling import compute_points
-from analysis.resampling.intervals import normal_interval, wilson_interval
+from analysis.resampling.intervals import exact_interval, normal_interval
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
 BINARY = MetricSpec("exact_match", 1, "discontinuous", binary=True)
@@ -60,7 +60,7 @@ def two_models() -> ScoredSamples:
     return make_scored(frame, BINARY, CONTINUOUS)
 
 
-def test_values_n_stderr_and_wilson(two_models: ScoredSamples) -> None:
+def test_values_n_stderr_and_exact_intervals(two_models: ScoredSamples) -> None:
     points = compute_points(two_models, ResultTable(), ResampleSettings(bootstrap=200))
     frame = two_models.frame
     for row in points.frame.iter_rows(named=True):
@@ -70,12 +70,17 @@ def test_values_n_stderr_and_wilson(two_models: ScoredSamples) -> None:
         assert row["stderr"] == pytest.approx(own.std(ddof=1) / np.sqrt(len(own)))
         assert row["lo"] <= row["value"] <= row["hi"]
         assert row["source"] == "samples"
+        assert row["unit"] == "item" and row["n_replicates"] == 1
         if row["metric"] == "exact_match":
-            lo, hi = wilson_interval(own.sum(), len(own))
-            assert (row["binom_lo"], row["binom_hi"]) == pytest.approx((float(lo), float(hi)))
+            lo, hi = exact_interval(own.sum(), len(own))
+            assert (row["binom_lo"], row["binom_hi"]) == pytest.approx((float(lo), float(hi)), rel=1e-12)
+            assert (row["lo"], row["hi"]) == (row["binom_lo"], row["binom_hi"])  # the exact interval shown
             assert row["kind"] == "discontinuous" and row["direction"] == 1
+            assert row["resolved"] and row["items_at"] == "value"
+            assert row["items_to_resolve"] == np.ceil(np.log(0.05) / np.log1p(-row["value"]))
         else:
             assert row["binom_lo"] is None and row["direction"] == -1
+            assert row["resolved"] is None and row["items_to_resolve"] is None
     # replicates ordered by ascending params
     reps = points.replicates[("fam", "t", "exact_match")]
     assert reps.models == ("small", "big")
@@ -116,11 +121,11 @@ def test_binary_coverage_near_nominal(paired: bool) -> None:
     order = np.argsort([f"task{g}" for g in range(200)])
     truth = true_p[order]
     covered = ((points["lo"].to_numpy() <= truth) & (truth <= points["hi"].to_numpy())).mean()
-    wilson_covered = (
+    exact_covered = (
         (points["binom_lo"].to_numpy() <= truth) & (truth <= points["binom_hi"].to_numpy())
     ).mean()
     assert 0.90 <= covered <= 0.99
-    assert 0.90 <= wilson_covered <= 0.99
+    assert 0.90 <= exact_covered <= 0.99
 
 
 def test_continuous_coverage_near_nominal() -> None:
@@ -194,7 +199,7 @@ def test_subsample_changes_n_and_pairs_item_ids(two_models: ScoredSamples) -> No
     assert bigger.frame["value"].equals(full.frame["value"])
 
 
-def test_bootstrap_off_gives_wilson_for_binary_and_nothing_else(two_models: ScoredSamples) -> None:
+def test_bootstrap_off_gives_exact_intervals_for_binary_only(two_models: ScoredSamples) -> None:
     points = compute_points(two_models, ResultTable(), ResampleSettings(bootstrap=0))
     assert points.replicates == {}
     binary = points.frame.filter(pl.col("metric") == "exact_match")
@@ -203,7 +208,7 @@ def test_bootstrap_off_gives_wilson_for_binary_and_nothing_else(two_models: Scor
     assert continuous["lo"].null_count() == continuous.height
 
 
-def test_aggregate_rows_get_wilson_normal_or_nothing() -> None:
+def test_aggregate_rows_get_exact_normal_or_nothing() -> None:
     aggregates = pl.DataFrame(
         {
             "family": ["fam"] * 4,
@@ -224,12 +229,15 @@ def test_aggregate_rows_get_wilson_normal_or_nothing() -> None:
     points = compute_points(scored, ResultTable(aggregates=aggregates), ResampleSettings(bootstrap=2000))
     frame = points.frame.sort(["metric", "params"])
     acc = frame.filter(pl.col("metric") == "acc")
-    lo, hi = wilson_interval(np.array([0.0, 50.0]), 200)
+    lo, hi = exact_interval(np.array([0.0, 50.0]), 200)
     np.testing.assert_allclose(acc["lo"].to_numpy(), lo)
     np.testing.assert_allclose(acc["hi"].to_numpy(), hi)
-    assert acc["hi"][0] == pytest.approx(3.84 / 203.84, rel=1e-3)
+    assert acc["hi"][0] == pytest.approx(1 - 0.025 ** (1 / 200), rel=1e-9)
+    assert acc["resolved"].to_list() == [False, True]
+    assert acc["items_at"].to_list() == ["upper bound", "value"]  # 0 of 200: at the upper bound
     reps = points.replicates[("fam", "t", "acc")].values
     assert reps.std(axis=0)[1] == pytest.approx(np.sqrt(0.25 * 0.75 / 200), rel=0.1)
+    assert reps[:, 0].min() > 0 and reps[:, 0].mean() == pytest.approx(0.5 / 201, rel=0.1)  # Beta(1/2, 200.5)
     ppl = frame.filter(pl.col("metric") == "perplexity")
     lo, hi = normal_interval(12.0, 0.5)
     assert (ppl["lo"][0], ppl["hi"][0]) == pytest.approx((float(lo), float(hi)))

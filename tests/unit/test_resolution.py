@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from analysis.resampling.intervals import exact_interval
-from analysis.resolution import items_to_resolve, resolved
+from analysis.resolution import MAX_ITEMS, items_to_resolve, resolved
 
 
 @pytest.mark.parametrize("value", [0.1, 0.01, 1e-3, 1e-5])
@@ -33,6 +33,11 @@ def test_above_chance_matches_an_exact_search(value: float, floor: float) -> Non
     n = items_to_resolve(value, floor)
     assert power(n, value, floor) >= 0.95
     assert power(n - 1, value, floor) < 0.95 or power(n - 2, value, floor) < 0.95  # the first, up to sawtooth
+
+
+def test_a_rate_below_float_resolution_needs_the_cap_not_an_overflow() -> None:
+    assert items_to_resolve(5e-324) == MAX_ITEMS
+    assert items_to_resolve(1e-15) == MAX_ITEMS
 
 
 def test_nothing_resolves_a_rate_at_the_floor() -> None:
