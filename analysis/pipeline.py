@@ -17,7 +17,9 @@ from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
 from analysis.options import FitSettings, MetricOptions, ResampleSettings
 from analysis.resampling import compute_points
+from analysis.resolution import point_items
 from analysis.schema import PointSet, ResultTable, ScoredSamples
+from analysis.steps import adjacent_steps, tie_groups
 from analysis.target_lengths import target_lengths
 
 
@@ -30,6 +32,17 @@ def metric_options_for(options: MetricOptions, metrics: Sequence[str]) -> Metric
         return options
     chosen = {m for metric in metrics for m in (metric, *partners(metric))}
     return replace(options, only=tuple(m for m in METRICS if m in chosen))
+
+
+@dataclass(frozen=True, eq=False)
+class Resolution:
+    """What the test set can resolve: per point of a 0/1 metric the items that would resolve it
+    (``analysis.resolution.point_items``), per adjacent step its test and power analysis
+    (``analysis.steps.adjacent_steps``), and per curve its tie groups (``tie_groups``)."""
+
+    items: pl.DataFrame
+    steps: pl.DataFrame
+    groups: pl.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +59,7 @@ class Analysis:
     resample: ResampleSettings
     fit: FitSettings
     table_fits: FitSet | None = None
+    resolution: Resolution | None = None
 
 
 class Pipeline:
@@ -60,6 +74,7 @@ class Pipeline:
         self._emergence: dict[
             tuple[MetricOptions, ResampleSettings, str], tuple[pl.DataFrame, pl.DataFrame]
         ] = {}
+        self._resolution: dict[tuple[MetricOptions, ResampleSettings, str], Resolution] = {}
 
     def scored(self, options: MetricOptions) -> ScoredSamples:
         if options not in self._scored:
@@ -87,16 +102,27 @@ class Pipeline:
             self._table_fits[key] = fit_table(aggregates, y=column, law=fit.law or "joint", settings=fit)
         return self._table_fits[key]
 
+    def resolution(self, options: MetricOptions, resample: ResampleSettings, x: str) -> Resolution:
+        """Items needed per point, the adjacent-step tests along axis ``x`` and their tie groups."""
+        key = (options, resample, x)
+        if key not in self._resolution:
+            points = self.points(options, resample)
+            steps = adjacent_steps(points, self.scored(options), resample, x)
+            self._resolution[key] = Resolution(point_items(points, resample.ci), steps, tie_groups(steps))
+        return self._resolution[key]
+
     def emergence(
         self, options: MetricOptions, resample: ResampleSettings, x: str
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Each curve's status against axis ``x`` and the verdict per discontinuous metric built on them."""
+        """Each curve's status against axis ``x`` and the verdict per discontinuous metric built on them
+        (which says when the step where a jump is seen is not resolved)."""
         key = (options, resample, x)
         if key not in self._emergence:
             points = self.points(options, resample)
             lengths = target_lengths(self.table, options)
             scores = score_emergence(points, x=x, ci=resample.ci, seed=resample.seed, lengths=lengths)
-            self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci))
+            steps = self.resolution(options, resample, x).steps
+            self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci, steps))
         return self._emergence[key]
 
     def run(
@@ -123,4 +149,5 @@ class Pipeline:
             resample=resample,
             fit=fit,
             table_fits=None if fit_column is None else self.table_fits(fit_column, fit),
+            resolution=self.resolution(metric_options, resample, fit.x),
         )
