@@ -6,7 +6,7 @@ flipping the resampling settings recomputes the points and what follows but neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -15,11 +15,12 @@ from analysis.emergence import score_emergence
 from analysis.fits import FitSet, fit_points, fit_table
 from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
-from analysis.options import FitSettings, MetricOptions, ResampleSettings
+from analysis.options import FitSettings, MetricOptions, ResampleSettings, SweepSettings
 from analysis.resampling import compute_points
 from analysis.resolution import point_items
 from analysis.schema import PointSet, ResultTable, ScoredSamples
 from analysis.steps import adjacent_steps, tie_groups
+from analysis.sweep import ResolutionSweep, resolution_sweep
 from analysis.target_lengths import target_lengths
 
 
@@ -60,6 +61,7 @@ class Analysis:
     fit: FitSettings
     table_fits: FitSet | None = None
     resolution: Resolution | None = None
+    sweep: ResolutionSweep | None = None
 
 
 class Pipeline:
@@ -75,6 +77,7 @@ class Pipeline:
             tuple[MetricOptions, ResampleSettings, str], tuple[pl.DataFrame, pl.DataFrame]
         ] = {}
         self._resolution: dict[tuple[MetricOptions, ResampleSettings, str], Resolution] = {}
+        self._sweeps: dict[tuple[MetricOptions, ResampleSettings, str, SweepSettings], ResolutionSweep] = {}
 
     def scored(self, options: MetricOptions) -> ScoredSamples:
         if options not in self._scored:
@@ -125,6 +128,28 @@ class Pipeline:
             self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci, steps))
         return self._emergence[key]
 
+    def resolution_sweep(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        x: str,
+        sweep: SweepSettings | None = None,
+        on_run: Callable[[int, int], None] | None = None,
+    ) -> ResolutionSweep:
+        """Statuses, verdicts, scores and intervals as functions of the test-set size n' (``analysis.sweep``):
+        seeded subsamples of every size below the full n, and this pipeline's own analysis of all items
+        (``resample`` without its subsample) at the full n. ``on_run(done, total)`` reports progress."""
+        sweep = sweep or SweepSettings()
+        key = (options, resample, x, sweep)
+        if key not in self._sweeps:
+            whole = replace(resample, subsample=None)
+            full = (self.points(options, whole), *self.emergence(options, whole, x))
+            lengths = target_lengths(self.table, options)
+            self._sweeps[key] = resolution_sweep(
+                self.scored(options), self.table, whole, x, sweep, full, lengths, on_run
+            )
+        return self._sweeps[key]
+
     def run(
         self,
         metric_options: MetricOptions | None = None,
@@ -132,8 +157,10 @@ class Pipeline:
         fit: FitSettings | None = None,
         *,
         fit_column: str | None = None,
+        sweep: SweepSettings | None = None,
     ) -> Analysis:
-        """Every stage for these settings; ``fit_column`` also fits that column of the table directly."""
+        """Every stage for these settings; ``fit_column`` also fits that column of the table directly, and
+        ``sweep`` adds the resolution sweep."""
         metric_options = metric_options or MetricOptions()
         resample = resample or ResampleSettings()
         fit = fit or FitSettings()
@@ -150,4 +177,5 @@ class Pipeline:
             fit=fit,
             table_fits=None if fit_column is None else self.table_fits(fit_column, fit),
             resolution=self.resolution(metric_options, resample, fit.x),
+            sweep=None if sweep is None else self.resolution_sweep(metric_options, resample, fit.x, sweep),
         )

@@ -27,7 +27,7 @@ from analysis.metrics import guesses, spec_for, with_overrides
 from analysis.options import ResampleSettings
 from analysis.resampling.bootstrap import _bootstrap_groups, _percentiles
 from analysis.resampling.intervals import normal_interval, wilson_interval
-from analysis.resampling.layout import _groups
+from analysis.resampling.layout import _Group, _groups, subsampled
 from analysis.resampling.seeds import stream
 from analysis.schema import (
     BINOM_HI,
@@ -82,14 +82,24 @@ POINT_SCHEMA: dict[str, pl.DataType] = {
 MODEL_ORDER: tuple[str, ...] = (PARAMS, TOKENS, FLOPS, MODEL)
 
 
-def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
-    """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group."""
+def compute_points(
+    scored: ScoredSamples,
+    table: ResultTable,
+    settings: ResampleSettings,
+    *,
+    layout: Sequence[_Group] | None = None,
+) -> PointSet:
+    """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group.
+
+    ``layout``: ``sample_layout(scored)``, the per-sample frame laid out once without a subsample, for runs
+    that differ only in seed, subsample or B (the same numbers as laying it out again, up to rounding).
+    """
     notes: list[str] = []
     rows: list[dict[str, object]] = []
     replicates: dict[tuple[str, str, str], Replicates] = {}
     specs = dict(scored.specs)
 
-    _sample_points(scored, settings, rows, replicates, notes)
+    _sample_points(scored, settings, rows, replicates, notes, layout)
     _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes)
 
     frame = _rows_to_frame(rows)
@@ -104,12 +114,16 @@ def _sample_points(
     rows: list[dict[str, object]],
     replicates: dict[tuple[str, str, str], Replicates],
     notes: list[str],
+    layout: Sequence[_Group] | None = None,
 ) -> None:
     frame = scored.frame
     metrics = [m for m in scored.specs if m in frame.columns]
     if frame.height == 0 or not metrics:
         return
-    groups = _groups(frame, metrics, settings)
+    if layout is None:
+        groups = _groups(frame, metrics, settings)
+    else:
+        groups = [g for g in (subsampled(group, settings) for group in layout) if g is not None]
     if not groups:
         return
     if settings.subsample is not None:
@@ -281,6 +295,14 @@ def _aggregate_points(
             f"{fixed_groups} aggregate groups mix models with and without n/stderr: replicates hold the "
             "models without either fixed at their value"
         )
+
+
+def sample_layout(scored: ScoredSamples) -> list[_Group]:
+    """The per-sample frame as items x models matrices without a subsample (``compute_points(layout=)``)."""
+    metrics = [m for m in scored.specs if m in scored.frame.columns]
+    if scored.frame.height == 0 or not metrics:
+        return []
+    return _groups(scored.frame, metrics, ResampleSettings(bootstrap=0))
 
 
 # ------------------------------------------------------------------------------------------------ assembly
