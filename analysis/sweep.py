@@ -112,11 +112,12 @@ class ResolutionSweep:
 
 
 def sweep_sizes(full_n: int, settings: SweepSettings) -> tuple[int, ...]:
-    """The user's sizes (capped at the full n), or ``count`` sizes log-spaced from ``start`` to the full n."""
+    """The user's sizes (capped at the full n) and the full n, or ``count`` sizes log-spaced from ``start`` to
+    the full n."""
     if full_n < 1:
         return ()
     if settings.sizes:
-        return tuple(sorted({min(n, full_n) for n in settings.sizes}))
+        return tuple(sorted({min(n, full_n) for n in settings.sizes} | {full_n}))
     start = min(settings.start, full_n)
     grid = np.geomspace(start, full_n, settings.count) if settings.count > 1 else np.array([full_n])
     return tuple(sorted({round(float(n)) for n in grid}))

@@ -69,6 +69,7 @@ def test_sizes_are_log_spaced_from_50_to_the_full_n_or_the_users_capped_at_it() 
     assert grid[:3] == (50, 107, 227) and grid[-1] == 10_000
     assert sweep_sizes(30, SweepSettings()) == (30,)  # fewer items than the smallest size: nothing to sweep
     assert sweep_sizes(400, SweepSettings(sizes=(100, 1000, 100))) == (100, 400)
+    assert sweep_sizes(400, SweepSettings(sizes=(100, 200))) == (100, 200, 400)  # the full n is always one
     assert sweep_sizes(400, SweepSettings(count=1)) == (400,)
     assert sweep_sizes(0, SweepSettings()) == ()
 
