@@ -79,7 +79,8 @@ def items_to_resolve(
     if floor <= 0:
         if value >= 1.0:
             return 1
-        return min(MAX_ITEMS, math.ceil(math.log1p(-power) / math.log1p(-value)))
+        needed = math.log1p(-power) / math.log1p(-value)  # inf for a rate below float resolution
+        return MAX_ITEMS if not needed < MAX_ITEMS else math.ceil(needed)
     high = 1
     while _power(high, value, floor, level) < power:
         high *= 2

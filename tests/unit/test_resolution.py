@@ -149,3 +149,7 @@ def test_items_per_point_from_zero_follow_the_rule_of_three_and_from_chance_the_
     rule_of_three = [math.ceil(math.log(0.05) / math.log1p(-v)) for v in values[1:4]]
     assert out["items_needed"].to_list() == [None, *rule_of_three, items_to_resolve(0.3, 0.25), None]
     assert rule_of_three == [2995, 299, 29]  # ~ 3 / v
+
+
+def test_a_rate_below_float_resolution_needs_more_than_a_trillion_items() -> None:
+    assert items_to_resolve(5e-324) == items_to_resolve(1e-300) == 10**12
