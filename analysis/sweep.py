@@ -132,7 +132,9 @@ Run = tuple[S.PointSet, pl.DataFrame, pl.DataFrame]  # points, statuses, verdict
 def _run_frames(run: Run, x: str, size: int, repeat: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One run's rows of ``runs`` and ``models``."""
     points, scores, verdicts = run
-    frame = points.frame
+    frame = points.frame.filter(pl.col(S.SOURCE) == "samples")  # aggregate rows have no items to draw
+    sampled = frame.select(*KEYS).unique()
+    scores = scores.join(sampled, on=KEYS, how="semi")
     n_items = frame.group_by(S.FAMILY, S.TASK).agg(pl.col(S.N).max().alias("n_items"))
     tags = [pl.lit(size, dtype=pl.Int64).alias("size"), pl.lit(repeat, dtype=pl.Int64).alias("repeat")]
     curves = (
@@ -205,11 +207,17 @@ def resolution_sweep(
     model_frame = pl.concat(models) if models else pl.DataFrame(schema=MODEL_SCHEMA)
     curves = _curves(run_frame)
     model_sizes = _model_sizes(model_frame)
+    last_seed = resample.seed + settings.repeats - 1
     notes = (
-        f"resolution sweep: sizes {', '.join(map(str, sizes))} of {full_n} items, {settings.repeats} seeded "
-        f"subsamples below the full n (seeds {resample.seed}..{resample.seed + settings.repeats - 1}), "
-        f"B={bootstrap} per subsample ({'paired' if resample.paired else 'unpaired'}); the full n is the "
-        "report itself",
+        (
+            f"resolution sweep: sizes {', '.join(map(str, sizes))} of {full_n} items, {settings.repeats} "
+            f"seeded subsamples below the full n (seeds {resample.seed}..{last_seed}), B={bootstrap} per "
+            f"subsample ({'paired' if resample.paired else 'unpaired'}); the full n is the report itself; "
+            "curves of aggregate rows (no items to draw) are left out"
+        )
+        if sizes
+        else "resolution sweep: nothing to sweep: the table has no per-sample rows (aggregate rows have no "
+        "items to draw)",
     )
     return ResolutionSweep(
         sizes=sizes,

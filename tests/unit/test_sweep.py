@@ -199,3 +199,18 @@ def test_each_subsample_is_the_reports_own_subsample_and_the_full_n_is_the_repor
         same(cell, pipeline.emergence(GENERATION, subsample, "params")[0])
     same(sweep.runs.filter(pl.col("size") == 400), pipeline.emergence(GENERATION, resample, "params")[0])
     assert sweep.curves.filter(pl.col("n_items") == 60)["runs"].unique().to_list() == [2]
+
+
+def test_aggregate_rows_have_nothing_to_sweep_and_say_so(tmp_path) -> None:
+    from analysis.loading import load
+
+    path = tmp_path / "aggregate.csv"
+    rows = [f"m{i},t,{10.0 ** (7 + i)},acc,{0.1 * (i + 1)},500" for i in range(6)]
+    path.write_text("model,task,params,metric,value,n\n" + "\n".join(rows) + "\n")
+    sweep = Pipeline(load([path])).resolution_sweep(MetricOptions(), ResampleSettings(bootstrap=50), "params")
+    assert sweep.sizes == () and sweep.full_n == 0
+    assert sweep.runs.is_empty() and sweep.curves.is_empty() and sweep.summary.is_empty()
+    assert sweep.notes == (
+        "resolution sweep: nothing to sweep: the table has no per-sample rows (aggregate rows have no "
+        "items to draw)",
+    )
