@@ -25,6 +25,7 @@ The minimum detectable difference at n items is the smallest d that n items reso
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -99,8 +100,10 @@ def items_to_resolve(
 # ------------------------------------------------------------------------------ differences of two models
 
 
+@functools.lru_cache(maxsize=64)
 def _quantiles(level: float, power: float) -> tuple[float, float]:
-    """z_{1 - alpha/2} of the two-sided test at ``level`` and z of the ``power``."""
+    """z_{1 - alpha/2} of the two-sided test at ``level`` and z of the ``power`` (cached: the searches of
+    detectable differences ask for them at every step)."""
     from scipy import stats
 
     return float(stats.norm.ppf(0.5 + level / 2.0)), float(stats.norm.ppf(power))

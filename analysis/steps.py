@@ -228,7 +228,8 @@ def _bootstrap_steps(curve: Curve, independent: bool, level: float) -> dict[str,
         lo, hi = (np.full(difference.shape, np.nan) for _ in range(2))
         some = counted >= 2
         if some.any():
-            lo[some], hi[some] = np.nanpercentile(replicated[:, some], [tail, 100.0 - tail], axis=0)
+            percentile = np.nanpercentile if np.isnan(replicated[:, some]).any() else np.percentile
+            lo[some], hi[some] = percentile(replicated[:, some], [tail, 100.0 - tail], axis=0)
             spread = np.full(difference.shape, np.nan)
             spread[some] = np.nanstd(replicated[:, some], axis=0, ddof=1)
         else:
