@@ -222,27 +222,24 @@ def _bootstrap_steps(curve: Curve, independent: bool, level: float) -> dict[str,
         return out
     replicated = np.diff(curve.replicates, axis=1)
     tail = 100.0 * (1.0 - level) / 2.0
-    with np.errstate(all="ignore"):
-        counted = np.isfinite(replicated).sum(axis=0)
-        replicated = np.where(np.isfinite(replicated), replicated, np.nan)
-        lo, hi = (np.full(difference.shape, np.nan) for _ in range(2))
-        some = counted >= 2
-        if some.any():
-            percentile = np.nanpercentile if np.isnan(replicated[:, some]).any() else np.percentile
-            lo[some], hi[some] = percentile(replicated[:, some], [tail, 100.0 - tail], axis=0)
-            spread = np.full(difference.shape, np.nan)
-            spread[some] = np.nanstd(replicated[:, some], axis=0, ddof=1)
-        else:
-            spread = np.full(difference.shape, np.nan)
+    replicated = np.where(np.isfinite(replicated), replicated, np.nan)
+    some = np.isfinite(replicated).sum(axis=0) >= 2
+    lo, hi, spread = (np.full(difference.shape, np.nan) for _ in range(3))
+    if some.any():
+        chosen = replicated[:, some]
+        percentile = np.nanpercentile if np.isnan(chosen).any() else np.percentile
+        lo[some], hi[some] = percentile(chosen, [tail, 100.0 - tail], axis=0)
+        spread[some] = np.nanstd(chosen, axis=0, ddof=1)
     out.update(lo=lo, hi=hi, resolved=np.where(some, (lo > 0) | (hi < 0), np.nan))
     if independent and curve.binary and np.isfinite(n).all():
         up = difference >= 0
         out["detectable"] = independent_detectable(curve.y[:-1], n, level, up=up)
         out["items_needed"] = independent_items_needed(curve.y[:-1], curve.y[1:], level)
     else:
-        sd = spread * np.sqrt(n)  # one item's difference: the replicate spread is its standard error
-        out["detectable"] = normal_detectable(spread, np.ones_like(spread), level)
-        out["items_needed"] = normal_items_needed(difference, sd, level)
+        # the replicates' spread is the standard error of the difference at the current n (a rate with n
+        # unknown still has one), and times sqrt(n) the standard deviation of one item's difference
+        out["detectable"] = normal_detectable(spread, 1.0, level)
+        out["items_needed"] = normal_items_needed(difference, spread * np.sqrt(n), level)
     return out
 
 

@@ -161,9 +161,8 @@ def _run_frames(run: Run, x: str, size: int, repeat: int) -> tuple[pl.DataFrame,
             pl.when(pl.col("judged")).then(~pl.col("below").fill_null(False)).alias("resolved"), *tags
         )
     )
-    return curves.select(list(RUN_SCHEMA)).cast(RUN_SCHEMA), models.select(list(MODEL_SCHEMA)).cast(
-        MODEL_SCHEMA
-    )
+    run_rows = curves.select(list(RUN_SCHEMA)).cast(RUN_SCHEMA)
+    return run_rows, models.select(list(MODEL_SCHEMA)).cast(MODEL_SCHEMA)
 
 
 def _items_of(group: _Group) -> int:

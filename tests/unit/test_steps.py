@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from analysis.options import ResampleSettings
+from analysis.options import MetricOptions, ResampleSettings
 from analysis.resampling import compute_points
 from analysis.resolution import paired_detectable, paired_items_needed
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
@@ -177,3 +177,20 @@ def test_no_steps_for_tied_scales_or_a_single_model() -> None:
     right = np.ones((1, 10, 1))
     assert steps_of(scored({"right": right})).is_empty()
     assert tie_groups(steps_of(scored({"right": right}))).is_empty()
+
+
+def test_aggregate_rows_get_independent_steps_and_the_two_proportion_power(tmp_path) -> None:
+    from analysis.loading import load
+    from analysis.pipeline import Pipeline
+    from analysis.resolution import independent_items_needed
+
+    path = tmp_path / "aggregate.csv"
+    values = [0.1, 0.12, 0.3, 0.6]
+    rows = [f"m{i},t,{10.0 ** (7 + i)},acc,{v},500" for i, v in enumerate(values)]
+    path.write_text("model,task,params,metric,value,n\n" + "\n".join(rows) + "\n")
+    resample = ResampleSettings(bootstrap=400, seed=2)
+    out = Pipeline(load([path])).resolution(MetricOptions(), resample, "params").steps
+    assert set(out["test"]) == {"bootstrap (independent rows)"}
+    assert out["resolved"].to_list() == [False, True, True]
+    expected = independent_items_needed(values[:-1], values[1:])
+    assert out["items_needed"].to_list() == [int(n) for n in expected]
