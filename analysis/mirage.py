@@ -175,7 +175,7 @@ def _unresolved_step(d: Mapping, at: str | None, steps: pl.DataFrame | None) -> 
     p = row["p_value"]
     evidence = f"{row['test']} p {p:.2g}" if p is not None else f"{row['test']}: its interval includes 0"
     return (
-        f"; but the step from {row['lower']} to {at} is not resolved on these {row['n']} items ({evidence}): "
+        f"; the step from {row['lower']} to {at} is not resolved on these {row['n']} items ({evidence}): "
         "the jump is within the test set's noise"
     )
 

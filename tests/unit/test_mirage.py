@@ -160,7 +160,7 @@ def test_a_jump_on_an_unresolved_step_says_so() -> None:
     unresolved = task_verdicts(frame, points(*keys), {}, 0.95, step(False, 0.0625))["verdict"].item()
     assert unresolved.startswith("survives: exact_match looks like a jump at m3")
     assert unresolved.endswith(
-        "; but the step from m2 to m3 is not resolved on these 400 items (McNemar exact p 0.062): the jump "
+        "; the step from m2 to m3 is not resolved on these 400 items (McNemar exact p 0.062): the jump "
         "is within the test set's noise"
     )
     for resolved, p in ((True, 1e-6), (None, None)):
