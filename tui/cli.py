@@ -349,9 +349,10 @@ def _sweep_from(args: argparse.Namespace) -> SweepSettings | None:
                 f"--sweep-sizes: expected a count of sizes (8) or comma-separated item counts "
                 f"(100,300,1000), got {sizes!r}"
             )
-        given["sizes" if "," in sizes else "count"] = (
-            tuple(map(int, parts)) if "," in sizes else int(parts[0])
-        )
+        if "," in sizes:
+            given["sizes"] = tuple(int(part) for part in parts)
+        else:
+            given["count"] = int(parts[0])
     return SweepSettings(**given)
 
 
