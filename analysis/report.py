@@ -21,7 +21,7 @@ from analysis.errors import printable
 from analysis.formatting import fit_line, interval, number
 from analysis.mirage import VERDICT_RULES
 from analysis.pipeline import Analysis
-from analysis.resolution import POINT_ITEMS_RULE
+from analysis.resolution import MAX_ITEMS, POINT_ITEMS_RULE
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
 from analysis.steps import STEP_RULE
 from analysis.sweep import SWEEP_RULE, ResolutionSweep
@@ -244,8 +244,12 @@ def _wrap(text: str, indent: str = "") -> list[str]:
 
 
 def _items(value: Any) -> str:
-    """Items needed for a table cell: 1,882; 2.4e6 beyond a million; an en dash when none."""
-    return "–" if value is None else (f"{value:,}" if value < 1_000_000 else number(float(value), 2))
+    """Items needed for a table cell: 1,882; 2.4e6 beyond a million; >1e12 at the cap; an en dash for none."""
+    if value is None:
+        return "–"
+    if value >= MAX_ITEMS:
+        return ">1e12"
+    return f"{value:,}" if value < 1_000_000 else number(float(value), 2)
 
 
 def _step_lines(rows: list[dict], groups: str | None) -> list[str]:
@@ -279,7 +283,10 @@ def _share(share: Any, runs: int) -> str:
 def _sweep_lines(sweep: dict, family: str, task: str) -> list[str]:
     """Per metric of the task: the sweep's sentence, then one line per n' (majority status and verdict with
     their shares, the median score, and in how many subsamples the smallest model is resolved)."""
-    mine = lambda rows: [r for r in rows if (r["family"], r["task"]) == (family, task)]  # noqa: E731
+
+    def mine(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if (r["family"], r["task"]) == (family, task)]
+
     summary = mine(sweep["summary"])
     if not summary:
         return []
