@@ -44,7 +44,9 @@ VERDICT_RULES = (
     f"smallest unresolved model ({RESOLVE_POWER:.0%} of such test sets), at the exact-match rate the "
     "continuous outputs imply (seq_prob, the mean probability of the whole target, else token_prob^L). "
     "Exact match is compared with seq_prob, its expectation if answers were sampled from the token "
-    "probabilities: each model's count against Binomial(n, seq_prob), two-sided, Bonferroni over the models"
+    "probabilities: each model's count against Binomial(n, seq_prob), two-sided, Bonferroni over the models. "
+    "When the step into the model where the jump is seen is not resolved (its adjacent-step test, "
+    "analysis/steps.py), the verdict says so"
 )
 
 _SCHEMA: dict[str, pl.DataType] = {
@@ -156,14 +158,38 @@ def _prediction(d: Mapping, points: S.PointSet, level: float) -> tuple[int, int,
     return m - above - below, m, sentence
 
 
+def _unresolved_step(d: Mapping, at: str | None, steps: pl.DataFrame | None) -> str:
+    """A clause when the step into ``at`` (where the jump is seen) is not resolved by its step test."""
+    if steps is None or not at or steps.is_empty():
+        return ""
+    step = steps.filter(
+        (pl.col(S.FAMILY) == d[S.FAMILY])
+        & (pl.col(S.TASK) == d[S.TASK])
+        & (pl.col(S.METRIC) == d[S.METRIC])
+        & (pl.col("upper") == at)
+        & pl.col("resolved").cast(pl.Boolean).not_()  # null (no test) says nothing
+    )
+    if step.is_empty():
+        return ""
+    row = step.row(0, named=True)
+    p = row["p_value"]
+    evidence = f"{row['test']} p {p:.2g}" if p is not None else f"{row['test']}: its interval includes 0"
+    return (
+        f"; the step from {row['lower']} to {at} is not resolved on these {row['n']} items ({evidence}): "
+        "the jump is within the test set's noise"
+    )
+
+
 def task_verdicts(
     emergence: pl.DataFrame,
     points: S.PointSet,
     lengths: Mapping[tuple[str, str], float] | None = None,
     level: float = 0.95,
+    steps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One verdict per family x task x discontinuous metric (``VERDICT_RULES``), from ``score_emergence``'s
-    frame; columns in ``_SCHEMA``."""
+    frame; columns in ``_SCHEMA``. ``steps`` (``analysis.steps.adjacent_steps``) adds whether the step where
+    a jump is seen is resolved."""
     lengths = lengths or {}
     axis = emergence["x"][0] if emergence.height and emergence["x"][0] in points.frame.columns else S.PARAMS
     order = (
@@ -183,7 +209,8 @@ def task_verdicts(
             declared = [p for p in partners(metric) if p in judged]
             source = "declared" if declared else "same task"
             mates = declared or continuous
-            rows.append(_verdict(d, [judged[m] for m in mates], source, models_of, points, lengths, level))
+            mates_rows = [judged[m] for m in mates]
+            rows.append(_verdict(d, mates_rows, source, models_of, points, lengths, level, steps))
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 
@@ -195,6 +222,7 @@ def _verdict(
     points: S.PointSet,
     lengths: Mapping[tuple[str, str], float],
     level: float,
+    steps: pl.DataFrame | None = None,
 ) -> dict[str, object]:
     metric, status = d[S.METRIC], d["status"]
     direct = [m for m in mates if m[S.METRIC] not in INDIRECT and m["status"] in (E.JUMP, E.SMOOTH)]
@@ -266,6 +294,8 @@ def _verdict(
     else:
         row["category"] = UNRESOLVED if status == E.UNRESOLVED else INCONCLUSIVE
         row["verdict"] = f"{row['category']}: {looks}; {d['sentence']}"
+    if seen:
+        row["verdict"] += _unresolved_step(d, at, steps)
     if prediction is not None and seen:
         row["verdict"] = f"{row['verdict']}; {prediction[2]}"
     return row

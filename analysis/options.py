@@ -22,6 +22,7 @@ MAX_BOOTSTRAP = (
 )
 TOKENIZERS: tuple[str, ...] = ("chars", "whitespace")
 RESAMPLE_UNITS: tuple[str, ...] = ("item", "seed", "run")  # see analysis.resampling.units
+MAX_SWEEP = 100  # sizes, and subsamples per size, of the resolution sweep: each is a run of the analysis
 
 
 def _is_whole(value: object) -> bool:
@@ -152,3 +153,35 @@ class FitSettings:
         _check_replicates(self.bootstrap, "the fit bootstrap replicates (--fit-bootstrap)")
         _check_level(self.ci, "the CI level (--ci)")
         _check_whole(self.seed, "the seed (--seed)")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """The resolution sweep (``analysis.sweep``): which test-set sizes n', how many seeded subsamples of each,
+    and the bootstrap replicates B of each subsample's points."""
+
+    sizes: tuple[int, ...] = ()  # explicit sizes n'; (): ``count`` sizes log-spaced from ``start`` to full n
+    count: int = 8
+    repeats: int = 5
+    bootstrap: int = 200  # B inside the sweep: the statuses need the replicates' spread, not fine percentiles
+    start: int = 50
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sizes, tuple) or not all(_is_whole(n) and n >= 1 for n in self.sizes):
+            raise InputError(
+                f"the sweep sizes (--sweep-sizes) must be positive numbers of items, got {self.sizes!r}"
+            )
+        if not _is_whole(self.count) or not 1 <= self.count <= MAX_SWEEP:
+            raise InputError(
+                f"the number of sweep sizes (--sweep-sizes) must be from 1 to {MAX_SWEEP}, got {self.count!r}"
+            )
+        if not _is_whole(self.repeats) or not 1 <= self.repeats <= MAX_SWEEP:
+            raise InputError(
+                f"the subsamples per size (--sweep-repeats) must be from 1 to {MAX_SWEEP}, "
+                f"got {self.repeats!r}"
+            )
+        _check_replicates(self.bootstrap, "the sweep's bootstrap replicates B (--sweep-bootstrap)")
+        if not _is_whole(self.start) or self.start < 1:
+            raise InputError(
+                f"the sweep's smallest size must be a positive number of items, got {self.start!r}"
+            )

@@ -6,7 +6,7 @@ flipping the resampling settings recomputes the points and what follows but neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -15,9 +15,11 @@ from analysis.emergence import score_emergence
 from analysis.fits import FitSet, fit_points, fit_table
 from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
-from analysis.options import FitSettings, MetricOptions, ResampleSettings
+from analysis.options import FitSettings, MetricOptions, ResampleSettings, SweepSettings
 from analysis.resampling import compute_points
 from analysis.schema import PointSet, ResultTable, ScoredSamples
+from analysis.steps import adjacent_steps, tie_groups
+from analysis.sweep import ResolutionSweep, resolution_sweep
 from analysis.target_lengths import target_lengths
 
 
@@ -30,6 +32,16 @@ def metric_options_for(options: MetricOptions, metrics: Sequence[str]) -> Metric
         return options
     chosen = {m for metric in metrics for m in (metric, *partners(metric))}
     return replace(options, only=tuple(m for m in METRICS if m in chosen))
+
+
+@dataclass(frozen=True, eq=False)
+class Resolution:
+    """What the test set can resolve between models: per adjacent step its test and power analysis
+    (``analysis.steps.adjacent_steps``), and per curve its tie groups (``tie_groups``). The items that would
+    resolve each point from its floor are the points' own ``items_to_resolve`` column."""
+
+    steps: pl.DataFrame
+    groups: pl.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +58,8 @@ class Analysis:
     resample: ResampleSettings
     fit: FitSettings
     table_fits: FitSet | None = None
+    resolution: Resolution | None = None
+    sweep: ResolutionSweep | None = None
 
 
 class Pipeline:
@@ -60,6 +74,8 @@ class Pipeline:
         self._emergence: dict[
             tuple[MetricOptions, ResampleSettings, str], tuple[pl.DataFrame, pl.DataFrame]
         ] = {}
+        self._resolution: dict[tuple[MetricOptions, ResampleSettings, str], Resolution] = {}
+        self._sweeps: dict[tuple[MetricOptions, ResampleSettings, str, SweepSettings], ResolutionSweep] = {}
 
     def scored(self, options: MetricOptions) -> ScoredSamples:
         if options not in self._scored:
@@ -88,17 +104,50 @@ class Pipeline:
             self._table_fits[key] = fit_table(aggregates, y=column, law=fit.law or "joint", settings=fit)
         return self._table_fits[key]
 
+    def resolution(self, options: MetricOptions, resample: ResampleSettings, x: str) -> Resolution:
+        """The adjacent-step tests along axis ``x`` and their tie groups."""
+        key = (options, resample, x)
+        if key not in self._resolution:
+            points = self.points(options, resample)
+            steps = adjacent_steps(points, self.scored(options), resample, x)
+            self._resolution[key] = Resolution(steps, tie_groups(steps))
+        return self._resolution[key]
+
     def emergence(
         self, options: MetricOptions, resample: ResampleSettings, x: str
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Each curve's status against axis ``x`` and the verdict per discontinuous metric built on them."""
+        """Each curve's status against axis ``x`` and the verdict per discontinuous metric built on them
+        (which says when the step where a jump is seen is not resolved)."""
         key = (options, resample, x)
         if key not in self._emergence:
             points = self.points(options, resample)
             lengths = target_lengths(self.table, options)
             scores = score_emergence(points, x=x, ci=resample.ci, seed=resample.seed, lengths=lengths)
-            self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci))
+            steps = self.resolution(options, resample, x).steps
+            self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci, steps))
         return self._emergence[key]
+
+    def resolution_sweep(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        x: str,
+        sweep: SweepSettings | None = None,
+        on_run: Callable[[int, int], None] | None = None,
+    ) -> ResolutionSweep:
+        """Statuses, verdicts, scores and intervals as functions of the test-set size n' (``analysis.sweep``):
+        seeded subsamples of every size below the full n, and this pipeline's own analysis of all items
+        (``resample`` without its subsample) at the full n. ``on_run(done, total)`` reports progress."""
+        sweep = sweep or SweepSettings()
+        key = (options, resample, x, sweep)
+        if key not in self._sweeps:
+            whole = replace(resample, subsample=None)
+            full = (self.points(options, whole), *self.emergence(options, whole, x))
+            lengths = target_lengths(self.table, options)
+            self._sweeps[key] = resolution_sweep(
+                self.scored(options), self.table, whole, x, sweep, full, lengths, on_run
+            )
+        return self._sweeps[key]
 
     def run(
         self,
@@ -107,8 +156,10 @@ class Pipeline:
         fit: FitSettings | None = None,
         *,
         fit_column: str | None = None,
+        sweep: SweepSettings | None = None,
     ) -> Analysis:
-        """Every stage for these settings; ``fit_column`` also fits that column of the table directly."""
+        """Every stage for these settings; ``fit_column`` also fits that column of the table directly, and
+        ``sweep`` adds the resolution sweep."""
         metric_options = metric_options or MetricOptions()
         resample = resample or ResampleSettings()
         fit = fit or FitSettings()
@@ -124,4 +175,6 @@ class Pipeline:
             resample=resample,
             fit=fit,
             table_fits=None if fit_column is None else self.table_fits(fit_column, fit),
+            resolution=self.resolution(metric_options, resample, fit.x),
+            sweep=None if sweep is None else self.resolution_sweep(metric_options, resample, fit.x, sweep),
         )

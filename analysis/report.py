@@ -21,7 +21,10 @@ from analysis.errors import printable
 from analysis.formatting import fit_line, interval, number
 from analysis.mirage import VERDICT_RULES
 from analysis.pipeline import Analysis
+from analysis.resolution import MAX_ITEMS
 from analysis.schema import FAMILY, METRIC, MODEL, TASK, ResultTable
+from analysis.steps import STEP_RULE
+from analysis.sweep import SWEEP_RULE, ResolutionSweep
 
 POINT_FIELDS = (
     "family", "model", "task", "metric", "params", "tokens", "flops", "loss",
@@ -134,21 +137,28 @@ def report_dict(
     """
     filters = filters or ReportFilters()
     notes: set[str] | None = set() if strict else None
-    points = filters.apply(analysis.points.frame).sort(
-        [FAMILY, TASK, METRIC, "params", MODEL], nulls_last=True
-    )
+    points = _points(analysis, filters)
     emergence = filters.apply(analysis.emergence)
     if fits is None:
         fits = [
             f for f in analysis.fits.to_records() if not filters.metrics or f["metric"] in filters.metrics
         ]
     verdicts = filters.apply(analysis.mirage)
+    resolution = analysis.resolution
+    steps = filters.apply(resolution.steps) if resolution else pl.DataFrame()
+    groups = filters.apply(resolution.groups) if resolution else pl.DataFrame()
+    sweep = (
+        {} if analysis.sweep is None else {"resolution_sweep": _sweep_dict(analysis.sweep, filters, notes)}
+    )
     return {
         "settings": _settings(analysis),
         "points": _records(points, POINT_FIELDS, notes, "points"),
         "fits": _json_safe(fits, notes, "fits"),
         "emergence": _records(emergence, EMERGENCE_FIELDS, notes, "emergence"),
         "verdicts": _records(verdicts, verdicts.columns, notes, "verdicts"),
+        "steps": _records(steps, steps.columns, notes, "steps"),
+        "tie_groups": _records(groups, groups.columns, notes, "tie_groups"),
+        **sweep,
         "skipped_metrics": [
             {"metric": m, "reason": why}
             for m, why in analysis.scored.skipped
@@ -164,9 +174,31 @@ def report_dict(
                 APPARENT_RULE,
                 TREND_RULES,
                 ZERO_DENOMINATOR_CONVENTION,
+                *((STEP_RULE,) if resolution else ()),
+                *((SWEEP_RULE, *analysis.sweep.notes) if analysis.sweep else ()),
                 *(notes or ()),
             }
         ),
+    }
+
+
+def _sweep_dict(sweep: ResolutionSweep, filters: ReportFilters, notes: set[str] | None) -> dict[str, Any]:
+    """The resolution sweep as plain data: its settings and its frames (filtered like the rest)."""
+    frames = {
+        "summary": sweep.summary,
+        "curves": sweep.curves,
+        "models": sweep.model_sizes,
+        "runs": sweep.runs,
+    }
+    return {
+        "sizes": list(sweep.sizes),
+        "repeats": sweep.repeats,
+        "bootstrap": sweep.bootstrap,
+        "full_n": sweep.full_n,
+        **{
+            name: _records(filters.apply(frame), frame.columns, notes, f"resolution_sweep.{name}")
+            for name, frame in frames.items()
+        },
     }
 
 
@@ -181,11 +213,15 @@ def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = 
     return render_table(report_dict(analysis, filters, fits, strict=False))
 
 
+def _points(analysis: Analysis, filters: ReportFilters) -> pl.DataFrame:
+    """The chosen points in report order."""
+    frame = filters.apply(analysis.points.frame)
+    return frame.sort([FAMILY, TASK, METRIC, "params", MODEL], nulls_last=True)
+
+
 def points_csv(analysis: Analysis, filters: ReportFilters) -> str:
     """The points as CSV, one row per family x model x task x metric."""
-    frame = filters.apply(analysis.points.frame).sort(
-        [FAMILY, TASK, METRIC, "params", MODEL], nulls_last=True
-    )
+    frame = _points(analysis, filters)
     buffer = io.StringIO()
     frame.select([c for c in POINT_FIELDS if c in frame.columns]).write_csv(buffer)
     return buffer.getvalue()
@@ -263,6 +299,81 @@ def _point_table(metric: str, rows: list[dict], axis: str) -> list[str]:
     return out
 
 
+def _items(value: Any) -> str:
+    """Items needed for a table cell: 1,882; 2.4e6 beyond a million; >1e12 at the cap; an en dash for none."""
+    if value is None:
+        return "–"
+    if value >= MAX_ITEMS:
+        return ">1e12"
+    return f"{value:,}" if value < 1_000_000 else number(float(value), 2)
+
+
+def _step_lines(rows: list[dict], groups: str | None) -> list[str]:
+    """Each step's difference, interval, test and power in 80 columns, then the curve's tie groups."""
+    if not rows:
+        return []
+    tests = sorted({row["test"] for row in rows if row.get("test")})
+    out = [f"    steps ({', '.join(tests) or 'no test'}; items to resolve at 80% power):"]
+    out.append(
+        f"    {'to model':<16} {'change':<6} {'diff':>8} {'CI':<19} {'p':>7} {'detect':>7} {'items':>6}"
+    )
+    for row in rows:
+        out.append(
+            f"    {_clip(str(row['upper']), 16):<16} {row.get('change') or '–':<6}"
+            f" {number(row.get('difference')):>8} {interval(row.get('lo'), row.get('hi')):<19}"
+            f" {number(row.get('p_value'), 2):>7} {number(row.get('detectable'), 2):>7}"
+            f" {_items(row.get('items_needed')):>6}"
+        )
+    if groups:
+        out.extend(_wrap(f"tie groups: {groups}", "    "))
+    return out
+
+
+N_PRIME = "n'"
+
+
+def _share(share: Any, runs: int) -> str:
+    return "–" if share is None else f"{round(share * runs)}/{runs}"
+
+
+def _sweep_lines(sweep: dict, family: str, task: str) -> list[str]:
+    """Per metric of the task: the sweep's sentence, then one line per n' (majority status and verdict with
+    their shares, the median score, and in how many subsamples the smallest model is resolved)."""
+
+    def mine(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if (r["family"], r["task"]) == (family, task)]
+
+    summary = mine(sweep["summary"])
+    if not summary:
+        return []
+    out = _wrap(
+        f"resolution sweep ({sweep['repeats']} seeded subsamples per n' below {sweep['full_n']}, "
+        f"B={sweep['bootstrap']}; n' = {sweep['full_n']} is this report):",
+        "  ",
+    )
+    curves, models = mine(sweep["curves"]), mine(sweep["models"])
+    for row in summary:
+        metric = row["metric"]
+        out.extend(_wrap(row["sentence"], "    "))
+        smallest = {
+            m["n_items"]: m for m in models if m["metric"] == metric and m["model"] == row["smallest"]
+        }
+        out.append(
+            f"      {N_PRIME:>6} {'status':<16} {'share':>5} {'verdict':<14} {'share':>5} {'score':>7}"
+            f" {'smallest':>8}"
+        )
+        for c in (c for c in curves if c["metric"] == metric):
+            model = smallest.get(c["n_items"])
+            resolved = _share(model["resolved_share"], model["runs"]) if model else "–"
+            verdict = _share(c["category_share"], c["runs"]) if c["category"] else "–"
+            status = _clip(c["status"] or "–", 16)
+            out.append(
+                f"      {c['n_items']:>6} {status:<16} {_share(c['status_share'], c['runs']):>5}"
+                f" {_clip(c['category'] or '–', 14):<14} {verdict:>5} {number(c['score']):>7} {resolved:>8}"
+            )
+    return out
+
+
 def render_table(report: dict) -> str:
     """Readable text in 80 columns: per task a verdict line, then its metrics, fits and points."""
     out: list[str] = []
@@ -285,6 +396,10 @@ def render_table(report: dict) -> str:
     points: dict[tuple[str, str, str], list[dict]] = {}
     for row in report["points"]:
         points.setdefault((row["family"], row["task"], row["metric"]), []).append(row)
+    steps: dict[tuple[str, str, str], list[dict]] = {}
+    for row in report.get("steps", []):
+        steps.setdefault((row["family"], row["task"], row["metric"]), []).append(row)
+    ties = {(g["family"], g["task"], g["metric"]): g["groups"] for g in report.get("tie_groups", [])}
     groups = sorted({(p[0], p[1]) for p in points} | {(e["family"], e["task"]) for e in emergence})
     for family, task in groups:
         out.append("")
@@ -307,6 +422,9 @@ def render_table(report: dict) -> str:
             if (p_family, p_task) != (family, task):
                 continue
             out.extend(_point_table(metric, rows, st["x"]))
+            out.extend(_step_lines(steps.get((family, task, metric), []), ties.get((family, task, metric))))
+        if "resolution_sweep" in report:
+            out.extend(_sweep_lines(report["resolution_sweep"], family, task))
     out.append("")
     for note in report["notes"]:
         out.extend(_wrap(f"note: {note}"))

@@ -18,6 +18,7 @@ from analysis.options import (
     LoadOptions,
     MetricOptions,
     ResampleSettings,
+    SweepSettings,
 )
 
 SUBCOMMANDS = ("report", "simulate", "bench")
@@ -149,6 +150,33 @@ def _add_resample_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("resolution sweep")
+    group.add_argument(
+        "--resolution-sweep",
+        action="store_true",
+        help="rerun the analysis on seeded subsamples of n' items: at which n' does a jump appear or vanish",
+    )
+    group.add_argument(
+        "--sweep-sizes",
+        metavar="K|N1,N2,...",
+        help="K sizes log-spaced from 50 to the full n (default 8), or the sizes themselves (the full n is "
+        "always one); implies --resolution-sweep",
+    )
+    group.add_argument(
+        "--sweep-repeats",
+        type=int,
+        metavar="R",
+        help="seeded subsamples per size (default 5); implies --resolution-sweep",
+    )
+    group.add_argument(
+        "--sweep-bootstrap",
+        type=int,
+        metavar="B",
+        help="bootstrap replicates of each subsample (default 200); implies --resolution-sweep",
+    )
+
+
 def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fits and emergence")
     group.add_argument(
@@ -205,6 +233,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _add_metric_arguments(parser)
         _add_resample_arguments(parser)
         _add_fit_arguments(parser)
+        _add_sweep_arguments(parser)
         parser.add_argument(
             "--format", choices=["table", "json", "csv"], default="table", help="output format"
         )
@@ -312,6 +341,30 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
     )
 
 
+def _sweep_from(args: argparse.Namespace) -> SweepSettings | None:
+    """The sweep's settings when ``--resolution-sweep`` or any ``--sweep-*`` option is given."""
+    given = {
+        name: getattr(args, f"sweep_{name}")
+        for name in ("sizes", "repeats", "bootstrap")
+        if getattr(args, f"sweep_{name}") is not None
+    }
+    if not args.resolution_sweep and not given:
+        return None
+    sizes = given.pop("sizes", None)
+    if sizes is not None:
+        parts = [part.strip() for part in sizes.split(",") if part.strip()]
+        if not parts or not all(part.isdigit() for part in parts):
+            raise InputError(
+                f"--sweep-sizes: expected a count of sizes (8) or comma-separated item counts "
+                f"(100,300,1000), got {sizes!r}"
+            )
+        if "," in sizes:
+            given["sizes"] = tuple(int(part) for part in parts)
+        else:
+            given["count"] = int(parts[0])
+    return SweepSettings(**given)
+
+
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
     from analysis.loading import load
@@ -320,12 +373,13 @@ def run_report(args: argparse.Namespace) -> int:
     from tui.backend import default_paths
 
     metric_options, resample, fit = _settings_from(args)
+    sweep = _sweep_from(args)
     table = load(default_paths(args.paths), load_options_from(args))
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     metric_options = metric_options_for(metric_options, filters.metrics)
     pipeline = Pipeline(table)
-    analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column)
+    analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column, sweep=sweep)
     sys.stdout.write(render_report(analysis, args.format, filters))
     return 0
 

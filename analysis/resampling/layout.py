@@ -42,6 +42,7 @@ class _Group:
     models: tuple[str, ...]  # in replicate order: ascending params, tokens, flops, then name
     scales: tuple[dict[str, float | None], ...]  # per model: params, tokens, flops, loss (None when unknown)
     values: dict[str, np.ndarray]
+    rows: np.ndarray | None = None  # items x models: which cells have a row in the frame (None: every cell)
 
 
 def _groups(frame: pl.DataFrame, metrics: list[str], settings: ResampleSettings) -> list[_Group]:
@@ -242,10 +243,9 @@ def _assemble(
             (int(models.counts[g]), int(group_items[g])),
         )
         dropped = None
+        rows = None if has_row is None else has_row[start:stop].reshape(shape).T
         if settings.subsample is not None:
-            has = (
-                np.ones(shape[::-1], dtype=bool) if has_row is None else has_row[start:stop].reshape(shape).T
-            )
+            has = np.ones(shape[::-1], dtype=bool) if rows is None else rows
             dropped = ~_subsample_mask(has, settings, families[g], tasks[g])
         values = {}
         for metric, matrices in buffers.items():
@@ -263,8 +263,32 @@ def _assemble(
                 for p in members
             )
             names = tuple(models.names[p] for p in members)
-            groups.append(_Group(families[g], tasks[g], names, scales, values))
+            groups.append(_Group(families[g], tasks[g], names, scales, values, rows))
     return groups
+
+
+def subsampled(group: _Group, settings: ResampleSettings) -> _Group | None:
+    """A group laid out without a subsample, on the subsample ``settings`` draws (the same cells as the
+    layout's own ``--subsample``): a copy holding only the drawn items' rows, so a layout can be shared by
+    runs that differ in seed, subsample or B (the resolution sweep); None when no value is left."""
+    if settings.subsample is None:
+        return group
+    shape = next(iter(group.values.values())).shape
+    has = np.ones(shape, dtype=bool) if group.rows is None else group.rows
+    keep = _subsample_mask(has, settings, group.family, group.task)
+    chosen = keep.any(axis=1)
+    kept = keep[chosen]
+    values = {}
+    for metric, matrix in group.values.items():
+        part = matrix[chosen]
+        if not kept.all():
+            part[~kept] = np.nan
+        if not np.isnan(part).all():
+            values[metric] = part
+    if not values:
+        return None
+    rows = None if group.rows is None else group.rows[chosen] & kept
+    return _Group(group.family, group.task, group.models, group.scales, values, rows)
 
 
 _FACTORIZE_IN_POLARS = 1 << 20  # keys above which polars' parallel sort beats np.unique (2x at 10M)

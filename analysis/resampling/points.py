@@ -38,7 +38,7 @@ from analysis.metrics import guesses, spec_for, with_overrides
 from analysis.options import ResampleSettings
 from analysis.resampling.bootstrap import JEFFREYS, _bootstrap_groups, _percentiles
 from analysis.resampling.intervals import exact_interval, normal_interval
-from analysis.resampling.layout import _groups
+from analysis.resampling.layout import _Group, _groups, subsampled
 from analysis.resampling.seeds import stream
 from analysis.resampling.units import ITEM, SEED, UNIT_RULE, Columns, combine, unit_of
 from analysis.resolution import items_to_resolve, resolved
@@ -125,14 +125,24 @@ RESOLUTION_NOTE = (
 )
 
 
-def compute_points(scored: ScoredSamples, table: ResultTable, settings: ResampleSettings) -> PointSet:
-    """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group."""
+def compute_points(
+    scored: ScoredSamples,
+    table: ResultTable,
+    settings: ResampleSettings,
+    *,
+    layout: Sequence[_Group] | None = None,
+) -> PointSet:
+    """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group.
+
+    ``layout``: ``sample_layout(scored)``, the per-sample frame laid out once without a subsample, for runs
+    that differ only in seed, subsample or B (the same numbers as laying it out again, up to rounding).
+    """
     notes: list[str] = []
     rows: list[dict[str, object]] = []
     replicates: dict[tuple[str, str, str], Replicates] = {}
     specs = dict(scored.specs)
 
-    _sample_points(scored, settings, rows, replicates, notes)
+    _sample_points(scored, settings, rows, replicates, notes, layout)
     _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes)
 
     frame = _rows_to_frame(rows)
@@ -202,14 +212,18 @@ def _sample_points(
     rows: list[dict[str, object]],
     replicates: dict[tuple[str, str, str], Replicates],
     notes: list[str],
+    layout: Sequence[_Group] | None = None,
 ) -> None:
     frame = scored.frame
     metrics = [m for m in scored.specs if m in frame.columns]
     if frame.height == 0 or not metrics:
         return
-    layout, replicated = _layout_frame(frame)
-    groups = _groups(layout, metrics, settings)
-    del layout
+    laid_out, replicated = _layout_frame(frame)
+    if layout is None:
+        groups = _groups(laid_out, metrics, settings)
+    else:
+        groups = [g for g in (subsampled(group, settings) for group in layout) if g is not None]
+    del laid_out
     if not groups:
         return
     if settings.subsample is not None:
@@ -552,6 +566,16 @@ class _AggregatePoint:
 def _first(columns: Columns) -> np.ndarray:
     """Each model's first column."""
     return np.unique(columns.owner, return_index=True)[1]
+
+
+def sample_layout(scored: ScoredSamples) -> list[_Group]:
+    """The per-sample frame as items x models matrices without a subsample (``compute_points(layout=)``),
+    each (model, replicate) one layout model as ``_sample_points`` lays it out."""
+    metrics = [m for m in scored.specs if m in scored.frame.columns]
+    if scored.frame.height == 0 or not metrics:
+        return []
+    laid_out, _ = _layout_frame(scored.frame)
+    return _groups(laid_out, metrics, ResampleSettings(bootstrap=0))
 
 
 # ------------------------------------------------------------------------------------------------ assembly

@@ -228,3 +228,60 @@ def test_resample_unit_seed_resamples_the_replicates_of_a_file(
     with pytest.raises(SystemExit) as refused:
         main(["report", str(path), "--resample-unit", "epoch"])
     assert refused.value.code == 2 and "--resample-unit" in capsys.readouterr().err
+
+
+def test_report_has_steps_tie_groups_and_items_per_point(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "report", "--format", "json", "--task", "long_answer", *FAST)
+    assert code == 0
+    report = json.loads(out)
+    em = [p for p in report["points"] if p["metric"] == "exact_match"]
+    assert all("items_to_resolve" in p for p in em) and any(p["items_to_resolve"] for p in em)
+    steps = [s for s in report["steps"] if s["metric"] == "exact_match"]
+    assert len(steps) == len(em) - 1 and {s["test"] for s in steps} == {"McNemar exact"}
+    assert {s["test"] for s in report["steps"] if s["metric"] == "token_edit_distance"} == {
+        "paired bootstrap"
+    }
+    groups = {g["metric"]: g for g in report["tie_groups"]}
+    assert groups["exact_match"]["n_groups"] == 1 + sum(bool(s["resolved"]) for s in steps)
+    assert any(note.startswith("steps (each model against the next-larger") for note in report["notes"])
+    _, table, _ = run(capsys, "report", "--task", "long_answer", *FAST)
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "    steps (McNemar exact; items to resolve at 80% power):" in table.splitlines()
+    assert any(line.startswith("    tie groups: ") for line in table.splitlines())
+
+
+SWEEP = ["--sweep-sizes", "50,200", "--sweep-repeats", "2", "--sweep-bootstrap", "50"]
+
+
+def test_resolution_sweep_in_the_table_and_the_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "report", "--format", "json", "--task", "long_answer", *FAST, *SWEEP)
+    assert code == 0, err
+    sweep = json.loads(out)["resolution_sweep"]
+    assert (sweep["sizes"], sweep["repeats"], sweep["bootstrap"], sweep["full_n"]) == (
+        [50, 200, 1000],
+        2,
+        50,
+        1000,
+    )
+    summary = {row["metric"]: row for row in sweep["summary"]}
+    assert summary["exact_match"]["sentence"].startswith("exact_match: ")
+    assert {row["n_items"] for row in sweep["curves"]} == {50, 200, 1000}
+    assert {row["runs"] for row in sweep["curves"] if row["n_items"] < 1000} == {2}
+    assert {"model", "n_items", "value", "lo", "hi", "resolved_share"} <= sweep["models"][0].keys()
+    code, table, _ = run(capsys, "report", "--task", "long_answer", *FAST, "--resolution-sweep", *SWEEP[2:])
+    lines = table.splitlines()
+    assert code == 0 and max(len(line) for line in lines) <= 80
+    assert any(line.startswith("  resolution sweep (2 seeded subsamples per n' below 1000") for line in lines)
+    assert any(line.startswith("    exact_match: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [(["--sweep-sizes", "50,x"], "--sweep-sizes: expected a count"),
+     (["--sweep-repeats", "0"], "--sweep-repeats"),
+     (["--resolution-sweep", "--sweep-bootstrap", "-1"], "--sweep-bootstrap")],
+)  # fmt: skip
+def test_bad_sweep_options_end_with_one_line(capsys: pytest.CaptureFixture[str], args, message) -> None:
+    code, out, err = run(capsys, "report", *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err

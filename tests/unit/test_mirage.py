@@ -139,3 +139,30 @@ def test_same_numbers_are_not_partners_and_tasks_without_a_discontinuous_metric_
     assert out["metric"].to_list() == ["mc_grade"]
     assert counts(out) == {"survives": 1}
     assert mirage_summary(out).columns == ["family", "task", "metric", "mirage", "verdict"]
+
+
+def test_a_jump_on_an_unresolved_step_says_so() -> None:
+    """The verdict names the step into the model where the jump is seen when its adjacent-step test does not
+    resolve it, and says nothing when it does (or when no step was tested)."""
+    rows = [
+        status_row("exact_match", "discontinuous", "jump", **LOOKS),
+        status_row("token_loss", "continuous", "jump"),
+    ]
+    frame = pl.DataFrame(rows, schema=E._SCHEMA)
+
+    def step(resolved: bool | None, p: float | None) -> pl.DataFrame:
+        return pl.DataFrame(
+            [{"family": "f", "task": "t", "metric": "exact_match", "lower": "m2", "upper": "m3", "n": 400,
+              "test": "McNemar exact", "p_value": p, "resolved": resolved}]
+        )  # fmt: skip
+
+    keys = [("f", "t", "exact_match"), ("f", "t", "token_loss")]
+    unresolved = task_verdicts(frame, points(*keys), {}, 0.95, step(False, 0.0625))["verdict"].item()
+    assert unresolved.startswith("survives: exact_match looks like a jump at m3")
+    assert unresolved.endswith(
+        "; the step from m2 to m3 is not resolved on these 400 items (McNemar exact p 0.062): the jump "
+        "is within the test set's noise"
+    )
+    for resolved, p in ((True, 1e-6), (None, None)):
+        verdict = task_verdicts(frame, points(*keys), {}, 0.95, step(resolved, p))["verdict"].item()
+        assert "not resolved" not in verdict
