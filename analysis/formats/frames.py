@@ -65,19 +65,43 @@ def read_json_tree(
     return records, sources, skipped
 
 
-def fold_shots(frame: pl.DataFrame, column: str = "_shots") -> pl.DataFrame:
-    """Fold ``column`` into the task name (``"<task> <k>-shot"``) when the frame has several shot settings."""
-    if frame[column].drop_nulls().n_unique() <= 1:
+SHOTS = "_shots"  # the column readers keep a task's shots setting in until it is folded
+
+
+def _shots_text(column: str) -> pl.Expr:
+    """The shots setting as text: ``5``, ``5.0`` and ``" 5 "`` all read ``5``; empty text is no setting."""
+    text = pl.col(column).cast(pl.Utf8).str.strip_chars().str.replace(r"\.0$", "")
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def multi_shot_tasks(frames: Sequence[pl.DataFrame], column: str = SHOTS, by: str = schema.TASK) -> set[str]:
+    """Tasks (values of ``by``) run at several shot settings across ``frames``; no setting counts as one."""
+    pairs = [f.select(pl.col(by), _shots_text(column).alias(column)) for f in frames if column in f.columns]
+    if not pairs:
+        return set()
+    counts = pl.concat(pairs).unique().group_by(by).len()
+    return set(counts.filter(pl.col("len") > 1)[by].to_list())
+
+
+def fold_shots(
+    frame: pl.DataFrame, column: str = SHOTS, *, by: str = schema.TASK, tasks: set[str] | None = None
+) -> pl.DataFrame:
+    """Fold ``column`` into the task name (``"<task> <k>-shot"``) for tasks run at several shot settings.
+
+    DESIGN.md: a task's shots setting, when a format has several, becomes part of the task name so that
+    settings are never pooled; a task run at one setting keeps its plain name. The decision is per task
+    (``by``, the task column unless a reader renamed tasks first) over this frame, or over ``tasks`` when a
+    reader decides across several frames (``multi_shot_tasks``). Rows without a setting keep the plain name.
+    The shots column is dropped.
+    """
+    if column not in frame.columns:
         return frame
-    folded = pl.format("{} {}-shot", pl.col(schema.TASK), pl.col(column))
-    return frame.with_columns(
-        pl.when(pl.col(column).is_null()).then(pl.col(schema.TASK)).otherwise(folded).alias(schema.TASK)
-    )
-
-
-def shots_task(task: str, shots: int | None) -> str:
-    """The task with its shots folded in: ``"<task> <k>-shot"`` (unchanged when shots is None)."""
-    return task if shots is None else f"{task} {int(shots)}-shot"
+    several = multi_shot_tasks([frame], column, by) if tasks is None else tasks
+    shots = _shots_text(column)
+    folded = pl.format("{} {}-shot", pl.col(schema.TASK), shots)
+    fold = pl.col(by).is_in(sorted(several)) & shots.is_not_null()
+    task = pl.when(fold).then(folded).otherwise(pl.col(schema.TASK))
+    return frame.with_columns(task.alias(schema.TASK)).drop(column)
 
 
 def family_from_model_name(model: str) -> str | None:

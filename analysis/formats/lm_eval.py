@@ -31,7 +31,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import aggregate_frame, shots_task, to_float
+from analysis.formats.frames import aggregate_frame, fold_shots, multi_shot_tasks, to_float
 from analysis.formats.jsonio import head_text, iter_jsonl, read_json
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
@@ -420,16 +420,6 @@ def _read_folder(
         collected.sources.append(str(run.path))
 
 
-def _fold_shots(frame: pl.DataFrame, multi_shot_tasks: set[str]) -> pl.DataFrame:
-    if frame.is_empty() or not multi_shot_tasks:
-        return frame.drop("_shots", strict=False)
-    folded = pl.when(pl.col(schema.TASK).is_in(sorted(multi_shot_tasks)) & pl.col("_shots").is_not_null())
-    folded = folded.then(pl.format("{} {}-shot", pl.col(schema.TASK), pl.col("_shots"))).otherwise(
-        pl.col(schema.TASK)
-    )
-    return frame.with_columns(folded.alias(schema.TASK)).drop("_shots")
-
-
 def _read_lone_samples(path: Path, options: LoadOptions) -> ResultTable:
     """A samples file on its own: the model comes from the results file of the same run, else the folder."""
     match = SAMPLES_FILE.match(path.name)
@@ -485,13 +475,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         raise InputError(f"no readable lm-eval results ({'; '.join(collected.warnings[:2])})", path=str(path))
     aggregates = aggregate_frame(collected.aggregates, extra={"_shots": pl.Int64()})
     samples = pl.concat(collected.samples, how="diagonal_relaxed") if collected.samples else None
-    shot_pairs = aggregates.select(schema.TASK, "_shots")
-    if samples is not None:
-        shot_pairs = pl.concat([shot_pairs, samples.select(schema.TASK, "_shots")])
-    multi = shot_pairs.unique().group_by(schema.TASK).agg(pl.col("_shots").n_unique().alias("k"))
-    multi_shot_tasks = set(multi.filter(pl.col("k") > 1)[schema.TASK].to_list())
-    aggregates = _fold_shots(aggregates, multi_shot_tasks)
-    table_samples = _with_scales(_fold_shots(samples, multi_shot_tasks)) if samples is not None else None
+    several = multi_shot_tasks([aggregates] if samples is None else [aggregates, samples])
+    aggregates = fold_shots(aggregates, tasks=several)
+    table_samples = _with_scales(fold_shots(samples, tasks=several)) if samples is not None else None
     table = ResultTable(
         samples=table_samples if table_samples is not None else schema.empty_samples(),
         aggregates=aggregates,
@@ -502,4 +488,4 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     return finalize(table, options, path)
 
 
-__all__ = ["NAME", "metric_id", "parse_results", "parse_samples", "read", "shots_task", "sniff"]
+__all__ = ["NAME", "metric_id", "parse_results", "parse_samples", "read", "sniff"]

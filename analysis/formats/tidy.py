@@ -5,8 +5,8 @@ Which kind a file is follows from its columns (after ``--map``): an ``item`` col
 arrays in a cell. Without a ``metric`` column the metric id is the name of the column mapped to ``value``
 (``--map exact_match_accuracy=value`` gives ``exact_match_accuracy``), or ``accuracy`` for a count table.
 A shots column (``shots``, ``num_fewshot``, ``n_shots``, ``number_of_shots``, ``fewshot``) is folded into
-the task name as ``<task> <k>-shot``, so different shot settings are never pooled. Other numeric columns of
-a per-sample file are pre-scored metrics; other columns of an aggregate file are ignored.
+the name of each task run at several settings as ``<task> <k>-shot``, so settings are never pooled. Other
+numeric columns of a per-sample file are pre-scored metrics; other columns of an aggregate file are ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
+from analysis.formats.frames import fold_shots
 from analysis.formats.jsonio import check_utf8_text
 from analysis.formats.mapping import apply_mapping
 from analysis.formats.validation import ROW, describe_columns, require_columns, suggest_column
@@ -108,10 +109,7 @@ def _fold_shots(frame: pl.DataFrame) -> pl.DataFrame:
     shots = next((c for c in SHOTS_COLUMNS if c in frame.columns), None)
     if shots is None or schema.TASK not in frame.columns:
         return frame
-    k = pl.col(shots).cast(pl.Utf8).str.strip_chars().str.replace(r"\.0$", "")
-    task = pl.col(schema.TASK).cast(pl.Utf8)
-    folded = pl.when(k.is_null() | (k == "")).then(task).otherwise(pl.format("{} {}-shot", task, k))
-    return frame.with_columns(folded.alias(schema.TASK)).drop(shots)
+    return fold_shots(frame.with_columns(pl.col(schema.TASK).cast(pl.Utf8)), shots)
 
 
 def _metric_name(options: LoadOptions, has_value: bool) -> str:
