@@ -130,3 +130,24 @@ def to_float(value: object) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def average_repeats(
+    frame: pl.DataFrame, key: Sequence[str], scores: Sequence[str]
+) -> tuple[pl.DataFrame, int]:
+    """One row per ``key`` (family, model, task, item): each score's mean over the item's repeats.
+
+    Repeats are Inspect's epochs or HELM's train trials: the resampling unit stays the item, so its repeats
+    are averaged first (Inspect's default ``mean`` reducer does the same). Other columns come from the first
+    repeat. Returns the frame and the largest number of repeats of one item (1 when nothing was averaged).
+    """
+    if frame.is_empty():
+        return frame, 1
+    others = [c for c in frame.columns if c not in key and c not in scores]
+    averaged = frame.group_by(key, maintain_order=True).agg(
+        *(pl.col(c).mean() for c in scores),
+        *(pl.col(c).first() for c in others),
+        pl.len().alias("_repeats"),
+    )
+    most = int(averaged["_repeats"].max())
+    return averaged.drop("_repeats").select(frame.columns), most
