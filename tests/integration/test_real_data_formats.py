@@ -94,6 +94,25 @@ def test_gsm8k_example_results_and_trimmed_samples() -> None:
     assert table.aggregates.filter(pl.col("metric") == "exact_match[strict-match]").is_empty()
 
 
+def test_lm_eval_0492_folder_with_a_short_samples_file() -> None:
+    folder = DATA / "lm_eval_0492" / "raw"
+    table = lm_eval.read(folder, LoadOptions())
+    results = json.loads(next(folder.glob("*/results_*.json")).read_text())
+    samples_file = next(folder.glob("*/samples_*.jsonl"))
+    records = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    assert table.samples.height == len(records) == 10
+    for record in records[:5]:
+        row = table.samples.filter(pl.col("item") == str(record["doc_id"]))
+        assert row["exact_match"].item() == float(record["exact_match"])
+        assert row["target"].item() == record["target"]
+        assert row["prediction"].item() == record["filtered_resps"][0]
+    assert table.samples["params"].unique().to_list() == [float(results["config"]["model_num_parameters"])]
+    rephrased = one(table.aggregates, task="math_rephrased_full", metric="exact_match")
+    assert rephrased == results["results"]["math_rephrased_full"]["exact_match,none"]
+    assert one(table.aggregates, "n", task="math_rephrased_full") == 5000  # n-samples effective
+    assert any("10 records but n-samples says 5000" in w for w in table.warnings)
+
+
 # ---------------------------------------------------------------------------------------------- old lm-eval
 
 
