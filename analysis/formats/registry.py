@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from analysis.errors import InputError
-from analysis.formats import bigbench, helm, inspect_logs, lighteval, lm_eval, lm_eval_old, tidy, wide
+from analysis.formats import bigbench, eee, helm, inspect_logs, lighteval, lm_eval, lm_eval_old, tidy, wide
 
 READERS: tuple[ModuleType, ...] = (
     lm_eval,
@@ -20,6 +20,7 @@ READERS: tuple[ModuleType, ...] = (
     inspect_logs,
     helm,
     lighteval,
+    eee,
     wide,
     tidy,
 )
