@@ -99,6 +99,10 @@ def test_aggregate_and_instance_files_of_one_model(tmp_path: Path) -> None:
     answers = [("s1", 1.0, "4", "4"), ("s2", 1.0, "6", "6"), ("s3", 0.0, "9", "8"), ("s4", 1.0, "2", "2")]
     rows = [instance(model, "arith", "accuracy", s, v, a, r) for s, v, a, r in answers]
     path = write_pair(tmp_path / "data" / "demo" / "demo-org" / "demo-1b", log, rows)
+    jsonschema = pytest.importorskip("jsonschema")  # the fixtures are valid EEE records
+    jsonschema.validate(log, json.loads((SCHEMAS / "eval.schema.json").read_text()))
+    for row in rows:
+        jsonschema.validate(row, json.loads((SCHEMAS / "instance_level_eval.schema.json").read_text()))
     assert (
         eee.sniff(path) and eee.sniff(path.with_name(f"{UUID}{eee.SAMPLES_SUFFIX}")) and eee.sniff(tmp_path)
     )
