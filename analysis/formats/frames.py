@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -28,6 +29,7 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
 _SIZE_TOKEN = re.compile(r"^\d+(\.\d+)?[kmbt]\d*$", re.IGNORECASE)
 # Tags that say how a model was stored, not which family it belongs to.
 _STORAGE_TAGS = frozenset({"bf16", "fp16", "fp32", "hf", "int8", "int4"})
+T = TypeVar("T")
 
 
 def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
@@ -41,28 +43,40 @@ def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | Non
     )
 
 
+def read_each(
+    path: Path, files: Sequence[Path], parse: Callable[[Path], T], what: str
+) -> tuple[list[tuple[Path, T]], list[str]]:
+    """(file, parsed) for each readable file, and a warning per file skipped.
+
+    The readers' rule for bad files: a file named directly (``files == [path]``) must parse; in a folder a bad
+    file is skipped with a warning, and a folder with no readable file raises naming ``what`` and the first
+    problems.
+    """
+    strict = list(files) == [path]
+    parsed: list[tuple[Path, T]] = []
+    skipped: list[str] = []
+    for file in files:
+        try:
+            parsed.append((file, parse(file)))
+        except InputError as err:
+            if strict:
+                raise
+            skipped.append(f"skipped: {err}")
+    if not parsed:
+        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'none found'})", path=str(path))
+    return parsed, skipped
+
+
 def read_json_tree(
     path: Path, parse: Callable[[Path], list[dict]], what: str
 ) -> tuple[list[dict], list[str], list[str]]:
-    """Records, sources and skip warnings from one JSON file or every ``*.json`` below a folder.
-
-    A file named directly must parse; in a folder bad files are skipped with a warning, and a folder with no
-    readable file raises naming ``what`` and the first problems.
-    """
-    if path.is_file():
-        return parse(path), [str(path)], []
-    records: list[dict] = []
-    sources: list[str] = []
-    skipped: list[str] = []
-    for file in sorted(path.rglob("*.json")):
-        try:
-            records.extend(parse(file))
-            sources.append(str(file))
-        except InputError as err:
-            skipped.append(f"skipped: {err}")
+    """Records, sources and skip warnings from one JSON file or every ``*.json`` below a folder."""
+    files = [path] if path.is_file() else sorted(path.rglob("*.json"))
+    parsed, skipped = read_each(path, files, parse, what)
+    records = [record for _, found in parsed for record in found]
     if not records:
-        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'no .json files'})", path=str(path))
-    return records, sources, skipped
+        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'no records'})", path=str(path))
+    return records, [str(file) for file, _ in parsed], skipped
 
 
 SHOTS = "_shots"  # the column readers keep a task's shots setting in until it is folded

@@ -42,6 +42,7 @@ from analysis.formats.frames import (
     average_repeats,
     fold_shots,
     multi_shot_tasks,
+    read_each,
     to_float,
 )
 from analysis.formats.jsonio import read_json
@@ -393,26 +394,16 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     folders = run_directories(path)
     if not folders:
         raise InputError("no HELM run directory (a folder with run_spec.json) found", path=str(path))
-    strict = folders == [path]
-    warnings: list[str] = []
+    parsed, warnings = read_each(path, folders, parse_run, "HELM run")
     runs: list[Run] = []
     seen: dict[tuple[str, str], Path] = {}
-    for folder in folders:
-        try:
-            run = parse_run(folder)
-        except InputError as err:
-            if strict:
-                raise
-            warnings.append(f"skipped: {err}")
-            continue
+    for folder, run in parsed:
         if (run.model, run.task) in seen:
             first = seen[(run.model, run.task)]
             warnings.append(f"{folder}: {run.model} on {run.task} already read from {first}; ignored")
             continue
         seen[(run.model, run.task)] = folder
         runs.append(run)
-    if not runs:
-        raise InputError(f"no readable HELM run ({'; '.join(warnings[:2])})", path=str(path))
     samples, aggregates, prescored = [], [], {}
     for run in runs:
         family = options.family or run.scenario

@@ -40,7 +40,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import aggregate_frame, average_repeats
+from analysis.formats.frames import aggregate_frame, average_repeats, read_each
 from analysis.formats.jsonio import head_text, read_json
 from analysis.formats.zipmembers import is_zip, member_json, open_zip
 from analysis.options import LoadOptions
@@ -408,21 +408,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if not path.exists():
         raise InputError("no such file or folder; check the path", path=str(path))
     family = options.family or schema.DEFAULT_FAMILY
-    warnings: list[str] = []
-    logs: list[Log] = []
     files = [path] if path.is_file() else [p for p in _log_files(path) if _sniff_file(p)]
-    for file in files:
-        try:
-            logs.append(parse_log(file))
-        except InputError as err:
-            if path.is_file():
-                raise
-            warnings.append(f"skipped: {err}")
-    if not logs:
-        raise InputError(
-            f"no readable Inspect log ({'; '.join(warnings[:2]) or 'none found'})", path=str(path)
-        )
-    logs, older = _newest(logs)
+    parsed, warnings = read_each(path, files, parse_log, "Inspect log")
+    logs, older = _newest([log for _, log in parsed])
     warnings += older
     samples: list[pl.DataFrame] = []
     aggregates: list[dict] = []

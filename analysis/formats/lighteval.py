@@ -33,7 +33,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import SHOTS, fold_shots, to_float
+from analysis.formats.frames import SHOTS, fold_shots, read_each, to_float
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -212,19 +212,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if not path.exists():
         raise InputError("no such file or folder; check the path", path=str(path))
     files = [path] if path.is_file() else sorted(path.rglob("details_*.parquet"))
-    warnings: list[str] = []
-    parsed: list[Details] = []
-    for file in files:
-        try:
-            parsed.append(parse_details(file))
-        except InputError as err:
-            if path.is_file():
-                raise
-            warnings.append(f"skipped: {err}")
-    if not parsed:
-        raise InputError(f"no readable lighteval details ({'; '.join(warnings[:2])})", path=str(path))
+    parsed, warnings = read_each(path, files, parse_details, "lighteval details")
     newest: dict[tuple[str, str, int | None], Details] = {}
-    for details in sorted(parsed, key=lambda d: d.stamp, reverse=True):
+    for details in sorted((d for _, d in parsed), key=lambda d: d.stamp, reverse=True):
         key = (details.model, details.task, details.shots)
         if key in newest:
             warnings.append(f"{details.model} on {details.task}: older run {details.path.name} ignored")

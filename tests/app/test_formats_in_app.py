@@ -21,7 +21,11 @@ pytestmark = needs_shared_data
 
 FOLDERS = {
     "inspect": (SHARED_DATA / "inspect" / "raw", LoadOptions(), {"inspect_evals/a", "popularity"}),
-    "helm": (SHARED_DATA / "helm" / "raw", LoadOptions(), {"mmlu:subject", "narrative_qa", "commonsense:dat"}),
+    "helm": (
+        SHARED_DATA / "helm" / "raw",
+        LoadOptions(),
+        {"mmlu:subject", "narrative_qa", "commonsense:dat"},
+    ),
     "lm_eval_0492": (SHARED_DATA / "lm_eval_0492" / "raw", LoadOptions(), {"math_perturbed_full"}),
     "chinchilla": (
         SHARED_DATA / "chinchilla" / "tidy.csv",

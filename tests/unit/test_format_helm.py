@@ -9,21 +9,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analysis.errors import InputError
 from analysis.formats import helm
 from analysis.loading import load
 from analysis.options import LoadOptions
 from tests.conftest import SHARED_DATA, needs_shared_data
+from tests.format_helpers import cell, one_line_error, skipped
 
 RAW = SHARED_DATA / "helm" / "raw"
 MMLU = RAW / "mmlu-subject=philosophy,method=multiple_choice_joint,model=openai_gpt2"
 NARRATIVE = RAW / "narrative_qa-model=openai_gpt2"
-
-
-def cell(frame: pl.DataFrame, column: str, **where: object) -> object:
-    found = frame.filter(*(pl.col(k) == v for k, v in where.items()))
-    assert found.height == 1, (where, found)
-    return found[column].item()
 
 
 def stat(entry: dict, name: str) -> float:
@@ -242,15 +236,12 @@ def test_bad_runs_give_one_line_and_a_suite_loads_the_good_ones(tmp_path: Path) 
     (empty / "run_spec.json").write_text(
         json.dumps({"name": "toy:model=org_o", "adapter_spec": {"model": "org/o"}})
     )
-    with pytest.raises(InputError, match=r"cut/per_instance_stats\.json: not valid JSON") as caught:
-        helm.read(cut)
-    assert "\n" not in str(caught.value)
-    with pytest.raises(InputError, match=r"empty: neither per_instance_stats\.json nor stats\.json"):
-        helm.read(empty)
+    one_line_error(r"cut/per_instance_stats\.json: not valid JSON", helm.read, cut)
+    one_line_error(r"empty: neither per_instance_stats\.json nor stats\.json", helm.read, empty)
     table = load([suite], LoadOptions())
     assert set(table.samples["model"]) == {"org/m"}
-    skipped = [w for w in table.warnings if w.startswith("skipped")]
-    assert len(skipped) == 2 and any("cut" in w for w in skipped) and any("empty" in w for w in skipped)
+    bad = skipped(table)
+    assert len(bad) == 2 and any("cut" in w for w in bad) and any("empty" in w for w in bad)
     assert good.exists()
 
 
@@ -259,5 +250,4 @@ def test_bad_scenario_state_names_the_file(tmp_path: Path) -> None:
         tmp_path / "r", "toy:model=org_m", "org/m", "generation", [stats_entry("a", 0, exact_match=1.0)], []
     )
     (run / "scenario_state.json").write_text("{}")
-    with pytest.raises(InputError, match=r"scenario_state\.json: no request_states list"):
-        helm.read(run)
+    one_line_error(r"scenario_state\.json: no request_states list", helm.read, run)

@@ -18,16 +18,11 @@ from analysis.formats import inspect_logs
 from analysis.loading import load
 from analysis.options import LoadOptions
 from tests.conftest import SHARED_DATA, needs_shared_data
+from tests.format_helpers import cell, one_line_error, skipped
 
 RAW = SHARED_DATA / "inspect" / "raw"
 POPULARITY_SCORED = RAW / "2025-02-11T15-18-04-05-00_popularity_mj7khqpMM4GBCfVQozKgzB.eval"
 POPULARITY_UNSCORED = RAW / "2025-02-11T15-17-00-05-00_popularity_dPiJifoWeEQBrfWsAopzWr.eval"
-
-
-def cell(frame: pl.DataFrame, column: str, **where: object) -> object:
-    found = frame.filter(*(pl.col(k) == v for k, v in where.items()))
-    assert found.height == 1, (where, found)
-    return found[column].item()
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -266,9 +261,7 @@ def test_malformed_eval_logs_give_one_line(
     path = rezip(tmp_path / "bad.eval", contents)
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(InputError, match=message) as caught:
-        inspect_logs.read(path)
-    assert "\n" not in str(caught.value)
+    one_line_error(message, inspect_logs.read, path)
 
 
 def test_folder_with_bad_logs_loads_the_good_ones_and_lists_the_bad(
@@ -281,12 +274,8 @@ def test_folder_with_bad_logs_loads_the_good_ones_and_lists_the_bad(
     rezip(folder / "nohead.eval", {"summaries.json": good_eval["summaries.json"]})
     table = load([folder], LoadOptions())
     assert table.samples.height == 2
-    skipped = [w for w in table.warnings if w.startswith("skipped")]
-    assert (
-        len(skipped) == 2
-        and any("cut.eval" in w for w in skipped)
-        and any("nohead.eval" in w for w in skipped)
-    )
+    bad = skipped(table)
+    assert len(bad) == 2 and any("cut.eval" in w for w in bad) and any("nohead.eval" in w for w in bad)
 
     from tui.cli import main
 
