@@ -73,7 +73,7 @@ def _sniff_file(path: Path) -> bool:
     if suffix == ".jsonl":
         first = head.split("\n", 1)[0]
         return all(k in first for k in _INSTANCE_KEYS) or all(k in first for k in _AGGREGATE_KEYS)
-    return all(k in head for k in _AGGREGATE_KEYS) or '"evaluation_results"' in head
+    return '"evaluation_results"' in head
 
 
 # ---------------------------------------------------------------------------------------------- reading

@@ -408,8 +408,12 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if not path.exists():
         raise InputError("no such file or folder; check the path", path=str(path))
     family = options.family or schema.DEFAULT_FAMILY
-    files = [path] if path.is_file() else [p for p in _log_files(path) if _sniff_file(p)]
-    parsed, warnings = read_each(path, files, parse_log, "Inspect log")
+    files = [path] if path.is_file() else _log_files(path)
+    others = [f"skipped {p}: not an Inspect log" for p in files if p != path and not _sniff_file(p)]
+    parsed, warnings = read_each(
+        path, [p for p in files if p == path or _sniff_file(p)], parse_log, "Inspect log"
+    )
+    warnings = others + warnings
     logs, older = _newest([log for _, log in parsed])
     warnings += older
     samples: list[pl.DataFrame] = []

@@ -272,10 +272,14 @@ def test_folder_with_bad_logs_loads_the_good_ones_and_lists_the_bad(
     rezip(folder / "good.eval", good_eval)
     (folder / "cut.eval").write_bytes((folder / "good.eval").read_bytes()[:40])
     rezip(folder / "nohead.eval", {"summaries.json": good_eval["summaries.json"]})
+    (folder / "notes.json").write_text('{"a": 1}')
     table = load([folder], LoadOptions())
     assert table.samples.height == 2
     bad = skipped(table)
-    assert len(bad) == 2 and any("cut.eval" in w for w in bad) and any("nohead.eval" in w for w in bad)
+    assert len(bad) == 3
+    assert all(
+        any(n in w for w in bad) for n in ("cut.eval", "nohead.eval", "notes.json: not an Inspect log")
+    )
 
     from tui.cli import main
 
