@@ -38,7 +38,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import aggregate_frame, average_repeats, to_float
+from analysis.formats.frames import aggregate_frame, average_repeats, to_count, to_float
 from analysis.formats.jsonio import head_text, iter_jsonl, read_json
 from analysis.options import LoadOptions, ResampleSettings
 from analysis.schema import MetricSpec, ResultTable
@@ -145,14 +145,14 @@ def parse_log(data: object, path: Path, where: str) -> Log:
         stderr = (
             uncertainty.get("standard_error") if isinstance(uncertainty.get("standard_error"), dict) else {}
         )
-        n = to_float(uncertainty.get("num_samples"))
+        n = to_count(uncertainty.get("num_samples"))
         log.records.append(
             {
                 schema.TASK: task,
                 schema.METRIC: str(metric),
                 schema.VALUE: float(score),
                 schema.STDERR: to_float(stderr.get("value")),
-                schema.N: int(n) if n is not None else None,
+                schema.N: n,
             }
         )
         result_id = result.get("evaluation_result_id")

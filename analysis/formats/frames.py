@@ -6,6 +6,7 @@ reader emits the dtypes of ``schema.DTYPES`` (scales Float64) whatever the sourc
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,6 +131,15 @@ def family_from_model_name(model: str) -> str | None:
         return None
     kept = [p for p in kept if p.lower() not in _STORAGE_TAGS] or kept
     return "-".join(kept)
+
+
+def to_count(value: object) -> int | None:
+    """A whole non-negative number from a JSON value (``3``, ``3.0``, ``"3"``); None for anything else,
+    including counts past 2**53 (not exact as floats; an Int64 column overflows not far beyond)."""
+    number = to_float(value)
+    if number is None or not math.isfinite(number) or not 0 <= number <= 2**53 or number != round(number):
+        return None
+    return int(number)
 
 
 def to_float(value: object) -> float | None:

@@ -43,6 +43,7 @@ from analysis.formats.frames import (
     fold_shots,
     multi_shot_tasks,
     read_each,
+    to_count,
     to_float,
 )
 from analysis.formats.jsonio import read_json
@@ -174,9 +175,15 @@ def _identity(folder: Path) -> tuple[str, str, str, int | None, str]:
     scenario, _, args = name.partition(":")
     kept = [a for a in args.split(",") if a and not a.startswith(("model=", "model_deployment="))]
     task = f"{scenario}:{','.join(kept)}" if kept else scenario
-    shots = to_float(adapter.get("max_train_instances"))
     method = adapter.get("method") if isinstance(adapter.get("method"), str) else ""
-    return model, task, scenario, int(shots) if shots is not None else None, method
+    return model, task, scenario, to_count(adapter.get("max_train_instances")), method
+
+
+def _trial(record: dict, where: Path) -> int:
+    trial = to_count(record.get("train_trial_index") or 0)
+    if trial is None:
+        raise InputError("a train_trial_index that is not a whole number", path=str(where))
+    return trial
 
 
 def _stat_value(stat: dict) -> float | None:
@@ -204,7 +211,7 @@ def _instance_stats(run: Run, entries: list, where: Path) -> None:
             continue
         row: dict[str, object] = {
             schema.ITEM: str(entry["instance_id"]),
-            "_trial": int(entry.get("train_trial_index") or 0),
+            "_trial": _trial(entry, where),
         }
         split = None
         for stat in entry["stats"]:
@@ -262,12 +269,12 @@ def _outputs(run: Run, states: list) -> None:
             continue
         if run.split is not None and instance.get("split", run.split) != run.split:
             continue
-        key = (str(instance.get("id")), int(state.get("train_trial_index") or 0))
+        key = (str(instance.get("id")), _trial(state, run.path / SCENARIO_STATE))
         references = instance.get("references") if isinstance(instance.get("references"), list) else []
         correct = _correct(references)
         completion = _completion(state)
-        if run.method in _SEPARATE and state.get("reference_index") is not None:
-            index = int(state["reference_index"])
+        index = to_count(state.get("reference_index"))
+        if run.method in _SEPARATE and index is not None:
             text = _reference_text(references[index]) if index < len(references) else None
             tokens = completion.get("tokens") if completion else None
             loglik = continuation_logprob(tokens, text) if isinstance(tokens, list) and text else None
@@ -322,7 +329,7 @@ def _stats_aggregates(run: Run, entries: list) -> None:
     chosen = values.get(str(run.split), {})
     n = chosen.get("num_instances")
     run.aggregates = [
-        {schema.METRIC: metric, schema.VALUE: value, schema.N: int(n) if n is not None else None}
+        {schema.METRIC: metric, schema.VALUE: value, schema.N: to_count(n)}
         for metric, value in chosen.items()
         if is_metric(metric)
     ]

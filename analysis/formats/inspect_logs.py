@@ -40,7 +40,7 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import aggregate_frame, average_repeats, read_each
+from analysis.formats.frames import aggregate_frame, average_repeats, read_each, to_count
 from analysis.formats.jsonio import head_text, read_json
 from analysis.formats.zipmembers import is_zip, member_json, open_zip
 from analysis.options import LoadOptions
@@ -211,7 +211,8 @@ def _results(header: dict) -> list[dict]:
             continue
         scorer = str(entry.get("scorer") or entry.get("name"))
         name = str(entry.get("name") or scorer)
-        stderr = (entry["metrics"].get("stderr") or {}).get("value")
+        stderr_metric = entry["metrics"].get("stderr")
+        stderr = stderr_metric.get("value") if isinstance(stderr_metric, dict) else None
         for metric, body in entry["metrics"].items():
             value = body.get("value") if isinstance(body, dict) else None
             if metric == "stderr" or isinstance(value, bool) or not isinstance(value, int | float):
@@ -229,6 +230,13 @@ def _results(header: dict) -> list[dict]:
     return records
 
 
+def _epoch(record: dict, where: str, path: Path) -> int:
+    epoch = to_count(record.get("epoch") or 1)
+    if epoch is None:
+        raise InputError(f"{where} sample {record.get('id')}: epoch is not a whole number", path=str(path))
+    return epoch
+
+
 def _add_rows(
     log: Log, records: list[dict], where: str, completions: dict[tuple[str, int], str | None]
 ) -> None:
@@ -237,7 +245,7 @@ def _add_rows(
     for record in records:
         if not isinstance(record, dict) or "id" not in record:
             raise InputError(f"{where}: a sample without an 'id'", path=str(log.path))
-        item, epoch = str(record["id"]), int(record.get("epoch") or 1)
+        item, epoch = str(record["id"]), _epoch(record, where, log.path)
         if record.get("error"):
             errors += 1
             continue
@@ -310,7 +318,7 @@ def parse_eval(path: Path) -> Log:
         ]
         completions: dict[tuple[str, int], str | None] = {}
         for summary in unscored:
-            key = (str(summary.get("id")), int(summary.get("epoch") or 1))
+            key = (str(summary.get("id")), _epoch(summary, source, path))
             sample = member_json(archive, f"samples/{key[0]}_epoch_{key[1]}.json", path)
             completions[key] = _completion(sample) if isinstance(sample, dict) else None
         _add_rows(log, summaries, source, completions)
