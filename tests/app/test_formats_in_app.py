@@ -60,7 +60,10 @@ async def test_real_folder_opens_in_the_app(name: str) -> None:
     path, options, tasks = FOLDERS[name]
     app = EmergenceApp([str(Path(path))], options)
     async with app.run_test(size=(160, 40)) as pilot:
-        cells = await wait_for_rows(app, pilot, tasks)
+        await wait_for_rows(app, pilot, tasks)
+        await app.workers.wait_for_complete()  # every stage done: nothing arrives while the app closes
+        await pilot.pause()
+        cells = overview_cells(app)
         assert not app.error, app.error
         for task in tasks:
             assert any(cell.startswith(task) for cell in cells), (task, cells[:20])
