@@ -52,7 +52,7 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--map-file", help="a mapping file with one THEIRS=CANONICAL per line")
     group.add_argument(
         "--format-in",
-        choices=["tidy", "lm_eval", "lm_eval_old", "bigbench", "wide"],
+        choices=["tidy", "lm_eval", "lm_eval_old", "bigbench", "inspect", "helm", "lighteval", "eee", "wide"],
         help="force a reader instead of detecting it from the path",
     )
     group.add_argument(
@@ -173,7 +173,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _add_resample_arguments(parser)
         _add_fit_arguments(parser)
         parser.add_argument(
-            "--format", choices=["table", "json", "csv"], default="table", help="output format"
+            "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
         )
         return parser
     if command == "simulate":

@@ -3,7 +3,7 @@
 One aggregate row per model x (sub)task x shots x metric in ``score_dict``. Rules (also in docs/formats.md):
 
 * task: ``subtask_description`` (``"arithmetic:1_digit_addition"``, or the task name for the task-level
-  entry); shots folded in as ``"<task> <k>-shot"`` when the files loaded hold several shot settings.
+  entry); shots folded in as ``"<task> <k>-shot"`` for a task the files hold at several shot settings.
 * family and model: ``model.model_family`` and ``model.model_name`` (``options.family`` overrides the family).
 * params: ``non_embedding_params`` (``options.params_field="non_embedding"``, the default), ``total_params``
   (``"total"``) or ``flop_matched_non_embedding_params`` (``"flop_matched"``); a warning says which.
@@ -120,6 +120,5 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if options.family:
         frame = frame.with_columns(pl.lit(options.family).alias(schema.FAMILY))
     frame = fold_shots(frame)
-    frame = frame.drop("_shots")
     table = ResultTable(aggregates=frame, warnings=tuple(warnings), sources=tuple(sources))
     return finalize(table, options, path)

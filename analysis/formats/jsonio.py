@@ -146,3 +146,19 @@ def _records(path: Path, handle: Iterator[str]) -> Iterator[tuple[int, dict]]:
                 path=str(path),
             )
         yield number, record
+
+
+def parse_json_bytes(data: bytes, where: str, path: Path) -> object:
+    """Parse JSON held in memory (e.g. a zip member); errors name ``where`` (e.g. "member header.json")."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{where}: not UTF-8 text ({err.reason})", path=str(path)) from err
+    try:
+        return _loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"{where}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}); the file may be "
+            "truncated or damaged: re-export it",
+            path=str(path),
+        ) from err

@@ -4,9 +4,11 @@ Which kind a file is follows from its columns (after ``--map``): an ``item`` col
 ``value`` (with ``metric``), or ``n_correct`` + ``n``, make it aggregate. In CSV, list columns are JSON
 arrays in a cell. Without a ``metric`` column the metric id is the name of the column mapped to ``value``
 (``--map exact_match_accuracy=value`` gives ``exact_match_accuracy``), or ``accuracy`` for a count table.
+A table without ``item``, ``value`` and counts but with a ``loss`` column (model, params and/or tokens, loss:
+Chinchilla's runs) is a loss table: task ``pretraining``, metric ``loss``, the table ``--y loss`` fits.
 A shots column (``shots``, ``num_fewshot``, ``n_shots``, ``number_of_shots``, ``fewshot``) is folded into
-the task name as ``<task> <k>-shot``, so different shot settings are never pooled. Other numeric columns of
-a per-sample file are pre-scored metrics; other columns of an aggregate file are ignored.
+the name of each task run at several settings as ``<task> <k>-shot``, so settings are never pooled. Other
+numeric columns of a per-sample file are pre-scored metrics; other columns of an aggregate file are ignored.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
+from analysis.formats.frames import fold_shots
 from analysis.formats.jsonio import check_utf8_text
 from analysis.formats.mapping import apply_mapping
 from analysis.formats.validation import ROW, describe_columns, require_columns, suggest_column
+from analysis.formats.wide import LOSS_TASK
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -108,10 +112,30 @@ def _fold_shots(frame: pl.DataFrame) -> pl.DataFrame:
     shots = next((c for c in SHOTS_COLUMNS if c in frame.columns), None)
     if shots is None or schema.TASK not in frame.columns:
         return frame
-    k = pl.col(shots).cast(pl.Utf8).str.strip_chars().str.replace(r"\.0$", "")
-    task = pl.col(schema.TASK).cast(pl.Utf8)
-    folded = pl.when(k.is_null() | (k == "")).then(task).otherwise(pl.format("{} {}-shot", task, k))
-    return frame.with_columns(folded.alias(schema.TASK)).drop(shots)
+    return fold_shots(frame.with_columns(pl.col(schema.TASK).cast(pl.Utf8)), shots)
+
+
+def _read_loss_table(frame: pl.DataFrame, options: LoadOptions, path: Path) -> ResultTable:
+    """A table of training runs (model, params and/or tokens, loss): the aggregate table ``--y loss`` fits.
+
+    Each row is one run; its loss becomes the value of task ``pretraining`` (or the row's task), metric
+    ``loss`` (lower is better), as the wide reader does for a loss-only table.
+    """
+    columns = frame.columns
+    scales = [c for c in (schema.PARAMS, schema.TOKENS, schema.FLOPS) if c in columns]
+    required = [schema.MODEL] + ([] if scales else [schema.PARAMS, schema.TOKENS])
+    require_columns(columns, required, path, "a loss table (model, params and/or tokens, loss)")
+    frame = frame.with_columns(
+        pl.col(schema.LOSS).alias(schema.VALUE),
+        pl.lit(schema.LOSS).alias(schema.METRIC),
+        *([] if schema.TASK in columns else [pl.lit(LOSS_TASK).alias(schema.TASK)]),
+    )
+    unused = [c for c in columns if c not in schema.CANONICAL_COLUMNS and c != ROW]
+    note = f"{path}: a loss table: each row is a training run, scored as task {LOSS_TASK!r}, metric 'loss'"
+    notes = [note + " (fit it with --y loss)"]
+    if unused:
+        notes.append(f"{path.name}: columns not used: {', '.join(unused)}")
+    return finalize(ResultTable(aggregates=frame, warnings=tuple(notes), sources=(str(path),)), options, path)
 
 
 def _metric_name(options: LoadOptions, has_value: bool) -> str:
@@ -150,6 +174,8 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         return finalize(ResultTable(samples=frame, prescored=prescored, sources=(str(path),)), options, path)
     has_value = schema.VALUE in columns
     has_counts = schema.N_CORRECT in columns and schema.N in columns
+    if not (has_value or has_counts) and schema.LOSS in columns:
+        return _read_loss_table(frame, options, path)
     if not (has_value or has_counts):
         guesses = {c: suggest_column(c, columns) for c in (schema.ITEM, schema.METRIC, schema.VALUE)}
         fixes = " ".join(f"--map {guess}={c}" for c, guess in guesses.items() if guess)

@@ -9,7 +9,8 @@ is a role (case-insensitive, e.g. ``model``, ``task``, ``n``, ``shots``, ``seed`
 * ``n``, ``n_correct``, ``stderr``: per-row counts and errors;
 * ``metric``: a metric column. When some columns are mapped to ``metric`` only they melt; otherwise every
   other numeric column melts;
-* ``shots`` (also auto: number_of_shots, num_fewshot, ...): folded as ``"<task> <k>-shot"`` when it varies;
+* ``shots`` (also auto: number_of_shots, num_fewshot, ...): folded as ``"<task> <k>-shot"`` for a task run at
+  several settings;
 * ``variant`` (auto: prompt_type): folded as ``"<task> [<value>]"`` when it varies, so prompts are not pooled;
 * ``replicate`` (auto: seed): rows that differ only here are averaged; stderr becomes the standard error
   across replicates, and a warning says how many were averaged;
@@ -33,6 +34,7 @@ from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.checkpoints import STEP, split_checkpoints
 from analysis.formats.finalize import fill_scales_by_model, finalize
+from analysis.formats.frames import fold_shots
 from analysis.formats.jsonio import check_utf8_text
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
@@ -232,10 +234,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     for i, _ in enumerate(variants):
         if long[f"_variant{i}"].n_unique() > 1:
             task = _fold(task, f"_variant{i}", "{} [{}]")
-    if SHOTS in long.columns and long[SHOTS].n_unique() > 1:
-        task = _fold(task, SHOTS, "{} {}-shot")
-    long = long.with_columns(task.alias(schema.TASK)).drop(
-        [SHOTS, *(f"_variant{i}" for i in range(len(variants)))], strict=False
+    long = long.with_columns(pl.col(schema.TASK).cast(pl.Utf8).alias("_base_task"), task.alias(schema.TASK))
+    long = fold_shots(long, SHOTS, by="_base_task").drop(
+        ["_base_task", *(f"_variant{i}" for i in range(len(variants)))], strict=False
     )
     long, replicate_warnings = _average_replicates(long, replicates, path)
     warnings += replicate_warnings
