@@ -205,7 +205,7 @@ def _fill_across_files(samples: pl.DataFrame, aggregates: pl.DataFrame) -> tuple
     return fill(samples), fill(aggregates)
 
 
-def _describe_sources(sources: Sequence[str], shown: int = 2) -> str:
+def _describe_sources(sources: Sequence[str], shown: int = 1) -> str:
     """The files of a check across files, short enough for one line: all of them when few, else a count."""
     if len(sources) <= shown + 1:
         return ", ".join(sources)

@@ -437,10 +437,12 @@ def check_duplicates(frame: pl.DataFrame, key: Sequence[str], path: str | Path) 
         else "drop the repeated row"
     )
     what = ", ".join(f"{c}={shown(values[c])}" for c in key)
-    raise InputError(
-        f"{_where(frame, first)} and {_where(frame, second)} repeat {what}; {hint}",
-        path=str(path),
+    rows = (
+        f"{_where(frame, first)} and {_where(frame, second)}"
+        if ROW in frame.columns
+        else "two rows"  # without row numbers, _where would repeat the values named below
     )
+    raise InputError(f"{rows} repeat {what}; {hint}", path=str(path))
 
 
 def check_aggregates(frame: pl.DataFrame, path: str | Path) -> None:
