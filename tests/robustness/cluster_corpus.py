@@ -519,7 +519,7 @@ def _files_and_folders(b: _Builder) -> None:
     rows = choice_rows()
     rows[3]["choice_logliks"] = "[" + "-1.0, " * 40_000 + "oops]"
     path = b.file("files/long_cell.csv", _csv(rows))
-    b.report("a 200,000-character bad list cell", kind, [path], ERROR, named=str(path), problem="json list")
+    b.report("a 240,000-character bad list cell", kind, [path], ERROR, named=str(path), problem="json list")
     header_rows = [{f"col_{'x' * 5000}": "1", "task": "t", "value": "0.5"}]
     path = b.file("files/long_header.csv", _csv(header_rows))
     b.report("a 5,000-character column name", kind, [path], ERROR, named=str(path), problem="model")
@@ -901,6 +901,10 @@ def main() -> int:
     try:
         cases = build_cluster_corpus(root, disks)
         print(f"{len(cases)} cases; unprivileged runs: {'yes' if prefix is not None else why}")
+        good = root / "baseline.csv"
+        good.write_text(GOOD_CSV, encoding="utf-8")
+        baseline = run_as_process(ClusterCase("baseline", "", ("report", str(good), *FAST), OK))
+        print(f"  {baseline.seconds:6.2f} s  exit {baseline.code}  (baseline: report on a good 6-row CSV)")
         for case in cases:
             if case.skip or (case.unprivileged and prefix is None):
                 print(f"  skipped  {case.name}")

@@ -148,7 +148,7 @@ def test_the_corpus_covers_every_kind_of_issue_18() -> None:
         "fifo", "socket", "device", "symlink loop", "two symlink loops", "nested", "nan", "1e309",
         "400 digits", "5,000 digits", "struct value", "list params", "binary model", "unreadable subfolder",
         "unreadable lm-eval model folder", "cr-only", "more samples than n-samples", "/dev/full",
-        "stdout closed", "epipe", "missing folder", "full disk", "read-only", "200,000-character",
+        "stdout closed", "epipe", "missing folder", "full disk", "read-only", "240,000-character",
         "duplicate rows over 40 files",
     )  # fmt: skip
     assert [kind for kind in required if kind not in names] == []
@@ -174,7 +174,7 @@ PROCESS_QUICK = (
     "Parquet struct value",
     "unreadable subfolder",
     "unreadable lm-eval model folder",
-    "a 200,000-character bad list cell",
+    "a 240,000-character bad list cell",
     "report > /dev/full",
     "report with stdout closed",
     "report | head -1 (EPIPE)",
