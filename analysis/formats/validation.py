@@ -131,12 +131,15 @@ def check_counts(frame: pl.DataFrame, column: str, path: str | Path) -> pl.Serie
     hits = bad.fill_null(False).arg_true()
     if len(hits):
         index = int(hits[0])
-        raise InputError(
-            f"column {column}, {_where(frame, index)}: {_count_problem(float(numbers[index]))}; give a whole "
-            "number or leave the cell empty",
-            path=str(path),
-        )
+        raise _not_a_count(frame, column, index, _count_problem(float(numbers[index])) or "", path)
     return numbers
+
+
+def _not_a_count(frame: pl.DataFrame, column: str, index: int, problem: str, path: str | Path) -> InputError:
+    return InputError(
+        f"column {column}, {_where(frame, index)}: {problem}; give a whole number or leave the cell empty",
+        path=str(path),
+    )
 
 
 def cast_count(frame: pl.DataFrame, column: str, path: str | Path) -> pl.DataFrame:
@@ -149,11 +152,7 @@ def cast_count(frame: pl.DataFrame, column: str, path: str | Path) -> pl.DataFra
         unparsed = (numbers.is_null() & text.is_not_null() & (text != "")).arg_true()
         if len(unparsed):
             index = int(unparsed[0])
-            raise InputError(
-                f"column {column}, {_where(frame, index)}: {shown(source[index])} is not a count; give a "
-                "whole number or leave the cell empty",
-                path=str(path),
-            )
+            raise _not_a_count(frame, column, index, f"{shown(source[index])} is not a count", path)
     return frame.with_columns(numbers.round().cast(pl.Int64).alias(column))
 
 

@@ -43,6 +43,7 @@ import polars as pl
 
 from tests.robustness.corpus import (
     STAMP,
+    WIDE_ARGS,
     _csv,
     aggregate_rows,
     bigbench_results,
@@ -493,16 +494,7 @@ def _files_and_folders(b: _Builder) -> None:
         kind,
         [path],
         OK,
-        args=(
-            "--format-in",
-            "wide",
-            "--map",
-            "Model=model",
-            "--map",
-            "Model Size (B)=params",
-            "--scale",
-            "params=1e9",
-        ),
+        args=WIDE_ARGS,
     )
     lm = _lm_eval_folder(b, "files/more_samples", models=2)
     samples = [lm_eval_mc_record(i, i % 4) for i in range(7)]  # n-samples says 4
@@ -527,151 +519,64 @@ def _files_and_folders(b: _Builder) -> None:
 
 def _output(b: _Builder) -> None:
     kind = "output"
+
+    def case(name: str, argv: tuple[str, ...], expect: str = ERROR, **kw: object) -> None:
+        b.cases.append(ClusterCase(name, kind, argv, expect, **kw))  # type: ignore[arg-type]
+
+    def simulate(name: str, target: Path, problem: str, items: str = "3", **kw: object) -> None:
+        argv = ("simulate", "--items", items, "--params", "1e8,1e9,1e10", "--out", str(target))
+        kw.setdefault("output", target)  # absent after the failure (an existing file stays: it is an input)
+        case(name, argv, named=str(target), problem=problem, **kw)
+
     good = b.file("output/good.csv", GOOD_CSV)
-    argv = ("report", str(good), *FAST)
-    inputs = (good,)
-    b.cases.append(
-        ClusterCase(
-            "report > /dev/full",
-            kind,
-            argv,
-            ERROR,
-            named="standard output",
-            problem="no space",
-            stdout="full",
-            inputs=inputs,
-        )
+    report = ("report", str(good), *FAST)
+    case(
+        "report > /dev/full",
+        report,
+        named="standard output",
+        problem="no space",
+        stdout="full",
+        inputs=(good,),
     )
-    b.cases.append(
-        ClusterCase(
-            "report with stdout closed",
-            kind,
-            argv,
-            ERROR,
-            named="standard output",
-            problem="closed",
-            stdout="closed",
-            inputs=inputs,
-        )
-    )
+    case("report with stdout closed", report, named="standard output", problem="closed", stdout="closed")
     many = b.file("output/many.csv", _csv(sample_rows([f"model-{i:04d}" for i in range(600)], items=2)))
-    b.cases.append(
-        ClusterCase(
-            "report | head -1 (EPIPE)",
-            kind,
-            ("report", str(many), *FAST, "--format", "json"),
-            QUIET,
-            stdout="broken-pipe",
-            inputs=(many,),
-        )
-    )
-    simulate = ("simulate", "--items", "3", "--params", "1e8,1e9")
-    target = b.root / "output/missing/sim.csv"
-    b.cases.append(
-        ClusterCase(
-            "simulate --out into a missing folder",
-            kind,
-            (*simulate, "--out", str(target)),
-            ERROR,
-            named=str(target),
-            problem="does not exist",
-            output=target,
-        )
-    )
+    json_report = ("report", str(many), *FAST, "--format", "json")  # a few hundred KB: more than a pipe holds
+    case("report | head -1 (EPIPE)", json_report, QUIET, stdout="broken-pipe", inputs=(many,))
+    simulate("simulate --out into a missing folder", b.root / "output/missing/sim.csv", "does not exist")
     blocker = b.file("output/a_file", "x")
-    target = blocker / "sim.csv"
-    b.cases.append(
-        ClusterCase(
-            "simulate --out inside a file",
-            kind,
-            (*simulate, "--out", str(target)),
-            ERROR,
-            named=str(target),
-            problem="is a file",
-            inputs=(blocker,),
-            output=target,
-        )
-    )
+    simulate("simulate --out inside a file", blocker / "sim.csv", "is a file", inputs=(blocker,))
     existing = b.file("output/existing.csv", "precious\n")
-    b.cases.append(
-        ClusterCase(
-            "simulate --out onto an existing file",
-            kind,
-            (*simulate, "--out", str(existing)),
-            ERROR,
-            named=str(existing),
-            problem="already exists",
-            inputs=(existing,),
-        )
+    simulate(
+        "simulate --out onto an existing file", existing, "already exists", inputs=(existing,), output=None
     )
     locked = b.folder("output/locked")
     locked.chmod(0o555)
-    target = locked / "sim.csv"
-    b.cases.append(
-        ClusterCase(
-            "simulate --out into a read-only folder",
-            kind,
-            (*simulate, "--out", str(target)),
-            ERROR,
-            named=str(target),
-            problem="permission denied",
-            unprivileged=True,
-            output=target,
-        )
+    simulate(
+        "simulate --out into a read-only folder", locked / "sim.csv", "permission denied", unprivileged=True
     )
-    b.cases.append(
-        ClusterCase(
-            "bench with a read-only --cache-dir",
-            kind,
-            ("bench", "--quick", "--cache-dir", str(locked)),
-            ERROR,
-            named=str(locked),
-            problem="permission denied",
-            unprivileged=True,
-        )
+    bench = ("bench", "--quick", "--cache-dir", str(locked))
+    case(
+        "bench with a read-only --cache-dir",
+        bench,
+        named=str(locked),
+        problem="permission denied",
+        unprivileged=True,
     )
     skip = "" if b.disks.full else b.disks.reason
     disk = b.disks.full or b.root / "no-tmpfs"
-    big = ("simulate", "--items", "4000", "--params", "1e8,1e9,1e10")
     for suffix in (".parquet", ".csv", ".jsonl"):
-        target = disk / f"sim{suffix}"
-        b.cases.append(
-            ClusterCase(
-                f"simulate --out {suffix} onto a full disk",
-                kind,
-                (*big, "--out", str(target)),
-                ERROR,
-                named=str(target),
-                problem="no space left",
-                output=target,
-                skip=skip,
-            )
-        )
-    read_only = b.disks.read_only or b.root / "no-tmpfs-ro"
+        name = f"simulate --out {suffix} onto a full disk"
+        simulate(name, disk / f"sim{suffix}", "no space left", items="4000", skip=skip)
     skip = "" if b.disks.read_only else b.disks.reason
-    target = read_only / "sim.csv"
-    b.cases.append(
-        ClusterCase(
-            "simulate --out onto a read-only mount",
-            kind,
-            (*simulate, "--out", str(target)),
-            ERROR,
-            named=str(target),
-            problem="read-only",
-            output=target,
-            skip=skip,
-        )
-    )
-    b.cases.append(
-        ClusterCase(
-            "bench with --cache-dir on a read-only mount",
-            kind,
-            ("bench", "--quick", "--cache-dir", str(read_only / "bench")),
-            ERROR,
-            named=str(read_only),
-            problem="read-only",
-            skip=skip,
-        )
+    read_only = b.disks.read_only or b.root / "no-tmpfs-ro"
+    simulate("simulate --out onto a read-only mount", read_only / "sim.csv", "read-only", skip=skip)
+    bench = ("bench", "--quick", "--cache-dir", str(read_only / "bench"))
+    case(
+        "bench with --cache-dir on a read-only mount",
+        bench,
+        named=str(read_only),
+        problem="read-only",
+        skip=skip,
     )
 
 
