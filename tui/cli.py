@@ -16,7 +16,7 @@ from pathlib import Path
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
-from analysis.output import OutputError, flush_stdout, write_stdout
+from analysis.output import OutputError, check_target, flush_stdout, write_stdout
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
@@ -338,7 +338,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Write the mirage model's per-sample rows to a new file (whole or not at all, never over a file)."""
-    from analysis.output import check_target
     from analysis.simulate import simulate, write_samples
 
     out = Path(args.out)
