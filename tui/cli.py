@@ -1,20 +1,26 @@
 """The `emergence-tui` command: the app by default, plus `report`, `simulate` and `bench` subcommands.
 
-Bad input ends with one line on stderr and exit status 2; no traceback reaches the user.
+Bad input, and output that cannot be written (a full disk, a closed stdout, a missing or read-only folder),
+end with one line on stderr and exit status 2; no traceback reaches the user. The line is cut to
+``MESSAGE_CHARS`` characters (it says how many more there are); ``--verbose`` prints it whole. A reader that
+closes the pipe (``report | head -1``) ends the command quietly with status 0, as ``head`` meant it to.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from analysis.output import OutputError, check_target, flush_stdout, write_stdout
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
+MESSAGE_CHARS = 300  # an error line is cut to this many characters unless --verbose
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -33,6 +39,14 @@ def _scale_factor(text: str) -> tuple[str, float]:
             f"scale factor for {key!r} must be a number, got {value!r}"
         ) from None
     return key, factor
+
+
+def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"print error messages whole (by default they are cut to {MESSAGE_CHARS} characters)",
+    )
 
 
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,6 +189,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
         )
+        _add_verbose_argument(parser)
         return parser
     if command == "simulate":
         parser = argparse.ArgumentParser(
@@ -196,6 +211,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--out", required=True, help="output file (.parquet, .csv or .jsonl); never overwritten"
         )
+        _add_verbose_argument(parser)
         return parser
     parser = argparse.ArgumentParser(
         prog="emergence-tui",
@@ -205,11 +221,54 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         ),
     )
     _add_load_arguments(parser)
+    _add_verbose_argument(parser)
     return parser
+
+
+def error_line(err: Exception, verbose: bool = False) -> str:
+    """The one stderr line for ``err``: cut to ``MESSAGE_CHARS`` characters unless ``verbose``."""
+    line = f"emergence-tui: {err}"
+    if verbose or len(line) <= MESSAGE_CHARS:
+        return line
+    rest = f"... [cut: --verbose shows all {len(line):,} characters]"
+    return line[: MESSAGE_CHARS - len(rest)] + rest
+
+
+def _say(line: str) -> None:
+    """Print ``line`` on stderr, if there is a stderr to print on."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=stream, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    try:
+        code = _run(argv)
+        flush_stdout()
+        return code
+    except (InputError, AnalysisError, OutputError) as err:
+        _say(error_line(err, verbose))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except SystemExit:  # argparse after --help or a usage error: its text must reach stdout too
+        try:
+            flush_stdout()
+        except BrokenPipeError:
+            return 0
+        except OutputError as err:
+            _say(error_line(err, verbose))
+            return EXIT_BAD_INPUT
+        raise
+
+
+def _run(argv: list[str]) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     if command == "bench":
         from benchmarks.__main__ import main as bench_main
@@ -217,21 +276,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
-    try:
-        if command == "report":
-            return run_report(args)
-        if command == "simulate":
-            return run_simulate(args)
-        from tui.app import run_app
+    if command == "report":
+        return run_report(args)
+    if command == "simulate":
+        return run_simulate(args)
+    from tui.app import run_app
 
-        return run_app(args.paths, load_options_from(args)) or 0
-    except (InputError, AnalysisError) as err:
-        print(f"emergence-tui: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    return run_app(args.paths, load_options_from(args)) or 0
 
 
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
@@ -270,17 +321,16 @@ def run_report(args: argparse.Namespace) -> int:
     metric_options = metric_options_for(metric_options, filters.metrics)
     pipeline = Pipeline(table, permutations=args.permutations)
     analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column)
-    sys.stdout.write(render_report(analysis, args.format, filters))
+    write_stdout(render_report(analysis, args.format, filters))
     return 0
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    """Write the mirage model's per-sample rows to a new file."""
+    """Write the mirage model's per-sample rows to a new file (whole or not at all, never over a file)."""
     from analysis.simulate import simulate, write_samples
 
     out = Path(args.out)
-    if out.exists():
-        raise InputError(f"{out}: already exists; choose a new --out path (files are never overwritten)")
+    check_target(out, overwrite=False)  # before the work: a missing folder or an existing file fails fast
     try:
         params = [float(p) for p in args.params.split(",") if p.strip()]
     except ValueError:
@@ -295,8 +345,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         family=args.family,
     )
-    write_samples(frame, out)
-    print(f"wrote {frame.height} rows to {out}")
+    write_samples(frame, out, overwrite=False)
+    if sys.stdout is not None:  # the file is the result; a closed stdout only loses this confirmation
+        print(f"wrote {frame.height} rows to {out}")
     return 0
 
 

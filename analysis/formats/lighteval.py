@@ -32,6 +32,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.files import read_bytes
 from analysis.formats.finalize import finalize
 from analysis.formats.frames import SHOTS, fold_shots, read_each, to_float
 from analysis.options import LoadOptions
@@ -174,7 +175,7 @@ def parse_details(path: Path) -> Details:
     task_name = match["task"] if match else path.stem.removeprefix("details_")
     task, shots = split_task(task_name)
     try:
-        table = pl.read_parquet(path)
+        table = pl.read_parquet(read_bytes(path))  # bytes, never a memory-mapped user file
     except (pl.exceptions.PolarsError, OSError) as err:
         raise InputError(f"cannot read it as Parquet ({str(err).splitlines()[0]})", path=str(path)) from err
     new = "doc" in table.columns and "model_response" in table.columns

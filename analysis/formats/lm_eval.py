@@ -39,6 +39,7 @@ from analysis.errors import InputError
 from analysis.formats.finalize import finalize
 from analysis.formats.frames import aggregate_frame, fold_shots, multi_shot_tasks, to_float
 from analysis.formats.jsonio import head_text, iter_jsonl, read_json
+from analysis.formats.validation import as_count
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -127,12 +128,12 @@ def parse_results(path: Path) -> Run:
         if not isinstance(block, dict):
             continue
         counts = n_samples.get(task) if isinstance(n_samples.get(task), dict) else {}
-        effective = to_float(counts.get("effective", counts.get("original")))
+        which = "effective" if "effective" in counts else "original"
+        effective = as_count(counts.get(which), f"n-samples.{task}.{which}", path)
         if effective is None:
-            effective = to_float(block.get("sample_len"))
-        n[task] = int(effective) if effective is not None else None
-        shot = to_float(n_shot.get(task))
-        shots[task] = int(shot) if shot is not None else None
+            effective = as_count(block.get("sample_len"), f"results.{task}.sample_len", path)
+        n[task] = effective
+        shots[task] = as_count(n_shot.get(task), f"n-shot.{task}", path)
         task_rows = []
         for key, raw in block.items():
             if "," not in key or key in _NOT_METRICS:
@@ -370,7 +371,7 @@ def parse_samples(path: Path, declared_n: int | None = None, filters_hint: Seque
             f"{path.name}: per-sample {', '.join(sorted(skipped_metrics))} not a number per doc; "
             "kept only as the results-file aggregate"
         )
-    if declared_n is not None and frame.height < declared_n:
+    if declared_n is not None and frame.height != declared_n:
         warnings.append(
             f"{path.name}: {frame.height} records but n-samples says {declared_n}; loaded the {frame.height}"
         )

@@ -35,6 +35,7 @@ from analysis.formats.frames import (
     to_float,
 )
 from analysis.formats.jsonio import head_text, read_json
+from analysis.formats.validation import as_count
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -101,8 +102,8 @@ def parse_file(path: Path, model: str | None = None) -> list[dict]:
         )
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     model = model or _pretrained(config) or path.stem
-    shots = to_float(config.get("num_fewshot"))
-    shots = int(shots) if shots is not None else _shots_from_path(path)
+    shots = as_count(config.get("num_fewshot"), "config.num_fewshot", path)
+    shots = shots if shots is not None else _shots_from_path(path)
     step_match = _REVISION_STEP.search(str(config.get("model_args", ""))) or _STEP_IN_NAME.search(path.stem)
     step = int(step_match.group(1)) if step_match else None
     records = []
