@@ -24,9 +24,12 @@ from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
 from analysis.options import LoadOptions
-from tui.backend import STAGES, Backend, default_paths, run_stages
+from tui.backend.process import ProcessBackend
+from tui.backend.protocol import Backend
+from tui.backend.stages import STAGES, run_stages
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
+from tui.inputs import default_paths
 from tui.safe_text import clean
 from tui.screens.dialogs import (
     ConfirmScreen,
@@ -39,7 +42,6 @@ from tui.screens.dialogs import (
 )
 from tui.screens.overview import OverviewScreen
 from tui.state import LAWS, ViewSettings, cycle, needs_compute
-from tui.worker_process import ProcessBackend
 
 MIN_SIZE = (60, 16)
 

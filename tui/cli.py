@@ -273,7 +273,7 @@ def run_report(args: argparse.Namespace) -> int:
     from analysis.loading import load
     from analysis.pipeline import Pipeline
     from analysis.report import ReportFilters, render_report
-    from tui.backend import default_paths
+    from tui.inputs import default_paths
 
     metric_options, resample, fit = _settings_from(args)
     table = load(default_paths(args.paths), load_options_from(args))

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from analysis.errors import InputError
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
-from tui.worker_process import FitView
+from tui.backend.process import FitView
 
 SCALES = (1e7, 3e7, 1e8, 3e8, 1e9, 3e9, 1e10)
 

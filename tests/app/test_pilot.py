@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, Static
 from tests.app.conftest import make_app
 from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
-from tui.backend import STAGES
+from tui.backend.stages import STAGES
 from tui.screens.dialogs import (
     ConfirmScreen,
     ExportDialog,

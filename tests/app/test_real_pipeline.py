@@ -20,12 +20,13 @@ from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
-from tui.backend import SAMPLE_DATA, AnalysisBackend
+from tui.backend.in_process import AnalysisBackend
+from tui.backend.process import FitSetView, ProcessBackend
+from tui.inputs import SAMPLE_DATA
 from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
 from tui.widgets.plot import PlotWidget
-from tui.worker_process import FitSetView, ProcessBackend
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TINYGPT = DATA / "lm_eval_04_tinygpt"

@@ -19,7 +19,7 @@ from analysis.pipeline import Pipeline
 from tests.robustness.corpus import ERROR, Case, build_corpus
 from tests.robustness.test_corpus import CASE_NAMES, digests
 from tui.app import EmergenceApp
-from tui.backend import AnalysisBackend
+from tui.backend.in_process import AnalysisBackend
 from tui.cli import build_parser, load_options_from, main
 from tui.screens.dialogs import HelpScreen
 from tui.screens.overview import OverviewScreen

@@ -9,7 +9,7 @@ bootstrap replicates, emergence and mirage frames, and the fits as :class:`FitVi
 its ``predict`` needs only ``analysis.laws``), never the per-sample rows. So the interface process never
 imports scipy (``analysis.fits`` alone takes seconds to import).
 
-The child is a plain ``python -m tui.worker_process`` started with ``subprocess`` (not ``multiprocessing``,
+The child is a plain ``python -m tui.backend.process`` started with ``subprocess`` (not ``multiprocessing``,
 whose resource tracker wants the real stderr, which Textual has replaced): its stdin, stdout and stderr are
 /dev/null (the terminal belongs to the interface), requests and answers travel as pickles over two pipes,
 and it exits when the request pipe closes, so it never outlives the app.
@@ -29,7 +29,7 @@ from typing import Any
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
 
 # run as -c, not -m: under -m this module would be __main__ and pickles would name __main__.TableSummary
-CHILD_MAIN = "import sys; from tui.worker_process import main; sys.exit(main())"
+CHILD_MAIN = "import sys; from tui.backend.process import main; sys.exit(main())"
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
             elif method == "fits":
                 value = _fits_view(pipeline.fits(*args))
             elif method == "run":
-                from tui.backend import PartialAnalysis
+                from tui.backend.stages import PartialAnalysis
 
                 analysis = pipeline.run(*args)
                 points, fits = _slim_points(analysis.points), _fits_view(analysis.fits)
