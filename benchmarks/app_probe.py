@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.first_paint import spawn_on_pty
+from benchmarks.first_paint import spawn_on_pty
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))"

@@ -1,4 +1,4 @@
-"""The first-paint timer (``python -m tui.first_paint``) sees the app's first frame on a pseudo-terminal."""
+"""The first-paint timer (``python -m benchmarks.first_paint``) sees the first frame on a pseudo-terminal."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tui.first_paint import APP_COMMAND, time_baseline, time_to_marker
+from benchmarks.first_paint import APP_COMMAND, time_baseline, time_to_marker
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX only")
 

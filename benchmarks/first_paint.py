@@ -7,7 +7,7 @@ starts just before the child is spawned and stops when the terminal output conta
 count. The baseline is the wall time of ``python -c "import textual.app"`` in a child process: no app can
 paint before that. The child is then ended by its own pid.
 
-Run ``uv run python -m tui.first_paint`` to print the median of a few runs of each.
+Run ``uv run python -m benchmarks.first_paint`` to print the median of a few runs of each.
 """
 
 from __future__ import annotations

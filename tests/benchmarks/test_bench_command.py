@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.__main__ import JOBS, Job, Result, judge, render
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _result(seconds: float, peak: int = 0, **extra: object) -> Result:
