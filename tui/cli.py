@@ -221,9 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     if command == "bench":
-        from benchmarks.__main__ import main as bench_main
-
-        return bench_main(argv[1:])
+        return run_bench(argv[1:])
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
     try:
@@ -283,6 +281,20 @@ def run_report(args: argparse.Namespace) -> int:
     analysis = Pipeline(table, permutations=args.permutations).run(metric_options, resample, fit)
     sys.stdout.write(render_report(analysis, args.format, filters, fit_column=args.fit_column))
     return 0
+
+
+def run_bench(argv: Sequence[str]) -> int:
+    """``python -m benchmarks ARGS`` in a child process, its exit status passed on.
+
+    The benchmark measures the app from outside (it imports ``tui``), so the app never imports the benchmark:
+    the arrow between the packages runs one way only.
+    """
+    import subprocess
+
+    try:
+        return subprocess.call([sys.executable, "-m", "benchmarks", *argv])
+    except KeyboardInterrupt:
+        return 130
 
 
 def run_simulate(args: argparse.Namespace) -> int:
