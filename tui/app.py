@@ -19,7 +19,6 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.message import Message
 from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
@@ -30,6 +29,7 @@ from tui.backend.stages import STAGES, run_stages
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
 from tui.inputs import default_paths
+from tui.messages import AnalysisReady, Loaded, StageDone
 from tui.safe_text import clean
 from tui.screens.dialogs import (
     ConfirmScreen,
@@ -44,44 +44,6 @@ from tui.screens.overview import OverviewScreen
 from tui.state import LAWS, ViewSettings, cycle, needs_compute
 
 MIN_SIZE = (60, 16)
-
-
-class AnalysisReady(Message):
-    """A worker finished: the analysis for ``settings`` (or an error message)."""
-
-    def __init__(
-        self, generation: int, analysis: Any, settings: ViewSettings, error: str = "", seconds: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.generation = generation
-        self.analysis = analysis
-        self.settings = settings
-        self.error = error
-        self.seconds = seconds
-
-
-class StageDone(Message):
-    """A worker finished one stage (``load``, ``score``, ...); ``partial`` holds early numbers if any."""
-
-    def __init__(
-        self, generation: int, stage: str, seconds: float, settings: ViewSettings, partial: Any = None
-    ) -> None:
-        super().__init__()
-        self.generation = generation
-        self.stage = stage
-        self.seconds = seconds
-        self.settings = settings
-        self.partial = partial
-
-
-class Loaded(Message):
-    """A worker read the files: the table and the pipeline over it."""
-
-    def __init__(self, generation: int, table: Any, pipeline: Any) -> None:
-        super().__init__()
-        self.generation = generation
-        self.table = table
-        self.pipeline = pipeline
 
 
 STAGE_LABELS: dict[str, str] = {
