@@ -1,7 +1,13 @@
-"""Messages the compute worker posts back to the app."""
+"""Messages the compute worker posts back to the app, one computation (``generation``) at a time.
+
+Every computation the app starts gets the next generation number, and the app ignores messages of any other
+generation. So a message may be dropped unread when one of a newer computation is queued right behind it
+(``can_replace``, as toolong's messages do): the newer computation supersedes all the older one said.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -9,39 +15,40 @@ from textual.message import Message
 from tui.state import ViewSettings
 
 
-class AnalysisReady(Message):
-    """A worker finished: the analysis for ``settings`` (or an error message)."""
+@dataclass
+class ComputeMessage(Message):
+    """A message from the worker of computation ``generation``."""
 
-    def __init__(
-        self, generation: int, analysis: Any, settings: ViewSettings, error: str = "", seconds: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.generation = generation
-        self.analysis = analysis
-        self.settings = settings
-        self.error = error
-        self.seconds = seconds
+    generation: int
+
+    def can_replace(self, message: Message) -> bool:
+        """Drop this message when the next one queued is from a newer computation (the app ignores it)."""
+        return isinstance(message, ComputeMessage) and message.generation > self.generation
 
 
-class StageDone(Message):
-    """A worker finished one stage (``load``, ``score``, ...); ``partial`` holds early numbers if any."""
-
-    def __init__(
-        self, generation: int, stage: str, seconds: float, settings: ViewSettings, partial: Any = None
-    ) -> None:
-        super().__init__()
-        self.generation = generation
-        self.stage = stage
-        self.seconds = seconds
-        self.settings = settings
-        self.partial = partial
-
-
-class Loaded(Message):
+@dataclass
+class Loaded(ComputeMessage):
     """A worker read the files: the table and the pipeline over it."""
 
-    def __init__(self, generation: int, table: Any, pipeline: Any) -> None:
-        super().__init__()
-        self.generation = generation
-        self.table = table
-        self.pipeline = pipeline
+    table: Any
+    pipeline: Any
+
+
+@dataclass
+class StageDone(ComputeMessage):
+    """A worker finished one stage (``load``, ``score``, ...); ``partial`` holds early numbers if any."""
+
+    stage: str
+    seconds: float
+    settings: ViewSettings
+    partial: Any = None
+
+
+@dataclass
+class AnalysisReady(ComputeMessage):
+    """A worker finished: the analysis for ``settings`` (or an error message)."""
+
+    analysis: Any
+    settings: ViewSettings
+    error: str = ""
+    seconds: float = 0.0
