@@ -130,7 +130,8 @@ class EmergenceApp(App):
     def _preload_views(self) -> None:
         """Import the view layer (polars, numpy) while the files load, so the first redraw with numbers
         does not stall the interface on an import."""
-        import tui.views  # noqa: F401
+        import tui.views.overview
+        import tui.views.task  # noqa: F401
 
     def on_resize(self, event: events.Resize) -> None:
         self.check_size(event.size)
@@ -345,9 +346,9 @@ class EmergenceApp(App):
         self.apply_settings(self.settings.with_(family=family))
 
     def set_axis(self, axis: str) -> None:
-        from tui import views
+        from tui.views import contents
 
-        if self.analysis is not None and axis not in views.available_axes(self.analysis):
+        if self.analysis is not None and axis not in contents.available_axes(self.analysis):
             self.notify(f"no {axis} values in this data", severity="warning", timeout=3)
             return
         self.apply_settings(self.settings.with_(axis=axis))
@@ -357,12 +358,12 @@ class EmergenceApp(App):
 
     # ---- actions ----
     def _metric_choices(self) -> list[str | None]:
-        from tui import views
+        from tui.views import contents
 
         choices = getattr(self.screen, "metric_choices", None)
         if choices is not None:
             return choices()
-        return [None, *views.metrics_for(self.analysis)] if self.analysis is not None else [None]
+        return [None, *contents.metrics_for(self.analysis)] if self.analysis is not None else [None]
 
     def action_next_metric(self) -> None:
         self.set_metric(cycle(self._metric_choices(), self.settings.metric, 1))
@@ -376,9 +377,9 @@ class EmergenceApp(App):
         )
 
     def action_cycle_axis(self) -> None:
-        from tui import views
+        from tui.views import contents
 
-        axes = views.available_axes(self.analysis) if self.analysis is not None else ["params"]
+        axes = contents.available_axes(self.analysis) if self.analysis is not None else ["params"]
         self.set_axis(cycle(axes, self.settings.axis))
 
     def action_toggle_log_y(self) -> None:
@@ -388,9 +389,9 @@ class EmergenceApp(App):
         self.set_law(cycle(LAWS, self.settings.law))
 
     def _family_choices(self) -> list[str | None]:
-        from tui import views
+        from tui.views import contents
 
-        return [None, *views.families(self.analysis)] if self.analysis is not None else [None]
+        return [None, *contents.families(self.analysis)] if self.analysis is not None else [None]
 
     def action_cycle_family(self) -> None:
         self.set_family(cycle(self._family_choices(), self.settings.family))

@@ -34,17 +34,17 @@ class SettingsCommands(Provider):
     """Commands for every setting of emergence-tui."""
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        from tui import views
+        from tui.views.contents import families, metrics_for
 
         app: Any = self.app
         commands: list[tuple[str, Callable[[], Any], str]] = [
             (name, partial(app.run_action, action), f"key {key}") for name, action, key in ACTIONS
         ]
         if app.analysis is not None:
-            for metric in views.metrics_for(app.analysis):
+            for metric in metrics_for(app.analysis):
                 name = f"Metric: {clean(metric)}"
                 commands.append((name, partial(app.set_metric, metric), "show this metric"))
-            for family in views.families(app.analysis):
+            for family in families(app.analysis):
                 commands.append(
                     (f"Family: {clean(family)}", partial(app.set_family, family), "show only this family")
                 )

@@ -10,7 +10,7 @@ import pytest
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean, literal
 from tui.state import ViewSettings, cycle
-from tui.views import fmt
+from tui.views.format import fmt
 from tui.widgets.plot import (
     PlotSpec,
     Series,

@@ -12,7 +12,6 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.safe_text import clean, literal
 from tui.state import cycle
-from tui.views_light import SORT_KEYS
 from tui.widgets.status import StatusLine
 
 KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
@@ -23,6 +22,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("mirage", "mirage"), ("trend", "trend"), ("score CI", "ci"), ("p adj", "p_adjusted"),
 )  # fmt: skip
 FAMILY_COLUMN = ("family", "family")
+SORT_KEYS: tuple[str, ...] = ("task", "score", "metric", "family", "mirage", "p_adjusted")
 
 
 def verdict_text(word: object) -> Text:
@@ -78,9 +78,9 @@ class OverviewScreen(Screen):
         self.columns = columns
 
     def metric_choices(self) -> list[str | None]:
-        from tui import views
+        from tui.views.contents import metrics_for
 
-        return [None, *views.metrics_for(self.app.analysis)] if self.app.analysis is not None else [None]
+        return [None, *metrics_for(self.app.analysis)] if self.app.analysis is not None else [None]
 
     def refresh_view(self) -> None:
         """Redraw from the app's current analysis and settings (no computation)."""
@@ -101,13 +101,14 @@ class OverviewScreen(Screen):
             table.clear()
             self.rows = None
             return
-        from tui import (
-            views,  # polars is imported only once there are numbers: the first frame paints at once
-        )
+        # polars is imported only once there are numbers: the first frame paints at once
+        from tui.views.contents import families
+        from tui.views.format import fmt, fmt_ci
+        from tui.views.overview import overview_frame
 
-        rows = views.overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
+        rows = overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
         self.rows = rows
-        several = len(views.families(app.analysis)) > 1
+        several = len(families(app.analysis)) > 1
         self.set_columns((FAMILY_COLUMN, *COLUMNS) if several else COLUMNS)
         selected = table.cursor_row
         table.clear()
@@ -117,11 +118,11 @@ class OverviewScreen(Screen):
                 "task": literal(row["task"], max_length=20),
                 "metric": literal(row["metric"], max_length=14),
                 "kind": literal(KIND_SHORT.get(row.get("kind") or "", row.get("kind") or ""), max_length=4),
-                "score": Text(views.fmt(row.get("score")), justify="right"),
+                "score": Text(fmt(row.get("score")), justify="right"),
                 "mirage": verdict_text(row.get("mirage")),
                 "trend": literal(row.get("trend") or "", max_length=9),
-                "ci": Text(views.fmt_ci(row.get("lo"), row.get("hi"))),
-                "p_adjusted": Text(views.fmt(row.get("p_adjusted"))),
+                "ci": Text(fmt_ci(row.get("lo"), row.get("hi"))),
+                "p_adjusted": Text(fmt(row.get("p_adjusted"))),
             }
             table.add_row(*(cells[key] for _, key in self.columns), key=str(i))
         if rows.height:
@@ -136,16 +137,14 @@ class OverviewScreen(Screen):
         detail.display = row is not None
         if row is None:
             return
-        from tui import views
+        from tui.views.format import fmt, fmt_ci
 
         text = Text()
         text.append(clean(row["task"], max_length=40), style="bold")
         text.append(" · ")
         text.append(clean(row["metric"], max_length=30), style="bold")
-        text.append(f" · {clean(row['family'], max_length=20)} · score {views.fmt(row.get('score'))} ")
-        text.append(
-            f"CI {views.fmt_ci(row.get('lo'), row.get('hi'))} · p adj {views.fmt(row.get('p_adjusted'))}"
-        )
+        text.append(f" · {clean(row['family'], max_length=20)} · score {fmt(row.get('score'))} ")
+        text.append(f"CI {fmt_ci(row.get('lo'), row.get('hi'))} · p adj {fmt(row.get('p_adjusted'))}")
         verdict = row.get("verdict")
         if verdict:
             text.append("\n")

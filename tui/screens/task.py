@@ -12,10 +12,12 @@ from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tui import views
 from tui.safe_text import clean, literal
 from tui.state import HOLDOUTS, cycle
-from tui.widgets.plot import PlotWidget
+from tui.views.contents import metrics_for
+from tui.views.format import fmt, fmt_ci
+from tui.views.task import fit_summary, task_plot, task_points, verdicts_for
+from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
 WIDE = 110  # at this width and above the plot and the tables sit side by side
@@ -70,7 +72,7 @@ class TaskScreen(Screen):
     def metric_choices(self) -> list[str | None]:
         app: Any = self.app
         return (
-            list(views.metrics_for(app.analysis, self.task_name))
+            list(metrics_for(app.analysis, self.task_name))
             if app.analysis is not None
             else [self.metric_name]
         )
@@ -84,24 +86,24 @@ class TaskScreen(Screen):
         table = self.query_one("#points", DataTable)
         fit = self.query_one("#fit", Static)
         if app.analysis is None:
-            plot.show(views.PlotSpec(message=app.error or "computing…"))
+            plot.show(PlotSpec(message=app.error or "computing…"))
             return
         settings = app.settings
-        plot.show(views.task_plot(app.analysis, settings, self.task_name, self.metric_name))
-        self.points = views.task_points(app.analysis, settings, self.task_name, self.metric_name)
+        plot.show(task_plot(app.analysis, settings, self.task_name, self.metric_name))
+        self.points = task_points(app.analysis, settings, self.task_name, self.metric_name)
         table.clear()
         for row in self.points.iter_rows(named=True):
             held = " ◇held out" if row["held_out"] else ""
             table.add_row(
                 literal(row["family"], max_length=14),
                 literal(str(row["model"]) + held, max_length=30),
-                Text(views.fmt(row["scale"])),
-                Text(views.fmt(row["value"])),
-                Text(views.fmt_ci(row["lo"], row["hi"])),
-                Text(views.fmt(row["n"])),
+                Text(fmt(row["scale"])),
+                Text(fmt(row["value"])),
+                Text(fmt_ci(row["lo"], row["hi"])),
+                Text(fmt(row["n"])),
             )
         lines = Text()
-        verdicts = views.verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
+        verdicts = verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
         for family, word, verdict in verdicts:
             if lines:
                 lines.append("\n")
@@ -109,7 +111,7 @@ class TaskScreen(Screen):
                 lines.append(clean(family, max_length=16) + " ", style="bold")
             lines.append(clean(word) + ":", style="bold yellow" if word.startswith("mirage") else "bold")
             lines.append(" " + clean(verdict))
-        summary = views.fit_summary(app.analysis, settings, self.task_name, self.metric_name)
+        summary = fit_summary(app.analysis, settings, self.task_name, self.metric_name)
         for family, line in summary:
             if lines:
                 lines.append("\n")

@@ -1,169 +1,19 @@
-"""Pure functions from an analysis result and the view settings to what the screens show.
-
-No numbers are computed here beyond selecting, sorting and formatting what ``analysis`` returned; the
-screens stay thin and these functions are tested without a terminal.
-"""
+"""The task view: one task's points against the scale axis, their fitted laws, backtests and verdicts."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from tui.state import AXES, ViewSettings
+from tui.state import ViewSettings
+from tui.views.contents import backtest_for, frame_of
+from tui.views.format import fmt, fmt_ci
+from tui.views.rules import held_out_models, mirage_summary
 from tui.widgets.plot import PlotSpec, Series
 
-OVERVIEW_COLUMNS: tuple[str, ...] = (
-    "family", "task", "metric", "kind", "score", "lo", "hi", "trend", "p_adjusted", "mirage", "verdict",
-)  # fmt: skip
 POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi", "n", "held_out")
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number for a table cell: 3 significant digits, ``+inf``/``-inf``, and an en dash for missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-        return f"{mantissa}e{int(exponent)}"  # 1.00e8, 3.20e-4: no "+0" padding
-    if x == 0:
-        return "0"
-    rounded = round(x, digits - 1 - math.floor(math.log10(abs(x))))  # 1234.5 -> 1230, never 1.23e+03
-    return f"{rounded:.12g}"
-
-
-def fmt_ci(lo: Any, hi: Any) -> str:
-    if lo is None and hi is None:
-        return "–"
-    return f"[{fmt(lo)}, {fmt(hi)}]"
-
-
-def _frame(analysis: Any, name: str) -> pl.DataFrame:
-    value = getattr(analysis, name, None)
-    if value is None:
-        return pl.DataFrame()
-    return value if isinstance(value, pl.DataFrame) else value.frame
-
-
-def available_axes(analysis: Any) -> list[str]:
-    """The scale axes that have at least one known value among the points."""
-    points = _frame(analysis, "points")
-    return [a for a in AXES if a in points.columns and points[a].drop_nulls().len() > 0] or ["params"]
-
-
-def metrics_for(analysis: Any, task: str | None = None, family: str | None = None) -> list[str]:
-    """The metric ids that have points (for one task and family when given), in a stable order."""
-    points = _frame(analysis, "points")
-    if points.is_empty():
-        return []
-    if task is not None:
-        points = points.filter(pl.col("task") == task)
-    if family is not None:
-        points = points.filter(pl.col("family") == family)
-    return sorted(points["metric"].unique().to_list())
-
-
-def families(analysis: Any) -> list[str]:
-    points = _frame(analysis, "points")
-    return sorted(points["family"].unique().to_list()) if not points.is_empty() else []
-
-
-def overview_frame(
-    analysis: Any, settings: ViewSettings, query: str = "", sort_key: str = "task", descending: bool = False
-) -> pl.DataFrame:
-    """One row per family x task x metric: emergence score and CI, trend, adjusted p and mirage verdict."""
-    emergence = _frame(analysis, "emergence")
-    if emergence.is_empty():
-        return pl.DataFrame(schema={c: pl.Utf8 for c in OVERVIEW_COLUMNS})
-    frame = emergence
-    for column in OVERVIEW_COLUMNS[:-2]:
-        if column not in frame.columns:
-            frame = frame.with_columns(pl.lit(None).alias(column))
-    frame = frame.join(
-        mirage_summary(_frame(analysis, "mirage")), on=["family", "task", "metric"], how="left"
-    )
-    frame = frame.select(OVERVIEW_COLUMNS)
-    if settings.metric is not None:
-        frame = frame.filter(pl.col("metric") == settings.metric)
-    if settings.family is not None:
-        frame = frame.filter(pl.col("family") == settings.family)
-    words = query.lower().split()
-    if words:
-        haystack = pl.concat_str(
-            [
-                pl.col(c).cast(pl.Utf8).fill_null("")
-                for c in ("family", "task", "metric", "kind", "trend", "mirage", "verdict")
-            ],
-            separator=" ",
-        ).str.to_lowercase()
-        for word in words:
-            frame = frame.filter(haystack.str.contains(word, literal=True))
-    key = sort_key if sort_key in frame.columns else "task"
-    if key == "score":
-        descending = not descending  # biggest jumps first
-    return frame.sort(
-        [key, "task", "metric", "family"], descending=[descending, False, False, False], nulls_last=True
-    )
-
-
-def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
-    """Per family x task x metric: a short mirage word and the full verdict sentence(s) of the mirage check.
-
-    A discontinuous metric paired with k continuous partners reads ``mirage j/k`` when the jump is smooth
-    under j of them, ``emergent`` when it survives all of them and ``smooth`` when it never jumped; a
-    continuous metric reads its own status (``smooth`` or ``emergent``).
-    """
-    schema = {"family": pl.Utf8, "task": pl.Utf8, "metric": pl.Utf8, "mirage": pl.Utf8, "verdict": pl.Utf8}
-    needed = {"family", "task", "discontinuous", "continuous", "verdict", "mirage"}
-    if mirage.is_empty() or not needed <= set(mirage.columns):
-        return pl.DataFrame(schema=schema)
-    status_d = pl.col("status_discontinuous") if "status_discontinuous" in mirage.columns else pl.lit("")
-    status_c = pl.col("status_continuous") if "status_continuous" in mirage.columns else pl.lit("")
-    mirage = mirage.with_columns(status_d.alias("status_d"), status_c.alias("status_c"))
-    discontinuous = (
-        mirage.group_by("family", "task", pl.col("discontinuous").alias("metric"), maintain_order=True)
-        .agg(
-            pl.col("mirage").fill_null(False).sum().alias("smooth"),
-            pl.len().alias("pairs"),
-            pl.col("status_d").first(),
-            pl.col("verdict").unique(maintain_order=True).str.join("; "),
-        )
-        .select(
-            "family",
-            "task",
-            "metric",
-            pl.when(pl.col("smooth") > 0)
-            .then(pl.format("mirage {}/{}", "smooth", "pairs"))
-            .otherwise(pl.col("status_d").fill_null(""))
-            .alias("mirage"),
-            "verdict",
-        )
-    )
-    continuous = (
-        mirage.group_by("family", "task", pl.col("continuous").alias("metric"), maintain_order=True)
-        .agg(pl.col("status_c").first().fill_null("").alias("mirage"), pl.col("verdict").first())
-        .select("family", "task", "metric", "mirage", "verdict")
-    )
-    return (
-        pl.concat([discontinuous, continuous])
-        .cast(schema)  # type: ignore[arg-type]
-        .unique(subset=["family", "task", "metric"], keep="first", maintain_order=True)
-    )
 
 
 def verdicts_for(
@@ -174,7 +24,7 @@ def verdicts_for(
     For a discontinuous metric the sentence names the continuous partners under which the jump vanishes and
     those under which it survives; for a continuous metric, its verdict against its first partner.
     """
-    mirage = _frame(analysis, "mirage")
+    mirage = frame_of(analysis, "mirage")
     words = mirage_summary(mirage).filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if family is not None:
         words = words.filter(pl.col("family") == family)
@@ -202,40 +52,9 @@ def verdicts_for(
     return out
 
 
-def backtest_for(analysis: Any, family: str, task: str, metric: str) -> Any:
-    """The fit stage's backtest of one family x task x metric (None when not backtesting or not fitted)."""
-    fits = getattr(analysis, "fits", None)
-    return (getattr(fits, "backtests", None) or {}).get((family, task, metric))
-
-
-def held_out_models(
-    points: pl.DataFrame, axis: str, holdout: int, analysis: Any = None, metric: str | None = None
-) -> set[tuple[str, str]]:
-    """(family, model) of the points a backtest fits without.
-
-    Taken from the fit stage's backtests (their held-out scales) when they exist; otherwise (no fits yet, or
-    a family whose backtest failed) the ``holdout`` largest scales per family, the rule the fit stage uses.
-    """
-    if holdout <= 0 or points.is_empty():
-        return set()
-    held: set[tuple[str, str]] = set()
-    for (family,), group in points.filter(pl.col(axis).is_not_null()).group_by(["family"]):
-        task = group["task"][0] if "task" in group.columns else None
-        backtest = backtest_for(analysis, family, task, metric) if analysis is not None else None
-        held_x = np.asarray(getattr(backtest, "x", ()), dtype=float)
-        if backtest is not None and getattr(backtest, "fit", None) is not None and held_x.size:
-            scales = group[axis].to_numpy()
-            mask = np.isclose(scales[:, None], held_x[None, :], rtol=1e-9).any(axis=1)
-            held |= {(family, m) for m in group.filter(pl.Series(mask))["model"].to_list()}
-            continue
-        top = group.unique(subset=["model"]).sort(axis, descending=True).head(holdout)
-        held |= {(family, m) for m in top["model"].to_list()}
-    return held
-
-
 def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -> pl.DataFrame:
     """The points of one task and metric against the chosen axis (model, scale, value, CI, n, held out)."""
-    points = _frame(analysis, "points")
+    points = frame_of(analysis, "points")
     empty = pl.DataFrame(schema={c: pl.Utf8 for c in POINT_COLUMNS})
     if points.is_empty() or settings.axis not in points.columns:
         return empty
@@ -262,7 +81,7 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
 
 def metric_direction(analysis: Any, task: str, metric: str) -> int | None:
     """+1 when higher is better, -1 when lower is better, None when the points do not say."""
-    points = _frame(analysis, "points")
+    points = frame_of(analysis, "points")
     if "direction" not in points.columns:
         return None
     values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["direction"].drop_nulls()
@@ -276,7 +95,7 @@ def y_label(analysis: Any, task: str, metric: str) -> str:
 
 
 def chance_level(analysis: Any, task: str, metric: str) -> float | None:
-    points = _frame(analysis, "points")
+    points = frame_of(analysis, "points")
     if "chance" not in points.columns:
         return None
     values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["chance"].drop_nulls()
@@ -407,37 +226,3 @@ def backtest_text(values: dict[str, Any], holdout: int) -> str:
     if rest:
         text += ("; " if "MAE" in text else " ") + "; ".join(rest)
     return text
-
-
-@dataclass(frozen=True)
-class MiragePair:
-    """The discontinuous metric of a task and its continuous partner, with both emergence scores."""
-
-    family: str
-    task: str
-    discontinuous: str
-    continuous: str
-    score_discontinuous: float | None
-    score_continuous: float | None
-    verdict: str
-
-
-def mirage_pairs(analysis: Any, task: str, family: str | None = None) -> list[MiragePair]:
-    mirage = _frame(analysis, "mirage")
-    if mirage.is_empty():
-        return []
-    rows = mirage.filter(pl.col("task") == task)
-    if family is not None:
-        rows = rows.filter(pl.col("family") == family)
-    return [
-        MiragePair(
-            family=r["family"],
-            task=r["task"],
-            discontinuous=r["discontinuous"],
-            continuous=r["continuous"],
-            score_discontinuous=r.get("score_discontinuous"),
-            score_continuous=r.get("score_continuous"),
-            verdict=str(r.get("verdict") or ""),
-        )
-        for r in rows.iter_rows(named=True)
-    ]
