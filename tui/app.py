@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import events, work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.worker import get_current_worker
 
@@ -26,6 +26,7 @@ from analysis.options import LoadOptions
 from tui.backend.process import ProcessBackend
 from tui.backend.protocol import Backend
 from tui.backend.stages import STAGES, run_stages
+from tui.bindings import bindings, help_rows
 from tui.commands import SettingsCommands
 from tui.export import ExportError, write_text_atomically
 from tui.inputs import default_paths
@@ -66,23 +67,7 @@ class EmergenceApp(App):
     #message { height: auto; padding: 0 1; }
     DataTable { height: 1fr; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("n", "next_metric", "Metric+"),
-        Binding("p", "previous_metric", "Metric-"),
-        Binding("M", "pick_metric", "Pick metric"),
-        Binding("x", "cycle_axis", "Axis"),
-        Binding("y", "toggle_log_y", "Log-y"),
-        Binding("l", "cycle_law", "Law"),
-        Binding("f", "cycle_family", "Family"),
-        Binding("F", "pick_family", "Pick family"),
-        Binding("r", "resample_panel", "Resample"),
-        Binding("R", "reseed", "Re-seed"),
-        Binding("L", "open_lab", "Lab"),
-        Binding("e", "export", "Export"),
-        Binding("o", "open_path", "Open"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
     def __init__(
         self,
@@ -425,24 +410,9 @@ class EmergenceApp(App):
         if not isinstance(self.screen, LabScreen):
             self.push_screen(LabScreen())
 
-    def help_rows(self) -> list[tuple[str, str]]:
-        rows: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for binding in [*self.screen.BINDINGS, *self.BINDINGS]:
-            if not isinstance(binding, Binding) or binding.key in seen:
-                continue
-            seen.add(binding.key)
-            key = binding.key_display or ", ".join(
-                self.get_key_display(Binding(k, "")) for k in binding.key.split(",")
-            )
-            rows.append((key, binding.description))
-        rows.append(("enter", "open the highlighted task (overview)"))
-        rows.append(("ctrl+p", "command palette: every toggle, metric, axis, law and family by name"))
-        return rows
-
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_rows()))
+            self.push_screen(HelpScreen(help_rows(self, self.screen)))
 
     # ---- export ----
     def action_export(self) -> None:

@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.bindings import bindings
 from tui.views.lab import FIELDS, LABELS, LabParams, lab_curves, lab_plots, step_param
 from tui.widgets.plot import PlotWidget
 from tui.widgets.status import StatusLine
@@ -29,14 +30,7 @@ class LabScreen(Screen):
     LabScreen #plots { layout: horizontal; height: 1fr; }
     LabScreen.narrow #plots { layout: vertical; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("up,k", "select(-1)", "Knob ↑", show=False),
-        Binding("down,j", "select(1)", "Knob ↓", show=False),
-        Binding("left,minus", "change(-1)", "−"),
-        Binding("right,plus,equals_sign", "change(1)", "+"),
-        Binding("s", "resample", "New sample"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("lab")
 
     def __init__(self) -> None:
         super().__init__()

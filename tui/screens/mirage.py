@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
 from tui.views.format import fmt
 from tui.views.mirage import MiragePair, mirage_pairs
@@ -33,11 +34,7 @@ class MirageScreen(Screen):
     MirageScreen #scores { height: auto; max-height: 5; padding: 0 1; }
     MirageScreen #verdict { height: auto; max-height: 3; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,m", "back", "Back"),
-        Binding("c", "cycle_pair(1)", "Next pair"),
-        Binding("C", "cycle_pair(-1)", "Previous pair", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("mirage")
 
     def __init__(self, task: str) -> None:
         super().__init__()

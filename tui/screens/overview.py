@@ -6,10 +6,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
 from tui.state import cycle
 from tui.widgets.status import StatusLine
@@ -41,11 +42,7 @@ class OverviewScreen(Screen):
     DEFAULT_CSS = """
     OverviewScreen #detail { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("overview")
 
     def __init__(self) -> None:
         super().__init__()

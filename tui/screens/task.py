@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
 from tui.state import HOLDOUTS, cycle
 from tui.views.contents import metrics_for
@@ -38,11 +39,7 @@ class TaskScreen(Screen):
     TaskScreen.wide #fit { max-height: 12; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("m", "mirage", "Mirage"),
-        Binding("b", "cycle_holdout", "Backtest"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("task")
 
     def __init__(self, task: str, metric: str) -> None:
         super().__init__()
