@@ -293,14 +293,16 @@ async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
         assert app.settings.log_y
         gate.set()
         await settle(app, pilot)
-        assert list(app.stage_seconds) == list(STAGES)
+        assert list(app.compute.stage_seconds) == list(STAGES)
         assert app.activity == "ready" and app.screen.query_one(DataTable).row_count == 4
         await pilot.press("r")  # a resampling change re-runs every stage but the load
         app.screen.query_one("#bootstrap", Input).value = "60"
         app.screen.query_one("#bootstrap", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
-        assert list(app.stage_seconds) == list(STAGES[1:]) and app.computed_for.resample.bootstrap == 60
+        assert (
+            list(app.compute.stage_seconds) == list(STAGES[1:]) and app.computed_for.resample.bootstrap == 60
+        )
 
 
 async def test_setting_changed_while_loading_applies_when_loading_ends() -> None:

@@ -90,7 +90,7 @@ class OverviewScreen(Screen):
             shown.append("\npress o to open another file or folder, q to quit", style="italic")
             message.update(shown)
         elif app.analysis is None:
-            progress = app.progress_text()
+            progress = app.compute.progress_text()
             message.update(progress if progress else literal(app.activity or "loading…", style="italic"))
         message.display = bool(app.error) or app.analysis is None
         table = self.query_one(DataTable)
