@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
@@ -21,6 +21,8 @@ from tui.screens.overview import OverviewScreen
 from tui.state import LAWS, ViewSettings, cycle
 
 if TYPE_CHECKING:
+    from analysis.options import ResampleSettings
+    from tui.backend.protocol import AnalysisLike, PipelineLike, TableLike
     from tui.compute import ComputeController
 
 
@@ -29,9 +31,9 @@ class AppActions(App):
 
     # provided by EmergenceApp
     settings: ViewSettings
-    analysis: Any
-    table: Any
-    pipeline: Any
+    analysis: AnalysisLike | None
+    table: TableLike | None
+    pipeline: PipelineLike | None
     computed_for: ViewSettings | None
     error: str
     paths: list[str]
@@ -139,7 +141,7 @@ class AppActions(App):
         )
 
     def action_resample_panel(self) -> None:
-        def chosen(resample: Any) -> None:
+        def chosen(resample: ResampleSettings | None) -> None:
             if resample is not None:
                 self.apply_settings(self.settings.with_(resample=resample))
 

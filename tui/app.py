@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -22,12 +22,13 @@ from textual.geometry import Size
 from analysis.options import LoadOptions
 from tui.actions import AppActions
 from tui.backend.process import ProcessBackend
-from tui.backend.protocol import Backend
+from tui.backend.protocol import AnalysisLike, Backend, PipelineLike, TableLike
 from tui.bindings import bindings
 from tui.commands import SettingsCommands
 from tui.compute import STAGE_LABELS, ComputeController
 from tui.inputs import default_paths
 from tui.messages import AnalysisReady, Loaded, StageDone
+from tui.screens.base import AppScreen
 from tui.screens.dialogs import TooSmallScreen
 from tui.screens.overview import OverviewScreen
 from tui.state import ViewSettings, needs_compute
@@ -60,9 +61,9 @@ class EmergenceApp(AppActions):
         self.load_options = load_options or LoadOptions()
         self.backend: Backend = backend or ProcessBackend()
         self.settings = settings or ViewSettings()
-        self.analysis: Any = None
-        self.table: Any = None
-        self.pipeline: Any = None
+        self.analysis: AnalysisLike | None = None
+        self.table: TableLike | None = None
+        self.pipeline: PipelineLike | None = None
         self.computed_for: ViewSettings | None = None  # the settings ``analysis`` was computed for
         self.error = ""
         self.activity = ""
@@ -134,9 +135,8 @@ class EmergenceApp(AppActions):
         """Redraw every screen in the stack from the current analysis and settings; records the time taken."""
         started = time.perf_counter()
         for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_view", None)
-            if refresh is not None and screen.is_mounted:
-                refresh()
+            if isinstance(screen, AppScreen) and screen.is_mounted:
+                screen.refresh_view()
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
 

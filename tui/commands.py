@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.bindings import palette_keys
 from tui.safe_text import clean
 from tui.state import AXES, LAWS
+
+if TYPE_CHECKING:
+    from tui.app import EmergenceApp
 
 
 class SettingsCommands(Provider):
@@ -19,7 +22,7 @@ class SettingsCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         from tui.views.contents import families, metrics_for
 
-        app: Any = self.app
+        app = cast("EmergenceApp", self.app)
         commands: list[tuple[str, Callable[[], Any], str]] = [
             (key.palette, partial(app.run_action, key.action), f"key {key.display()}")
             for key in palette_keys()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.worker import get_current_worker
@@ -24,6 +24,7 @@ from tui.state import ViewSettings, needs_compute
 
 if TYPE_CHECKING:
     from tui.app import EmergenceApp
+    from tui.backend.protocol import AnalysisLike
 
 STAGE_LABELS: dict[str, str] = {
     "load": "reading files",
@@ -76,7 +77,7 @@ class ComputeController:
         def alive() -> bool:
             return not worker.is_cancelled and generation == self.generation
 
-        def stage_done(stage: str, partial: Any = None) -> bool:
+        def stage_done(stage: str, partial: AnalysisLike | None = None) -> bool:
             if not alive():
                 return False
             now = time.perf_counter()
@@ -114,7 +115,7 @@ class ComputeController:
         app = self.app
         if message.generation == self.generation:
             app.table, app.pipeline = message.table, message.pipeline
-            for warning in list(getattr(app.table, "warnings", ()) or ())[:3]:
+            for warning in list(message.table.warnings)[:3]:
                 app.notify(clean(warning, max_length=300), severity="warning", timeout=8)
 
     def stage_done(self, message: StageDone) -> None:

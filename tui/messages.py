@@ -8,11 +8,14 @@ generation. So a message may be dropped unread when one of a newer computation i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tui.state import ViewSettings
+
+if TYPE_CHECKING:
+    from tui.backend.protocol import AnalysisLike, PipelineLike, TableLike
 
 
 @dataclass
@@ -30,8 +33,8 @@ class ComputeMessage(Message):
 class Loaded(ComputeMessage):
     """A worker read the files: the table and the pipeline over it."""
 
-    table: Any
-    pipeline: Any
+    table: TableLike
+    pipeline: PipelineLike
 
 
 @dataclass
@@ -41,14 +44,14 @@ class StageDone(ComputeMessage):
     stage: str
     seconds: float
     settings: ViewSettings
-    partial: Any = None
+    partial: AnalysisLike | None = None
 
 
 @dataclass
 class AnalysisReady(ComputeMessage):
     """A worker finished: the analysis for ``settings`` (or an error message)."""
 
-    analysis: Any
+    analysis: AnalysisLike | None
     settings: ViewSettings
     error: str = ""
     seconds: float = 0.0

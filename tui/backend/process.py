@@ -24,9 +24,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from tui.backend.protocol import FitLike, FitsLike, TableLike
+from tui.backend.stages import PartialAnalysis
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from analysis.schema import PointSet
 
 # run as -c, not -m: under -m this module would be __main__ and pickles would name __main__.TableSummary
 CHILD_MAIN = "import sys; from tui.backend.process import main; sys.exit(main())"
@@ -52,7 +60,7 @@ class FitView:
     ok: bool
     message: str = ""
 
-    def predict(self, x: Any, x2: Any = None) -> Any:
+    def predict(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
         import numpy as np
 
         from analysis.laws import evaluate
@@ -75,12 +83,12 @@ class BacktestView:
 class FitSetView:
     """``analysis.fits.FitSet`` as the interface reads it: the display frame, fits and backtests by key."""
 
-    frame: Any
+    frame: pl.DataFrame
     results: dict[tuple[str, str, str], FitView]
     backtests: dict[tuple[str, str, str], BacktestView]
 
 
-def _fit_view(result: Any) -> FitView:
+def _fit_view(result: FitLike) -> FitView:
     return FitView(
         law=result.law,
         x=result.x,
@@ -92,7 +100,7 @@ def _fit_view(result: Any) -> FitView:
     )
 
 
-def _fits_view(fits: Any) -> FitSetView:
+def _fits_view(fits: FitsLike) -> FitSetView:
     return FitSetView(
         frame=fits.frame,
         results={key: _fit_view(result) for key, result in fits.results.items()},
@@ -103,7 +111,7 @@ def _fits_view(fits: Any) -> FitSetView:
     )
 
 
-def _slim_points(points: Any) -> Any:
+def _slim_points(points: PointSet) -> PointSet:
     """Points without their bootstrap replicates (large, and the interface never reads them)."""
     return replace(points, replicates={})
 
@@ -136,8 +144,6 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
             elif method == "fits":
                 value = _fits_view(pipeline.fits(*args))
             elif method == "run":
-                from tui.backend.stages import PartialAnalysis
-
                 analysis = pipeline.run(*args)
                 points, fits = _slim_points(analysis.points), _fits_view(analysis.fits)
                 value = PartialAnalysis(points, analysis.emergence, analysis.mirage, fits)
@@ -156,9 +162,9 @@ class ProcessBackend:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: Any = None
-        self._answers: Any = None
-        self._process: Any = None
+        self._requests: Connection | None = None
+        self._answers: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the child now (its imports then overlap with whatever the caller does next)."""
@@ -214,7 +220,7 @@ class ProcessBackend:
     def load(self, paths: Sequence[str], options: LoadOptions) -> TableSummary:
         return self.call("load", list(paths), options)
 
-    def pipeline(self, table: Any) -> RemotePipeline:
+    def pipeline(self, table: TableLike) -> RemotePipeline:
         return RemotePipeline(self)
 
 
@@ -227,16 +233,20 @@ class RemotePipeline:
     def scored(self, options: MetricOptions) -> None:
         return self.backend.call("scored", options)
 
-    def points(self, options: MetricOptions, resample: ResampleSettings) -> Any:
+    def points(self, options: MetricOptions, resample: ResampleSettings) -> PointSet:
         return self.backend.call("points", options, resample)
 
-    def emergence(self, options: MetricOptions, resample: ResampleSettings, x: str) -> Any:
+    def emergence(
+        self, options: MetricOptions, resample: ResampleSettings, x: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         return self.backend.call("emergence", options, resample, x)
 
-    def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Any:
+    def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSetView:
         return self.backend.call("fits", options, resample, fit)
 
-    def run(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Any:
+    def run(
+        self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings
+    ) -> PartialAnalysis:
         return self.backend.call("run", metric_options, resample, fit)
 
 

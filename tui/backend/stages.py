@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from analysis.options import FitSettings, MetricOptions, ResampleSettings
-from tui.backend.protocol import PipelineLike
+from tui.backend.protocol import AnalysisLike, FitsLike, FrameLike, PipelineLike
+
+if TYPE_CHECKING:
+    import polars as pl
 
 STAGES: tuple[str, ...] = ("load", "score", "points", "emergence", "fits")
 
@@ -19,10 +22,10 @@ class PartialAnalysis:
     With ``fits`` None it holds the overview's numbers, shown while the slowest stage still runs.
     """
 
-    points: Any
-    emergence: Any
-    mirage: Any
-    fits: Any = None
+    points: FrameLike
+    emergence: pl.DataFrame
+    mirage: pl.DataFrame
+    fits: FitsLike | None = None
 
 
 def run_stages(
@@ -30,8 +33,8 @@ def run_stages(
     metric_options: MetricOptions,
     resample: ResampleSettings,
     fit: FitSettings,
-    on_stage: Callable[[str, Any], bool],
-) -> Any:
+    on_stage: Callable[[str, AnalysisLike | None], bool],
+) -> AnalysisLike | None:
     """Run score, points, emergence and fits in turn; ``on_stage(name, partial)`` after each.
 
     ``partial`` is a :class:`PartialAnalysis` after the emergence stage and None otherwise. When ``on_stage``

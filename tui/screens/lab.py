@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.bindings import bindings
+from tui.screens.base import AppScreen
 from tui.views.lab import FIELDS, LABELS, LabParams, lab_curves, lab_plots, step_param
 from tui.widgets.plot import PlotWidget
 from tui.widgets.status import StatusLine
 
 
-class LabScreen(Screen):
+class LabScreen(AppScreen):
     """Up/down pick a knob, left/right (or -/+) change it, s re-draws the n-item sample with a new seed."""
 
     DEFAULT_CSS = """
@@ -68,7 +68,7 @@ class LabScreen(Screen):
         return text
 
     def refresh_view(self) -> None:
-        app: Any = self.app
+        app = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         self.query_one("#knobs", Static).update(self.knob_text())
         left, right = lab_plots(self.params)

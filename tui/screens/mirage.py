@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
 from tui.views.format import fmt
 from tui.views.mirage import MiragePair, mirage_pairs
 from tui.views.task import task_plot
@@ -21,7 +21,7 @@ from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
 
-class MirageScreen(Screen):
+class MirageScreen(AppScreen):
     """Two plots of the same outputs, with both emergence scores and the verdict per family.
 
     A task can have several discontinuous/continuous pairs (exact match against edit distance, token
@@ -59,7 +59,7 @@ class MirageScreen(Screen):
         self.set_class(self.size.width < 60, "narrow")  # side by side down to 80 columns: taller plots
 
     def refresh_view(self) -> None:
-        app: Any = self.app
+        app = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         left, right = self.query_one("#left", PlotWidget), self.query_one("#right", PlotWidget)
         scores = self.query_one("#scores", Static)
@@ -108,7 +108,7 @@ class MirageScreen(Screen):
         self.app.pop_screen()
 
     def export_table(self) -> pl.DataFrame:
-        app: Any = self.app
+        app = self.app
         pairs = mirage_pairs(app.analysis, self.task_name) if app.analysis is not None else []
         return pl.DataFrame([p.__dict__ for p in pairs]) if pairs else pl.DataFrame()
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
 from tui.state import cycle
 from tui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
 VERDICT_STYLES = {"mirage": "bold yellow", "emergent": "bold green", "smooth": "dim"}
@@ -32,7 +35,7 @@ def verdict_text(word: object) -> Text:
     return literal(shown, style=VERDICT_STYLES.get(shown.split(" ")[0], ""), max_length=10)
 
 
-class OverviewScreen(Screen):
+class OverviewScreen(AppScreen):
     """All results: ``/`` then typing filters, ``s`` cycles the sort column, Enter opens a task.
 
     The line under the table spells out the highlighted row: family, score with its CI, adjusted p and the
@@ -48,7 +51,7 @@ class OverviewScreen(Screen):
         super().__init__()
         self.sort_key = "task"
         self.query_text = ""
-        self.rows: Any = None  # the polars frame shown, once an analysis exists
+        self.rows: pl.DataFrame | None = None  # the frame shown, once an analysis exists
         self.columns: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -81,7 +84,7 @@ class OverviewScreen(Screen):
 
     def refresh_view(self) -> None:
         """Redraw from the app's current analysis and settings (no computation)."""
-        app: Any = self.app
+        app = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         message = self.query_one("#message", Static)
         if app.error:
@@ -191,7 +194,7 @@ class OverviewScreen(Screen):
         if row is not None:
             self.app.open_task(row["task"], row["metric"])
 
-    def export_table(self) -> Any:
+    def export_table(self) -> pl.DataFrame:
         import polars as pl
 
         return self.rows if self.rows is not None else pl.DataFrame()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
 from tui.state import HOLDOUTS, cycle
 from tui.views.contents import metrics_for
 from tui.views.format import fmt, fmt_ci
@@ -24,7 +24,7 @@ from tui.widgets.status import StatusLine
 WIDE = 110  # at this width and above the plot and the tables sit side by side
 
 
-class TaskScreen(Screen):
+class TaskScreen(AppScreen):
     """One task: plot on top (or left on wide terminals), points and fit below (or right)."""
 
     DEFAULT_CSS = """
@@ -67,7 +67,7 @@ class TaskScreen(Screen):
         self.set_class(self.size.width >= WIDE, "wide")
 
     def metric_choices(self) -> list[str | None]:
-        app: Any = self.app
+        app = self.app
         return (
             list(metrics_for(app.analysis, self.task_name))
             if app.analysis is not None
@@ -75,7 +75,7 @@ class TaskScreen(Screen):
         )
 
     def refresh_view(self) -> None:
-        app: Any = self.app
+        app = self.app
         if app.settings.metric is not None:
             self.metric_name = app.settings.metric
         self.query_one(StatusLine).show(app.settings, app.activity)
@@ -117,7 +117,7 @@ class TaskScreen(Screen):
         if not summary:
             if lines:
                 lines.append("\n")
-            fitting = getattr(app.analysis, "fits", None) is None
+            fitting = app.analysis.fits is None
             lines.append("fitting laws…" if fitting else "no fit for this metric", style="dim")
         fit.update(lines)
 
@@ -128,7 +128,7 @@ class TaskScreen(Screen):
         self.app.open_mirage(self.task_name)
 
     def action_cycle_holdout(self) -> None:
-        app: Any = self.app
+        app = self.app
         app.apply_settings(app.settings.with_(holdout=cycle(HOLDOUTS, app.settings.holdout)))
 
     def export_table(self) -> pl.DataFrame:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
+from tui.backend.protocol import AnalysisLike
 from tui.views.contents import frame_of
 
 
@@ -23,8 +23,8 @@ class MiragePair:
     verdict: str
 
 
-def mirage_pairs(analysis: Any, task: str, family: str | None = None) -> list[MiragePair]:
-    mirage = frame_of(analysis, "mirage")
+def mirage_pairs(analysis: AnalysisLike, task: str, family: str | None = None) -> list[MiragePair]:
+    mirage = frame_of(analysis.mirage)
     if mirage.is_empty():
         return []
     rows = mirage.filter(pl.col("task") == task)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from tui.backend.protocol import AnalysisLike
 from tui.state import ViewSettings
 from tui.views.contents import frame_of
 from tui.views.rules import mirage_summary
@@ -16,19 +15,21 @@ OVERVIEW_COLUMNS: tuple[str, ...] = (
 
 
 def overview_frame(
-    analysis: Any, settings: ViewSettings, query: str = "", sort_key: str = "task", descending: bool = False
+    analysis: AnalysisLike,
+    settings: ViewSettings,
+    query: str = "",
+    sort_key: str = "task",
+    descending: bool = False,
 ) -> pl.DataFrame:
     """One row per family x task x metric: emergence score and CI, trend, adjusted p and mirage verdict."""
-    emergence = frame_of(analysis, "emergence")
+    emergence = frame_of(analysis.emergence)
     if emergence.is_empty():
         return pl.DataFrame(schema={c: pl.Utf8 for c in OVERVIEW_COLUMNS})
     frame = emergence
     for column in OVERVIEW_COLUMNS[:-2]:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None).alias(column))
-    frame = frame.join(
-        mirage_summary(frame_of(analysis, "mirage")), on=["family", "task", "metric"], how="left"
-    )
+    frame = frame.join(mirage_summary(frame_of(analysis.mirage)), on=["family", "task", "metric"], how="left")
     frame = frame.select(OVERVIEW_COLUMNS)
     if settings.metric is not None:
         frame = frame.filter(pl.col("metric") == settings.metric)

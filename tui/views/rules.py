@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from tui.views.contents import backtest_for
+
+if TYPE_CHECKING:
+    from tui.backend.protocol import AnalysisLike
 
 
 def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
@@ -60,7 +63,11 @@ def mirage_summary(mirage: pl.DataFrame) -> pl.DataFrame:
 
 
 def held_out_models(
-    points: pl.DataFrame, axis: str, holdout: int, analysis: Any = None, metric: str | None = None
+    points: pl.DataFrame,
+    axis: str,
+    holdout: int,
+    analysis: AnalysisLike | None = None,
+    metric: str | None = None,
 ) -> set[tuple[str, str]]:
     """(family, model) of the points a backtest fits without.
 
@@ -73,8 +80,8 @@ def held_out_models(
     for (family,), group in points.filter(pl.col(axis).is_not_null()).group_by(["family"]):
         task = group["task"][0] if "task" in group.columns else None
         backtest = backtest_for(analysis, family, task, metric) if analysis is not None else None
-        held_x = np.asarray(getattr(backtest, "x", ()), dtype=float)
-        if backtest is not None and getattr(backtest, "fit", None) is not None and held_x.size:
+        held_x = np.asarray(backtest.x if backtest is not None else (), dtype=float)
+        if backtest is not None and backtest.fit is not None and held_x.size:
             scales = group[axis].to_numpy()
             mask = np.isclose(scales[:, None], held_x[None, :], rtol=1e-9).any(axis=1)
             held |= {(family, m) for m in group.filter(pl.Series(mask))["model"].to_list()}

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from tui.backend.protocol import AnalysisLike, FitLike
 from tui.state import ViewSettings
 from tui.views.contents import backtest_for, frame_of
 from tui.views.format import fmt, fmt_ci
@@ -17,14 +18,14 @@ POINT_COLUMNS: tuple[str, ...] = ("family", "model", "scale", "value", "lo", "hi
 
 
 def verdicts_for(
-    analysis: Any, task: str, metric: str, family: str | None = None
+    analysis: AnalysisLike, task: str, metric: str, family: str | None = None
 ) -> list[tuple[str, str, str]]:
     """(family, short word, one compact sentence) of the mirage check for one task and metric, one per family.
 
     For a discontinuous metric the sentence names the continuous partners under which the jump vanishes and
     those under which it survives; for a continuous metric, its verdict against its first partner.
     """
-    mirage = frame_of(analysis, "mirage")
+    mirage = frame_of(analysis.mirage)
     words = mirage_summary(mirage).filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if family is not None:
         words = words.filter(pl.col("family") == family)
@@ -52,9 +53,9 @@ def verdicts_for(
     return out
 
 
-def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -> pl.DataFrame:
+def task_points(analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str) -> pl.DataFrame:
     """The points of one task and metric against the chosen axis (model, scale, value, CI, n, held out)."""
-    points = frame_of(analysis, "points")
+    points = frame_of(analysis.points)
     empty = pl.DataFrame(schema={c: pl.Utf8 for c in POINT_COLUMNS})
     if points.is_empty() or settings.axis not in points.columns:
         return empty
@@ -79,36 +80,37 @@ def task_points(analysis: Any, settings: ViewSettings, task: str, metric: str) -
     )
 
 
-def metric_direction(analysis: Any, task: str, metric: str) -> int | None:
+def metric_direction(analysis: AnalysisLike, task: str, metric: str) -> int | None:
     """+1 when higher is better, -1 when lower is better, None when the points do not say."""
-    points = frame_of(analysis, "points")
+    points = frame_of(analysis.points)
     if "direction" not in points.columns:
         return None
     values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["direction"].drop_nulls()
     return int(values[0]) if values.len() else None
 
 
-def y_label(analysis: Any, task: str, metric: str) -> str:
+def y_label(analysis: AnalysisLike, task: str, metric: str) -> str:
     """The y axis label: the metric and which way is better (``exact_match ↑ better``)."""
     direction = metric_direction(analysis, task, metric)
     return metric + {1: " ↑ better", -1: " ↓ better"}.get(direction or 0, "")
 
 
-def chance_level(analysis: Any, task: str, metric: str) -> float | None:
-    points = frame_of(analysis, "points")
+def chance_level(analysis: AnalysisLike, task: str, metric: str) -> float | None:
+    points = frame_of(analysis.points)
     if "chance" not in points.columns:
         return None
     values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["chance"].drop_nulls()
     return float(values[0]) if values.len() else None
 
 
-def fit_result(analysis: Any, family: str, task: str, metric: str) -> Any:
-    fits = getattr(analysis, "fits", None)
-    results = getattr(fits, "results", None) or {}
-    return results.get((family, task, metric))
+def fit_result(analysis: AnalysisLike, family: str, task: str, metric: str) -> FitLike | None:
+    """The law fitted to one family x task x metric (None before the fit stage or without a fit)."""
+    return analysis.fits.results.get((family, task, metric)) if analysis.fits is not None else None
 
 
-def task_plot(analysis: Any, settings: ViewSettings, task: str, metric: str, *, title: str = "") -> PlotSpec:
+def task_plot(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str, *, title: str = ""
+) -> PlotSpec:
     """The task view's plot: one series per family with CIs, its fitted law through and beyond the data."""
     points = task_points(analysis, settings, task, metric)
     series: list[Series] = []
@@ -129,9 +131,9 @@ def task_plot(analysis: Any, settings: ViewSettings, task: str, metric: str, *, 
             )
         )
         result = fit_result(analysis, family, task, metric)
-        label = f"{family} {getattr(result, 'law', 'fit')}"
+        label = f"{family} {result.law if result is not None else 'fit'}"
         backtest = backtest_for(analysis, family, task, metric) if settings.holdout else None
-        if backtest is not None and getattr(backtest.fit, "ok", False):
+        if backtest is not None and backtest.fit.ok:
             result, label = backtest.fit, f"{label} fit w/o held-out"  # does the small-model fit predict?
         curve = fit_curve(result, settings.axis, rows["scale"].to_numpy())
         if curve is not None:
@@ -151,9 +153,11 @@ def task_plot(analysis: Any, settings: ViewSettings, task: str, metric: str, *, 
     )
 
 
-def fit_curve(result: Any, axis: str, xs: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+def fit_curve(
+    result: FitLike | None, axis: str, xs: np.ndarray
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """The fitted law on a log grid from the smallest scale to 10x the largest (the extrapolation shown)."""
-    if result is None or not getattr(result, "ok", False) or getattr(result, "x", axis) != axis:
+    if result is None or not result.ok or result.x != axis:
         return None
     xs = xs[np.isfinite(xs) & (xs > 0)]
     if xs.size < 2:
@@ -167,13 +171,13 @@ def fit_curve(result: Any, axis: str, xs: np.ndarray) -> tuple[tuple[float, ...]
     return tuple(grid[keep].tolist()), tuple(ys[keep].tolist())
 
 
-def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -> list[tuple[str, str]]:
+def fit_summary(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str
+) -> list[tuple[str, str]]:
     """(family, one line) per fit: law, parameters with CIs, R^2 and backtest error, or why there is none."""
-    fits = getattr(analysis, "fits", None)
-    frame = getattr(fits, "frame", None)
-    if frame is None or frame.is_empty():
+    if analysis.fits is None or analysis.fits.frame.is_empty():
         return []
-    rows = frame.filter((pl.col("task") == task) & (pl.col("metric") == metric))
+    rows = analysis.fits.frame.filter((pl.col("task") == task) & (pl.col("metric") == metric))
     if settings.family is not None:
         rows = rows.filter(pl.col("family") == settings.family)
     lines = []
@@ -185,9 +189,10 @@ def fit_summary(analysis: Any, settings: ViewSettings, task: str, metric: str) -
                 (family, f"{row.get('law') or 'fit'}: no fit — {row.get('message') or 'unknown reason'}")
             )
             continue
-        params = getattr(result, "params", None) or row.get("params") or {}
-        cis = getattr(result, "ci", None) or row.get("ci") or {}
-        parts = [f"{row.get('law') or getattr(result, 'law', '?')} vs {row.get('x') or settings.axis}"]
+        params = (result.params if result is not None else None) or row.get("params") or {}
+        cis = (result.ci if result is not None else None) or row.get("ci") or {}
+        law = row.get("law") or (result.law if result is not None else "?")
+        parts = [f"{law} vs {row.get('x') or settings.axis}"]
         if isinstance(params, dict):
             for name, value in params.items():
                 ci = cis.get(name) if isinstance(cis, dict) else None
