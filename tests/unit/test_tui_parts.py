@@ -1,4 +1,4 @@
-"""Pure parts of the app: literal text, plot rendering, atomic export, settings cycling."""
+"""Pure parts of the app: literal text, plot rendering, atomic export, settings cycling, numbers."""
 
 from __future__ import annotations
 
