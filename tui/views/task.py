@@ -80,13 +80,19 @@ def task_points(analysis: AnalysisLike, settings: ViewSettings, task: str, metri
     )
 
 
+def _first_known(analysis: AnalysisLike, task: str, metric: str, column: str) -> float | None:
+    """The first non-null ``column`` among the points of one task and metric (None when none says)."""
+    points = frame_of(analysis.points)
+    if column not in points.columns:
+        return None
+    values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))[column].drop_nulls()
+    return float(values[0]) if values.len() else None
+
+
 def metric_direction(analysis: AnalysisLike, task: str, metric: str) -> int | None:
     """+1 when higher is better, -1 when lower is better, None when the points do not say."""
-    points = frame_of(analysis.points)
-    if "direction" not in points.columns:
-        return None
-    values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["direction"].drop_nulls()
-    return int(values[0]) if values.len() else None
+    direction = _first_known(analysis, task, metric, "direction")
+    return None if direction is None else int(direction)
 
 
 def y_label(analysis: AnalysisLike, task: str, metric: str) -> str:
@@ -96,11 +102,8 @@ def y_label(analysis: AnalysisLike, task: str, metric: str) -> str:
 
 
 def chance_level(analysis: AnalysisLike, task: str, metric: str) -> float | None:
-    points = frame_of(analysis.points)
-    if "chance" not in points.columns:
-        return None
-    values = points.filter((pl.col("task") == task) & (pl.col("metric") == metric))["chance"].drop_nulls()
-    return float(values[0]) if values.len() else None
+    """The metric's chance level on this task (the plot's dotted line), when known."""
+    return _first_known(analysis, task, metric, "chance")
 
 
 def fit_result(analysis: AnalysisLike, family: str, task: str, metric: str) -> FitLike | None:
