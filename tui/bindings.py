@@ -135,9 +135,13 @@ def unbound_keys() -> list[Key]:
     return [key for key in KEYS if not key.bound]
 
 
+PALETTE_LAST: tuple[str, ...] = ("help", "quit")  # the footer shows them first; the palette opens on settings
+
+
 def palette_keys() -> list[Key]:
-    """The app keys the command palette lists by name, in table order."""
-    return [key for key in KEYS if key.palette]
+    """The app keys the command palette lists by name: the settings in table order, then help and quit."""
+    last = {action: rank for rank, action in enumerate(PALETTE_LAST, start=1)}
+    return sorted((key for key in KEYS if key.palette), key=lambda key: last.get(key.action, 0))
 
 
 def help_rows(app: App, screen: Screen) -> list[tuple[str, str]]:

@@ -68,4 +68,5 @@ def test_palette_lists_the_app_keys_by_name_with_their_key() -> None:
     assert entries["Toggle log-y"] == ("toggle_log_y", "y")
     assert entries["Help: all keys"] == ("help", "?")
     assert all(key.scope == "app" and key.bound for key in palette_keys())
+    assert [key.palette for key in palette_keys()][-3:] == ["Open other files…", "Help: all keys", "Quit"]
     assert len(entries) == len(bindings("app")), "every app key has a palette name"
