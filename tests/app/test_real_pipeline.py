@@ -31,6 +31,7 @@ from tui.widgets.plot import PlotWidget
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TINYGPT = DATA / "lm_eval_04_tinygpt"
 SMALL_B = ViewSettings(resample=ResampleSettings(bootstrap=100, seed=0))
+pytestmark = pytest.mark.xdist_group("real_pipeline")  # one worker keeps SHARED's loads and pipelines
 
 
 @dataclass

@@ -58,7 +58,7 @@ def test_render_aligns_columns() -> None:
     assert row.index("yes") == header.index("met")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_quick_run_prints_the_table(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--repeat", "1", "--cache-dir", str(tmp_path)],
