@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import events, work
+from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.geometry import Size
@@ -84,14 +84,7 @@ class EmergenceApp(AppActions):
         if not self._started:
             self._started = True
             self.compute.start(self.settings, load=True)
-            self._preload_views()
-
-    @work(thread=True, group="preload")
-    def _preload_views(self) -> None:
-        """Import the view layer (polars, numpy) while the files load, so the first redraw with numbers
-        does not stall the interface on an import."""
-        import tui.views.overview
-        import tui.views.task  # noqa: F401
+            self.compute.preload_views()
 
     def on_resize(self, event: events.Resize) -> None:
         self.check_size(event.size)

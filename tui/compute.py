@@ -58,6 +58,11 @@ class ComputeController:
         work = partial(self._compute, settings, self.generation, load)  # older runs stop at their next stage
         self.app.run_worker(work, name="compute", group="compute", thread=True)
 
+    def preload_views(self) -> None:
+        """Import the view layer (polars, numpy) while the files load, so the first redraw with numbers
+        does not stall the interface on an import."""
+        self.app.run_worker(_import_views, name="preload", group="preload", thread=True)
+
     def _show_stage(self) -> None:
         done = len(self.stage_seconds)
         if done < len(self.stages):
@@ -189,3 +194,8 @@ class ComputeController:
                 app.refresh_views()
             else:
                 app.refresh_status()
+
+
+def _import_views() -> None:
+    import tui.views.overview
+    import tui.views.task  # noqa: F401
