@@ -299,9 +299,8 @@ async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
         app.screen.query_one("#bootstrap", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
-        assert (
-            list(app.compute.stage_seconds) == list(STAGES[1:]) and app.computed_for.resample.bootstrap == 60
-        )
+        assert list(app.compute.stage_seconds) == list(STAGES[1:])
+        assert app.computed_for.resample.bootstrap == 60
 
 
 async def test_setting_changed_while_loading_applies_when_loading_ends() -> None:
