@@ -271,9 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     if command == "bench":
-        from benchmarks.__main__ import main as bench_main
-
-        return bench_main(argv[1:])
+        return run_bench(argv[1:])
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
     if command == "report":
@@ -312,7 +310,7 @@ def run_report(args: argparse.Namespace) -> int:
     from analysis.loading import load
     from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
-    from tui.backend import default_paths
+    from tui.inputs import default_paths
 
     metric_options, resample, fit = _settings_from(args)
     table = load(default_paths(args.paths), load_options_from(args))
@@ -323,6 +321,20 @@ def run_report(args: argparse.Namespace) -> int:
     analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column)
     write_stdout(render_report(analysis, args.format, filters))
     return 0
+
+
+def run_bench(argv: Sequence[str]) -> int:
+    """``python -m benchmarks ARGS`` in a child process, its exit status passed on.
+
+    The benchmark measures the app from outside (it imports ``tui``), so the app never imports the benchmark:
+    the arrow between the packages runs one way only.
+    """
+    import subprocess
+
+    try:
+        return subprocess.call([sys.executable, "-m", "benchmarks", *argv])
+    except KeyboardInterrupt:
+        return 130
 
 
 def run_simulate(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 from analysis.errors import InputError
 from analysis.fits import FitResult
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from tui.backend.process import TableSummary
 
 SCALES = (1e7, 3e7, 1e8, 3e8, 1e9, 3e9, 1e10)
 
@@ -43,8 +44,11 @@ class FakeAnalysis:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
+    """Points (a frame) or fits (a frame, fits by key, no backtests), as tui.backend.protocol reads them."""
+
     frame: pl.DataFrame
     results: dict = field(default_factory=dict)
+    backtests: dict = field(default_factory=dict)
 
 
 def _score(y: np.ndarray) -> float:
@@ -174,7 +178,7 @@ class FakeBackend:
                 raise InputError(
                     f"{path}: column 'model' is missing; map your model column with --map", path=path
                 )
-        return object()
+        return TableSummary()
 
     def pipeline(self, table: Any) -> FakePipeline:
         pipeline = FakePipeline(self.models, self.families)

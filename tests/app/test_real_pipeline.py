@@ -22,16 +22,17 @@ from analysis.options import LoadOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.app.steps import set_resample_panel, settle, shown_intervals
 from tui.app import EmergenceApp
-from tui.backend import SAMPLE_DATA
+from tui.backend.process import ProcessBackend
+from tui.inputs import SAMPLE_DATA
 from tui.screens.mirage import MirageScreen
 from tui.screens.task import TaskScreen
 from tui.state import ViewSettings
 from tui.widgets.plot import PlotWidget
-from tui.worker_process import ProcessBackend
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TINYGPT = DATA / "lm_eval_04_tinygpt"
 SMALL_B = ViewSettings(resample=ResampleSettings(bootstrap=100, seed=0))
+pytestmark = pytest.mark.xdist_group("real_pipeline")  # one worker keeps SHARED's loads and pipelines
 
 
 @dataclass
