@@ -331,10 +331,23 @@ def run_bench(argv: Sequence[str]) -> int:
     """
     import subprocess
 
+    from analysis.output import require_writable_folder
+
+    argv = list(argv)
+    for i, arg in enumerate(argv):  # the cache folder is checked up front, in this process, with the rule the
+        folder = arg.removeprefix("--cache-dir=") if arg.startswith("--cache-dir=") else None  # bench uses
+        if arg == "--cache-dir" and i + 1 < len(argv):
+            folder = argv[i + 1]
+        if folder:
+            require_writable_folder(Path(folder), "--cache-dir")
     try:
         return subprocess.call([sys.executable, "-m", "benchmarks", *argv])
     except KeyboardInterrupt:
         return 130
+    except OSError as err:
+        raise InputError(
+            f"cannot start the benchmark ({sys.executable} -m benchmarks): {err.strerror}"
+        ) from err
 
 
 def run_simulate(args: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 
 The results are described as small Protocols, so the real ones (``analysis.pipeline.Analysis``,
 ``analysis.fits.FitResult``..., slimmed by their ``without_data()`` in the process backend) and the tests'
-fakes all fit. The pipeline's protocol is ``analysis.stages.PipelineLike``. polars and numpy appear in annotations only (never imported here), so the app can
-import this module before its first paint.
+fakes all fit. The pipeline's protocol is ``analysis.stages.PipelineLike``. polars and numpy appear in
+annotations only (never imported here), so the app can import this module before its first paint.
 """
 
 from __future__ import annotations

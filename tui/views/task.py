@@ -203,5 +203,3 @@ def fit_summary(
         )
         lines.append((family, line))
     return lines
-
-
