@@ -1,7 +1,7 @@
 """Each family x task x metric curve judged on the scale where "smooth" means a straight line.
 
-A curve is a metric's values at a family's models in ascending order of one scale axis (SCIENCE.md section 5).
-Every curve gets, in this order of precedence, one ``status`` with the numbers behind it:
+A curve is a metric's values at a family's models in ascending order of one scale axis (docs/science.md
+section 5). Every curve gets, in this order of precedence, one ``status`` with the numbers behind it:
 
 * ``not on this axis``: fewer than 3 distinct values of the axis (checkpoints of one run on params, final
   models on tokens): no score, CI or trend;

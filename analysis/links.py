@@ -1,12 +1,12 @@
 """The scale on which "smooth" means "a straight line": one link per kind of metric.
 
 A metric is judged for jumps on the scale where the smooth case of the paper's model is linear in log scale
-(SCIENCE.md section 2): a power-law loss is a line in log-log; a probability p = exp(-CE) with CE a power law
-is a line after ``-log(-log p)``, and so is exact match over L tokens (``acc = p^L``: the PassUntil link of Hu
-et al. 2023, where "accelerated emergence" is convexity); an edit distance over L tokens ``L (1 - p)`` after
-``-log(-log(1 - TED / L))``; a multiclass Brier score through the correct choice's probability it implies
-(other choices sharing the rest equally); an accuracy above chance c through ``log((y - c) / (1 - y))`` (the
-logit of the share of the way from chance to 1). Every link is oriented so that higher is better, and its
+(docs/science.md section 2): a power-law loss is a line in log-log; a probability p = exp(-CE) with CE a power
+law is a line after ``-log(-log p)``, and so is exact match over L tokens (``acc = p^L``: the PassUntil link
+of Hu et al. 2023, where "accelerated emergence" is convexity); an edit distance over L tokens
+``L (1 - p)`` after ``-log(-log(1 - TED / L))``; a multiclass Brier score through the correct choice's
+probability it implies (other choices sharing the rest equally); an accuracy above chance c through
+``log((y - c) / (1 - y))`` (the logit of the share of the way from chance to 1). Every link is oriented so that higher is better, and its
 units are natural-log factors: a difference of ``log 2`` is a factor 2 in the implied loss (or in the odds).
 
 A point can be placed on its link scale only when its interval lies strictly inside the link's domain: an

@@ -5,7 +5,11 @@ Every reader ends with ``finalize`` so that all formats get the same casting, sc
 and aggregate rows for the same task and metric). The user's files are only ever opened for reading.
 
 Decisions: a directory loads the files it can and lists each file it skipped (unknown format or bad content)
-in ``warnings``, but a file named directly that cannot be read raises. A sizes file
+in ``warnings``, but a file named directly that cannot be read raises. Folders are listed by
+``analysis.files.walk``: each real folder once (a symlink loop or a second way into a folder is named once
+and not followed), and special files, unreadable files and unreadable folders are listed as skipped, never
+opened; a special file named directly (a FIFO, a socket, a device) is refused with one line. A glob is
+expanded without following symlinks (``Path.glob``), so a loop cannot make it run forever. A sizes file
 (``model,params[,tokens]``) overrides the scales in the results; ``params_from_name`` only fills params
 that are still missing. ``scale_factors`` multiply the results' scale columns (not the sizes file, which
 is in plain units).
@@ -13,7 +17,6 @@ is in plain units).
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +24,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.files import Tree, read_problem, require_regular, walk
 from analysis.formats import registry
 from analysis.formats.finalize import DOCUMENT_SUFFIXES, empty_aggregates, empty_samples, fill_scales_by_model
 from analysis.formats.validation import check_duplicates, check_not_mixed
@@ -35,12 +39,30 @@ DEFAULT_OPTIONS = LoadOptions()
 # ---------------------------------------------------------------- load: paths -> one table
 
 
+def _glob(pattern: str) -> list[Path]:
+    """The paths matching ``pattern`` (``**`` for any depth), hidden names left out unless the pattern names
+    them; ``Path.glob`` never follows a symlink into a folder, so a loop cannot make it run forever."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
+    anchor = Path(*parts[:first]) if first else Path(".")
+    rest = "/".join(parts[first:])
+    if not anchor.is_dir():
+        return []
+    shows_hidden = any(part.startswith(".") for part in parts[first:])
+    found = []
+    for match in anchor.glob(rest):
+        relative = match.relative_to(anchor).parts
+        if shows_hidden or not any(part.startswith(".") for part in relative):
+            found.append(match if first else Path(*relative))
+    return sorted(found)
+
+
 def _expand(raw: str | Path) -> list[Path]:
     path = Path(raw)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         return [path]
     if _GLOB_CHARS & set(str(raw)):
-        matches = sorted(Path(p) for p in glob.glob(str(raw), recursive=True))
+        matches = _glob(str(raw))
         if not matches:
             raise InputError(
                 f"no file matches the pattern {raw}; check the pattern and quote it in the shell"
@@ -51,12 +73,13 @@ def _expand(raw: str | Path) -> list[Path]:
 
 def _read_file(path: Path, options: LoadOptions) -> ResultTable:
     """Read one file named directly: any failure raises."""
-    if not path.is_file():
-        raise InputError("not a regular file; give a result file or a directory", path=str(path))
+    require_regular(path)
     try:
         empty = path.stat().st_size == 0
     except OSError as err:
-        raise InputError(f"cannot read the file ({err})", path=str(path)) from err
+        raise InputError(read_problem(err), path=str(path)) from err
+    if not path.is_file():
+        raise InputError("not a regular file; give a result file or a directory", path=str(path))
     if empty:
         raise InputError("the file is empty; give a file with results", path=str(path))
     reader = registry.reader_for(path, options.format_in)
@@ -83,33 +106,51 @@ def _read_with(reader: object, path: Path, options: LoadOptions) -> ResultTable:
 
 
 def _read_directory(path: Path, options: LoadOptions, warnings: list[str]) -> list[ResultTable]:
-    """Offer ``path`` to directory readers, else walk it: good files load, bad ones go to ``warnings``."""
-    reader = registry.directory_reader(path, options.format_in)
-    if reader is not None:
-        return [_read_with(reader, path, options)]
+    """Offer ``path`` to directory readers, else walk it: good files load, bad ones go to ``warnings``.
+
+    Each folder of the walk (in order, each real folder once) is offered to the directory readers first; one
+    that takes it reads it whole, and the files below it are not offered again. A directory reader failing on
+    ``path`` itself raises; on a subfolder, the subfolder is skipped with a warning.
+    """
+    tree = walk(path)
+    warnings += tree.skipped
+    return _read_tree(tree, options, warnings)
+
+
+def _read_tree(tree: Tree, options: LoadOptions, warnings: list[str]) -> list[ResultTable]:
     tables: list[ResultTable] = []
-    for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
+    taken: Path | None = None  # the last folder a directory reader read whole (entries come in pre-order)
+    for entry in (tree.root, *tree.entries):
+        if taken is not None and entry.is_relative_to(taken):
             continue
-        if child.is_dir():
+        if entry in tree.folders:
+            reader = registry.directory_reader(entry, options.format_in)
+            if reader is None:
+                continue
+            taken = entry
+            if entry == tree.root:
+                tables.append(_read_with(reader, entry, options))
+                continue
             try:
-                tables += _read_directory(child, options, warnings)
+                tables.append(_read_with(reader, entry, options))
             except InputError as err:
-                warnings.append(f"skipped {child}: {err}")
+                warnings.append(f"skipped: {err}")
             continue
         reader = (
-            registry.reader_for(child)
+            registry.reader_for(entry)
             if options.format_in is None
-            else registry.directory_reader(child, options.format_in)
+            else registry.directory_reader(entry, options.format_in)
         )
         if reader is None:
-            if child.suffix.lower() not in DOCUMENT_SUFFIXES:
-                warnings.append(f"skipped {child}: not a result file in a known format")
+            if entry.suffix.lower() not in DOCUMENT_SUFFIXES:
+                warnings.append(
+                    f"skipped: {InputError('not a result file in a known format', path=str(entry))}"
+                )
             continue
         try:
-            tables.append(_read_with(reader, child, options))
+            tables.append(_read_with(reader, entry, options))
         except InputError as err:
-            warnings.append(f"skipped {child}: {err}")
+            warnings.append(f"skipped: {err}")
     return tables
 
 
@@ -164,6 +205,13 @@ def _fill_across_files(samples: pl.DataFrame, aggregates: pl.DataFrame) -> tuple
     return fill(samples), fill(aggregates)
 
 
+def _describe_sources(sources: Sequence[str], shown: int = 1) -> str:
+    """The files of a check across files, short enough for one line: all of them when few, else a count."""
+    if len(sources) <= shown + 1:
+        return ", ".join(sources)
+    return f"{', '.join(sources[:shown])} and {len(sources) - shown} more files"
+
+
 def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) -> ResultTable:
     """Read files, directories and globs into one validated ``ResultTable`` (see the module docstring)."""
     if isinstance(paths, str | Path):
@@ -187,7 +235,7 @@ def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) ->
     samples = _combine([t.samples for t in tables], empty_samples(), empty_samples().columns)
     aggregates = _combine([t.aggregates for t in tables], empty_aggregates(), empty_aggregates().columns)
     sources = tuple(dict.fromkeys(s for t in tables for s in t.sources))
-    where = ", ".join(sources)
+    where = _describe_sources(sources)
     if len(tables) > 1:
         samples, aggregates = _fill_across_files(samples, aggregates)
     if len(tables) > 1:

@@ -203,13 +203,18 @@ def _sweep_dict(sweep: ResolutionSweep, filters: ReportFilters, notes: set[str] 
 
 
 def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = None) -> str:
-    """The report in ``fmt`` ("table", "json" or "csv"); a table column's fits (``--y``) replace the rest."""
+    """The report in ``fmt`` ("table", "json", "csv" or "eee"); a table column's fits (``--y``) replace the
+    rest."""
     filters = filters or ReportFilters()
     fits = None if analysis.table_fits is None else analysis.table_fits.to_records()
     if fmt == "json":
         return json.dumps(report_dict(analysis, filters, fits), indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
         return points_csv(analysis, filters)
+    if fmt == "eee":  # Every Eval Ever aggregate logs, one JSON line per family x model
+        from analysis.formats.eee import points_as_eee
+
+        return points_as_eee(filters.apply(analysis.points.frame), analysis.points.specs, analysis.resample)
     return render_table(report_dict(analysis, filters, fits, strict=False))
 
 

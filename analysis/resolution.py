@@ -1,6 +1,6 @@
 """Resolution: which points a test set of n items can tell apart from the floor, and how many items would.
 
-A mean of 0/1 items resolves steps of 1/n; 0 of n correct is not "zero ability" (SCIENCE.md section 4). A
+A mean of 0/1 items resolves steps of 1/n; 0 of n correct is not "zero ability" (docs/science.md section 4). A
 point is *resolved* when its interval excludes the floor: 0, or chance for multiple choice. The items needed
 to resolve a true value v are the smallest n at which an n-item test set would resolve it (its exact
 Clopper-Pearson interval at the CI level excluding the floor) with probability ``power``: for the floor 0 the

@@ -1,4 +1,4 @@
-"""The mirage model of Schaeffer et al. (SCIENCE.md section 2) as per-sample rows and closed-form curves.
+"""The mirage model of Schaeffer et al. (docs/science.md section 2) as per-sample rows and closed-form curves.
 
 Per-token cross-entropy ``CE(N) = (N / c) ** alpha`` drives two tasks per model. Items differ in difficulty:
 item i's cross-entropy is ``CE_i(N) = CE(N) * s_i`` with ``s_i = exp(spread * z_i - spread^2 / 2)`` (z_i
@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from analysis.errors import InputError
+from analysis.output import write_atomically
 from analysis.schema import (
     CHOICE_LOGLIKS,
     CORRECT_CHOICE,
@@ -282,27 +283,32 @@ def measured_accuracy(accuracy: object, items: int, seed: int) -> np.ndarray:
     return rng.binomial(items, np.clip(np.asarray(accuracy, dtype=float), 0.0, 1.0)) / items
 
 
-def write_samples(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write rows as Parquet, CSV (list cells as JSON arrays) or JSON Lines, chosen by the file extension."""
+def write_samples(frame: pl.DataFrame, path: str | Path, *, overwrite: bool = True) -> Path:
+    """Write rows as Parquet, CSV (list cells as JSON arrays) or JSON Lines, chosen by the file extension.
+
+    The file appears whole or not at all (``analysis.output.write_atomically``); with ``overwrite=False`` an
+    existing file is never replaced. A failed write (disk full, missing or read-only folder) is an
+    ``OutputError`` line and leaves nothing behind.
+    """
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        frame.write_parquet(out)
+        write = frame.write_parquet
     elif suffix == ".csv":
-        frame.with_columns(
+        write = frame.with_columns(
             ("[" + pl.col(name).list.eval(pl.element().cast(pl.Utf8)).list.join(", ") + "]").alias(name)
             if dtype == pl.List(pl.Float64)
             else pl.col(name).map_elements(_json_list, return_dtype=pl.Utf8).alias(name)
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.List)
-        ).write_csv(out)
+        ).write_csv
     elif suffix in (".jsonl", ".ndjson"):
-        frame.write_ndjson(out)
+        write = frame.write_ndjson
     else:
         raise InputError(
             f"{out}: unknown output format {suffix!r}; use .parquet, .csv or .jsonl", path=str(out)
         )
-    return out
+    return write_atomically(out, write, overwrite=overwrite)
 
 
 def _json_list(values: pl.Series) -> str:

@@ -1,11 +1,11 @@
 """The resolution sweep: what would a test set of n' items have said?
 
 Schaeffer et al.'s third lever is the resolution of the evaluation: with n items an accuracy moves in steps of
-1/n, and a model whose true accuracy is 1e-4 reads 0 on 500 items. The sweep reruns the analysis on
-subsamples of the items (SCIENCE.md section 4: "subsampling shows what a smaller test set would have seen")
-and reports, per family x task x metric, how the curve's status (``analysis.emergence``), the verdict's
-category (``analysis.mirage``), the emergence score and each model's interval change with n'. It answers "at
-which n' does the jump appear (or vanish)?" and "from which n' is the smallest model above its floor?".
+1/n, and a model whose true accuracy is 1e-4 reads 0 on 500 items. The sweep reruns the analysis on subsamples
+of the items (docs/science.md section 4: "subsampling shows what a smaller test set would have seen") and
+reports, per family x task x metric, how the curve's status (``analysis.emergence``), the verdict's category
+(``analysis.mirage``), the emergence score and each model's interval change with n'. It answers "at which n'
+does the jump appear (or vanish)?" and "from which n' is the smallest model above its floor?".
 
 * **Sizes.** ``SweepSettings.count`` sizes log-spaced from ``start`` (50) to the largest task's item count
   (the full n), or the user's own; a task with fewer items than a size uses all of its items there, so its

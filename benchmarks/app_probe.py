@@ -16,8 +16,6 @@ Metric toggle: measured inside the process with Textual's headless pilot, as the
 from __future__ import annotations
 
 import os
-import select
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.first_paint import spawn_on_pty
+from benchmarks.first_paint import Terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_CODE = "import sys; from tui.app import run_app; sys.exit(run_app(sys.argv[1:]))"
@@ -70,57 +68,9 @@ def compile_bytecode() -> None:
     )
 
 
-class _Terminal:
-    """A child process on a pseudo-terminal, with its output accumulated for marker searches."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        self.started = time.perf_counter()
-        self.child, self.master = spawn_on_pty(args, SIZE, ROOT)
-        self.output = b""
-
-    def wait_for(self, marker: bytes, since: int = 0, timeout: float = 60.0) -> float | None:
-        """perf_counter() when ``marker`` appears in the output after byte ``since``; None on timeout/exit."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if marker in self.output[since:]:
-                return time.perf_counter()
-            ready, _, _ = select.select([self.master], [], [], 0.01)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 1 << 16)
-                except OSError:
-                    return None
-                if not chunk:
-                    return None
-                self.output += chunk
-            elif self.child.poll() is not None:
-                return None
-        return None
-
-    def drain(self) -> None:
-        while select.select([self.master], [], [], 0)[0]:
-            try:
-                chunk = os.read(self.master, 1 << 16)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def close(self) -> None:
-        if self.child.poll() is None:
-            os.killpg(self.child.pid, signal.SIGTERM)  # the child leads its own session: end only it
-            try:
-                self.child.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.child.pid, signal.SIGKILL)
-                self.child.wait()
-        os.close(self.master)
-
-
 def first_paint(paths: Sequence[str], keys: bool = False) -> PaintRun:
     """Spawn the app on ``paths`` (none: the sample data); time its first paint and, optionally, keys."""
-    terminal = _Terminal(["-c", APP_CODE, *paths])
+    terminal = Terminal(["-c", APP_CODE, *paths], SIZE, ROOT)
     try:
         painted = terminal.wait_for(PAINT_MARKER)
         if painted is None:
@@ -143,13 +93,6 @@ def first_paint(paths: Sequence[str], keys: bool = False) -> PaintRun:
         return PaintRun(painted - terminal.started, progress, tuple(latencies))
     finally:
         terminal.close()
-
-
-def python_start(code: str) -> float:
-    """Wall seconds of ``python -c code`` run to completion."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - started
 
 
 async def metric_toggle(presses: int) -> tuple[list[float], list[float]]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from analysis.output import require_writable_folder
+
 SEED = 2023
 TARGET_LENGTH = 5  # tokens per generation target: short sequences, as in the mirage model
 CHOICES = 4
@@ -40,14 +42,14 @@ QUICK = SampleShape(models=20, tasks=4, items=2_000)
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
-    """Where generated inputs are kept: ``override``, else ``$XDG_CACHE_HOME/emergence-tui/bench``."""
+    """Where generated inputs are kept: ``override``, else ``$XDG_CACHE_HOME/emergence-tui/bench``; created
+    if missing. A folder that cannot be written is an ``OutputError`` line (jobs may need to write inputs)."""
     if override is not None:
         folder = Path(override)
     else:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         folder = Path(base) / "emergence-tui" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return require_writable_folder(folder, "--cache-dir" if override is not None else "the bench cache")
 
 
 def simulated_samples(shape: SampleShape) -> pl.DataFrame:
@@ -72,7 +74,7 @@ def simulated_samples(shape: SampleShape) -> pl.DataFrame:
                 seed=SEED + pair,
                 family="bench",
                 task_prefix=f"t{pair:03d}_",
-                logprob_jitter=0.3,
+                spread=0.5,
             )
         )
     return pl.concat(parts, how="vertical")

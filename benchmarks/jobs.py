@@ -243,9 +243,10 @@ def app_first_paint(ctx: Context) -> Measured:
 
 def textual_start(ctx: Context) -> Measured:
     from benchmarks import app_probe
+    from benchmarks.first_paint import time_baseline
 
     app_probe.compile_bytecode()
-    return Measured([app_probe.python_start("import textual") for _ in range(ctx.repeat)], 0)
+    return Measured([time_baseline(("-c", "import textual")) for _ in range(ctx.repeat)], 0)
 
 
 def app_metric_toggle(ctx: Context) -> Measured:

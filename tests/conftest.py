@@ -33,3 +33,14 @@ def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first, the longest (``slow(seconds=...)``) first among them: with two workers (pytest-xdist)
+    a minute-long test then starts at once instead of keeping one worker busy after the other has finished."""
+
+    def order(item: pytest.Item) -> tuple[bool, float]:
+        slow = item.get_closest_marker("slow")
+        return slow is None, -float(slow.kwargs.get("seconds", 0)) if slow else 0.0
+
+    items.sort(key=order)  # stable: collection order within each kind

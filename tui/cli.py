@@ -1,11 +1,15 @@
 """The `emergence-tui` command: the app by default, plus `report`, `simulate` and `bench` subcommands.
 
-Bad input ends with one line on stderr and exit status 2; no traceback reaches the user.
+Bad input, and output that cannot be written (a full disk, a closed stdout, a missing or read-only folder),
+end with one line on stderr and exit status 2; no traceback reaches the user. The line is cut to
+``MESSAGE_CHARS`` characters (it says how many more there are); ``--verbose`` prints it whole. A reader that
+closes the pipe (``report | head -1``) ends the command quietly with status 0, as ``head`` meant it to.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +24,11 @@ from analysis.options import (
     ResampleSettings,
     SweepSettings,
 )
+from analysis.output import OutputError, check_target, flush_stdout, write_stdout
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
+MESSAGE_CHARS = 300  # an error line is cut to this many characters unless --verbose
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -43,6 +49,14 @@ def _scale_factor(text: str) -> tuple[str, float]:
     return key, factor
 
 
+def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"print error messages whole (by default they are cut to {MESSAGE_CHARS} characters)",
+    )
+
+
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reading files")
     group.add_argument(
@@ -60,7 +74,7 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--map-file", help="a mapping file with one THEIRS=CANONICAL per line")
     group.add_argument(
         "--format-in",
-        choices=["tidy", "lm_eval", "lm_eval_old", "bigbench", "wide"],
+        choices=["tidy", "lm_eval", "lm_eval_old", "bigbench", "inspect", "helm", "lighteval", "eee", "wide"],
         help="force a reader instead of detecting it from the path",
     )
     group.add_argument(
@@ -235,13 +249,14 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _add_fit_arguments(parser)
         _add_sweep_arguments(parser)
         parser.add_argument(
-            "--format", choices=["table", "json", "csv"], default="table", help="output format"
+            "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
         )
+        _add_verbose_argument(parser)
         return parser
     if command == "simulate":
         parser = argparse.ArgumentParser(
             prog="emergence-tui simulate",
-            description="Write per-sample rows from the mirage model (SCIENCE.md section 2).",
+            description="Write per-sample rows from the mirage model (docs/science.md section 2).",
         )
         parser.add_argument("--c", type=float, default=1e10, help="scale constant c > 0")
         parser.add_argument(
@@ -272,6 +287,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--out", required=True, help="output file (.parquet, .csv or .jsonl); never overwritten"
         )
+        _add_verbose_argument(parser)
         return parser
     parser = argparse.ArgumentParser(
         prog="emergence-tui",
@@ -281,33 +297,66 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         ),
     )
     _add_load_arguments(parser)
+    _add_verbose_argument(parser)
     return parser
+
+
+def error_line(err: Exception, verbose: bool = False) -> str:
+    """The one stderr line for ``err``: cut to ``MESSAGE_CHARS`` characters unless ``verbose``."""
+    line = f"emergence-tui: {err}"
+    if verbose or len(line) <= MESSAGE_CHARS:
+        return line
+    rest = f"... [cut: --verbose shows all {len(line):,} characters]"
+    return line[: MESSAGE_CHARS - len(rest)] + rest
+
+
+def _say(line: str) -> None:
+    """Print ``line`` on stderr, if there is a stderr to print on."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=stream, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
-    if command == "bench":
-        from benchmarks.__main__ import main as bench_main
-
-        return bench_main(argv[1:])
-    parser = build_parser(command)
-    args = parser.parse_args(argv[1:] if command else argv)
+    verbose = "--verbose" in argv
     try:
-        if command == "report":
-            return run_report(args)
-        if command == "simulate":
-            return run_simulate(args)
-        from tui.app import run_app
-
-        return run_app(args.paths, load_options_from(args)) or 0
-    except (InputError, AnalysisError) as err:
-        print(f"emergence-tui: {err}", file=sys.stderr)
+        code = _run(argv)
+        flush_stdout()
+        return code
+    except (InputError, AnalysisError, OutputError) as err:
+        _say(error_line(err, verbose))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except SystemExit:  # argparse after --help or a usage error: its text must reach stdout too
+        try:
+            flush_stdout()
+        except BrokenPipeError:
+            return 0
+        except OutputError as err:
+            _say(error_line(err, verbose))
+            return EXIT_BAD_INPUT
+        raise
+
+
+def _run(argv: list[str]) -> int:
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    if command == "bench":
+        return run_bench(argv[1:])
+    parser = build_parser(command)
+    args = parser.parse_args(argv[1:] if command else argv)
+    if command == "report":
+        return run_report(args)
+    if command == "simulate":
+        return run_simulate(args)
+    from tui.app import run_app
+
+    return run_app(args.paths, load_options_from(args)) or 0
 
 
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:
@@ -370,7 +419,7 @@ def run_report(args: argparse.Namespace) -> int:
     from analysis.loading import load
     from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
-    from tui.backend import default_paths
+    from tui.inputs import default_paths
 
     metric_options, resample, fit = _settings_from(args)
     sweep = _sweep_from(args)
@@ -380,17 +429,43 @@ def run_report(args: argparse.Namespace) -> int:
     metric_options = metric_options_for(metric_options, filters.metrics)
     pipeline = Pipeline(table)
     analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column, sweep=sweep)
-    sys.stdout.write(render_report(analysis, args.format, filters))
+    write_stdout(render_report(analysis, args.format, filters))
     return 0
 
 
+def run_bench(argv: Sequence[str]) -> int:
+    """``python -m benchmarks ARGS`` in a child process, its exit status passed on.
+
+    The benchmark measures the app from outside (it imports ``tui``), so the app never imports the benchmark:
+    the arrow between the packages runs one way only.
+    """
+    import subprocess
+
+    from analysis.output import require_writable_folder
+
+    argv = list(argv)
+    for i, arg in enumerate(argv):  # the cache folder is checked up front, in this process, with the rule the
+        folder = arg.removeprefix("--cache-dir=") if arg.startswith("--cache-dir=") else None  # bench uses
+        if arg == "--cache-dir" and i + 1 < len(argv):
+            folder = argv[i + 1]
+        if folder:
+            require_writable_folder(Path(folder), "--cache-dir")
+    try:
+        return subprocess.call([sys.executable, "-m", "benchmarks", *argv])
+    except KeyboardInterrupt:
+        return 130
+    except OSError as err:
+        raise InputError(
+            f"cannot start the benchmark ({sys.executable} -m benchmarks): {err.strerror}"
+        ) from err
+
+
 def run_simulate(args: argparse.Namespace) -> int:
-    """Write the mirage model's per-sample rows to a new file."""
+    """Write the mirage model's per-sample rows to a new file (whole or not at all, never over a file)."""
     from analysis.simulate import simulate, write_samples
 
     out = Path(args.out)
-    if out.exists():
-        raise InputError(f"{out}: already exists; choose a new --out path (files are never overwritten)")
+    check_target(out, overwrite=False)  # before the work: a missing folder or an existing file fails fast
     try:
         params = [float(p) for p in args.params.split(",") if p.strip()]
     except ValueError:
@@ -408,8 +483,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         jump_at=args.jump_at,
         jump_factor=args.jump_factor if args.jump_at is not None else 1.0,
     )
-    write_samples(frame, out)
-    print(f"wrote {frame.height} rows to {out}")
+    write_samples(frame, out, overwrite=False)
+    if sys.stdout is not None:  # the file is the result; a closed stdout only loses this confirmation
+        print(f"wrote {frame.height} rows to {out}")
     return 0
 
 

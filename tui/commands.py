@@ -4,47 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.bindings import palette_keys
 from tui.safe_text import clean
 from tui.state import AXES, LAWS
 
-ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("Next metric", "next_metric", "n"),
-    ("Previous metric", "previous_metric", "p"),
-    ("Pick a metric…", "pick_metric", "M"),
-    ("Next scale axis", "cycle_axis", "x"),
-    ("Toggle log-y", "toggle_log_y", "y"),
-    ("Next law", "cycle_law", "l"),
-    ("Next family filter", "cycle_family", "f"),
-    ("Pick a family…", "pick_family", "F"),
-    ("Resampling panel…", "resample_panel", "r"),
-    ("Re-seed the bootstrap", "reseed", "R"),
-    ("Mirage lab", "open_lab", "L"),
-    ("Export table and plot…", "export", "e"),
-    ("Open other files…", "open_path", "o"),
-    ("Help: all keys", "help", "?"),
-    ("Quit", "quit", "q"),
-)
+if TYPE_CHECKING:
+    from tui.app import EmergenceApp
 
 
 class SettingsCommands(Provider):
     """Commands for every setting of emergence-tui."""
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        from tui import views
+        from tui.views.contents import families, metrics_for
 
-        app: Any = self.app
+        app = cast("EmergenceApp", self.app)
         commands: list[tuple[str, Callable[[], Any], str]] = [
-            (name, partial(app.run_action, action), f"key {key}") for name, action, key in ACTIONS
+            (key.palette, partial(app.run_action, key.action), f"key {key.display()}")
+            for key in palette_keys()
         ]
         if app.analysis is not None:
-            for metric in views.metrics_for(app.analysis):
+            for metric in metrics_for(app.analysis):
                 name = f"Metric: {clean(metric)}"
                 commands.append((name, partial(app.set_metric, metric), "show this metric"))
-            for family in views.families(app.analysis):
+            for family in families(app.analysis):
                 commands.append(
                     (f"Family: {clean(family)}", partial(app.set_family, family), "show only this family")
                 )

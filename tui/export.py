@@ -6,6 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from textual.app import App
+
+from tui.safe_text import clean
+from tui.screens.dialogs import ConfirmScreen, ExportDialog
+
 
 class ExportError(Exception):
     """A file could not be written; the message is one line fit to show in the app."""
@@ -37,3 +42,55 @@ def write_text_atomically(path: str | Path, text: str, *, overwrite: bool = Fals
         reason = err.strerror or str(err)
         raise ExportError(f"cannot write {target}: {reason}; choose another folder") from err
     return target
+
+
+def export_screen(app: App) -> None:
+    """Ask where to write the current screen's table (CSV) and plot (text), then write them."""
+    export_table = getattr(app.screen, "export_table", None)
+    if export_table is None:
+        app.notify("nothing to export on this screen", timeout=3)
+        return
+    name = type(app.screen).__name__.removesuffix("Screen").lower()
+    has_plot = hasattr(app.screen, "export_plot")
+    table = export_table()
+    plot = app.screen.export_plot() if has_plot else None
+
+    def chosen(paths: tuple[str, str] | None) -> None:
+        if paths is None:
+            return
+        jobs = []
+        if paths[0]:
+            jobs.append((paths[0], table.write_csv()))
+        if paths[1] and plot is not None:
+            jobs.append((paths[1], plot + "\n"))
+        write_jobs(app, jobs)
+
+    app.push_screen(
+        ExportDialog(f"emergence-{name}.csv", f"emergence-{name}-plot.txt" if has_plot else None),
+        callback=chosen,
+    )
+
+
+def write_jobs(app: App, jobs: list[tuple[str, str]], overwrite: bool = False) -> None:
+    """Write each (path, text); ask before replacing an existing file, report failures as messages."""
+    if not jobs:
+        return
+    (path, text), rest = jobs[0], jobs[1:]
+    try:
+        written = write_text_atomically(path, text, overwrite=overwrite)
+    except FileExistsError:
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                write_jobs(app, jobs, overwrite=True)
+            else:
+                app.notify(f"kept the existing {clean(path)}", timeout=3)
+                write_jobs(app, rest)
+
+        app.push_screen(ConfirmScreen(f"{path} exists. Overwrite it?"), callback=answer)
+        return
+    except ExportError as err:
+        app.notify(clean(str(err)), title="export failed", severity="error", timeout=8)
+    else:
+        app.notify(f"wrote {clean(str(written))}", timeout=3)
+    write_jobs(app, rest)

@@ -1,6 +1,6 @@
 """The four scaling laws: their formulas, parameter names, fitted space and the default law per metric.
 
-Parameter names are the contract shared by fits, reports and the app (SCIENCE.md section 6):
+Parameter names are the contract shared by fits, reports and the app (docs/science.md section 6):
 
 * ``power``       y = a * x**b                                   (b signed)
 * ``saturating``  y = E + A * x**(-alpha)

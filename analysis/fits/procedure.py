@@ -1,6 +1,6 @@
 """``fit_law``: the procedure of each law, from checks and start grid to a polished fit with bootstrap CIs.
 
-Procedures (SCIENCE.md section 6):
+Procedures (docs/science.md section 6):
 
 * ``power``: least squares of log y on log x (closed form, also for every bootstrap replicate at once).
 * ``saturating`` and ``joint``: the robust fit of Hoffmann et al. (2022, Approach 3) as replicated by

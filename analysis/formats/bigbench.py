@@ -3,7 +3,7 @@
 One aggregate row per model x (sub)task x shots x metric in ``score_dict``. Rules (also in docs/formats.md):
 
 * task: ``subtask_description`` (``"arithmetic:1_digit_addition"``, or the task name for the task-level
-  entry); shots folded in as ``"<task> <k>-shot"`` when the files loaded hold several shot settings.
+  entry); shots folded in as ``"<task> <k>-shot"`` for a task the files hold at several shot settings.
 * family and model: ``model.model_family`` and ``model.model_name`` (``options.family`` overrides the family).
 * params: ``non_embedding_params`` (``options.params_field="non_embedding"``, the default), ``total_params``
   (``"total"``) or ``flop_matched_non_embedding_params`` (``"flop_matched"``); a warning says which.
@@ -21,6 +21,7 @@ from analysis.errors import InputError
 from analysis.formats.finalize import finalize
 from analysis.formats.frames import aggregate_frame, fold_shots, read_json_tree, to_float
 from analysis.formats.jsonio import head_text, read_json
+from analysis.formats.validation import as_count
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -80,7 +81,7 @@ def parse_file(path: Path, params_field: str) -> list[dict]:
     for index, entry in enumerate(scores):
         if not isinstance(entry, dict) or not isinstance(entry.get("score_dict"), dict):
             raise InputError(f"scores[{index}] has no score_dict object", path=str(path))
-        shots = to_float(entry.get("number_of_shots"))
+        shots = as_count(entry.get("number_of_shots"), f"scores[{index}].number_of_shots", path)
         subtask = entry.get("subtask_description") or task
         for metric, raw in entry["score_dict"].items():
             value = to_float(raw)
@@ -94,7 +95,7 @@ def parse_file(path: Path, params_field: str) -> list[dict]:
                     schema.PARAMS: params if params is not None and params > 0 else None,
                     schema.METRIC: str(metric),
                     schema.VALUE: value,
-                    "_shots": int(shots) if shots is not None else None,
+                    "_shots": shots,
                 }
             )
     return records
@@ -120,6 +121,5 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     if options.family:
         frame = frame.with_columns(pl.lit(options.family).alias(schema.FAMILY))
     frame = fold_shots(frame)
-    frame = frame.drop("_shots")
     table = ResultTable(aggregates=frame, warnings=tuple(warnings), sources=tuple(sources))
     return finalize(table, options, path)

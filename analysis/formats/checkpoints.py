@@ -1,8 +1,8 @@
 """Training checkpoints: the last checkpoint of a run stays in its family; all of them form a family too.
 
-SCIENCE.md section 7: the intermediate checkpoints of one run are points along tokens at fixed params, so they
-must not be pooled with the other sizes. Given aggregate rows with a ``step`` column (null when a row is no
-checkpoint), rows of a model seen at several steps are split in two:
+The intermediate checkpoints of one run are points along tokens at fixed params, so they must not be pooled
+with the other sizes. Given aggregate rows with a ``step`` column (null when a row is no checkpoint), rows of
+a model seen at several steps are split in two:
 
 * the rows at its largest step keep their family and model name (the family over params, e.g. ``pythia``);
 * every step's rows are copied into the family ``"<model> checkpoints"`` as models ``"<model> step<N>"``.

@@ -13,16 +13,20 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.files import read_bytes, with_lf_line_ends
 from analysis.formats.model_sizes import family_from_name, params_from_name
 from analysis.formats.validation import (
     ROW,
+    cast_count,
     cast_numeric,
     check_aggregates,
     check_choices,
+    check_column_types,
     check_duplicates,
     check_outputs,
     check_scales,
     require_columns,
+    shown,
 )
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
@@ -96,7 +100,7 @@ def _decode_lists(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
                     pl.Series([cell]).str.json_decode(dtype)
                 except pl.exceptions.PolarsError:
                     where = f"row {frame[ROW][index]}" if ROW in frame.columns else f"row {index + 1}"
-                    problem = f"{cell!r} is not a JSON list (write it like [-0.1, -2])"
+                    problem = f"{shown(cell)} is not a JSON list (write it like [-0.1, -2])"
                     raise InputError(f"column {column}, {where}: {problem}", path=str(path)) from None
             if decoded is None:
                 raise InputError(f"column {column}: cannot read its cells as JSON lists", path=str(path))
@@ -105,20 +109,25 @@ def _decode_lists(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
             try:
                 frame = frame.with_columns(pl.col(column).cast(dtype))
             except pl.exceptions.PolarsError as err:
+                detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
                 raise InputError(
-                    f"column {column}: cannot read it as {dtype} ({err})", path=str(path)
+                    f"column {column} has type {frame.schema[column]}; it cannot be read as {dtype} "
+                    f"({detail})",
+                    path=str(path),
                 ) from err
     return frame
 
 
 def _read_sizes(options: LoadOptions) -> pl.DataFrame:
     path = Path(options.sizes_file or "")
-    if not path.is_file():
+    if path.exists() and not path.is_dir():
+        data = with_lf_line_ends(read_bytes(path))  # never memory-mapped; refuses a FIFO or a device
+    else:
         raise InputError(
             "sizes file not found; give a CSV with columns model,params[,tokens]", path=str(path)
         )
     try:
-        sizes = pl.read_csv(path, infer_schema=False).with_row_index(ROW, offset=1)
+        sizes = pl.read_csv(data, infer_schema=False).with_row_index(ROW, offset=1)
     except (pl.exceptions.PolarsError, OSError) as err:
         raise InputError(f"cannot read the sizes file as CSV ({err})", path=str(path)) from err
     require_columns(sizes.columns, [schema.MODEL, schema.PARAMS], path, "a sizes file")
@@ -283,8 +292,8 @@ def _finalize_aggregates(frame: pl.DataFrame, path: str | Path) -> pl.DataFrame:
     for column, dtype in numeric.items():
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype).alias(column))
-        elif column == schema.N and frame.schema[column].is_float():
-            frame = frame.with_columns(pl.col(column).round().cast(pl.Int64))
+        elif column == schema.N:
+            frame = cast_count(frame, column, path)
         else:
             frame = cast_numeric(frame, column, dtype, path)
     from_counts = pl.col(schema.N_CORRECT) / pl.col(schema.N)
@@ -351,10 +360,13 @@ def finalize(table: ResultTable, options: LoadOptions, path: str | Path) -> Resu
     ``validation.ROW`` with 1-based data row numbers for error messages). Fills a missing family, parses JSON
     list cells, casts to ``schema.DTYPES``, applies scale factors, the sizes file and names, sets
     ``flops = 6 N D`` where missing, computes ``value = n_correct / n`` for count rows, keeps an optional
-    ``replicate`` label (as text), and raises ``InputError`` on bad values.
+    ``replicate`` label (as text), and raises ``InputError`` on bad values and on columns whose type cannot
+    hold their role (a struct ``value``).
     """
     warnings = list(table.warnings)
     samples, aggregates = empty_samples(), empty_aggregates()
+    check_column_types(table.samples, path, numeric=table.prescored)
+    check_column_types(table.aggregates, path)
     if not table.samples.is_empty():
         frame, notes = _finalize_frame(table.samples, options, path)
         samples = _finalize_samples(frame, table.prescored, path)

@@ -6,8 +6,10 @@ reader emits the dtypes of ``schema.DTYPES`` (scales Float64) whatever the sourc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -24,6 +26,7 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
 )
 
 # A size token standing alone in a model name: "1.4b", "125m", "7B", "1b1", "564M".
+T = TypeVar("T")
 
 
 def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
@@ -37,43 +40,88 @@ def aggregate_frame(records: Sequence[dict], extra: dict[str, pl.DataType] | Non
     )
 
 
+def read_each(
+    path: Path, files: Sequence[Path], parse: Callable[[Path], T], what: str
+) -> tuple[list[tuple[Path, T]], list[str]]:
+    """(file, parsed) for each readable file, and a warning per file skipped.
+
+    The readers' rule for bad files: a file named directly (``files == [path]``) must parse; in a folder a bad
+    file is skipped with a warning, and a folder with no readable file raises naming ``what`` and the first
+    problems.
+    """
+    strict = list(files) == [path]
+    parsed: list[tuple[Path, T]] = []
+    skipped: list[str] = []
+    for file in files:
+        try:
+            parsed.append((file, parse(file)))
+        except InputError as err:
+            if strict:
+                raise
+            skipped.append(f"skipped: {err}")
+    if not parsed:
+        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'none found'})", path=str(path))
+    return parsed, skipped
+
+
 def read_json_tree(
     path: Path, parse: Callable[[Path], list[dict]], what: str
 ) -> tuple[list[dict], list[str], list[str]]:
-    """Records, sources and skip warnings from one JSON file or every ``*.json`` below a folder.
-
-    A file named directly must parse; in a folder bad files are skipped with a warning, and a folder with no
-    readable file raises naming ``what`` and the first problems.
-    """
-    if path.is_file():
-        return parse(path), [str(path)], []
-    records: list[dict] = []
-    sources: list[str] = []
-    skipped: list[str] = []
-    for file in sorted(path.rglob("*.json")):
-        try:
-            records.extend(parse(file))
-            sources.append(str(file))
-        except InputError as err:
-            skipped.append(f"skipped: {err}")
+    """Records, sources and skip warnings from one JSON file or every ``*.json`` below a folder."""
+    files = [path] if path.is_file() else sorted(path.rglob("*.json"))
+    parsed, skipped = read_each(path, files, parse, what)
+    records = [record for _, found in parsed for record in found]
     if not records:
-        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'no .json files'})", path=str(path))
-    return records, sources, skipped
+        raise InputError(f"no readable {what} ({'; '.join(skipped[:2]) or 'no records'})", path=str(path))
+    return records, [str(file) for file, _ in parsed], skipped
 
 
-def fold_shots(frame: pl.DataFrame, column: str = "_shots") -> pl.DataFrame:
-    """Fold ``column`` into the task name (``"<task> <k>-shot"``) when the frame has several shot settings."""
-    if frame[column].drop_nulls().n_unique() <= 1:
+SHOTS = "_shots"  # the column readers keep a task's shots setting in until it is folded
+
+
+def _shots_text(column: str) -> pl.Expr:
+    """The shots setting as text: ``5``, ``5.0`` and ``" 5 "`` all read ``5``; empty text is no setting."""
+    text = pl.col(column).cast(pl.Utf8).str.strip_chars().str.replace(r"\.0$", "")
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def multi_shot_tasks(frames: Sequence[pl.DataFrame], column: str = SHOTS, by: str = schema.TASK) -> set[str]:
+    """Tasks (values of ``by``) run at several shot settings across ``frames``; no setting counts as one."""
+    pairs = [f.select(pl.col(by), _shots_text(column).alias(column)) for f in frames if column in f.columns]
+    if not pairs:
+        return set()
+    counts = pl.concat(pairs).unique().group_by(by).len()
+    return set(counts.filter(pl.col("len") > 1)[by].to_list())
+
+
+def fold_shots(
+    frame: pl.DataFrame, column: str = SHOTS, *, by: str = schema.TASK, tasks: set[str] | None = None
+) -> pl.DataFrame:
+    """Fold ``column`` into the task name (``"<task> <k>-shot"``) for tasks run at several shot settings.
+
+    DESIGN.md: a task's shots setting, when a format has several, becomes part of the task name so that
+    settings are never pooled; a task run at one setting keeps its plain name. The decision is per task
+    (``by``, the task column unless a reader renamed tasks first) over this frame, or over ``tasks`` when a
+    reader decides across several frames (``multi_shot_tasks``). Rows without a setting keep the plain name.
+    The shots column is dropped.
+    """
+    if column not in frame.columns:
         return frame
-    folded = pl.format("{} {}-shot", pl.col(schema.TASK), pl.col(column))
-    return frame.with_columns(
-        pl.when(pl.col(column).is_null()).then(pl.col(schema.TASK)).otherwise(folded).alias(schema.TASK)
-    )
+    several = multi_shot_tasks([frame], column, by) if tasks is None else tasks
+    shots = _shots_text(column)
+    folded = pl.format("{} {}-shot", pl.col(schema.TASK), shots)
+    fold = pl.col(by).is_in(sorted(several)) & shots.is_not_null()
+    task = pl.when(fold).then(folded).otherwise(pl.col(schema.TASK))
+    return frame.with_columns(task.alias(schema.TASK)).drop(column)
 
 
-def shots_task(task: str, shots: int | None) -> str:
-    """The task with its shots folded in: ``"<task> <k>-shot"`` (unchanged when shots is None)."""
-    return task if shots is None else f"{task} {int(shots)}-shot"
+def to_count(value: object) -> int | None:
+    """A whole non-negative number from a JSON value (``3``, ``3.0``, ``"3"``); None for anything else,
+    including counts past 2**53 (not exact as floats; an Int64 column overflows not far beyond)."""
+    number = to_float(value)
+    if number is None or not math.isfinite(number) or not 0 <= number <= 2**53 or number != round(number):
+        return None
+    return int(number)
 
 
 def to_float(value: object) -> float | None:
@@ -88,3 +136,24 @@ def to_float(value: object) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def average_repeats(
+    frame: pl.DataFrame, key: Sequence[str], scores: Sequence[str]
+) -> tuple[pl.DataFrame, int]:
+    """One row per ``key`` (family, model, task, item): each score's mean over the item's repeats.
+
+    Repeats are Inspect's epochs or HELM's train trials: the resampling unit stays the item, so its repeats
+    are averaged first (Inspect's default ``mean`` reducer does the same). Other columns come from the first
+    repeat. Returns the frame and the largest number of repeats of one item (1 when nothing was averaged).
+    """
+    if frame.is_empty():
+        return frame, 1
+    others = [c for c in frame.columns if c not in key and c not in scores]
+    averaged = frame.group_by(key, maintain_order=True).agg(
+        *(pl.col(c).mean() for c in scores),
+        *(pl.col(c).first() for c in others),
+        pl.len().alias("_repeats"),
+    )
+    most = int(averaged["_repeats"].max())
+    return averaged.drop("_repeats").select(frame.columns), most

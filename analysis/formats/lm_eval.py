@@ -13,6 +13,11 @@ file, or a single samples file. Rules (documented in docs/formats.md):
   per-sample metric key becomes a pre-scored column with the same metric id as the aggregate. When one file
   holds several filters, each filter's scores become their own columns (never pooled as extra items) and the
   outputs come from filter ``none`` (else the first filter), which a warning names.
+* Layouts of older and newer releases: a samples file may be JSON Lines (also named ``samples_*.json``) or,
+  from 0.4.0 to 0.4.2, an indented JSON array under a ``.jsonl`` name; records without a ``filter`` field
+  repeat each ``doc_id`` once per filter in the results' order; records without a ``metrics`` list carry
+  their metrics as extra numeric keys; leaves may be strings (``"-1.23"``, ``"False"``); ``n-samples`` may be
+  ``{original, effective}`` (effective used); ``name`` and ``sample_len`` in a results block are not metrics.
 * A task x metric that has per-sample rows does not also get its aggregate row (the two would be pooled);
   the aggregate is compared with the per-sample mean and a mismatch is reported as a warning.
 * Folder loads skip bad files and list them in warnings; a single bad file raises InputError.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,15 +37,16 @@ import polars as pl
 from analysis import schema
 from analysis.errors import InputError
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import aggregate_frame, shots_task, to_float
+from analysis.formats.frames import aggregate_frame, fold_shots, multi_shot_tasks, to_float
 from analysis.formats.jsonio import head_text, iter_jsonl, read_json
+from analysis.formats.validation import as_count
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
 NAME = "lm_eval"
 
 RESULTS_FILE = re.compile(r"^results_(?P<stamp>.+)\.json$")
-SAMPLES_FILE = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[0-9.:\-]+)\.jsonl$")
+SAMPLES_FILE = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[0-9.:\-]+)\.jsonl?$")
 # A 0.4.x results key such as "acc,none" or "exact_match,strict-match".
 _FILTERED_KEY = re.compile(r'"[^"\s,]+,[^"\s,]+"\s*:')
 _STEM_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T[0-9.:\-]+)")
@@ -80,6 +87,7 @@ class Run:
     shots: dict[str, int | None]
     n: dict[str, int | None]
     rows: dict[str, list[dict]]  # task -> aggregate records (metric, value, stderr)
+    filters: dict[str, list[str]]  # task -> its filters in the results' order
 
 
 def _stamp(path: Path) -> str:
@@ -113,18 +121,19 @@ def parse_results(path: Path) -> Run:
     n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
     n_shot = data.get("n-shot") if isinstance(data.get("n-shot"), dict) else {}
     rows: dict[str, list[dict]] = {}
+    filters: dict[str, list[str]] = {}
     n: dict[str, int | None] = {}
     shots: dict[str, int | None] = {}
     for task, block in data["results"].items():
         if not isinstance(block, dict):
             continue
         counts = n_samples.get(task) if isinstance(n_samples.get(task), dict) else {}
-        effective = to_float(counts.get("effective", counts.get("original")))
+        which = "effective" if "effective" in counts else "original"
+        effective = as_count(counts.get(which), f"n-samples.{task}.{which}", path)
         if effective is None:
-            effective = to_float(block.get("sample_len"))
-        n[task] = int(effective) if effective is not None else None
-        shot = to_float(n_shot.get(task))
-        shots[task] = int(shot) if shot is not None else None
+            effective = as_count(block.get("sample_len"), f"results.{task}.sample_len", path)
+        n[task] = effective
+        shots[task] = as_count(n_shot.get(task), f"n-shot.{task}", path)
         task_rows = []
         for key, raw in block.items():
             if "," not in key or key in _NOT_METRICS:
@@ -132,6 +141,9 @@ def parse_results(path: Path) -> Run:
             metric, filter_name = key.split(",", 1)
             if metric.endswith("_stderr"):
                 continue
+            filters.setdefault(task, [])
+            if filter_name not in filters[task]:
+                filters[task].append(filter_name)
             value = to_float(raw)
             if value is None:
                 continue
@@ -149,6 +161,7 @@ def parse_results(path: Path) -> Run:
         shots=shots,
         n=n,
         rows=rows,
+        filters=filters,
     )
 
 
@@ -190,6 +203,10 @@ def _choice_logliks(resps: object) -> list[float] | None:
 
 def _choices(record: dict) -> list[str]:
     arguments = record.get("arguments")
+    if isinstance(arguments, list):  # 0.4.0-0.4.2: [[context, continuation], ...]
+        texts = [a[1] for a in arguments if isinstance(a, list) and len(a) == 2]
+        if texts and len(texts) == len(arguments) and all(isinstance(t, str) for t in texts):
+            return texts
     if isinstance(arguments, dict):
         keys = sorted(arguments, key=lambda k: int(re.sub(r"\D", "", k) or 0))
         texts = [arguments[k].get("arg_1") for k in keys if isinstance(arguments[k], dict)]
@@ -221,22 +238,77 @@ def _correct_choice(record: dict, n_choices: int) -> int | None:
     return None
 
 
-def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
-    """Parse one samples_<task>_<date>.jsonl into per-item rows (see the module docstring)."""
+# Fields of a samples record that are not per-sample metrics (for records without a "metrics" list).
+_SAMPLE_FIELDS = frozenset(
+    {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics", "task_name"}
+)
+_TRUTH_WORDS = {"true": 1.0, "false": 0.0}
+
+
+def sample_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(number, record) of a samples file in any layout lm-eval wrote: JSON Lines (also under a ``.json``
+    name, as mid-2024 runs and the Open LLM Leaderboard v2 details have it) or, from 0.4.0 to 0.4.2, one
+    indented JSON array under a ``.jsonl`` name (records numbered from 1 in the array)."""
+    if head_text(path, 4096).lstrip("\ufeff \t\r\n").startswith("["):
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise InputError("expected a JSON array of sample records", path=str(path))
+        for number, record in enumerate(data, start=1):
+            if not isinstance(record, dict):
+                raise InputError(f"record {number}: expected a JSON object", path=str(path))
+            yield number, record
+        return
+    yield from iter_jsonl(path)
+
+
+def leaf_number(value: object) -> float | None:
+    """A per-sample value as a number; leaves written as strings ("-1.23", "True") count too."""
+    if isinstance(value, list | dict):
+        return None
+    number = to_float(value)
+    if number is None and isinstance(value, str):
+        return _TRUTH_WORDS.get(value.strip().lower())
+    return number
+
+
+def _metric_names(record: dict) -> list[str]:
+    """The record's per-sample metric keys: its "metrics" list, else (before 0.4.3) its numeric extra keys."""
+    if isinstance(record.get("metrics"), list):
+        return [str(name) for name in record["metrics"]]
+    return [
+        k
+        for k, v in record.items()
+        if k not in _SAMPLE_FIELDS and not k.endswith("_hash") and leaf_number(v) is not None
+    ]
+
+
+def parse_samples(path: Path, declared_n: int | None = None, filters_hint: Sequence[str] = ()) -> Samples:
+    """Parse one samples file into per-item rows (see the module docstring).
+
+    ``filters_hint`` is the task's filters in the results' order: records without a ``filter`` field
+    (before 0.4.3) repeat each ``doc_id`` once per filter, in that order, so the k-th repeat is the k-th
+    filter's.
+    """
     by_filter: dict[str, dict[str, dict]] = defaultdict(dict)
     filters: list[str] = []
     skipped_metrics: set[str] = set()
     duplicates = 0
+    repeats: dict[str, int] = defaultdict(int)
     unplaced_targets: list[tuple[str, object, int]] = []  # (doc_id, target, choices) with no valid index
-    for number, record in iter_jsonl(path):
+    for number, record in sample_records(path):
         if "doc_id" not in record:
             raise InputError(
                 f"{path} line {number}: no 'doc_id'; is this an lm-eval samples file?", path=str(path)
             )
-        filter_name = str(record.get("filter") or "none")
+        item = str(record["doc_id"])
+        if record.get("filter") is not None:
+            filter_name = str(record["filter"]) or "none"
+        else:
+            seen = repeats[item]
+            repeats[item] += 1
+            filter_name = filters_hint[seen] if seen < len(filters_hint) else "none"
         if filter_name not in by_filter:
             filters.append(filter_name)
-        item = str(record["doc_id"])
         if item in by_filter[filter_name]:
             duplicates += 1
             continue
@@ -250,10 +322,8 @@ def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
         elif isinstance(record.get("filtered_resps"), list | str) and not _is_loglik_pair(record):
             row[schema.TARGET] = _first_text(record.get("target"))
             row[schema.PREDICTION] = _first_text(record.get("filtered_resps"))
-        names = record.get("metrics") if isinstance(record.get("metrics"), list) else []
-        for name in names:
-            value = record.get(name)
-            number_value = None if isinstance(value, list | dict) else to_float(value)
+        for name in _metric_names(record):
+            number_value = leaf_number(record.get(name))
             if number_value is None:
                 skipped_metrics.add(str(name))
                 continue
@@ -301,7 +371,7 @@ def parse_samples(path: Path, declared_n: int | None = None) -> Samples:
             f"{path.name}: per-sample {', '.join(sorted(skipped_metrics))} not a number per doc; "
             "kept only as the results-file aggregate"
         )
-    if declared_n is not None and frame.height < declared_n:
+    if declared_n is not None and frame.height != declared_n:
         warnings.append(
             f"{path.name}: {frame.height} records but n-samples says {declared_n}; loaded the {frame.height}"
         )
@@ -359,7 +429,7 @@ def _read_folder(
             _problem(err, strict, collected)
     runs.sort(key=lambda run: run.stamp, reverse=True)
     samples_files: dict[tuple[str, str], Path] = {}
-    for file in sorted(folder.glob("samples_*.jsonl")):
+    for file in sorted(folder.glob("samples_*.json*")):
         match = SAMPLES_FILE.match(file.name)
         if match:
             samples_files[(match.group("task"), match.group("stamp"))] = file
@@ -390,7 +460,7 @@ def _read_folder(
         samples_path = samples_files.get((task, run.stamp))
         if samples_path is not None:
             try:
-                parsed = parse_samples(samples_path, run.n.get(task))
+                parsed = parse_samples(samples_path, run.n.get(task), run.filters.get(task, ()))
             except InputError as err:
                 _problem(err, strict, collected)
                 parsed = None
@@ -420,16 +490,6 @@ def _read_folder(
         collected.sources.append(str(run.path))
 
 
-def _fold_shots(frame: pl.DataFrame, multi_shot_tasks: set[str]) -> pl.DataFrame:
-    if frame.is_empty() or not multi_shot_tasks:
-        return frame.drop("_shots", strict=False)
-    folded = pl.when(pl.col(schema.TASK).is_in(sorted(multi_shot_tasks)) & pl.col("_shots").is_not_null())
-    folded = folded.then(pl.format("{} {}-shot", pl.col(schema.TASK), pl.col("_shots"))).otherwise(
-        pl.col(schema.TASK)
-    )
-    return frame.with_columns(folded.alias(schema.TASK)).drop("_shots")
-
-
 def _read_lone_samples(path: Path, options: LoadOptions) -> ResultTable:
     """A samples file on its own: the model comes from the results file of the same run, else the folder."""
     match = SAMPLES_FILE.match(path.name)
@@ -439,7 +499,7 @@ def _read_lone_samples(path: Path, options: LoadOptions) -> ResultTable:
     sibling = path.parent / f"results_{stamp}.json"
     if stamp and sibling.is_file():
         run = parse_results(sibling)
-    parsed = parse_samples(path, run.n.get(task) if run else None)
+    parsed = parse_samples(path, run.n.get(task) if run else None, run.filters.get(task, ()) if run else ())
     frame = parsed.frame.with_columns(
         pl.lit(options.family or schema.DEFAULT_FAMILY, dtype=pl.Utf8()).alias(schema.FAMILY),
         pl.lit(run.model if run else path.parent.name, dtype=pl.Utf8()).alias(schema.MODEL),
@@ -485,13 +545,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         raise InputError(f"no readable lm-eval results ({'; '.join(collected.warnings[:2])})", path=str(path))
     aggregates = aggregate_frame(collected.aggregates, extra={"_shots": pl.Int64()})
     samples = pl.concat(collected.samples, how="diagonal_relaxed") if collected.samples else None
-    shot_pairs = aggregates.select(schema.TASK, "_shots")
-    if samples is not None:
-        shot_pairs = pl.concat([shot_pairs, samples.select(schema.TASK, "_shots")])
-    multi = shot_pairs.unique().group_by(schema.TASK).agg(pl.col("_shots").n_unique().alias("k"))
-    multi_shot_tasks = set(multi.filter(pl.col("k") > 1)[schema.TASK].to_list())
-    aggregates = _fold_shots(aggregates, multi_shot_tasks)
-    table_samples = _with_scales(_fold_shots(samples, multi_shot_tasks)) if samples is not None else None
+    several = multi_shot_tasks([aggregates] if samples is None else [aggregates, samples])
+    aggregates = fold_shots(aggregates, tasks=several)
+    table_samples = _with_scales(fold_shots(samples, tasks=several)) if samples is not None else None
     table = ResultTable(
         samples=table_samples if table_samples is not None else schema.empty_samples(),
         aggregates=aggregates,
@@ -502,4 +558,4 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     return finalize(table, options, path)
 
 
-__all__ = ["NAME", "metric_id", "parse_results", "parse_samples", "read", "shots_task", "sniff"]
+__all__ = ["NAME", "metric_id", "parse_results", "parse_samples", "read", "sniff"]

@@ -9,8 +9,8 @@ docs/formats.md:
   ``config.model_args``, else the file name.
 * family: ``options.family``, else the model name without its size token and storage tags
   (``pythia-1.4b-deduped`` -> ``pythia-deduped``, ``opt-125m`` -> ``opt``), else ``default``.
-* shots: ``config.num_fewshot``, else from the path; folded in as ``"<task> <k>-shot"`` when the files
-  loaded have several shot settings.
+* shots: ``config.num_fewshot``, else from the path; folded in as ``"<task> <k>-shot"`` for a task the
+  files loaded hold at several shot settings.
 * step: ``revision=stepN`` in ``config.model_args``, else ``stepN`` in the file name; runs with several steps
   are split by ``analysis.formats.checkpoints`` (tokens = step x ``options.tokens_per_step``).
 * the same model x step x shots x task x metric in two files: the later file (path order) wins, warned.
@@ -35,6 +35,7 @@ from analysis.formats.frames import (
 )
 from analysis.formats.jsonio import head_text, read_json
 from analysis.formats.model_sizes import family_from_name
+from analysis.formats.validation import as_count
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -101,8 +102,8 @@ def parse_file(path: Path, model: str | None = None) -> list[dict]:
         )
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     model = model or _pretrained(config) or path.stem
-    shots = to_float(config.get("num_fewshot"))
-    shots = int(shots) if shots is not None else _shots_from_path(path)
+    shots = as_count(config.get("num_fewshot"), "config.num_fewshot", path)
+    shots = shots if shots is not None else _shots_from_path(path)
     step_match = _REVISION_STEP.search(str(config.get("model_args", ""))) or _STEP_IN_NAME.search(path.stem)
     step = int(step_match.group(1)) if step_match else None
     records = []
@@ -157,7 +158,7 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
             f"(e.g. {first[schema.MODEL]} {first[schema.TASK]} {first[schema.METRIC]}); the later file wins"
         )
         frame = frame.unique(subset=key, keep="last", maintain_order=True)
-    frame = frame.drop("_shots", "_file")
+    frame = frame.drop("_file")
     frame, checkpoint_warnings = split_checkpoints(frame, options.tokens_per_step)
     table = ResultTable(
         aggregates=frame.select(aggregate_frame([]).columns),

@@ -15,6 +15,7 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.files import require_regular
 
 
 def _valid_names() -> str:
@@ -50,6 +51,7 @@ def parse_map_args(pairs: Iterable[str]) -> dict[str, str]:
 def read_mapping_file(path: str | Path) -> dict[str, str]:
     """Read a mapping file (``their = canonical`` lines, ``#`` comments) into {their: canonical}."""
     path = Path(path)
+    require_regular(path)
     if not path.is_file():
         raise InputError("mapping file not found; check the path given to --map-file", path=str(path))
     try:

@@ -11,9 +11,19 @@ from pathlib import Path
 from types import ModuleType
 
 from analysis.errors import InputError
-from analysis.formats import bigbench, lm_eval, lm_eval_old, tidy, wide
+from analysis.formats import bigbench, eee, helm, inspect_logs, lighteval, lm_eval, lm_eval_old, tidy, wide
 
-READERS: tuple[ModuleType, ...] = (lm_eval, lm_eval_old, bigbench, wide, tidy)
+READERS: tuple[ModuleType, ...] = (
+    lm_eval,
+    lm_eval_old,
+    bigbench,
+    inspect_logs,
+    helm,
+    lighteval,
+    eee,
+    wide,
+    tidy,
+)
 READER_NAMES: tuple[str, ...] = tuple(module.NAME for module in READERS)
 
 

@@ -5,11 +5,20 @@ Rows are reported as 1-based *data* rows (the header is not counted) when the re
 
 Decisions: a model with no scale at all is allowed (it can be listed and scored but not placed on a scale
 axis; the loader warns). Outputs may hold -inf log-probabilities (probability 0) but not NaN or +inf.
+
+Counts (``n``, shots) are whole numbers from 0 to 2**53 (``MAX_COUNT``, the largest a float holds exactly):
+NaN, infinities, fractions (beyond ``COUNT_TOLERANCE``), negative numbers and booleans are refused naming the
+field, from JSON (``as_count``) and from table columns (``cast_count``) alike. A column whose type cannot hold
+its role (a struct ``value``, a list ``params``, a binary ``model``, a date ``value``) is refused naming the
+type found and the type wanted (``check_column_types``), never cast into something else. Values quoted in a
+message are cut to ``MESSAGE_VALUE_CHARS`` characters (``shown``), so a 200,000-character cell stays one
+short line.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -42,6 +51,174 @@ ALIASES: dict[str, tuple[str, ...]] = {
     schema.CHOICE_LOGLIKS: ("logliks", "loglikelihoods", "choice_logprobs", "choice_scores"),
     schema.TARGET_LOGPROBS: ("logprobs", "token_logprobs", "target_token_logprobs"),
 }
+
+
+MESSAGE_VALUE_CHARS = 60
+MAX_COUNT = 2**53
+COUNT_TOLERANCE = 1e-6  # a count given as 1000.0000004 (float arithmetic) is 1000
+
+
+def shown(value: object, limit: int = MESSAGE_VALUE_CHARS) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with the full length stated."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _count_problem(number: float) -> str | None:
+    """Why ``number`` cannot be a count, or None when it can."""
+    if math.isnan(number):
+        return "NaN is not a count"
+    if math.isinf(number):
+        return "infinite (or a number too large for a float) is not a count"
+    if number < 0:
+        return f"{number:g} is negative, not a count"
+    if number > MAX_COUNT:
+        return f"{number:.4g} is larger than any count of items or shots (at most 2**53)"
+    if abs(number - round(number)) > COUNT_TOLERANCE:
+        return f"{number:g} is not a whole number, so not a count"
+    return None
+
+
+def as_count(value: object, field: str, path: str | Path) -> int | None:
+    """A count (items, shots) from a JSON value; None when absent or not a number (null, "N/A", a list).
+
+    A number (or numeric string) that cannot be a count raises InputError naming ``field`` (see the module
+    docstring); so does a boolean, which JSON keeps apart from numbers.
+    """
+    if value is None or isinstance(value, list | dict):
+        return None
+    if isinstance(value, bool):
+        raise InputError(f"{field}: {str(value).lower()} is a boolean, not a count", path=str(path))
+    if isinstance(value, int):
+        number: float = math.inf if value.bit_length() > 1023 else float(value)
+        if 0 <= value <= MAX_COUNT:
+            return value
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    problem = _count_problem(number)
+    if problem is not None:
+        raise InputError(
+            f"{field}: {problem}; give a whole number of items or shots, or null", path=str(path)
+        )
+    return round(number)
+
+
+def check_counts(frame: pl.DataFrame, column: str, path: str | Path) -> pl.Series:
+    """The numbers in ``column`` as Float64 (null where a cell is empty or not a number); the first number
+    that cannot be a count raises naming its row (see the module docstring), as does a Boolean column."""
+    source = frame[column]
+    if source.dtype == pl.Boolean:
+        index = _first_index(frame, pl.col(column).is_not_null())
+        if index is not None:
+            raise InputError(
+                f"column {column}, {_where(frame, index)}: a boolean is not a count", path=str(path)
+            )
+    if source.dtype.is_numeric() or source.dtype in (pl.Boolean, pl.Null):
+        numbers = source.cast(pl.Float64)
+    else:
+        numbers = source.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+    whole = (numbers - numbers.round()).abs() <= COUNT_TOLERANCE
+    bad = numbers.is_nan() | numbers.is_infinite() | (numbers < 0) | (numbers > MAX_COUNT) | ~whole
+    hits = bad.fill_null(False).arg_true()
+    if len(hits):
+        index = int(hits[0])
+        raise _not_a_count(frame, column, index, _count_problem(float(numbers[index])) or "", path)
+    return numbers
+
+
+def _not_a_count(frame: pl.DataFrame, column: str, index: int, problem: str, path: str | Path) -> InputError:
+    return InputError(
+        f"column {column}, {_where(frame, index)}: {problem}; give a whole number or leave the cell empty",
+        path=str(path),
+    )
+
+
+def cast_count(frame: pl.DataFrame, column: str, path: str | Path) -> pl.DataFrame:
+    """``column`` as Int64 counts (empty cells are null); a value that is not a number, or a number that
+    cannot be a count, raises naming its row."""
+    numbers = check_counts(frame, column, path)
+    source = frame[column]
+    if source.dtype == pl.Utf8:
+        text = source.str.strip_chars()
+        unparsed = (numbers.is_null() & text.is_not_null() & (text != "")).arg_true()
+        if len(unparsed):
+            index = int(unparsed[0])
+            raise _not_a_count(frame, column, index, f"{shown(source[index])} is not a count", path)
+    return frame.with_columns(numbers.round().cast(pl.Int64).alias(column))
+
+
+# What each canonical column may hold, and the words that say so in a message.
+_TEXT, _NUMBER, _FLAG, _NUMBER_LIST, _TEXT_LIST = "text", "number", "flag", "number list", "text list"
+WANTED: dict[str, str] = {
+    _TEXT: "text (String)",
+    _NUMBER: "a number (Float64 or Int64)",
+    _FLAG: "true/false (Boolean)",
+    _NUMBER_LIST: "a list of numbers (List(Float64), or JSON text like [-0.1, -2.3])",
+    _TEXT_LIST: 'a list of texts (List(String), or JSON text like ["a", "b"])',
+}
+COLUMN_ROLES: dict[str, str] = {
+    **{c: _TEXT for c in (*schema.IDENTITY, schema.ITEM, schema.TARGET, schema.PREDICTION, schema.METRIC)},
+    **{c: _NUMBER for c in (*schema.SCALES, schema.VALUE, schema.N, schema.STDERR, schema.N_CORRECT)},
+    schema.CORRECT_CHOICE: _NUMBER,
+    schema.NOMINAL: _FLAG,
+    schema.TARGET_LOGPROBS: _NUMBER_LIST,
+    schema.CHOICE_LOGLIKS: _NUMBER_LIST,
+    schema.TARGET_TOKENS: _TEXT_LIST,
+    schema.PREDICTION_TOKENS: _TEXT_LIST,
+}
+
+
+def _is_textual(dtype: pl.DataType) -> bool:
+    return dtype == pl.Utf8 or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def _is_plain(dtype: pl.DataType) -> bool:
+    """Numbers, booleans, text or all-null: what a scalar cell may hold before casting."""
+    return dtype.is_numeric() or dtype in (pl.Boolean, pl.Null) or _is_textual(dtype)
+
+
+def _fits(dtype: pl.DataType, role: str) -> bool:
+    if dtype == pl.Null:
+        return True
+    if role in (_TEXT, _NUMBER, _FLAG):
+        return _is_plain(dtype)
+    if isinstance(dtype, pl.List | pl.Array):
+        inner = dtype.inner
+        return inner is not None and _is_plain(inner)
+    return dtype == pl.Utf8
+
+
+def check_column_types(frame: pl.DataFrame, path: str | Path, numeric: Sequence[str] = ()) -> None:
+    """Each canonical column (and each column in ``numeric``) must have a type its role can be read from.
+
+    A struct, list, binary, date or duration where a number or a text is wanted (and so on) raises naming the
+    column, the type found and the type wanted, before any cast could fail or turn it into something else.
+    """
+    roles = {**COLUMN_ROLES, **{c: _NUMBER for c in numeric}}
+    for column, dtype in frame.schema.items():
+        role = roles.get(column)
+        if role is None or _fits(dtype, role):
+            continue
+        if role == _NUMBER and dtype.is_temporal():
+            hint = "store the number itself, not a date or duration"
+        elif dtype == pl.Binary:
+            hint = "store it as text (a UTF-8 string column), not bytes"
+        else:
+            hint = "store one plain value per cell, or map another column to it with --map"
+        found = str(dtype)
+        found = found if len(found) <= MESSAGE_VALUE_CHARS else found[:MESSAGE_VALUE_CHARS] + "..."
+        raise InputError(
+            f"column {column} has type {found}; {WANTED[role]} is wanted: {hint}", path=str(path)
+        )
 
 
 def suggest_column(canonical: str, columns: Iterable[str]) -> str | None:
@@ -82,7 +259,7 @@ def _where(frame: pl.DataFrame, index: int) -> str:
     if ROW in frame.columns and frame[ROW][index] is not None:
         return f"row {frame[ROW][index]}"
     parts = [
-        f"{c}={frame[c][index]!r}"
+        f"{c}={shown(frame[c][index])}"
         for c in (schema.MODEL, schema.TASK, schema.ITEM, schema.METRIC)
         if c in frame.columns
     ]
@@ -101,6 +278,8 @@ def cast_numeric(frame: pl.DataFrame, column: str, dtype: pl.DataType, path: str
         return frame
     if source.dtype == pl.Boolean:
         source = source.cast(pl.Int8)
+    elif isinstance(source.dtype, pl.Categorical | pl.Enum):
+        source = source.cast(pl.Utf8)
     cast = (
         source.cast(dtype, strict=False)
         if source.dtype != pl.Utf8
@@ -111,7 +290,7 @@ def cast_numeric(frame: pl.DataFrame, column: str, dtype: pl.DataType, path: str
         index = int(bad[0])
         hint = "an integer" if dtype == pl.Int64 else "a number"
         raise InputError(
-            f"column {column}, {_where(frame, index)}: {frame[column][index]!r} is not {hint}; "
+            f"column {column}, {_where(frame, index)}: {shown(frame[column][index])} is not {hint}; "
             "fix the value or map another column to it",
             path=str(path),
         )
@@ -256,11 +435,13 @@ def check_duplicates(frame: pl.DataFrame, key: Sequence[str], path: str | Path) 
         if differing
         else "drop the repeated row"
     )
-    what = ", ".join(f"{c}={values[c]!r}" for c in key)
-    raise InputError(
-        f"{_where(frame, first)} and {_where(frame, second)} repeat {what}; {hint}",
-        path=str(path),
+    what = ", ".join(f"{c}={shown(values[c])}" for c in key)
+    rows = (
+        f"{_where(frame, first)} and {_where(frame, second)}"
+        if ROW in frame.columns
+        else "two rows"  # without row numbers, _where would repeat the values named below
     )
+    raise InputError(f"{rows} repeat {what}; {hint}", path=str(path))
 
 
 def check_aggregates(frame: pl.DataFrame, path: str | Path) -> None:
@@ -308,7 +489,8 @@ def check_not_mixed(
         return
     row = clash.row(0, named=True)
     raise InputError(
-        f"task {row[schema.TASK]!r} (family {row[schema.FAMILY]!r}) has per-sample rows and aggregate "
-        f"rows for metric {row[schema.METRIC]!r}; load one kind, or rename the task in one of them",
+        f"task {shown(row[schema.TASK])} (family {shown(row[schema.FAMILY])}) has per-sample rows and "
+        f"aggregate rows for metric {shown(row[schema.METRIC])}; load one kind, or rename the task in one of "
+        "them",
         path=sources,
     )

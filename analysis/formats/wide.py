@@ -9,7 +9,8 @@ is a role (case-insensitive, e.g. ``model``, ``task``, ``n``, ``shots``, ``seed`
 * ``n``, ``n_correct``, ``stderr``: per-row counts and errors;
 * ``metric``: a metric column. When some columns are mapped to ``metric`` only they melt; otherwise every
   other numeric column melts;
-* ``shots`` (also auto: number_of_shots, num_fewshot, ...): folded as ``"<task> <k>-shot"`` when it varies;
+* ``shots`` (also auto: number_of_shots, num_fewshot, ...): folded as ``"<task> <k>-shot"`` for a task run at
+  several settings;
 * ``variant`` (auto: prompt_type): folded as ``"<task> [<value>]"`` when it varies, so prompts are not pooled;
 * ``replicate`` (auto: seed): rows that differ only here are replicates of one point (training seeds); a row
   repeated in every column is kept once. They are kept, labelled in the canonical ``replicate`` column
@@ -33,9 +34,12 @@ import polars as pl
 
 from analysis import schema
 from analysis.errors import InputError
+from analysis.files import read_bytes, with_lf_line_ends
 from analysis.formats.checkpoints import STEP, split_checkpoints
 from analysis.formats.finalize import fill_scales_by_model, finalize
+from analysis.formats.frames import fold_shots
 from analysis.formats.jsonio import check_utf8_text
+from analysis.formats.validation import check_counts
 from analysis.options import LoadOptions
 from analysis.schema import ResultTable
 
@@ -78,15 +82,18 @@ def _read_table(path: Path, null_values: tuple[str, ...]) -> pl.DataFrame:
     nulls = ["", "None", "NA", "nan", "NaN", *null_values]
     if suffix not in (".parquet", ".pq"):
         check_utf8_text(path)
-    try:
+    try:  # polars parses the bytes, never the path, which it would memory-map (SIGBUS if rewritten meanwhile)
         if suffix in _SUFFIX_READERS:
             return pl.read_csv(
-                path, separator=_SUFFIX_READERS[suffix], infer_schema_length=None, null_values=nulls
+                with_lf_line_ends(read_bytes(path)),
+                separator=_SUFFIX_READERS[suffix],
+                infer_schema_length=None,
+                null_values=nulls,
             )
         if suffix in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(read_bytes(path))
         elif suffix in (".jsonl", ".ndjson"):
-            frame = pl.read_ndjson(path, infer_schema_length=None)
+            frame = pl.read_ndjson(with_lf_line_ends(read_bytes(path)), infer_schema_length=None)
         else:
             raise InputError("a wide table must be .csv, .tsv, .parquet or .jsonl", path=str(path))
     except InputError:
@@ -247,10 +254,11 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     for i, _ in enumerate(variants):
         if long[f"_variant{i}"].n_unique() > 1:
             task = _fold(task, f"_variant{i}", "{} [{}]")
-    if SHOTS in long.columns and long[SHOTS].n_unique() > 1:
-        task = _fold(task, SHOTS, "{} {}-shot")
-    long = long.with_columns(task.alias(schema.TASK)).drop(
-        [SHOTS, *(f"_variant{i}" for i in range(len(variants)))], strict=False
+    if SHOTS in long.columns:
+        check_counts(long, SHOTS, path)
+    long = long.with_columns(pl.col(schema.TASK).cast(pl.Utf8).alias("_base_task"), task.alias(schema.TASK))
+    long = fold_shots(long, SHOTS, by="_base_task").drop(
+        ["_base_task", *(f"_variant{i}" for i in range(len(variants)))], strict=False
     )
     long, replicate_warnings = _label_replicates(long, replicates, path)
     warnings += replicate_warnings

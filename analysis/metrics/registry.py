@@ -1,7 +1,7 @@
 """The metric registry: ids, specs (direction, kind, 0/1, chance), partners and the spec of an unknown metric.
 
-Several metrics come from the same rows (SCIENCE.md section 3), so a jump under a discontinuous metric can be
-checked against a continuous one on the same outputs. Conventions stated once here:
+Several metrics come from the same rows (docs/science.md section 3), so a jump under a discontinuous metric
+can be checked against a continuous one on the same outputs. Conventions stated once here:
 
 * text is compared after ``strip()`` and, with ``MetricOptions.case_fold``, ``lower()``;
 * ``token_edit_distance`` tokenises by characters by default, by whitespace with ``tokenizer="whitespace"``,

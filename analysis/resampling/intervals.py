@@ -1,6 +1,6 @@
 """Binomial confidence intervals (Wilson score and Clopper-Pearson exact), vectorised over arrays of (k, n).
 
-A 0/1 metric measured on n items resolves only steps of 1/n; 0 of n is not "zero ability" (SCIENCE.md
+A 0/1 metric measured on n items resolves only steps of 1/n; 0 of n is not "zero ability" (docs/science.md
 section 4), so binary points carry one of these intervals. Both are two-sided at ``level``. For k = 0 the
 upper bound is ``1 - ((1 - level) / 2) ** (1 / n)`` (exact, about 3.7/n at 95%) or ``z**2 / (n + z**2)``
 (Wilson, about 3.8/n): the two-sided cousins of the one-sided rule of three (3/n). n = 0 gives NaN bounds.

@@ -1,6 +1,6 @@
 """Points with honest intervals: per family x model x task x metric a mean, n, an interval and replicates.
 
-Per-sample metrics (SCIENCE.md section 4, docs/science.md section 4):
+Per-sample metrics (docs/science.md section 4, docs/science.md section 4):
 
 * the value is the mean over the model's items that have the metric (with replicates, such as seeds or epochs,
   the mean over replicates of each replicate's item mean); ``stderr`` is ``sd(ddof=1) / sqrt(n)`` of the

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 from analysis.errors import InputError
 from analysis.fits import FitResult
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from tui.backend.process import TableSummary
 
 SCALES = (1e7, 3e7, 1e8, 3e8, 1e9, 3e9, 1e10)
 
@@ -43,8 +44,11 @@ class FakeAnalysis:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
+    """Points (a frame) or fits (a frame, fits by key, no backtests), as tui.backend.protocol reads them."""
+
     frame: pl.DataFrame
     results: dict = field(default_factory=dict)
+    backtests: dict = field(default_factory=dict)
 
 
 def _score(y: np.ndarray) -> float:
@@ -121,7 +125,8 @@ class FakePipeline:
                         "family": family, "task": task, "metric": metric, "kind": kind, "score": score,
                         "lo": float(np.quantile(per_rep, q)), "hi": float(np.quantile(per_rep, 1 - q)),
                         "trend": "rising", "spearman": 1.0, "p_value": 0.01, "p_adjusted": 0.02,
-                        "n_models": len(self.models),
+                        "n_models": len(self.models), "status": None, "jump": None, "jump_at": None,
+                        "sentence": None,
                     })  # fmt: skip
                     ok = metric == "exact_match" and fit.law in (None, "logistic")
                     params, cis = {"k": 2.5, "x0": centre}, {"k": (2.0, 3.0), "x0": (8.5, 9.5)}
@@ -134,18 +139,23 @@ class FakePipeline:
                         "backtest_error": 0.05 if fit.holdout else None,
                     })  # fmt: skip
                 smooth = abs(scores["edit_distance"]) < abs(scores["exact_match"]) / 2
+                for row, status, miss in zip(
+                    emergence[-2:],
+                    ("jump", "smooth" if smooth else "jump"),
+                    (2.3, 0.1 if smooth else 2.0),
+                    strict=True,
+                ):  # the statuses the verdict stage would give these curves
+                    row |= {"status": status, "jump": miss, "jump_at": self.models[3],
+                            "sentence": f"{row['metric']} {status} at {self.models[3]}"}  # fmt: skip
+                category = "mirage" if smooth else "survives"
                 verdict = (
-                    "emergent under exact_match, smooth under edit_distance: the jump looks like an artefact"
+                    "mirage: exact_match looks like a jump, but edit_distance follows its smaller models"
                     if smooth
-                    else "emergent under both exact_match and edit_distance: the jump survives"
+                    else "survives: exact_match looks like a jump, and edit_distance jumps too"
                 )
                 mirage.append({
-                    "family": family, "task": task,
-                    "discontinuous": "exact_match", "continuous": "edit_distance",
-                    "score_discontinuous": scores["exact_match"], "score_continuous": scores["edit_distance"],
-                    "status_discontinuous": "emergent",
-                    "status_continuous": "smooth" if smooth else "emergent",
-                    "mirage": smooth, "verdict": verdict,
+                    "family": family, "task": task, "metric": "exact_match", "category": category,
+                    "verdict": verdict, "partners": "edit_distance", "partner_source": "declared",
                 })  # fmt: skip
         points = Frame(pl.DataFrame(rows))
         return FakeAnalysis(
@@ -174,7 +184,7 @@ class FakeBackend:
                 raise InputError(
                     f"{path}: column 'model' is missing; map your model column with --map", path=path
                 )
-        return object()
+        return TableSummary()
 
     def pipeline(self, table: Any) -> FakePipeline:
         pipeline = FakePipeline(self.models, self.families)

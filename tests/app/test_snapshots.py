@@ -41,5 +41,5 @@ def test_task_view(snap_compare, size: tuple[int, int]) -> None:
 def test_first_frame_while_loading(snap_compare) -> None:
     """What paints before any number exists: the layout, the status line and the loading note."""
     app = make_app(gate=threading.Event(), gate_timeout=60.0)
-    app.SHOW_ELAPSED_AFTER = float("inf")  # no ticking seconds counter: the frame must not depend on timing
+    app.compute.show_elapsed_after = float("inf")  # no ticking seconds: the frame must not depend on time
     assert snap_compare(app, terminal_size=(80, 24))

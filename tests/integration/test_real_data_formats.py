@@ -93,6 +93,25 @@ def test_gsm8k_example_results_and_trimmed_samples() -> None:
     assert table.aggregates.filter(pl.col("metric") == "exact_match[strict-match]").is_empty()
 
 
+def test_lm_eval_0492_folder_with_a_short_samples_file() -> None:
+    folder = DATA / "lm_eval_0492" / "raw"
+    table = lm_eval.read(folder, LoadOptions())
+    results = json.loads(next(folder.glob("*/results_*.json")).read_text())
+    samples_file = next(folder.glob("*/samples_*.jsonl"))
+    records = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    assert table.samples.height == len(records) == 10
+    for record in records[:5]:
+        row = table.samples.filter(pl.col("item") == str(record["doc_id"]))
+        assert row["exact_match"].item() == float(record["exact_match"])
+        assert row["target"].item() == record["target"]
+        assert row["prediction"].item() == record["filtered_resps"][0]
+    assert table.samples["params"].unique().to_list() == [float(results["config"]["model_num_parameters"])]
+    rephrased = one(table.aggregates, task="math_rephrased_full", metric="exact_match")
+    assert rephrased == results["results"]["math_rephrased_full"]["exact_match,none"]
+    assert one(table.aggregates, "n", task="math_rephrased_full") == 5000  # n-samples effective
+    assert any("10 records but n-samples says 5000" in w for w in table.warnings)
+
+
 # ---------------------------------------------------------------------------------------------- old lm-eval
 
 
@@ -146,13 +165,18 @@ def test_lm_eval_2023_tree_against_tidy_csv(tmp_path: Path) -> None:
     tidy = rows(DATA / "lm_eval_2023" / "tidy.csv")
     key = [(r["model"], r["shots"], r["task"], r["metric"]) for r in tidy]
     unique = [r for r, k in zip(tidy, key, strict=True) if key.count(k) == 1]
+    settings: dict[str, set[str]] = {}
+    for row in tidy:
+        settings.setdefault(row["task"], set()).add(row["shots"])
     for row in unique[::173]:
-        task = f"{row['task']} {row['shots']}-shot"
+        several = len(settings[row["task"]]) > 1  # only a task run at several shot settings is renamed
+        task = f"{row['task']} {row['shots']}-shot" if several else row["task"]
         got = one(agg, family=row["family"], model=row["model"], task=task, metric=row["metric"])
         assert got == pytest.approx(float(row["value"]))
-    assert one(agg, model="opt-125m", task="lambada_openai 0-shot", metric="ppl") == pytest.approx(
-        26.02103896885129
-    )
+    assert settings["lambada_openai"] == {"0"}
+    assert one(agg, model="opt-125m", task="lambada_openai", metric="ppl") == pytest.approx(26.02103896885129)
+    gsm8k = one(agg, model="bloom-560m", task="gsm8k 8-shot", metric="acc")
+    assert gsm8k == pytest.approx(0.00530705079605762)
 
 
 # ---------------------------------------------------------------------------------------------- wide tables

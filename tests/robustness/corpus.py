@@ -630,17 +630,20 @@ def _bigbench_cases(b: _Builder) -> None:
     )
 
 
+WIDE_ARGS = (
+    "--format-in",
+    "wide",
+    "--map",
+    "Model=model",
+    "--map",
+    "Model Size (B)=params",
+    "--scale",
+    "params=1e9",
+)
+
+
 def _wide_cases(b: _Builder) -> None:
-    wide = (
-        "--format-in",
-        "wide",
-        "--map",
-        "Model=model",
-        "--map",
-        "Model Size (B)=params",
-        "--scale",
-        "params=1e9",
-    )
+    wide = WIDE_ARGS
     b.add("wide empty", "wide", b.file("wide/empty.csv", ""), ERROR, args=wide, problem="empty")
     text = wide_csv(_wide_rows())
     b.add(

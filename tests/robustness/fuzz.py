@@ -17,10 +17,12 @@ allocation ("memory allocation of 2305843009213693952 bytes failed"), which no P
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +82,54 @@ def _targets() -> dict[str, Target]:
             ),
             Target("bigbench", "scores_BIG-G_T0_1b.json", json.dumps(c.bigbench_results()).encode()),
             Target("wide", "table.csv", c.wide_csv(c._wide_rows()).encode(), wide_options),
+            Target(
+                "inspect-json",
+                "log.json",
+                json.dumps({**INSPECT_HEADER, "samples": INSPECT_SAMPLES}).encode(),
+            ),
+            Target(
+                "inspect-eval",
+                "log.eval",
+                b"",
+                inputs=mutated(json.dumps(INSPECT_SAMPLES).encode()).map(_eval_log),
+            ),
+            Target("eee", "points.jsonl", (json.dumps(EEE_LOG) + "\n").encode()),
         )
     }
+
+
+INSPECT_HEADER = {
+    "version": 2,
+    "status": "success",
+    "eval": {"model": "m/a-1b", "task": "t", "created": "2025"},
+}
+INSPECT_SAMPLES = [
+    {"id": i, "epoch": 1 + i % 2, "target": "x", "scores": {"match": {"value": "CIPN"[i % 4], "answer": "x"}}}
+    for i in range(4)
+]
+EEE_LOG = {
+    "schema_version": "0.3.0",
+    "model_info": {"id": "m/a-1b", "additional_details": {"num_parameters": "1000000000"}},
+    "evaluation_results": [
+        {
+            "evaluation_name": "t",
+            "metric_config": {"metric_name": "acc", "lower_is_better": False},
+            "score_details": {
+                "score": 0.5,
+                "uncertainty": {"standard_error": {"value": 0.1}, "num_samples": 4},
+            },
+        }
+    ],
+}
+
+
+def _eval_log(summaries: bytes) -> bytes:
+    """An Inspect ``.eval`` zip holding a valid header and the (mutated) summaries member."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("header.json", json.dumps(INSPECT_HEADER))
+        archive.writestr("summaries.json", summaries)
+    return buffer.getvalue()
 
 
 @st.composite

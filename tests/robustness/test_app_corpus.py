@@ -35,6 +35,9 @@ class QuickPipeline:
 
     pipeline: Pipeline
 
+    def fits(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> object:
+        return self.pipeline.fits(metric_options, resample, replace(fit, bootstrap=0))
+
     def run(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> object:
         return self.pipeline.run(metric_options, resample, replace(fit, bootstrap=0))
 

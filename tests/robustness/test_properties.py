@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) of the metrics, the resampling and the fits.
 
-Each property is a law the science requires (SCIENCE.md sections 3, 4 and 6), checked on generated inputs
+Each property is a law the science requires (docs/science.md sections 3, 4 and 6), checked on generated inputs
 rather than on hand-picked examples: edit distance is a metric, probabilities stay in range, intervals hold
 their point, a seed reproduces, and a law fitted to its own noiseless curve gives its parameters back.
 """

@@ -51,7 +51,7 @@ HOSTILE_MODELS = ("[bold]m0", "\x1b[31mm1", "m2\u202e", "[link=x]m3", "m4\x07", 
 
 @pytest.mark.parametrize(
     ("presses", "seed"),
-    [(80, SEED + 1), pytest.param(500, SEED, marks=pytest.mark.slow)],  # 500 presses: about a minute
+    [(80, SEED + 1), pytest.param(500, SEED, marks=pytest.mark.slow(seconds=60))],  # about a minute
 )
 async def test_random_keys_and_resizes_never_crash(
     presses: int, seed: int, tmp_path: Path, monkeypatch

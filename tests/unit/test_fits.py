@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -251,14 +250,12 @@ def test_bootstrap_is_seeded():
     assert first.ci != other.ci
 
 
-def test_saturating_fit_with_1000_bootstrap_on_20_points_is_fast():
+def test_saturating_fit_with_1000_bootstrap_on_20_points_keeps_nearly_every_replicate():
+    """The benchmark's fit job (its time is measured by ``emergence-tui bench``, not here)."""
     x = np.logspace(7, 10, 20)
     y = lognormal_noise(np.random.default_rng(8), saturating(x, 1.7, 400.0, 0.34), 0.01)
-    started = time.process_time()
     fit = fit_law(x, y, "saturating", bootstrap=1000)
-    elapsed = time.process_time() - started
     assert fit.ok and fit.n_bootstrap >= 990
-    assert elapsed < 2.0, f"saturating fit + B=1000 took {elapsed:.2f} s of CPU"
 
 
 # --------------------------------------------------------------------------------------------- refusing

@@ -226,3 +226,93 @@ def test_folder_with_bad_files_loads_good_ones_and_lists_bad(output_dir: Path) -
     assert any("line 1" in w for w in skipped)
     # the task with unreadable samples keeps its aggregate row
     assert table.aggregates.filter(pl.col("model") == "org/bs")["value"].to_list() == [0.5]
+
+
+# ------------------------------------------------------------------------ layouts of older and newer runs
+
+
+def test_indented_json_array_under_jsonl_name_without_filter_fields(tmp_path: Path) -> None:
+    """0.4.0-0.4.2: one indented JSON array, arguments as [context, continuation] pairs, no "filter" or
+    "metrics" fields, and each doc_id repeated once per filter in the results' order."""
+    data = results_json(
+        "m", {"gen": {"exact_match,strict-match": 0.5, "exact_match,flexible-extract": 1.0}}, n=2
+    )
+    folder = tmp_path / "m"
+    write_run(folder, STAMP_NEW, data)
+    records = []
+    for predictions in (["12", "[invalid]"], ["12", "7"]):  # strict-match's records, then flexible-extract's
+        for doc_id, (target, prediction) in enumerate(zip(["12", "7"], predictions, strict=True)):
+            em = float(prediction == target)
+            records.append(
+                {
+                    "doc_id": doc_id,
+                    "doc": {"question": "q"},
+                    "target": target,
+                    "arguments": [["q", {"until": ["\n"]}]],
+                    "resps": [[prediction]],
+                    "filtered_resps": [prediction],
+                    "exact_match": em,
+                }
+            )
+    (folder / f"samples_gen_{STAMP_NEW}.jsonl").write_text(json.dumps(records, indent=2))
+    table = lm_eval.read(tmp_path, LoadOptions())
+    samples = table.samples.sort("item")
+    assert samples["exact_match[strict-match]"].to_list() == [1.0, 0.0]
+    assert samples["exact_match[flexible-extract]"].to_list() == [1.0, 1.0]
+    assert samples["prediction"].to_list() == ["12", "[invalid]"]
+    assert table.aggregates.is_empty()  # both filters' means match the results, so both are covered
+
+
+def test_old_multiple_choice_arguments_and_string_leaves(tmp_path: Path) -> None:
+    record = {
+        "doc_id": "0",
+        "doc": {"q": "x"},
+        "target": "1",
+        "arguments": [["x", " a"], ["x", " b"]],
+        "resps": [[["-2.5", "False"]], [["-0.5", "True"]]],
+        "filtered_resps": [["-2.5", "False"], ["-0.5", "True"]],
+        "acc": "True",
+        "acc_norm": "1.0",
+    }
+    write_run(
+        tmp_path / "m", STAMP_NEW, results_json("m", {"mc": {"acc,none": 1.0, "acc_norm,none": 1.0}}, n=1)
+    )
+    (tmp_path / "m" / f"samples_mc_{STAMP_NEW}.jsonl").write_text(json.dumps([record], indent=1))
+    table = lm_eval.read(tmp_path, LoadOptions())
+    row = table.samples.row(0, named=True)
+    assert row["choice_logliks"] == [-2.5, -0.5] and row["correct_choice"] == 1
+    assert (row["acc"], row["acc_norm"]) == (1.0, 1.0)
+    assert table.aggregates.is_empty()
+
+
+def test_json_lines_under_a_json_name(tmp_path: Path) -> None:
+    """Mid-2024 runs (and the Open LLM Leaderboard v2 details) name JSON Lines samples_<task>_<date>.json."""
+    records = [mc_record(i, [-1.0, -2.0 + i], "0", float(i == 0)) for i in range(2)]
+    write_run(tmp_path / "m", STAMP_NEW, results_json("m", {"mc": {"acc,none": 0.5}}, n=2))
+    lines = "\n".join(json.dumps(r) for r in records) + "\n"
+    samples = tmp_path / "m" / f"samples_mc_{STAMP_NEW}.json"
+    samples.write_text(lines)
+    table = lm_eval.read(tmp_path, LoadOptions())
+    assert table.samples.sort("item")["acc"].to_list() == [1.0, 0.0]
+    assert lm_eval.sniff(samples)
+    alone = lm_eval.read(samples, LoadOptions())  # named on its own: the model comes from the results file
+    assert alone.samples["model"].unique().to_list() == ["m"]
+
+
+def test_results_of_0_4_12_with_name_and_sample_len(tmp_path: Path) -> None:
+    data = {
+        "results": {
+            "a": {"name": "a", "alias": "a", "sample_len": 8, "acc,none": 0.25, "acc_stderr,none": 0.1},
+            "b": {"name": "b", "alias": "b", "sample_len": 6, "exact_match,strict": 0.5},
+        },
+        "n-samples": {"a": {"original": 10, "effective": 8}},
+        "config": {"model": "dummy"},
+        "model_name": "m",
+    }
+    (tmp_path / f"results_{STAMP_NEW}.json").write_text(json.dumps(data))
+    table = lm_eval.read(tmp_path / f"results_{STAMP_NEW}.json", LoadOptions())
+    rows = table.aggregates.sort("task").select("task", "metric", "value", "n").rows()
+    assert rows == [
+        ("a", "acc", 0.25, 8),
+        ("b", "exact_match[strict]", 0.5, 6),
+    ]  # n: effective, else sample_len

@@ -188,10 +188,9 @@ def test_registry_directions_partners_and_names() -> None:
     assert sample_metric_ids(["target", "prediction"], ["acc"]) == [EXACT_MATCH, TOKEN_EDIT_DISTANCE, "acc"]
 
 
-def test_edit_distance_is_fast_on_many_rows() -> None:
-    """300k rows well inside the time budget (10M rows scale linearly; measured separately)."""
-    import time
-
+def test_edit_distance_scores_every_row_of_many_batches() -> None:
+    """300k rows: several batches of pairs on threads, none left unscored (the speed is measured by
+    ``emergence-tui bench``)."""
     n = 300_000
     rng = np.random.default_rng(1)
     words = np.array(["12", "+", "7", "=", "19", "20"])
@@ -199,9 +198,7 @@ def test_edit_distance_is_fast_on_many_rows() -> None:
     prediction = target.str.replace("1", "2")
     frame = samples(target=target.to_list()[:10], prediction=prediction.to_list()[:10])
     frame = pl.concat([frame] * (n // 10))
-    start = time.perf_counter()
     scored = score(frame)
-    assert time.perf_counter() - start < 10
     assert scored.height == n and scored[TOKEN_EDIT_DISTANCE].null_count() == 0
 
 

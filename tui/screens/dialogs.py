@@ -12,13 +12,14 @@ from typing import ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from analysis.options import ResampleSettings
+from tui.bindings import bindings
 from tui.safe_text import literal
 
 DIALOG_CSS = """
@@ -36,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
     """Every key of the app and of the screen underneath, from their binding tables."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 80; height: 90%; }"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("help")
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -63,7 +64,7 @@ class ResamplePanel(ModalScreen[ResampleSettings | None]):
     """Edit B, CI level, test-set size n', seed and paired; Enter applies, Esc cancels."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ResamplePanel")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("resample")
 
     def __init__(self, settings: ResampleSettings) -> None:
         super().__init__()
@@ -140,7 +141,7 @@ class PickerScreen(ModalScreen[str | None]):
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="PickerScreen") + "PickerScreen OptionList { height: auto; max-height: 16; }"
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("picker")
     ALL = "\x00all"  # option id standing for "no filter"
 
     def __init__(self, title: str, choices: list[str | None], current: str | None) -> None:
@@ -178,7 +179,7 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
     """Ask where to write the table (CSV) and the plot (text); an empty plot path skips the plot."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ExportDialog")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("export")
 
     def __init__(self, table_path: str, plot_path: str | None) -> None:
         super().__init__()
@@ -233,7 +234,7 @@ class OpenDialog(ModalScreen[list[str] | None]):
     """
 
     DEFAULT_CSS = DIALOG_CSS.format(name="OpenDialog") + "OpenDialog Label { width: 8; }"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("open")
 
     def __init__(self, current: Sequence[str] = ()) -> None:
         super().__init__()
@@ -265,10 +266,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question: y or Enter says yes, n or Esc says no."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmScreen")
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("confirm")
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -287,7 +285,7 @@ class TooSmallScreen(ModalScreen[None]):
     """Shown instead of the app when the terminal is below the minimum size; q still quits."""
 
     DEFAULT_CSS = "TooSmallScreen { align: center middle; } TooSmallScreen Static { width: auto; }"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "app.quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("too_small")
 
     def __init__(self, minimum: tuple[int, int]) -> None:
         super().__init__()

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui import views
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
+from tui.views.mirage import MiragePair, mirage_pairs
+from tui.views.task import task_plot
 from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
 
-class MirageScreen(Screen):
-    """Two plots of the same outputs, with both emergence scores and the verdict per family.
+class MirageScreen(AppScreen):
+    """Two plots of the same outputs, with both metrics' statuses and the verdict per family.
 
     A task can have several discontinuous/continuous pairs (exact match against edit distance, token
     probability, token loss...; one set per family): ``c`` and ``C`` step through them.
@@ -31,17 +33,13 @@ class MirageScreen(Screen):
     MirageScreen #scores { height: auto; max-height: 5; padding: 0 1; }
     MirageScreen #verdict { height: auto; max-height: 3; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,m", "back", "Back"),
-        Binding("c", "cycle_pair(1)", "Next pair"),
-        Binding("C", "cycle_pair(-1)", "Previous pair", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("mirage")
 
     def __init__(self, task: str) -> None:
         super().__init__()
         self.task_name = task
         self.pair_index = 0
-        self.pairs: list[views.MiragePair] = []
+        self.pairs: list[MiragePair] = []
 
     def compose(self) -> ComposeResult:
         with Container(id="pair"):
@@ -60,7 +58,7 @@ class MirageScreen(Screen):
         self.set_class(self.size.width < 60, "narrow")  # side by side down to 80 columns: taller plots
 
     def refresh_view(self) -> None:
-        app: Any = self.app
+        app = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         left, right = self.query_one("#left", PlotWidget), self.query_one("#right", PlotWidget)
         scores = self.query_one("#scores", Static)
@@ -68,7 +66,7 @@ class MirageScreen(Screen):
             left.show(PlotSpec(message="computing…"))
             right.show(PlotSpec(message=""))
             return
-        pairs = views.mirage_pairs(app.analysis, self.task_name, app.settings.family)
+        pairs = mirage_pairs(app.analysis, self.task_name, app.settings.family)
         if not pairs:
             message = f"no discontinuous/continuous metric pair for {self.task_name}"
             left.show(PlotSpec(message=message))
@@ -81,9 +79,9 @@ class MirageScreen(Screen):
         pair = pairs[self.pair_index]
         settings = app.settings.with_(metric=None, family=pair.family)
         which = f" · pair {self.pair_index + 1}/{len(pairs)}" if len(pairs) > 1 else ""
-        left.show(views.task_plot(app.analysis, settings, self.task_name, pair.discontinuous,
+        left.show(task_plot(app.analysis, settings, self.task_name, pair.discontinuous,
                                   title=f"{pair.discontinuous} (discontinuous){which}"))  # fmt: skip
-        right.show(views.task_plot(app.analysis, settings, self.task_name, pair.continuous,
+        right.show(task_plot(app.analysis, settings, self.task_name, pair.continuous,
                                    title=f"{pair.continuous} (continuous)"))  # fmt: skip
         listing = Text(no_wrap=True, overflow="ellipsis")  # one line per pair, the verdict in full below
         for index, shown in enumerate(pairs):
@@ -93,10 +91,10 @@ class MirageScreen(Screen):
             listing.append("▶ " if current else "  ", style="bold")
             listing.append(clean(shown.family, max_length=16), style="bold" if current else "dim")
             listing.append(
-                f"  {clean(shown.discontinuous, max_length=20)} {views.fmt(shown.score_discontinuous)}"
+                f"  {clean(shown.discontinuous, max_length=20)} {shown.status_discontinuous or '–'}"
             )
-            listing.append(f" → {clean(shown.continuous, max_length=22)} {views.fmt(shown.score_continuous)}")
-        mirage = "artefact" in pair.verdict or "mirage" in pair.verdict
+            listing.append(f" → {clean(shown.continuous, max_length=22)} {shown.status_continuous or '–'}")
+        mirage = pair.verdict.startswith("mirage")
         verdict = literal(pair.verdict, style="bold yellow" if mirage else "bold")
         verdict.no_wrap = False
         scores.update(listing)
@@ -111,8 +109,8 @@ class MirageScreen(Screen):
         self.app.pop_screen()
 
     def export_table(self) -> pl.DataFrame:
-        app: Any = self.app
-        pairs = views.mirage_pairs(app.analysis, self.task_name) if app.analysis is not None else []
+        app = self.app
+        pairs = mirage_pairs(app.analysis, self.task_name) if app.analysis is not None else []
         return pl.DataFrame([p.__dict__ for p in pairs]) if pairs else pl.DataFrame()
 
     def export_plot(self) -> str:

@@ -1,37 +1,53 @@
-"""The overview: every family x task x metric with its emergence score, CI, trend and mirage verdict."""
+"""The overview: every family x task x metric with its verdict, its largest miss and where, and adjusted p."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.binding import BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
 from tui.state import cycle
-from tui.views_light import SORT_KEYS
 from tui.widgets.status import StatusLine
 
+if TYPE_CHECKING:
+    import polars as pl
+
 KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
-VERDICT_STYLES = {"mirage": "bold yellow", "emergent": "bold green", "smooth": "dim"}
-# (label, key): the mirage word comes early so it stays visible at 80 columns
+VERDICT_STYLES = {
+    "mirage": "bold yellow", "survives": "bold green", "emergent": "bold green", "jump": "green",
+    "smooth": "dim", "inconclusive": "italic", "unresolved": "italic",
+}  # fmt: skip
+# (label, key): the verdict comes early so it stays visible at 80 columns
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("task", "task"), ("metric", "metric"), ("kind", "kind"), ("score", "score"),
-    ("mirage", "mirage"), ("trend", "trend"), ("score CI", "ci"), ("p adj", "p_adjusted"),
+    ("task", "task"), ("metric", "metric"), ("kind", "kind"), ("verdict", "word"),
+    ("miss", "jump"), ("at", "jump_at"), ("p adj", "p_adjusted"),
 )  # fmt: skip
 FAMILY_COLUMN = ("family", "family")
+SORT_KEYS: tuple[str, ...] = ("task", "jump", "metric", "family", "word", "p_adjusted")
 
 
 def verdict_text(word: object) -> Text:
-    """The short mirage word, coloured: mirage yellow, emergent green, smooth dim."""
+    """The short verdict word, coloured: mirage yellow, survives and jumps green, smooth dim."""
     shown = str(word or "")
-    return literal(shown, style=VERDICT_STYLES.get(shown.split(" ")[0], ""), max_length=10)
+    return literal(shown, style=VERDICT_STYLES.get(shown.split(" ")[0], ""), max_length=14)
 
 
-class OverviewScreen(Screen):
+def miss_text(miss: object) -> str:
+    """A miss on the link scale (natural-log units) as a factor: 0.69 -> 2x."""
+    import math
+
+    if miss is None or (isinstance(miss, float) and math.isnan(miss)):
+        return "–"
+    return f"{math.exp(miss):.3g}x" if miss < 40 else ">1e17x"
+
+
+class OverviewScreen(AppScreen):
     """All results: ``/`` then typing filters, ``s`` cycles the sort column, Enter opens a task.
 
     The line under the table spells out the highlighted row: family, score with its CI, adjusted p and the
@@ -41,17 +57,13 @@ class OverviewScreen(Screen):
     DEFAULT_CSS = """
     OverviewScreen #detail { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("overview")
 
     def __init__(self) -> None:
         super().__init__()
         self.sort_key = "task"
         self.query_text = ""
-        self.rows: Any = None  # the polars frame shown, once an analysis exists
+        self.rows: pl.DataFrame | None = None  # the frame shown, once an analysis exists
         self.columns: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -78,13 +90,13 @@ class OverviewScreen(Screen):
         self.columns = columns
 
     def metric_choices(self) -> list[str | None]:
-        from tui import views
+        from tui.views.contents import metrics_for
 
-        return [None, *views.metrics_for(self.app.analysis)] if self.app.analysis is not None else [None]
+        return [None, *metrics_for(self.app.analysis)] if self.app.analysis is not None else [None]
 
     def refresh_view(self) -> None:
         """Redraw from the app's current analysis and settings (no computation)."""
-        app: Any = self.app
+        app = self.app
         self.query_one(StatusLine).show(app.settings, app.activity)
         message = self.query_one("#message", Static)
         if app.error:
@@ -93,7 +105,7 @@ class OverviewScreen(Screen):
             shown.append("\npress o to open another file or folder, q to quit", style="italic")
             message.update(shown)
         elif app.analysis is None:
-            progress = app.progress_text()
+            progress = app.compute.progress_text()
             message.update(progress if progress else literal(app.activity or "loading…", style="italic"))
         message.display = bool(app.error) or app.analysis is None
         table = self.query_one(DataTable)
@@ -101,13 +113,14 @@ class OverviewScreen(Screen):
             table.clear()
             self.rows = None
             return
-        from tui import (
-            views,  # polars is imported only once there are numbers: the first frame paints at once
-        )
+        # polars is imported only once there are numbers: the first frame paints at once
+        from analysis.formatting import number as fmt
+        from tui.views.contents import families
+        from tui.views.overview import overview_frame
 
-        rows = views.overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
+        rows = overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
         self.rows = rows
-        several = len(views.families(app.analysis)) > 1
+        several = len(families(app.analysis)) > 1
         self.set_columns((FAMILY_COLUMN, *COLUMNS) if several else COLUMNS)
         selected = table.cursor_row
         table.clear()
@@ -117,11 +130,10 @@ class OverviewScreen(Screen):
                 "task": literal(row["task"], max_length=20),
                 "metric": literal(row["metric"], max_length=14),
                 "kind": literal(KIND_SHORT.get(row.get("kind") or "", row.get("kind") or ""), max_length=4),
-                "score": Text(views.fmt(row.get("score")), justify="right"),
-                "mirage": verdict_text(row.get("mirage")),
-                "trend": literal(row.get("trend") or "", max_length=9),
-                "ci": Text(views.fmt_ci(row.get("lo"), row.get("hi"))),
-                "p_adjusted": Text(views.fmt(row.get("p_adjusted"))),
+                "word": verdict_text(row.get("word")),
+                "jump": Text(miss_text(row.get("jump")), justify="right"),
+                "jump_at": literal(row.get("jump_at") or "", max_length=12),
+                "p_adjusted": Text(fmt(row.get("p_adjusted"))),
             }
             table.add_row(*(cells[key] for _, key in self.columns), key=str(i))
         if rows.height:
@@ -136,21 +148,21 @@ class OverviewScreen(Screen):
         detail.display = row is not None
         if row is None:
             return
-        from tui import views
+        from analysis.formatting import number as fmt
 
         text = Text()
         text.append(clean(row["task"], max_length=40), style="bold")
         text.append(" · ")
         text.append(clean(row["metric"], max_length=30), style="bold")
-        text.append(f" · {clean(row['family'], max_length=20)} · score {views.fmt(row.get('score'))} ")
-        text.append(
-            f"CI {views.fmt_ci(row.get('lo'), row.get('hi'))} · p adj {views.fmt(row.get('p_adjusted'))}"
-        )
+        text.append(f" · {clean(row['family'], max_length=20)} · {clean(row.get('status') or '–')}")
+        if row.get("jump") is not None:
+            text.append(f" · largest miss {miss_text(row.get('jump'))} at {clean(row.get('jump_at') or '–')}")
+        text.append(f" · p adj {fmt(row.get('p_adjusted'))}")
         verdict = row.get("verdict")
         if verdict:
             text.append("\n")
             text.append(
-                clean(verdict), style=VERDICT_STYLES.get(str(row.get("mirage") or "").split(" ")[0], "")
+                clean(verdict), style=VERDICT_STYLES.get(str(row.get("word") or "").split(" ")[0], "")
             )
         detail.update(text)
 
@@ -195,7 +207,7 @@ class OverviewScreen(Screen):
         if row is not None:
             self.app.open_task(row["task"], row["metric"])
 
-    def export_table(self) -> Any:
+    def export_table(self) -> pl.DataFrame:
         import polars as pl
 
         return self.rows if self.rows is not None else pl.DataFrame()

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Container, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tui import views
+from analysis.formatting import interval as fmt_ci
+from analysis.formatting import number as fmt
+from tui.bindings import bindings
 from tui.safe_text import clean, literal
+from tui.screens.base import AppScreen
 from tui.state import HOLDOUTS, cycle
-from tui.widgets.plot import PlotWidget
+from tui.views.contents import metrics_for
+from tui.views.task import fit_summary, task_plot, task_points, verdicts_for
+from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
 WIDE = 110  # at this width and above the plot and the tables sit side by side
 
 
-class TaskScreen(Screen):
+class TaskScreen(AppScreen):
     """One task: plot on top (or left on wide terminals), points and fit below (or right)."""
 
     DEFAULT_CSS = """
@@ -36,11 +40,7 @@ class TaskScreen(Screen):
     TaskScreen.wide #fit { max-height: 12; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("m", "mirage", "Mirage"),
-        Binding("b", "cycle_holdout", "Backtest"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("task")
 
     def __init__(self, task: str, metric: str) -> None:
         super().__init__()
@@ -68,15 +68,15 @@ class TaskScreen(Screen):
         self.set_class(self.size.width >= WIDE, "wide")
 
     def metric_choices(self) -> list[str | None]:
-        app: Any = self.app
+        app = self.app
         return (
-            list(views.metrics_for(app.analysis, self.task_name))
+            list(metrics_for(app.analysis, self.task_name))
             if app.analysis is not None
             else [self.metric_name]
         )
 
     def refresh_view(self) -> None:
-        app: Any = self.app
+        app = self.app
         if app.settings.metric is not None:
             self.metric_name = app.settings.metric
         self.query_one(StatusLine).show(app.settings, app.activity)
@@ -84,24 +84,24 @@ class TaskScreen(Screen):
         table = self.query_one("#points", DataTable)
         fit = self.query_one("#fit", Static)
         if app.analysis is None:
-            plot.show(views.PlotSpec(message=app.error or "computing…"))
+            plot.show(PlotSpec(message=app.error or "computing…"))
             return
         settings = app.settings
-        plot.show(views.task_plot(app.analysis, settings, self.task_name, self.metric_name))
-        self.points = views.task_points(app.analysis, settings, self.task_name, self.metric_name)
+        plot.show(task_plot(app.analysis, settings, self.task_name, self.metric_name))
+        self.points = task_points(app.analysis, settings, self.task_name, self.metric_name)
         table.clear()
         for row in self.points.iter_rows(named=True):
             held = " ◇held out" if row["held_out"] else ""
             table.add_row(
                 literal(row["family"], max_length=14),
                 literal(str(row["model"]) + held, max_length=30),
-                Text(views.fmt(row["scale"])),
-                Text(views.fmt(row["value"])),
-                Text(views.fmt_ci(row["lo"], row["hi"])),
-                Text(views.fmt(row["n"])),
+                Text(fmt(row["scale"])),
+                Text(fmt(row["value"])),
+                Text(fmt_ci(row["lo"], row["hi"])),
+                Text(fmt(row["n"])),
             )
         lines = Text()
-        verdicts = views.verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
+        verdicts = verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
         for family, word, verdict in verdicts:
             if lines:
                 lines.append("\n")
@@ -109,7 +109,7 @@ class TaskScreen(Screen):
                 lines.append(clean(family, max_length=16) + " ", style="bold")
             lines.append(clean(word) + ":", style="bold yellow" if word.startswith("mirage") else "bold")
             lines.append(" " + clean(verdict))
-        summary = views.fit_summary(app.analysis, settings, self.task_name, self.metric_name)
+        summary = fit_summary(app.analysis, settings, self.task_name, self.metric_name)
         for family, line in summary:
             if lines:
                 lines.append("\n")
@@ -118,7 +118,7 @@ class TaskScreen(Screen):
         if not summary:
             if lines:
                 lines.append("\n")
-            fitting = getattr(app.analysis, "fits", None) is None
+            fitting = app.analysis.fits is None
             lines.append("fitting laws…" if fitting else "no fit for this metric", style="dim")
         fit.update(lines)
 
@@ -129,7 +129,7 @@ class TaskScreen(Screen):
         self.app.open_mirage(self.task_name)
 
     def action_cycle_holdout(self) -> None:
-        app: Any = self.app
+        app = self.app
         app.apply_settings(app.settings.with_(holdout=cycle(HOLDOUTS, app.settings.holdout)))
 
     def export_table(self) -> pl.DataFrame:

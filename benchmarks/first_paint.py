@@ -5,9 +5,10 @@ runs its normal terminal driver, not the headless one) and the parent reads what
 starts just before the child is spawned and stops when the terminal output contains ``marker`` (by default
 ``x=params``, part of the status line that the first frame paints). Interpreter start-up and every import
 count. The baseline is the wall time of ``python -c "import textual.app"`` in a child process: no app can
-paint before that. The child is then ended by its own pid.
+paint before that. The child is then ended by its own pid. :class:`Terminal` is that pseudo-terminal, which
+``benchmarks.app_probe`` also uses to press keys and time their effect.
 
-Run ``uv run python -m tui.first_paint`` to print the median of a few runs of each.
+Run ``uv run python -m benchmarks.first_paint`` to print the median of a few runs of each.
 """
 
 from __future__ import annotations
@@ -66,6 +67,56 @@ def spawn_on_pty(
     return child, master
 
 
+class Terminal:
+    """A child process on a pseudo-terminal, with its output accumulated for marker searches."""
+
+    def __init__(
+        self, args: Sequence[str], size: tuple[int, int], cwd: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.started = time.perf_counter()  # just before the spawn: interpreter start-up and imports count
+        self.child, self.master = spawn_on_pty(args, size, cwd)
+        self.output = b""
+
+    def wait_for(self, marker: bytes, since: int = 0, timeout: float = 60.0) -> float | None:
+        """perf_counter() when ``marker`` appears in the output after byte ``since``; None on timeout/exit."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if marker in self.output[since:]:
+                return time.perf_counter()
+            ready, _, _ = select.select([self.master], [], [], 0.01)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 1 << 16)
+                except OSError:
+                    return None
+                if not chunk:
+                    return None
+                self.output += chunk
+            elif self.child.poll() is not None:
+                return None
+        return None
+
+    def drain(self) -> None:
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def close(self) -> None:
+        if self.child.poll() is None:
+            os.killpg(self.child.pid, signal.SIGTERM)  # the child leads its own session: end only it
+            try:
+                self.child.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.child.pid, signal.SIGKILL)
+                self.child.wait()
+        os.close(self.master)
+
+
 def time_to_marker(
     args: Sequence[str],
     *,
@@ -75,38 +126,13 @@ def time_to_marker(
     cwd: str | None = None,
 ) -> PaintTiming:
     """Start ``python *args`` on a pseudo-terminal of ``size`` and time until ``marker`` is written."""
-    started = time.perf_counter()
-    child, master = spawn_on_pty(args, size, cwd)
-    seen = b""
-    found: float | None = None
-    needle = marker.encode()
+    terminal = Terminal(args, size, cwd)
     try:
-        while time.perf_counter() - started < timeout:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen = (seen + chunk)[-65536:]
-                if needle in seen:
-                    found = time.perf_counter() - started
-                    break
-            elif child.poll() is not None:
-                break
+        found = terminal.wait_for(marker.encode(), timeout=timeout)
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)  # the child leads its own session: end it and only it
-            try:
-                child.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-        os.close(master)
-    tail = seen[-400:].decode("utf-8", "replace")
-    return PaintTiming(found, tail)
+        terminal.close()
+    seconds = None if found is None else found - terminal.started
+    return PaintTiming(seconds, terminal.output[-400:].decode("utf-8", "replace"))
 
 
 def time_baseline(args: Sequence[str] = BASELINE_COMMAND) -> float:

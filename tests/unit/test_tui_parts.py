@@ -1,4 +1,4 @@
-"""Pure parts of the app: literal text, plot rendering, atomic export, settings cycling."""
+"""Pure parts of the app: literal text, plot rendering, atomic export, settings cycling, numbers."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
+from analysis.formatting import number as fmt
 from tui.export import ExportError, write_text_atomically
 from tui.safe_text import clean, literal
 from tui.state import ViewSettings, cycle
-from tui.views import fmt, task_points
+from tui.views.task import task_points
 from tui.widgets.plot import (
     PlotSpec,
     Series,

@@ -9,7 +9,7 @@ block on the answer without holding the lock. Only small results travel back, sl
 without residuals, never the per-sample rows. The interface process unpickles them without importing scipy
 (``analysis.fits`` and ``analysis.resampling`` load it only when they compute, in this child).
 
-The child is a plain ``python -m tui.worker_process`` started with ``subprocess`` (not ``multiprocessing``,
+The child is a plain ``python -m tui.backend.process`` started with ``subprocess`` (not ``multiprocessing``,
 whose resource tracker wants the real stderr, which Textual has replaced): its stdin, stdout and stderr are
 /dev/null (the terminal belongs to the interface), requests and answers travel as pickles over two pipes,
 and it exits when the request pipe closes, so it never outlives the app.
@@ -24,12 +24,20 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from analysis.stages import PartialAnalysis
+from tui.backend.protocol import TableLike
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from analysis.fits import FitSet
+    from analysis.schema import PointSet
 
 # run as -c, not -m: under -m this module would be __main__ and pickles would name __main__.TableSummary
-CHILD_MAIN = "import sys; from tui.worker_process import main; sys.exit(main())"
+CHILD_MAIN = "import sys; from tui.backend.process import main; sys.exit(main())"
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,6 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
             elif method == "fits":
                 value = pipeline.fits(*args).without_data()
             elif method == "run":
-                from analysis.stages import PartialAnalysis
-
                 analysis = pipeline.run(*args)
                 partial = PartialAnalysis(analysis.points, analysis.emergence, analysis.mirage, analysis.fits)
                 value = partial.without_data()
@@ -88,9 +94,9 @@ class ProcessBackend:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: Any = None
-        self._answers: Any = None
-        self._process: Any = None
+        self._requests: Connection | None = None
+        self._answers: Connection | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the child now (its imports then overlap with whatever the caller does next)."""
@@ -146,7 +152,7 @@ class ProcessBackend:
     def load(self, paths: Sequence[str], options: LoadOptions) -> TableSummary:
         return self.call("load", list(paths), options)
 
-    def pipeline(self, table: Any) -> RemotePipeline:
+    def pipeline(self, table: TableLike) -> RemotePipeline:
         return RemotePipeline(self)
 
 
@@ -159,16 +165,20 @@ class RemotePipeline:
     def scored(self, options: MetricOptions) -> None:
         return self.backend.call("scored", options)
 
-    def points(self, options: MetricOptions, resample: ResampleSettings) -> Any:
+    def points(self, options: MetricOptions, resample: ResampleSettings) -> PointSet:
         return self.backend.call("points", options, resample)
 
-    def emergence(self, options: MetricOptions, resample: ResampleSettings, x: str) -> Any:
+    def emergence(
+        self, options: MetricOptions, resample: ResampleSettings, x: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
         return self.backend.call("emergence", options, resample, x)
 
-    def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Any:
+    def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSet:
         return self.backend.call("fits", options, resample, fit)
 
-    def run(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Any:
+    def run(
+        self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings
+    ) -> PartialAnalysis:
         return self.backend.call("run", metric_options, resample, fit)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.__main__ import JOBS, Job, Result, judge, render
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _result(seconds: float, peak: int = 0, **extra: object) -> Result:
@@ -58,7 +58,7 @@ def test_render_aligns_columns() -> None:
     assert row.index("yes") == header.index("met")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_quick_run_prints_the_table(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--repeat", "1", "--cache-dir", str(tmp_path)],
@@ -107,3 +107,15 @@ def test_worker_alternates_a_part_with_its_baseline_in_one_process(monkeypatch: 
     assert order == ["base", "job", "job", "base", "base", "job"]
     assert out["job"]["seconds"] == [0.5] * 3 and out["base"]["seconds"] == [2.0] * 3
     assert out["job"]["peak_bytes"] > out["base"]["peak_bytes"] + 150e6
+
+
+def test_cli_bench_runs_the_benchmark_in_a_child_and_passes_on_its_status(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``emergence-tui bench`` reaches the benchmark's own parser without the app importing ``benchmarks``."""
+    from tui.cli import main
+
+    assert main(["bench", "--help"]) == 0
+    assert "usage: emergence-tui bench" in capfd.readouterr().out
+    assert main(["bench", "--only"]) == 2  # the benchmark's argparse error, exit status passed on
+    assert "expected one argument" in capfd.readouterr().err

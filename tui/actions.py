@@ -1,0 +1,172 @@
+"""What the app-wide keys do, and the navigation between screens.
+
+Textual runs a key's action as a method ``action_<name>`` of the app (or of the screen), so these live in
+:class:`AppActions`, a mixin of :class:`tui.app.EmergenceApp`: every action changes the frozen
+:class:`~tui.state.ViewSettings` through ``apply_settings`` or pushes a screen. The keys themselves are in
+:mod:`tui.bindings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from textual.app import App
+
+from tui.bindings import help_rows
+from tui.export import export_screen
+from tui.screens.dialogs import HelpScreen, OpenDialog, PickerScreen, ResamplePanel
+from tui.screens.overview import OverviewScreen
+from tui.state import LAWS, ViewSettings, cycle
+
+if TYPE_CHECKING:
+    from analysis.options import ResampleSettings
+    from tui.backend.protocol import AnalysisLike, PipelineLike, TableLike
+    from tui.compute import ComputeController
+
+
+class AppActions(App):
+    """The app-wide actions and navigation, over the state :class:`tui.app.EmergenceApp` keeps."""
+
+    # provided by EmergenceApp
+    settings: ViewSettings
+    analysis: AnalysisLike | None
+    table: TableLike | None
+    pipeline: PipelineLike | None
+    computed_for: ViewSettings | None
+    error: str
+    paths: list[str]
+    compute: ComputeController
+    _overview_metric: str | None
+
+    def apply_settings(self, settings: ViewSettings) -> None: ...
+
+    def refresh_views(self) -> None: ...
+
+    # ---- navigation ----
+    def open_task(self, task: str, metric: str) -> None:
+        from tui.screens.task import TaskScreen
+
+        self._overview_metric = self.settings.metric
+        self.settings = self.settings.with_(metric=metric)
+        self.push_screen(TaskScreen(task, metric))
+
+    def close_task(self) -> None:
+        self.pop_screen()
+        self.settings = self.settings.with_(metric=self._overview_metric)
+        self.refresh_views()
+
+    def open_paths(self, paths: Sequence[str] | None) -> None:
+        """Read ``paths`` instead of the current files (after a bad file, or to look at other results)."""
+        if not paths:
+            return
+        from tui.screens.task import TaskScreen
+
+        if any(isinstance(screen, TaskScreen) for screen in self.screen_stack):
+            self.settings = self.settings.with_(metric=self._overview_metric)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+        self.paths = [str(p) for p in paths]
+        self.table = self.pipeline = self.analysis = self.computed_for = None
+        self.error = ""
+        self.compute.start(self.settings, load=True)
+
+    def open_mirage(self, task: str) -> None:
+        from tui.screens.mirage import MirageScreen
+
+        self.push_screen(MirageScreen(task))
+
+    # ---- setters used by keys and the command palette ----
+    def set_metric(self, metric: str | None) -> None:
+        self.apply_settings(self.settings.with_(metric=metric))
+
+    def set_family(self, family: str | None) -> None:
+        self.apply_settings(self.settings.with_(family=family))
+
+    def set_axis(self, axis: str) -> None:
+        from tui.views import contents
+
+        if self.analysis is not None and axis not in contents.available_axes(self.analysis):
+            self.notify(f"no {axis} values in this data", severity="warning", timeout=3)
+            return
+        self.apply_settings(self.settings.with_(axis=axis))
+
+    def set_law(self, law: str | None) -> None:
+        self.apply_settings(self.settings.with_(law=law))
+
+    # ---- actions ----
+    def _metric_choices(self) -> list[str | None]:
+        from tui.views import contents
+
+        choices = getattr(self.screen, "metric_choices", None)
+        if choices is not None:
+            return choices()
+        return [None, *contents.metrics_for(self.analysis)] if self.analysis is not None else [None]
+
+    def action_next_metric(self) -> None:
+        self.set_metric(cycle(self._metric_choices(), self.settings.metric, 1))
+
+    def action_previous_metric(self) -> None:
+        self.set_metric(cycle(self._metric_choices(), self.settings.metric, -1))
+
+    def action_pick_metric(self) -> None:
+        self.push_screen(
+            PickerScreen("Metric", self._metric_choices(), self.settings.metric), callback=self.set_metric
+        )
+
+    def action_cycle_axis(self) -> None:
+        from tui.views import contents
+
+        axes = contents.available_axes(self.analysis) if self.analysis is not None else ["params"]
+        self.set_axis(cycle(axes, self.settings.axis))
+
+    def action_toggle_log_y(self) -> None:
+        self.apply_settings(self.settings.with_(log_y=not self.settings.log_y))
+
+    def action_cycle_law(self) -> None:
+        self.set_law(cycle(LAWS, self.settings.law))
+
+    def _family_choices(self) -> list[str | None]:
+        from tui.views import contents
+
+        return [None, *contents.families(self.analysis)] if self.analysis is not None else [None]
+
+    def action_cycle_family(self) -> None:
+        self.set_family(cycle(self._family_choices(), self.settings.family))
+
+    def action_pick_family(self) -> None:
+        self.push_screen(
+            PickerScreen("Family", self._family_choices(), self.settings.family), callback=self.set_family
+        )
+
+    def action_resample_panel(self) -> None:
+        def chosen(resample: ResampleSettings | None) -> None:
+            if resample is not None:
+                self.apply_settings(self.settings.with_(resample=resample))
+
+        self.push_screen(ResamplePanel(self.settings.resample), callback=chosen)
+
+    def action_reseed(self) -> None:
+        resample = self.settings.resample
+        self.apply_settings(
+            self.settings.with_(resample=dataclasses.replace(resample, seed=resample.seed + 1))
+        )
+        self.notify(f"seed = {self.settings.resample.seed}", timeout=1.5)
+
+    def action_open_path(self) -> None:
+        if not isinstance(self.screen, OpenDialog):
+            self.push_screen(OpenDialog(self.paths), callback=self.open_paths)
+
+    def action_open_lab(self) -> None:
+        from tui.screens.lab import LabScreen
+
+        if not isinstance(self.screen, LabScreen):
+            self.push_screen(LabScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(help_rows(self, self.screen)))
+
+    def action_export(self) -> None:
+        export_screen(self)
