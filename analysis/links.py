@@ -6,8 +6,9 @@ law is a line after ``-log(-log p)``, and so is exact match over L tokens (``acc
 of Hu et al. 2023, where "accelerated emergence" is convexity); an edit distance over L tokens
 ``L (1 - p)`` after ``-log(-log(1 - TED / L))``; a multiclass Brier score through the correct choice's
 probability it implies (other choices sharing the rest equally); an accuracy above chance c through
-``log((y - c) / (1 - y))`` (the logit of the share of the way from chance to 1). Every link is oriented so that higher is better, and its
-units are natural-log factors: a difference of ``log 2`` is a factor 2 in the implied loss (or in the odds).
+``log((y - c) / (1 - y))`` (the logit of the share of the way from chance to 1). Every link is oriented so
+that higher is better, and its units are natural-log factors: a difference of ``log 2`` is a factor 2 in the
+implied loss (or in the odds).
 
 A point can be placed on its link scale only when its interval lies strictly inside the link's domain: an
 accuracy whose interval includes 0 (or chance) or 1 is "below resolution" or "at the ceiling" there.
