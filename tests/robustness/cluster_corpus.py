@@ -57,7 +57,7 @@ from tests.robustness.corpus import (
 
 ERROR, OK, QUIET = "error", "ok", "quiet"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST = ("--bootstrap", "20", "--permutations", "0", "--fit-bootstrap", "0")
+FAST = ("--bootstrap", "20", "--fit-bootstrap", "0")
 TIMEOUT = 120.0  # seconds before a case counts as a hang (the machine is shared; cases take a few seconds)
 NOBODY = 65534
 KINDS = ("special files", "symlink loops", "JSON limits", "Parquet types", "files and folders", "output")
