@@ -478,9 +478,10 @@ def judge(
         notes.append(scale.note)
     row["scale"] = scale.name
     floor = scale.lower if scale.name in (links.LOG_LOG, links.LOGIT) else None
-    unresolved = ~resolved(curve.lo, curve.hi, floor) if floor is not None else np.zeros(y.size, dtype=bool)
+    known = np.isfinite(curve.lo) & np.isfinite(curve.hi)  # without an interval nothing says how far it is
+    unresolved = known & ~resolved(curve.lo, curve.hi, floor) if floor is not None else np.zeros(y.size, bool)
     if scale.name == links.EDIT:  # an edit distance's floor is the worst end: every token wrong
-        unresolved = ~(np.isfinite(curve.hi) & (curve.hi < scale.upper))
+        unresolved = known & ~(curve.hi < scale.upper)
     row["n_unresolved"] = int(unresolved.sum())
     row["unresolved"] = ", ".join(m for m, bad in zip(curve.models, unresolved, strict=True) if bad) or None
 
@@ -575,10 +576,14 @@ def sentence(row: Mapping[str, object], label: str) -> str:
         word = {"u_shaped": "U-shaped", "inverted_u": "inverted-U", "mixed": "both a dip and a peak"}[status]
         return f"{word}: {metric} is {word} in scale (the point intervals support it)"
     if status == UNRESOLVED:
-        return (
-            f"{metric}: only {row['n_usable']} of {row['n_models']} points are resolved on its {label} "
-            f"({row['n_unresolved']} below resolution): too few items to judge"
+        below = row.get("n_unresolved") or 0
+        why = (
+            f"{below} below resolution: too few items to judge"
+            if below
+            else "the others sit at its ends (0 or 1) or outside it, with no interval to say how far"
         )
+        placed = f"only {row['n_usable']} of {row['n_models']} points can be placed on its {label}"
+        return f"{metric}: {placed} ({why})"
     if isinstance(status, str) and status.startswith(SAME_AS):
         return f"{metric}: the same numbers as {status[len(SAME_AS) + 1 :]}, judged there"
     jump, at, p = row.get("jump"), row.get("jump_at"), row.get("p_adjusted")
@@ -586,6 +591,11 @@ def sentence(row: Mapping[str, object], label: str) -> str:
     if status == JUMP:
         better = f"{_factor(jump)} better than its smaller models predict"
         return f"{metric} jumps at {at}: {better} ({label}; {p_text})"
+    if status == INCONCLUSIVE and p_text == "no noise estimate":
+        return (
+            f"{metric}: a {_factor(jump)} miss at {at} ({label}), but no n, stderr or replicates say how "
+            "noisy the points are: it cannot be tested"
+        )
     if status == INCONCLUSIVE:
         return f"{metric}: a {_factor(jump)} miss at {at}, not beyond the noise ({label}; {p_text})"
     if jump is None or (isinstance(jump, float) and math.isnan(jump)):

@@ -260,7 +260,10 @@ def _verdict(
         resolution = "; the models below the jump are below resolution"
         if items:
             resolution += f" ({items:,} items would resolve {items_for})"
-    if not seen:
+    if not seen and status in (E.UNRESOLVED, E.INCONCLUSIVE):  # no jump to see, nor a smooth curve to call
+        row["category"] = UNRESOLVED if status == E.UNRESOLVED else INCONCLUSIVE
+        row["verdict"] = f"{row['category']}: {d['sentence']}"
+    elif not seen:
         row["category"] = SMOOTH
         row["verdict"] = f"smooth: {d['sentence']}"
     elif jumping and not smooth:

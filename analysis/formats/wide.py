@@ -20,7 +20,9 @@ is a role (case-insensitive, e.g. ``model``, ``task``, ``n``, ``shots``, ``seed`
 * ``ignore``: dropped.
 
 Melting: with a ``task`` column each metric column becomes a metric (metric id = column name); without one
-each benchmark column becomes a task with metric ``score``. A table with ``n_correct`` and ``n`` is a count
+each benchmark column becomes a task with metric ``score``, or, when the column's name ends in a metric
+(``arithmetic_3ds_2_acc``, ``word_unscrambling_2_exact_match``), the task before it with that metric, whose
+name then says the metric's kind. A table with ``n_correct`` and ``n`` is a count
 table: metric ``accuracy`` (as in the tidy reader), value = n_correct / n. Values listed in
 ``options.null_values`` (e.g. "-100" for "not computed") are missing. Rows with a missing value are dropped
 and counted in a warning.
@@ -68,6 +70,11 @@ AUTO_ROLES: dict[str, str] = {
     "prompt_type": VARIANT,
 }
 BENCHMARK_METRIC = "score"
+# a benchmark column whose name ends in a metric: the task before it, the metric after the last underscore
+METRIC_SUFFIX = (
+    r"(?i)^(?P<task>.+?)_(?P<metric>acc_norm|acc|accuracy|exact_match|exact_str_match|em|bleu|f1|rouge[12l]?"
+    r"|mc[12]|pass@\d+|brier|loss|perplexity|ppl)$"
+)
 COUNTS_METRIC = "accuracy"
 _SUFFIX_READERS = {".csv": ",", ".tsv": "\t"}
 
@@ -240,11 +247,19 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
         if has_task:
             long = long.rename({"_column": schema.METRIC})
         else:
-            long = long.rename({"_column": schema.TASK}).with_columns(
-                pl.when(pl.col(schema.TASK) == LOSS_TASK)
-                .then(pl.lit(schema.LOSS))
-                .otherwise(pl.lit(BENCHMARK_METRIC))
-                .alias(schema.METRIC)
+            # a column named <task>_<metric> (ObsScaling's "arithmetic_3ds_2_acc") says its metric: the name
+            # decides the metric's kind (analysis.metrics.spec_for), so it is kept apart from the task
+            split = pl.col("_column").str.extract_groups(METRIC_SUFFIX)
+            long = (
+                long.with_columns(split.alias("_split"))
+                .with_columns(
+                    pl.coalesce(pl.col("_split").struct.field("task"), pl.col("_column")).alias(schema.TASK),
+                    pl.when(pl.col("_column") == LOSS_TASK)
+                    .then(pl.lit(schema.LOSS))
+                    .otherwise(pl.coalesce(pl.col("_split").struct.field("metric"), pl.lit(BENCHMARK_METRIC)))
+                    .alias(schema.METRIC),
+                )
+                .drop("_column", "_split")
             )
     missing = long[schema.VALUE].null_count()
     if missing:

@@ -87,3 +87,31 @@ def test_ukp_families_are_too_small_to_judge(capsys: pytest.CaptureFixture[str])
     assert statuses <= {"not on this axis", "too few scales", "tied scales", "same as bert_score_accuracy",
                         "same as edit_distance", "same as exact_match_accuracy"}  # fmt: skip
     assert not [e for e in out["emergence"] if e["status"] in ("jump", "smooth", "inconclusive")]
+
+
+OBSSCALING = ["--format-in", "wide", "--map", "Model=model", "--map", "Model Family=family",
+              "--map", "Model Size (B)=params", "--map", "Pretraining Data Size (T)=tokens",
+              "--map", "FLOPs (1E21)=flops", "--scale", "params=1e9", "--scale", "tokens=1e12",
+              "--scale", "flops=1e21"]  # fmt: skip
+
+
+def test_obsscaling_emergent_tasks_jump_but_the_table_cannot_say_how_noisy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ObsScaling's table of Wei et al.'s emergent tasks gives accuracies with no item counts or errors. Its
+    column names say the metric (``arithmetic_3ds_2_acc``: an accuracy, discontinuous; ``_bleu``:
+    continuous). GPT-Neo/J's 3-digit subtraction goes from near 0 to far above the smaller models' line at
+    GPT-J-6B (a miss of over 100x in the odds), but with no noise estimate that cannot be tested:
+    inconclusive, not emergent."""
+    raw = SHARED_DATA / "obsscaling" / "raw"
+    files = [str(raw / "base_llm_benchmark_eval.csv"), str(raw / "base_llm_emergent_capability_eval.csv")]
+    out = report(capsys, *files, *OBSSCALING)
+    kinds = {e["metric"]: e["kind"] for e in out["emergence"]}
+    assert kinds["acc"] == "discontinuous" and kinds["exact_match"] == "discontinuous"
+    assert kinds["bleu"] == "continuous" and kinds["score"] == "continuous"
+    verdicts = {(v["family"], v["task"]): v for v in out["verdicts"]}
+    neo = verdicts[("GPT-Neo/J", "arithmetic_3ds_2")]
+    assert neo["category"] == "inconclusive" and "cannot be tested" in neo["verdict"]
+    row = status(out, "arithmetic_3ds_2", "acc", "GPT-Neo/J")
+    assert row["jump_at"] == "EleutherAI/gpt-j-6b" and row["jump"] > 4.0 and row["p_value"] is None
+    assert not [v for v in out["verdicts"] if v["category"] in ("survives", "mirage", "emergent (unchecked)")]
