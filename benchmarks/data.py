@@ -22,11 +22,16 @@ CHOICES = 4
 
 @dataclass(frozen=True)
 class SampleShape:
-    """A simulated per-sample file: ``models`` sizes x ``tasks`` tasks x ``items`` items per task."""
+    """A simulated per-sample file: ``models`` sizes x ``tasks`` tasks x ``items`` items per task.
+
+    The simulator writes a generation and a choice task per call; an odd ``tasks`` drops the last choice task.
+    ``shuffled`` writes the rows in a seeded random order (files concatenated from many runs look like this).
+    """
 
     models: int
-    tasks: int  # even: the simulator writes a generation and a choice task per call
+    tasks: int
     items: int
+    shuffled: bool = False
 
     @property
     def rows(self) -> int:
@@ -34,11 +39,30 @@ class SampleShape:
 
     @property
     def file_name(self) -> str:
-        return f"samples_m{self.models}_t{self.tasks}_i{self.items}_s{SEED}.parquet"
+        order = "_shuffled" if self.shuffled else ""
+        return f"samples_m{self.models}_t{self.tasks}_i{self.items}{order}_s{SEED}.parquet"
+
+    @property
+    def label(self) -> str:
+        order = ", rows shuffled" if self.shuffled else ""
+        return f"{self.models} sizes x {self.tasks} tasks x {self.items:,} items{order}"
 
 
 FULL = SampleShape(models=20, tasks=50, items=10_000)
 QUICK = SampleShape(models=20, tasks=4, items=2_000)
+# The other shapes of 10M rows the report must handle as well as FULL (issue: fast on every shape).
+SHAPES: dict[str, SampleShape] = {
+    "wide": FULL,
+    "deep": SampleShape(models=20, tasks=2, items=250_000),
+    "many_sizes": SampleShape(models=200, tasks=5, items=10_000),
+    "shuffled": SampleShape(models=20, tasks=50, items=10_000, shuffled=True),
+}
+QUICK_SHAPES: dict[str, SampleShape] = {
+    "wide": QUICK,
+    "deep": SampleShape(models=20, tasks=2, items=20_000),
+    "many_sizes": SampleShape(models=40, tasks=5, items=1_000),
+    "shuffled": SampleShape(models=20, tasks=4, items=2_000, shuffled=True),
+}
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
@@ -62,7 +86,7 @@ def simulated_samples(shape: SampleShape) -> pl.DataFrame:
     sizes = np.geomspace(1e7, 1e11, shape.models)
     rng = np.random.default_rng(SEED)
     parts = []
-    for pair in range(shape.tasks // 2):
+    for pair in range(-(-shape.tasks // 2)):
         parts.append(
             simulate(
                 c=float(10 ** rng.uniform(7.5, 9.5)),
@@ -77,7 +101,12 @@ def simulated_samples(shape: SampleShape) -> pl.DataFrame:
                 spread=0.5,
             )
         )
-    return pl.concat(parts, how="vertical")
+    frame = pl.concat(parts, how="vertical")
+    if shape.tasks % 2:
+        frame = frame.filter(pl.col("task") != f"t{shape.tasks // 2:03d}_choice")
+    if shape.shuffled:
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=SEED)
+    return frame
 
 
 def samples_file(shape: SampleShape, folder: Path) -> Path:
