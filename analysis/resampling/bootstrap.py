@@ -220,8 +220,8 @@ def _paired(
             if len(first) * _COLLAPSE_RATIO < n_items:
                 values, present, classes = values[first], present[first], counts
     # models (and metrics) with the same present items share one denominator column
-    masks, which = np.unique(present.T, axis=0, return_inverse=True)
-    masks, which = masks.T.astype(np.float64), which.ravel()
+    masks, which = distinct_columns(present)
+    masks = masks.astype(np.float64)
     if classes is None and n_items * settings.bootstrap <= _SHARED_ENTRIES:
         order = rng.permutation(n_items)  # item order[k] takes the shared draw's weight k (shared_weights)
         columns = np.hstack([values[order], masks[order]])
@@ -229,6 +229,20 @@ def _paired(
     sums, totals = _resampled_sums(rng, values, masks, classes, settings.bootstrap)
     means = _means(sums, totals[:, which], binary, pseudo)
     return {m: means[:, i * n_models : (i + 1) * n_models] for i, m in enumerate(metrics)}
+
+
+def distinct_columns(present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct columns of a boolean (items, columns) matrix, in ``np.unique``'s sorted order, and each
+    column's index among them: ``np.unique(present.T, axis=0, return_inverse=True)``, transposed.
+
+    Columns are compared as packed bytes (one void key each); ``np.unique(axis=0)`` views each row as a
+    structured type with one field per item, which took 40% of a report on 250,000-item tasks. Packing is
+    big-endian per byte, so byte order sorts like the rows of booleans (equality test in tests/equivalence).
+    """
+    packed = np.ascontiguousarray(np.packbits(present, axis=0).T)  # (columns, ceil(items / 8))
+    keys = packed.view(f"V{max(packed.shape[1], 1)}").ravel()
+    _, first, which = np.unique(keys, return_index=True, return_inverse=True)
+    return present[:, first], which.ravel()
 
 
 def _resampled_sums(
@@ -242,20 +256,24 @@ def _resampled_sums(
 
     With ``classes`` the rows of ``values`` are classes of that many identical items, each weighing
     Gamma(size of the class) in total; otherwise the rows are the items, each weighing Gamma(1).
+
+    The weights are drawn by blocks of items (all B replicates of a block at once) and the block's products
+    are summed: each block of ``values`` is read once, in a B x block by block x columns product. Chunking by
+    replicates instead reads all of ``values`` once per chunk, and with many items a chunk holds only a few
+    replicates (16 at 250,000 items), so that product was bound by memory and several times slower.
     """
     n_rows = values.shape[0]
-    chunk = max(1, min(n_replicates, _CHUNK_ENTRIES // max(n_rows, 1)))
-    sums = np.empty((n_replicates, values.shape[1]))
-    totals = np.empty((n_replicates, present.shape[1]))
-    for start in range(0, n_replicates, chunk):
-        size = min(chunk, n_replicates - start)
+    columns = np.hstack([values, present])
+    product = np.zeros((n_replicates, columns.shape[1]))
+    block = max(1, min(n_rows, _CHUNK_ENTRIES // max(n_replicates, 1)))
+    for start in range(0, n_rows, block):
+        stop = min(n_rows, start + block)
         if classes is not None:
-            weights = rng.standard_gamma(classes.astype(np.float64), (size, n_rows))
+            weights = rng.standard_gamma(classes[start:stop].astype(np.float64), (n_replicates, stop - start))
         else:
-            weights = draw_weights(rng, n_rows, size)
-        sums[start : start + size] = weights @ values
-        totals[start : start + size] = weights @ present
-    return sums, totals
+            weights = draw_weights(rng, stop - start, n_replicates)
+        product += weights @ columns[start:stop]
+    return product[:, : values.shape[1]], product[:, values.shape[1] :]
 
 
 def _unpaired(

@@ -18,3 +18,20 @@ def test_factorize_matches_numpy_unique_on_both_paths() -> None:
             expected = np.unique(keys, return_index=True, return_inverse=True)
             for got, want in zip(_factorize(keys), expected, strict=True):
                 np.testing.assert_array_equal(got, want)
+
+
+def test_distinct_columns_match_numpy_unique_by_rows() -> None:
+    """The packed-byte column dedupe of the paired bootstrap returns what np.unique(axis=0) returns on the
+    transposed matrix: the same distinct columns in the same order and the same inverse, including item counts
+    that are not a multiple of 8 and the all-present case."""
+    from analysis.resampling.bootstrap import distinct_columns
+
+    rng = np.random.default_rng(5)
+    for items in (1, 7, 8, 13, 1000):
+        base = rng.random((items, 4)) < 0.7
+        present = base[:, rng.integers(0, 4, 12)]  # repeated columns
+        for matrix in (present, np.ones((items, 5), dtype=bool)):
+            masks, which = distinct_columns(matrix)
+            want_masks, want_which = np.unique(matrix.T, axis=0, return_inverse=True)
+            np.testing.assert_array_equal(masks, want_masks.T)
+            np.testing.assert_array_equal(which, want_which.ravel())
