@@ -9,10 +9,11 @@ so a test that finds hashes distinct is exact; callers treat a repeated hash as 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
+
+from analysis import threads
 
 FNV_PRIME = np.uint64(0x100000001B3)  # a different position weight per mixed column
 _THREADED_ROWS = 100_000  # below this, threads cost more than they save
@@ -29,7 +30,7 @@ def column_hashes(frame: pl.DataFrame, columns: Sequence[str], seed: int = 0) ->
 
     if len(columns) < 2 or frame.height < _THREADED_ROWS:
         return [hashed(c) for c in columns]
-    with ThreadPoolExecutor(min(len(columns), 4)) as pool:
+    with threads.pool(min(len(columns), 4)) as pool:
         return list(pool.map(hashed, columns))
 
 

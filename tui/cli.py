@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis import threads
 from analysis.errors import AnalysisError, InputError
 from analysis.options import (
     OVERRIDE_FIELDS,
@@ -50,11 +51,37 @@ def _scale_factor(text: str) -> tuple[str, float]:
 
 
 def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes: ``--verbose`` and ``--threads`` (read early by ``main``)."""
     parser.add_argument(
         "--verbose",
         action="store_true",
         help=f"print error messages whole (by default they are cut to {MESSAGE_CHARS} characters)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="threads the analysis may run at once (default: the cores this process may use; "
+        "analysis/threads.py)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _threads_in(argv: Sequence[str]) -> int | None:
+    """``--threads N`` from the command line before it is parsed (the budget must be set before numpy and
+    polars load); a malformed value is left for argparse to report."""
+    for i, arg in enumerate(argv):
+        text = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
+        if arg == "--threads" and i + 1 < len(argv):
+            text = argv[i + 1]
+        if text is not None and text.isdigit() and int(text) > 0:
+            return int(text)
+    return None
 
 
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -322,6 +349,7 @@ def _say(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
+    threads.configure(_threads_in(argv))
     try:
         code = _run(argv)
         flush_stdout()

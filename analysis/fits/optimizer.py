@@ -12,11 +12,11 @@ L-BFGS-B polish from there 8 ms.
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from analysis import threads
 from analysis.fits.problems import Kernel, _irls_weight, _Problem, _psi, _rho
 
 _BATCH_MAX_ITER = 200  # Gauss-Newton steps for a point estimate (converges in ~100-200 here)
@@ -410,7 +410,7 @@ def _refine_compacted(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray
         for lo in chunks:
             refine_chunk(lo)
     else:  # chunks are independent and numpy releases the GIL in its loops: both cores refine
-        with ThreadPoolExecutor(_THREADS) as pool:
+        with threads.pool(_THREADS) as pool:
             list(pool.map(refine_chunk, chunks))
     return thetas, values, converged
 

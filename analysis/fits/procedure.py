@@ -29,8 +29,8 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from analysis import threads
 from analysis.fits.bootstrap import (
     ITEM_REPLICATES,
     POINT_RESAMPLES,
@@ -179,14 +179,15 @@ class _Pending:
 
 
 @np.errstate(all="ignore")
-@threadpool_limits.wrap(limits=1, user_api="blas")
 def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     """``fit_law`` for many requests: every fit needing a search is refined in shared batches (one loop per
     kernel instead of one per fit), then each is finished on its own; results equal separate calls.
 
-    BLAS runs on one thread here: the grid products are small ((200, 20) x (20, 420) per fit), and two BLAS
-    threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under load, measured).
+    BLAS runs on one thread (``analysis.threads``): the grid products are small ((200, 20) x (20, 420) per
+    fit), and two BLAS threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under
+    load, measured).
     """
+    threads.pin_blas()
     prepared = [_prepare(request) for request in requests]
     waiting = [i for i, item in enumerate(prepared) if isinstance(item, _Pending)]
     refined = _refine_jobs([prepared[i].rows for i in waiting])

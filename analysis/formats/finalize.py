@@ -6,12 +6,11 @@ Every reader ends with ``finalize`` so that all formats get the same casting, sc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 
-from analysis import schema
+from analysis import schema, threads
 from analysis.errors import InputError
 from analysis.files import read_bytes, with_lf_line_ends
 from analysis.formats.model_sizes import family_from_name, params_from_name
@@ -264,7 +263,7 @@ def _run_checks(*checks: Callable[[], None]) -> None:
         for check in checks:
             check()
         return
-    with ThreadPoolExecutor(len(checks)) as pool:
+    with threads.pool(len(checks)) as pool:
         futures = [pool.submit(check) for check in checks]
     for future in futures:
         future.result()

@@ -7,12 +7,11 @@ the same K < 8 choices and must give the same bits (``tests/unit/test_metrics_pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
 
-from analysis import schema
+from analysis import schema, threads
 from analysis.metrics.registry import BRIER, CHOICE_PROB, MC_GRADE
 from analysis.metrics.runs import _nan_where_absent
 
@@ -129,7 +128,7 @@ def _choice_metrics(frame: pl.DataFrame) -> pl.DataFrame:
             for column, metric in zip(columns, metrics, strict=True):
                 column[where] = metric
 
-    with ThreadPoolExecutor(2) as pool:
+    with threads.pool(2) as pool:
         list(pool.map(solve, range(0, len(frame), _SLICE)))
     return pl.DataFrame(
         [

@@ -13,12 +13,14 @@ A column's texts are read once into a ``TextBytes`` (one join, one encode): the 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import polars as pl
+
+from analysis import threads
 
 MAX_TOKEN_BYTES = 8  # a token packs into one uint64
 _CODE_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # token bytes -> code type
@@ -229,7 +231,7 @@ def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[n
     when the texts are not all ASCII (or a token is too long to pack): the caller's general path then
     handles every pair.
     """
-    with ThreadPoolExecutor(2) as pool:  # numpy releases the GIL: both sides, then the batches, use 2 cores
+    with threads.pool(2) as pool:  # numpy releases the GIL: both sides, then the batches, use 2 cores
         tokens_a, tokens_b = pool.map(tokens_of, (left, right), (tokenizer, tokenizer))
         if tokens_a is None or tokens_b is None:
             return None
@@ -265,7 +267,7 @@ def byte_distances(left: TextBytes, right: TextBytes, tokenizer: str) -> tuple[n
 
 
 def _in_batches(
-    pool: ThreadPoolExecutor, a: np.ndarray, a_len: np.ndarray, b: np.ndarray, b_len: np.ndarray
+    pool: Executor, a: np.ndarray, a_len: np.ndarray, b: np.ndarray, b_len: np.ndarray
 ) -> np.ndarray:
     """``batched_levenshtein`` over batches of ``CHUNK_PAIRS`` pairs (rows of ``a`` and ``b``) in ``pool``.
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import polars as pl
 
-from analysis import schema
+from analysis import schema, threads
 from analysis.metrics.choice import _chance, _choice_metrics
 from analysis.metrics.columns import _loss_metrics, _prescored_metrics
 from analysis.metrics.registry import (
@@ -52,7 +50,7 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
     if options.only is not None:
         skipped += [(m, "not requested (--metric)") for m in wanted if m not in options.only]
         wanted = [m for m in wanted if m in options.only]
-    with ThreadPoolExecutor(3) as pool:  # independent groups overlap (polars and numpy release the GIL)
+    with threads.pool(3) as pool:  # independent groups overlap (polars and numpy release the GIL)
         text_metrics = pool.submit(_text_metrics, samples, options, wanted)
         loss_wanted = {TOKEN_LOSS, TOKEN_PROB, SEQ_PROB} & set(wanted)
         loss_metrics = pool.submit(_loss_metrics, samples, loss_wanted) if loss_wanted else None

@@ -7,7 +7,6 @@ DP cannot take) by rapidfuzz, the general path the DP must equal (``tests/unit/t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,7 @@ import polars as pl
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 
-from analysis import schema
+from analysis import schema, threads
 from analysis.metrics.levenshtein import TextBytes, byte_distances, may_strip, text_bytes
 from analysis.metrics.registry import DEFAULT_OPTIONS, EXACT_MATCH, TOKEN_EDIT_DISTANCE
 from analysis.metrics.runs import _spread
@@ -82,7 +81,7 @@ def _texts(frame: pl.DataFrame, options: MetricOptions) -> _Texts | None:
         pairs = int(both.sum())
         aligned = pairs == len(target) - target.null_count() == len(prediction) - prediction.null_count()
         sides = (target, prediction) if aligned else (target.filter(both), prediction.filter(both))
-        with ThreadPoolExecutor(2) as pool:
+        with threads.pool(2) as pool:
             left, right = pool.map(text_bytes, sides)
         if not (may_strip(left) or may_strip(right)):
             return _Texts(target, prediction, both, (left, right))
@@ -123,7 +122,7 @@ def _text_distances(texts: _Texts, tokenizer: str) -> np.ndarray:
     """Distances of the rows that have both texts, in row order: the batched DP, then the general path."""
     pair_bytes = texts.pair_bytes
     if pair_bytes is None:
-        with ThreadPoolExecutor(2) as pool:
+        with threads.pool(2) as pool:
             left_bytes, right_bytes = pool.map(text_bytes, texts.pairs())
     else:
         left_bytes, right_bytes = pair_bytes

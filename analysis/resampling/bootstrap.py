@@ -34,12 +34,13 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
+from analysis import threads
 from analysis.options import ResampleSettings
 from analysis.resampling.layout import _Group
 from analysis.resampling.seeds import _CHUNK_ENTRIES, draw_weights, stream
@@ -85,7 +86,7 @@ def _bootstrap_groups(
     batch = _SharedBatch(settings.seed, settings.bootstrap)
     # tasks with equal item counts share one count draw, and are multiplied by it together
     order = sorted(range(len(groups)), key=lambda i: _item_count(groups[i]))
-    with ThreadPoolExecutor(2) as pool:  # the next task is prepared while this one is multiplied
+    with threads.pool(2) as pool:  # the next task is prepared while this one is multiplied
         prepared_tasks = _in_order(pool, lambda i: _paired(groups[i], specs, settings), order)
         for index, prepared in zip(order, prepared_tasks, strict=True):
             if isinstance(prepared, _Pending):
@@ -96,7 +97,7 @@ def _bootstrap_groups(
     return done
 
 
-def _in_order(pool: ThreadPoolExecutor, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+def _in_order(pool: Executor, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
     """``pool.map`` that keeps at most two results waiting (each task's matrices can be large)."""
     waiting: deque[Future[_T]] = deque()
     for item in items:
