@@ -114,3 +114,30 @@ async def metric_toggle(presses: int) -> tuple[list[float], list[float]]:
             wall.append(time.perf_counter() - started)
             work.append(app.last_redraw_ms / 1000)
     return work, wall
+
+
+@dataclass(frozen=True)
+class ReadyRun:
+    ready: float  # seconds from spawn until the status line says ready (NaN if it never did)
+    axis_change: float  # seconds from the axis key until ready again (NaN if never)
+
+
+def time_to_ready(args: Sequence[str], timeout: float = 600.0) -> ReadyRun:
+    """Spawn the app with ``args``; time until ``ready``, then press ``x`` and time until ready again."""
+    terminal = Terminal(["-c", APP_CODE, *args], (200, 50), ROOT)  # wide: the status line is never cut
+    try:
+        done = terminal.wait_for(READY_MARKER, timeout=timeout)
+        if done is None:
+            return ReadyRun(float("nan"), float("nan"))
+        time.sleep(0.5)  # the frame after ready has been drawn
+        terminal.drain()
+        since = len(terminal.output)
+        sent = time.perf_counter()
+        os.write(terminal.master, b"x")
+        busy = any(terminal.wait_for(m, since=since, timeout=2.0) is not None for m in PROGRESS_MARKERS)
+        again = terminal.wait_for(
+            READY_MARKER, since=since if busy else len(terminal.output), timeout=timeout
+        )
+        return ReadyRun(done - terminal.started, float("nan") if again is None else again - sent)
+    finally:
+        terminal.close()

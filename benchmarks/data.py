@@ -154,3 +154,67 @@ def pairs_file(pairs: int, folder: Path) -> Path:
         frame.write_parquet(partial)
         partial.replace(path)
     return path
+
+
+FULL_AGGREGATE = (200, 50, 50)  # families, sizes per family, tasks: 10,000 models x 50 tasks
+QUICK_AGGREGATE = (20, 10, 10)
+
+
+def aggregate_file(folder: Path, quick: bool = False) -> Path:
+    """A tidy aggregate table (one accuracy per family x model x task, with n and stderr), as a leaderboard of
+    10,000 models x 50 tasks would come: families of 50 sizes, each task a logistic in log N plus noise."""
+    families, sizes, tasks = QUICK_AGGREGATE if quick else FULL_AGGREGATE
+    path = folder / f"aggregate_f{families}_m{sizes}_t{tasks}_s{SEED}.parquet"
+    if not path.exists():
+        rng = np.random.default_rng(SEED)
+        params = np.geomspace(1e7, 1e11, sizes)
+        family = np.repeat(np.arange(families), sizes * tasks)
+        size = np.tile(np.repeat(np.arange(sizes), tasks), families)
+        task = np.tile(np.arange(tasks), families * sizes)
+        middle = rng.uniform(8, 10.5, tasks)[task] + rng.normal(0, 0.3, families)[family]
+        n = 1000
+        truth = 0.25 + 0.75 / (1 + np.exp(-2.0 * (np.log10(params[size]) - middle)))
+        value = rng.binomial(n, truth) / n
+        frame = pl.DataFrame(
+            {
+                "family": [f"f{i:03d}" for i in family],
+                "model": [f"f{f:03d}-{params[m]:.3g}" for f, m in zip(family, size, strict=True)],
+                "params": params[size],
+                "task": [f"task{t:02d}" for t in task],
+                "metric": "acc",
+                "value": value,
+                "n": n,
+                "stderr": np.sqrt(value * (1 - value) / n),
+            }
+        )
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        frame.write_parquet(partial)
+        partial.replace(path)
+    return path
+
+
+PYTHIA_ARCHIVE = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "pythia"
+    / "raw"
+    / "pythia-v1-evals.tar.gz"
+)
+PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens (shared/data/pythia/SOURCE.md)
+
+
+def pythia_folder(folder: Path) -> Path | None:
+    """The Pythia old-lm-eval tree (672 JSON files) extracted into the cache once; None without ../shared."""
+    if not PYTHIA_ARCHIVE.exists():
+        return None
+    target = folder / "pythia"
+    root = target / "evals" / "pythia-v1"
+    if not root.exists():
+        import tarfile
+
+        partial = folder / f"pythia.{os.getpid()}.partial"
+        with tarfile.open(PYTHIA_ARCHIVE) as archive:
+            archive.extractall(partial, filter="data")
+        partial.replace(target)
+    return root

@@ -215,18 +215,94 @@ def naive_saturating_fit(ctx: Context) -> Measured:
 # ------------------------------------------------------------------------------------------------ report
 
 
-def report(ctx: Context) -> Measured:
+def _report_on(path: Path, *extra: str) -> Callable[[], None]:
     from tui.cli import main as cli_main
-
-    path = data.samples_file(ctx.shape, ctx.folder)
 
     def run() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
-            status = cli_main(["report", str(path), "--format", "json"])
+            status = cli_main(["report", str(path), "--format", "json", *extra])
         if status != 0:
-            raise RuntimeError(f"report exited with {status}")
+            raise RuntimeError(f"report {path.name} {' '.join(extra)} exited with {status}")
 
-    return Measured(_timed(ctx.repeat, run), ctx.shape.rows, "emergence-tui report --format json, defaults")
+    return run
+
+
+def report(ctx: Context) -> Measured:
+    path = data.samples_file(ctx.shape, ctx.folder)
+    return Measured(
+        _timed(ctx.repeat, _report_on(path)), ctx.shape.rows, "emergence-tui report --format json, defaults"
+    )
+
+
+def _shape_parts(name: str) -> dict[str, Callable[[Context], Measured]]:
+    """``report@NAME`` and ``read@NAME``: the default report and a bare read of the shape's file."""
+
+    def shape(ctx: Context) -> data.SampleShape:
+        return (data.QUICK_SHAPES if ctx.quick else data.SHAPES)[name]
+
+    def report_part(ctx: Context) -> Measured:
+        path = data.samples_file(shape(ctx), ctx.folder)
+        note = f"report on {shape(ctx).label}"
+        return Measured(_timed(ctx.repeat, _report_on(path)), shape(ctx).rows, note)
+
+    def read_part(ctx: Context) -> Measured:
+        import polars as pl
+
+        path = data.samples_file(shape(ctx), ctx.folder)
+        return Measured(_timed(ctx.repeat, lambda: pl.read_parquet(path)), shape(ctx).rows)
+
+    return {f"report@{name}": report_part, f"read@{name}": read_part}
+
+
+def aggregate_report(ctx: Context) -> Measured:
+    path = data.aggregate_file(ctx.folder, ctx.quick)
+    import polars as pl
+
+    rows = pl.read_parquet(path, columns=["value"]).height
+    families, sizes, tasks = data.QUICK_AGGREGATE if ctx.quick else data.FULL_AGGREGATE
+    note = (
+        f"report on an aggregate table of {families * sizes:,} models ({families} families x {sizes} "
+        f"sizes) x {tasks} tasks, one accuracy each (n = 1000): no items to resample, fits only"
+    )
+    return Measured(_timed(ctx.repeat, _report_on(path)), rows, note)
+
+
+def aggregate_read(ctx: Context) -> Measured:
+    import polars as pl
+
+    path = data.aggregate_file(ctx.folder, ctx.quick)
+    return Measured(_timed(ctx.repeat, lambda: pl.read_parquet(path)), 0)
+
+
+_SPIN = "import numpy as np\nx = np.random.default_rng(0).random(2_000_000)\nwhile True:\n    np.sort(x)\n"
+
+
+def report_contended(ctx: Context) -> Measured:
+    """The default report while one CPU-bound process per core runs beside it (a busy login node)."""
+    import os
+    import subprocess
+    import sys
+
+    from analysis.threads import cores
+
+    path = data.samples_file(ctx.shape, ctx.folder)
+    spinners = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(cores())]
+    try:
+        time.sleep(1.0)  # the spinners are running before the clock starts
+        seconds = _timed(ctx.repeat, _report_on(path))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    note = f"report while {len(spinners)} other processes sort numbers on all {os.cpu_count()} cores"
+    return Measured(seconds, ctx.shape.rows, note)
+
+
+def resolution_sweep(ctx: Context) -> Measured:
+    path = data.samples_file(ctx.shape, ctx.folder)
+    sweep = ("--resolution-sweep", "--sweep-sizes", "8", "--sweep-repeats", "5")
+    note = "report --resolution-sweep, 8 sizes x 5 seeded subsamples (paired)"
+    return Measured(_timed(ctx.repeat, _report_on(path, *sweep)), ctx.shape.rows, note)
 
 
 # --------------------------------------------------------------------------------------------------- app
@@ -275,7 +351,30 @@ def app_open_large(ctx: Context) -> Measured:
     )
 
 
+def pythia_app(ctx: Context) -> Measured:
+    """The app on the Pythia tree: until ready, and an axis change (x) until ready again."""
+    from benchmarks import app_probe
+
+    root = data.pythia_folder(ctx.folder)
+    if root is None:
+        return Measured([float("nan")], 0, "skipped: ../shared/data/pythia is absent")
+    app_probe.compile_bytecode()
+    args = [str(root), "--params-from-name", "--tokens-per-step", str(data.PYTHIA_TOKENS_PER_STEP)]
+    runs = [app_probe.time_to_ready(args) for _ in range(ctx.repeat)]
+    axis = [run.axis_change for run in runs]
+    note = (
+        f"672 JSON files, --params-from-name; axis change (x) to ready again: median {np.median(axis):.1f} s"
+    )
+    return Measured([run.ready for run in runs], 672, note, extra={"axis_max": float(np.max(axis))})
+
+
 PARTS: dict[str, Callable[[Context], Measured]] = {
+    **{part: run for name in data.SHAPES for part, run in _shape_parts(name).items()},
+    "report_aggregate": aggregate_report,
+    "read_aggregate": aggregate_read,
+    "report_contended": report_contended,
+    "resolution_sweep": resolution_sweep,
+    "pythia_app": pythia_app,
     "load_score": load_and_score,
     "load_score_all": load_and_score_all,
     "bare_read": bare_read,
