@@ -116,6 +116,16 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VALUE",
         help="a cell value meaning 'not computed' (repeatable), e.g. --null-value -100",
     )
+    group.add_argument(
+        "--drop-where",
+        dest="drop_where",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="tables: drop the rows whose COLUMN equals VALUE (repeatable), e.g. --drop-where "
+        "epoch_excluded_outlier=1",
+    )
 
 
 def _add_metric_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,6 +240,7 @@ def load_options_from(args: argparse.Namespace) -> LoadOptions:
         family=args.default_family,
         family_from_name=args.family_from_name,
         null_values=tuple(args.null_values),
+        drop_where=tuple(args.drop_where),
     )
 
 
@@ -416,14 +427,16 @@ def _sweep_from(args: argparse.Namespace) -> SweepSettings | None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
-    from analysis.loading import load
+    from analysis.loading import load, require_placed
     from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
     from tui.inputs import default_paths
 
     metric_options, resample, fit = _settings_from(args)
     sweep = _sweep_from(args)
-    table = load(default_paths(args.paths), load_options_from(args))
+    options = load_options_from(args)
+    table = load(default_paths(args.paths), options)
+    require_placed(table, options)
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     metric_options = metric_options_for(metric_options, filters.metrics)
