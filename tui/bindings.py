@@ -78,6 +78,8 @@ KEYS: tuple[Key, ...] = (
     Key("app", "e", "export", "Export",
         "export the current table as CSV and the plot as text (asks before overwriting)",
         palette="Export table and plot…"),
+    Key("app", "w", "show_warnings", "Warnings", "every warning of the loaded files, in full",
+        palette="Warnings of the loaded files", show=False),
     Key("app", "o", "open_path", "Open", "open other files or folders", palette="Open other files…"),
     # ---- the overview ----
     Key("overview", "s", "cycle_sort", "Sort", "cycle the sort column"),
@@ -109,6 +111,7 @@ KEYS: tuple[Key, ...] = (
         "command palette: every toggle, metric, axis, law and family by name", bound=False),
     # ---- dialogs (each says its keys in its title; not in the README's table) ----
     Key("help", "escape,question_mark,q", "close", "Close", "close the help"),
+    Key("warnings", "escape,w,q", "close", "Close", "close the warnings"),
     Key("resample", "escape", "cancel", "Cancel", "cancel"),
     Key("picker", "escape", "cancel", "Cancel", "cancel"),
     Key("export", "escape", "cancel", "Cancel", "cancel"),
