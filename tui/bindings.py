@@ -76,7 +76,8 @@ KEYS: tuple[Key, ...] = (
         "the mirage lab: the simulator with c, alpha, L, K and n on keys, curves redrawn as they change",
         palette="Mirage lab"),
     Key("app", "e", "export", "Export",
-        "export the current table as CSV and the plot as text (asks before overwriting)",
+        "export the current table as CSV (with its task, metric and settings), the plot as text and, when "
+        "given a name, as an SVG figure (asks before overwriting)",
         palette="Export table and plot…"),
     Key("app", "w", "show_warnings", "Warnings", "every warning of the loaded files, in full",
         palette="Warnings of the loaded files", show=False),

@@ -262,6 +262,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
         )
+        parser.add_argument(
+            "--figure",
+            metavar="DIR",
+            help="also write one SVG figure per task into DIR (the task view's plots: points with CIs, "
+            "fits, chance line; files of the same name are replaced)",
+        )
         _add_verbose_argument(parser)
         return parser
     if command == "simulate":
@@ -434,6 +440,10 @@ def run_report(args: argparse.Namespace) -> int:
 
     metric_options, resample, fit = _settings_from(args)
     sweep = _sweep_from(args)
+    if args.figure:  # before the work: a folder that cannot be written fails fast
+        from analysis.output import require_writable_folder
+
+        require_writable_folder(Path(args.figure), "--figure")
     options = load_options_from(args)
     table = load(default_paths(args.paths), options)
     require_placed(table, options)
@@ -443,6 +453,14 @@ def run_report(args: argparse.Namespace) -> int:
     pipeline = Pipeline(table)
     analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column, sweep=sweep)
     write_stdout(render_report(analysis, args.format, filters))
+    if args.figure:
+        from tui.figure import write_report_figures
+        from tui.state import ViewSettings
+
+        view = ViewSettings(axis=args.x, law=args.law, holdout=args.holdout, resample=resample)
+        written = write_report_figures(analysis, args.figure, view, tuple(args.metric))
+        if sys.stderr is not None:  # stdout holds the report (maybe JSON); the files are named on stderr
+            _say(f"wrote {len(written)} figure(s) to {args.figure}")
     return 0
 
 

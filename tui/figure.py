@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.widgets.plot import PlotSpec, Series
+
+if TYPE_CHECKING:
+    from tui.backend.protocol import AnalysisLike
+    from tui.state import ViewSettings
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 COLOURS = (
@@ -23,12 +30,19 @@ COLOURS = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 PANEL_INCHES = (5.2, 3.6)
-MAX_COLUMNS = 3
+MAX_COLUMNS = 3  # panels a row
+LEGEND_ROWS = 24  # legend entries a column
+FITS_NAMED = 6  # up to this many families, each fit has its own legend entry
 
 
 def literal_label(text: str) -> str:
     """A label matplotlib shows as written: ``$`` escaped (no mathtext), control characters dropped."""
     return "".join(ch for ch in str(text) if ch.isprintable()).replace("$", r"\$")
+
+
+def _id(text: str) -> str:
+    """``text`` as part of an SVG id: other characters than letters, digits, ``.`` and ``-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", str(text)).strip("_") or "_"
 
 
 def _style(index: int) -> tuple[str, str]:
@@ -40,7 +54,7 @@ def _values(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def _draw_points(ax: object, series: Series, colour: str, marker: str) -> None:
+def _draw_points(ax: object, series: Series, colour: str, marker: str, panel: int) -> None:
     x, y = _values(series.x), _values(series.y)
     lo = _values(series.lo) if len(series.lo) == len(y) else [math.nan] * len(y)
     hi = _values(series.hi) if len(series.hi) == len(y) else [math.nan] * len(y)
@@ -53,7 +67,7 @@ def _draw_points(ax: object, series: Series, colour: str, marker: str) -> None:
     for indices, face, name in ((kept, colour, label), ([i for i in range(len(y)) if held[i]], "none", None)):
         if not indices:
             continue
-        ax.errorbar(  # type: ignore[attr-defined]
+        bars = ax.errorbar(  # type: ignore[attr-defined]
             [x[i] for i in indices],
             [y[i] for i in indices],
             yerr=[[below[i] for i in indices], [above[i] for i in indices]],
@@ -66,31 +80,45 @@ def _draw_points(ax: object, series: Series, colour: str, marker: str) -> None:
             capsize=2,
             elinewidth=0.8,
             label=name if name else f"{label} (held out)",
-            gid=f"series-{label}" if name else f"held-out-{label}",
         )
+        bars[0].set_gid(
+            f"p{panel}-{'points' if name else 'held-out'}-{_id(series.label)}"
+        )  # a marker a point
 
 
-def _panel(ax: object, spec: PlotSpec, styles: dict[str, tuple[str, str]]) -> None:
+def _panel(ax: object, spec: PlotSpec, styles: dict[str, tuple[str, str]], panel: int) -> None:
+    """One plot: ``panel`` numbers it, so the SVG ids of its parts (``p0-points-<family>``,
+    ``p0-fit-<label>``, ``p0-hline-chance``) are unique in the file."""
     log_y = spec.usable_log_y()
     family_of = {s.colour: s.label for s in spec.series if s.style != "fit"}  # a fit has its family's colour
+    fits_named = len(family_of) <= FITS_NAMED  # more families: one legend entry says what dashes are
+    any_fit = False
     for series in spec.series:
         family = family_of.get(series.colour, series.label) if series.style == "fit" else series.label
         colour, marker = styles.get(family) or _style(len(styles))
         if series.style == "fit":
+            any_fit = True
             ax.plot(  # type: ignore[attr-defined]
                 _values(series.x),
                 _values(series.y),
                 linestyle="--",
                 linewidth=1.2,
                 color=colour,
-                label=literal_label(series.label),
-                gid=f"fit-{literal_label(series.label)}",
+                label=literal_label(series.label) if fits_named else "_nolegend_",
+                gid=f"p{panel}-fit-{_id(series.label)}",
             )
         else:
-            _draw_points(ax, series, colour, marker)
+            _draw_points(ax, series, colour, marker, panel)
+    if any_fit and not fits_named:
+        ax.plot([], [], linestyle="--", color="#555555", label="fitted law (family colour)")  # type: ignore[attr-defined]
     for y, label in spec.hlines:
         ax.axhline(  # type: ignore[attr-defined]
-            y, color="#888888", linestyle=":", linewidth=1, label=literal_label(label), gid=f"hline-{label}"
+            y,
+            color="#888888",
+            linestyle=":",
+            linewidth=1,
+            label=literal_label(label),
+            gid=f"p{panel}-hline-{_id(label)}",
         )
     if spec.log_x:
         ax.set_xscale("log")  # type: ignore[attr-defined]
@@ -104,11 +132,30 @@ def _panel(ax: object, spec: PlotSpec, styles: dict[str, tuple[str, str]]) -> No
         ax.text(0.5, 0.5, literal_label(spec.message), ha="center", va="center", transform=ax.transAxes)  # type: ignore[attr-defined]
     handles, labels = ax.get_legend_handles_labels()  # type: ignore[attr-defined]
     if handles:
-        ax.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)  # type: ignore[attr-defined]
+        ax.legend(  # type: ignore[attr-defined]
+            handles,
+            labels,
+            fontsize=7,
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            frameon=False,
+            ncols=math.ceil(len(handles) / LEGEND_ROWS),
+        )
+
+
+def _legend_entries(spec: PlotSpec) -> int:
+    families = sum(s.style != "fit" for s in spec.series)
+    fits = sum(s.style == "fit" for s in spec.series)
+    held = sum(s.style != "fit" and any(s.held_out) for s in spec.series)
+    return families + held + (fits if families <= FITS_NAMED else min(fits, 1)) + len(spec.hlines)
 
 
 def figure_svg(specs: Sequence[PlotSpec], title: str = "") -> str:
-    """The plots ``specs`` as one SVG document: a panel each, up to three a row, families styled alike."""
+    """The plots ``specs`` as one SVG document: a panel each, up to three a row, families styled alike.
+
+    The legend sits right of each panel, in as many columns as its entries need (at most ``LEGEND_ROWS``
+    rows); with more than ``FITS_NAMED`` families one entry explains the dashed fits instead of one each.
+    """
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
@@ -121,15 +168,19 @@ def figure_svg(specs: Sequence[PlotSpec], title: str = "") -> str:
                 families[series.label] = _style(len(families))
     columns = min(len(specs), MAX_COLUMNS)
     rows = math.ceil(len(specs) / columns)
-    legend_inches = 1.8
+    entries = max(_legend_entries(spec) for spec in specs)
+    legend_columns = max(1, math.ceil(entries / LEGEND_ROWS))
+    longest = max((len(s.label) for spec in specs for s in spec.series), default=8)
+    legend_inches = legend_columns * (0.5 + 0.055 * min(longest, 40))
     width = (PANEL_INCHES[0] + legend_inches) * columns
-    size = (width, PANEL_INCHES[1] * rows + (0.4 if title else 0))
+    height = max(PANEL_INCHES[1], 0.16 * min(entries, LEGEND_ROWS) + 0.8)
+    size = (width, height * rows + (0.4 if title else 0))
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "emergence-tui", "font.size": 9}):
         figure = Figure(figsize=size, layout="constrained")
         FigureCanvasSVG(figure)
         axes = figure.subplots(rows, columns, squeeze=False)
         for index, spec in enumerate(specs):
-            _panel(axes[index // columns][index % columns], spec, families)
+            _panel(axes[index // columns][index % columns], spec, families, index)
         for index in range(len(specs), rows * columns):
             axes[index // columns][index % columns].set_visible(False)
         if title:
@@ -137,3 +188,44 @@ def figure_svg(specs: Sequence[PlotSpec], title: str = "") -> str:
         out = io.StringIO()
         figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
+
+
+def report_figures(
+    analysis: AnalysisLike,
+    settings: ViewSettings,
+    metrics: Sequence[str] = (),
+) -> dict[str, tuple[str, list[PlotSpec]]]:
+    """file stem -> (task, one plot per metric): the task view's plot of each metric of each task, as the
+    app draws it with ``settings`` (axis, law, holdout, family filter); ``metrics`` (``--metric``) filters."""
+    from tui.export import slug
+    from tui.views.contents import frame_of, metrics_for
+    from tui.views.task import task_plot
+
+    points = frame_of(analysis.points)
+    tasks = sorted(points["task"].unique().to_list()) if not points.is_empty() else []
+    figures: dict[str, tuple[str, list[PlotSpec]]] = {}
+    for task in tasks:
+        chosen = [m for m in metrics_for(analysis, task, settings.family) if not metrics or m in metrics]
+        specs = [task_plot(analysis, settings, task, metric) for metric in chosen]
+        if not specs:
+            continue
+        stem = slug(task, 80)
+        while stem in figures:  # two tasks that differ only in characters a file name cannot hold
+            stem += "_"
+        figures[stem] = (task, specs)
+    return figures
+
+
+def write_report_figures(
+    analysis: AnalysisLike, folder: str | Path, settings: ViewSettings, metrics: Sequence[str] = ()
+) -> list[Path]:
+    """One SVG per task in ``folder`` (made if missing; files of the same name are replaced), each written
+    whole or not at all (``analysis.output.write_text_atomically``); the paths written."""
+    from analysis.output import require_writable_folder, write_text_atomically
+
+    folder = require_writable_folder(folder, "--figure")
+    written = []
+    for stem, (task, specs) in report_figures(analysis, settings, metrics).items():
+        svg = figure_svg(specs, title=task if len(specs) > 1 else "")
+        written.append(write_text_atomically(folder / f"{stem}.svg", svg, overwrite=True))
+    return written
