@@ -206,7 +206,7 @@ class ExportDialog(ModalScreen[tuple[str, str, str] | None]):
                     yield Input(self.plot_path, id="plot_path")
             if self.svg_path is not None:
                 with Horizontal():
-                    yield Label("figure as SVG")
+                    yield Label("SVG: type a name")
                     yield Input("", placeholder=self.svg_path, id="svg_path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
