@@ -6,19 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import Input, Static
 
+from analysis.loading import load
 from tests.app.conftest import FAST, make_app
 from tests.app.fakes import FakeBackend
 from tests.app.steps import settle
+from tests.conftest import SHARED_DATA, needs_shared_data
 from tui.app import EmergenceApp
 from tui.backend.process import TableSummary
 from tui.export import SETTINGS_COLUMNS
+from tui.safe_text import clean
 from tui.screens.dialogs import ExportDialog
 from tui.screens.overview import OverviewScreen
 from tui.screens.task import TaskScreen
@@ -152,3 +155,26 @@ def test_file_name_parts_are_safe() -> None:
     assert slug("hendrycksTest-abstract_algebra 5-shot") == "hendrycksTest-abstract_algebra_5-shot"
     assert slug("../../etc/passwd") == "etc_passwd" and slug("???") == "x"
     assert re.fullmatch(r"[\w.-]+", default_names({"screen": "mirage", "task": "a/b [c]", "metric": None})[0])
+
+
+@needs_shared_data
+async def test_real_ukp_table_opens_with_the_readme_options_and_w_shows_all_its_warnings() -> None:
+    from tui.backend.in_process import AnalysisBackend
+    from tui.cli import build_parser, load_options_from
+
+    path = SHARED_DATA / "ukp_on_emergence" / "raw" / "evaluation_scores.csv"
+    argv = [str(path), "--format-in", "wide", "--map", "filename=task", "--map", "number_of_data=n",
+            "--map", "exact_match_accuracy=metric", "--map", "edit_distance=metric",
+            "--map", "bert_score_accuracy=metric", "--null-value", "-100", "--params-from-name"]  # fmt: skip
+    options = load_options_from(build_parser(None).parse_args(argv))
+    expected = load([path], options).warnings
+    assert len(expected) >= 18  # the raw table: models without sizes, repeats, -100 cells, seeds
+    settings = replace(FAST, resample=replace(FAST.resample, bootstrap=0))
+    app = EmergenceApp([str(path)], options, backend=AnalysisBackend(), settings=settings)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(app, pilot)
+        assert app.error == ""
+        await pilot.press("w")
+        body = str(app.screen.query_one("#warnings-body", Static).render())
+        assert f"{len(expected)}. " in body and "no size in the name" in body
+        assert all(clean(w) in body for w in expected)  # each in full, not cut at 300 characters
