@@ -187,10 +187,18 @@ def drop_where(
     if not rules:
         return frame, []
     mapping = mapping or {}
+    roles = {canonical: their for their, canonical in mapping.items()}
+
+    def resolve(column: str) -> str:  # the file's name, or the name --map gives it (renamed or not yet)
+        for name in (column, mapping.get(column), roles.get(column)):
+            if name is not None and name in frame.columns:
+                return name
+        return column
+
     matched = pl.lit(False)
     named: list[tuple[str, str, str]] = []
     for column, value in rules:
-        name = column if column in frame.columns else mapping.get(column, column)
+        name = resolve(column)
         if name not in frame.columns:
             raise InputError(
                 f"--drop-where {column}={value}: the table has no column {column!r} "
@@ -211,7 +219,7 @@ def drop_where(
         + ", ".join(f"{c}={v}: {n}" for c, v, n in named)
         + ")"
     ]
-    names = {column if column in frame.columns else mapping.get(column, column) for column, _ in rules}
+    names = {resolve(column) for column, _ in rules}
     # a flag column (two values, e.g. 0/1) left with one: it said which rows to drop, and nothing else
     spent = sorted(
         name

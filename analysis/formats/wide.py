@@ -180,7 +180,7 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     frame = _read_table(path, tuple(options.null_values))
     if frame.is_empty():
         raise InputError("the table has no rows", path=str(path))
-    frame, dropped = drop_where(frame, options.drop_where, path)
+    frame, dropped = drop_where(frame, options.drop_where, path, options.mapping)
     roles, warnings = _roles(frame.columns, options, path)
     warnings = [*dropped, *warnings]
     if replicates_of(roles):  # a run listed twice is one replicate, not two (replicates are kept apart now)

@@ -53,6 +53,8 @@ def test_drop_where_keeps_a_column_that_still_varies_and_matches_text(tmp_path: 
     )
     table = load([path], options)
     assert sorted(set(table.aggregates["task"].to_list())) == ["t [closed]", "t [open]"]
+    by_role = load([path], LoadOptions(**{**options.__dict__, "drop_where": (("variant", "x"),)}))
+    assert by_role.aggregates.equals(table.aggregates)  # the column named by the role --map gave it
 
 
 def test_drop_where_names_a_missing_column_and_refuses_to_drop_everything(
