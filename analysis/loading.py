@@ -212,6 +212,40 @@ def _describe_sources(sources: Sequence[str], shown: int = 1) -> str:
     return f"{', '.join(sources[:shown])} and {len(sources) - shown} more files"
 
 
+def _sizes_hint(options: LoadOptions) -> str:
+    """What supplies sizes, leaving out what was already given."""
+    if options.params_from_name and options.sizes_file:
+        return "not in the sizes file and no size in the name: add it to the sizes file"
+    if options.params_from_name:
+        return "no size in the name: give --sizes FILE (model,params[,tokens])"
+    if options.sizes_file:
+        return "not in the sizes file: add it there, or give --params-from-name"
+    return "give --sizes FILE (model,params[,tokens]) or --params-from-name"
+
+
+def require_placed(table: ResultTable, options: LoadOptions = DEFAULT_OPTIONS) -> None:
+    """Stop with one line when no model of ``table`` can be placed on any scale axis.
+
+    Nothing can then be plotted, fitted or judged, and a report would be pages of points without a scale; a
+    table with at least one placed model goes on (the others are named in its warnings).
+    """
+    frames = [f for f in (table.samples, table.aggregates) if not f.is_empty()]
+    if not frames:
+        return
+    scales = pl.concat([f.select(schema.MODEL, *schema.SCALES) for f in frames])
+    placed = scales.select(pl.any_horizontal(pl.col(schema.SCALES).is_not_null()).any()).item()
+    if placed:
+        return
+    models = scales[schema.MODEL].unique().sort().to_list()
+    more = f" and {len(models) - 3} more" if len(models) > 3 else ""
+    shown = ", ".join(repr(m) for m in models[:3]) + more
+    raise InputError(
+        f"no model can be placed on a scale axis: {_sizes_hint(options)} (none of the {len(models)} model(s) "
+        f"read has params, tokens, flops or loss: {shown})",
+        path=_describe_sources(table.sources),
+    )
+
+
 def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) -> ResultTable:
     """Read files, directories and globs into one validated ``ResultTable`` (see the module docstring)."""
     if isinstance(paths, str | Path):
@@ -243,10 +277,11 @@ def load(paths: Sequence[str | Path], options: LoadOptions = DEFAULT_OPTIONS) ->
         check_duplicates(aggregates, schema.AGGREGATE_KEY, where)
     prescored = tuple(dict.fromkeys(c for t in tables for c in t.prescored))
     check_not_mixed(samples, sample_metric_ids(samples.columns, prescored), aggregates, where)
+    hint = _sizes_hint(options)
     for model in _unplaced_models(samples, aggregates):
         warnings.append(
             f"model {model!r} has no params, tokens, flops or loss: it cannot be placed on a scale axis "
-            "(give --sizes FILE or --params-from-name)"
+            f"({hint})"
         )
     warnings = [*warnings, *(w for t in tables for w in t.warnings)]
     return ResultTable(samples, aggregates, prescored, tuple(dict.fromkeys(warnings)), sources)

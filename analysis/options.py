@@ -62,6 +62,8 @@ class LoadOptions:
         False  # a file's unnamed families from its model names ("pythia-1.4b" -> "pythia")
     )
     null_values: tuple[str, ...] = ()  # wide tables: cell values meaning "missing", e.g. ("-100",)
+    # tables (tidy, wide): drop the rows whose COLUMN equals VALUE, e.g. (("epoch_excluded_outlier", "1"),)
+    drop_where: tuple[tuple[str, str], ...] = ()
 
 
 OVERRIDE_FIELDS = ("kind", "direction", "chance", "partner")

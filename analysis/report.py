@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from analysis.emergence import APPARENT_RULE, JUMP_RULE, TREND_RULES, ZERO_DENOMINATOR_CONVENTION
-from analysis.errors import printable
+from analysis.errors import InputError, printable
 from analysis.formatting import fit_line, interval, number
 from analysis.mirage import VERDICT_RULES
 from analysis.pipeline import Analysis
@@ -56,11 +56,15 @@ class ReportFilters:
     def apply_to_table(self, table: ResultTable) -> ResultTable:
         """Keep only the chosen tasks and families (metrics are filtered after scoring)."""
 
+        frames = [f for f in (table.samples, table.aggregates) if not f.is_empty()]
+        tasks = _chosen(frames, TASK, self.tasks, "--task", settings=True)
+        families = _chosen(frames, FAMILY, self.families, "--family", settings=False)
+
         def keep(frame: pl.DataFrame) -> pl.DataFrame:
-            if self.tasks:
-                frame = frame.filter(pl.col(TASK).is_in(self.tasks))
-            if self.families:
-                frame = frame.filter(pl.col(FAMILY).is_in(self.families))
+            if tasks is not None:
+                frame = frame.filter(pl.col(TASK).is_in(tasks))
+            if families is not None:
+                frame = frame.filter(pl.col(FAMILY).is_in(families))
             return frame
 
         return ResultTable(
@@ -75,6 +79,28 @@ class ReportFilters:
         if self.metrics and METRIC in frame.columns:
             frame = frame.filter(pl.col(METRIC).is_in(self.metrics))
         return frame
+
+
+def _matches(name: str, wanted: str, settings: bool) -> bool:
+    """``name`` is ``wanted``, or (tasks) ``wanted`` with a setting the readers fold in: a shots count
+    (``lambada_openai 0-shot``) or a prompt variant (``gsm8k [closed] 5-shot``)."""
+    return name == wanted or (settings and name.startswith((f"{wanted} ", f"{wanted}[")))
+
+
+def _chosen(
+    frames: list[pl.DataFrame], column: str, wanted: tuple[str, ...], flag: str, settings: bool
+) -> list[str] | None:
+    """The values of ``column`` that ``wanted`` selects (None: no filter); a filter matching nothing stops."""
+    if not wanted or not frames:
+        return None
+    names = sorted(set().union(*(f[column].unique().to_list() for f in frames)) - {None})
+    chosen = [n for n in names if any(_matches(n, w, settings) for w in wanted)]
+    if chosen:
+        return chosen
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    given = " ".join(f"{flag} {w!r}" for w in wanted)
+    plural = {FAMILY: "families"}.get(column, f"{column}s")
+    raise InputError(f"{given} matches nothing; the {plural} are: {shown}")
 
 
 def _finite_or_none(value: Any, notes: set[str] | None, where: str) -> Any:

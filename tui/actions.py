@@ -168,5 +168,14 @@ class AppActions(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_rows(self, self.screen)))
 
+    def action_show_warnings(self) -> None:
+        from tui.screens.warnings import WarningsScreen
+
+        if not isinstance(self.screen, WarningsScreen):
+            table = self.table
+            warnings = tuple(table.warnings) if table is not None else ()
+            sources = tuple(table.sources) if table is not None else ()
+            self.push_screen(WarningsScreen(warnings, sources, self.error))
+
     def action_export(self) -> None:
         export_screen(self)

@@ -76,8 +76,11 @@ KEYS: tuple[Key, ...] = (
         "the mirage lab: the simulator with c, alpha, L, K and n on keys, curves redrawn as they change",
         palette="Mirage lab"),
     Key("app", "e", "export", "Export",
-        "export the current table as CSV and the plot as text (asks before overwriting)",
+        "export the current table as CSV (with its task, metric and settings), the plot as text and, when "
+        "given a name, as an SVG figure (asks before overwriting)",
         palette="Export table and plot…"),
+    Key("app", "w", "show_warnings", "Warnings", "every warning of the loaded files, in full",
+        palette="Warnings of the loaded files", show=False),
     Key("app", "o", "open_path", "Open", "open other files or folders", palette="Open other files…"),
     # ---- the overview ----
     Key("overview", "s", "cycle_sort", "Sort", "cycle the sort column"),
@@ -109,6 +112,7 @@ KEYS: tuple[Key, ...] = (
         "command palette: every toggle, metric, axis, law and family by name", bound=False),
     # ---- dialogs (each says its keys in its title; not in the README's table) ----
     Key("help", "escape,question_mark,q", "close", "Close", "close the help"),
+    Key("warnings", "escape,w,q", "close", "Close", "close the warnings"),
     Key("resample", "escape", "cancel", "Cancel", "cancel"),
     Key("picker", "escape", "cancel", "Cancel", "cancel"),
     Key("export", "escape", "cancel", "Cancel", "cancel"),

@@ -143,6 +143,16 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VALUE",
         help="a cell value meaning 'not computed' (repeatable), e.g. --null-value -100",
     )
+    group.add_argument(
+        "--drop-where",
+        dest="drop_where",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="tables: drop the rows whose COLUMN equals VALUE (repeatable), e.g. --drop-where "
+        "epoch_excluded_outlier=1",
+    )
 
 
 def _add_metric_arguments(parser: argparse.ArgumentParser) -> None:
@@ -257,6 +267,7 @@ def load_options_from(args: argparse.Namespace) -> LoadOptions:
         family=args.default_family,
         family_from_name=args.family_from_name,
         null_values=tuple(args.null_values),
+        drop_where=tuple(args.drop_where),
     )
 
 
@@ -277,6 +288,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _add_sweep_arguments(parser)
         parser.add_argument(
             "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
+        )
+        parser.add_argument(
+            "--figure",
+            metavar="DIR",
+            help="also write one SVG figure per task into DIR (the task view's plots: points with CIs, "
+            "fits, chance line; files of the same name are replaced)",
         )
         _add_verbose_argument(parser)
         return parser
@@ -444,20 +461,34 @@ def _sweep_from(args: argparse.Namespace) -> SweepSettings | None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
-    from analysis.loading import load
+    from analysis.loading import load, require_placed
     from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
     from tui.inputs import default_paths
 
     metric_options, resample, fit = _settings_from(args)
     sweep = _sweep_from(args)
-    table = load(default_paths(args.paths), load_options_from(args))
+    if args.figure:  # before the work: a folder that cannot be written fails fast
+        from analysis.output import require_writable_folder
+
+        require_writable_folder(Path(args.figure), "--figure")
+    options = load_options_from(args)
+    table = load(default_paths(args.paths), options)
+    require_placed(table, options)
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
     table = filters.apply_to_table(table)
     metric_options = metric_options_for(metric_options, filters.metrics)
     pipeline = Pipeline(table)
     analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column, sweep=sweep)
     write_stdout(render_report(analysis, args.format, filters))
+    if args.figure:
+        from tui.figure import write_report_figures
+        from tui.state import ViewSettings
+
+        view = ViewSettings(axis=args.x, law=args.law, holdout=args.holdout, resample=resample)
+        written = write_report_figures(analysis, args.figure, view, tuple(args.metric))
+        if sys.stderr is not None:  # stdout holds the report (maybe JSON); the files are named on stderr
+            _say(f"wrote {len(written)} figure(s) to {args.figure}")
     return 0
 
 

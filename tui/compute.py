@@ -120,8 +120,10 @@ class ComputeController:
         app = self.app
         if message.generation == self.generation:
             app.table, app.pipeline = message.table, message.pipeline
-            for warning in list(message.table.warnings)[:3]:
-                app.notify(clean(warning, max_length=300), severity="warning", timeout=8)
+            warnings = list(message.table.warnings)
+            for number, warning in enumerate(warnings[:3], start=1):
+                title = f"warning {number} of {len(warnings)} (w: read them all)"
+                app.notify(clean(warning, max_length=300), title=title, severity="warning", timeout=8)
 
     def stage_done(self, message: StageDone) -> None:
         app = self.app

@@ -157,3 +157,76 @@ def average_repeats(
     )
     most = int(averaged["_repeats"].max())
     return averaged.drop("_repeats").select(frame.columns), most
+
+
+def _equals(frame: pl.DataFrame, column: str, value: str) -> pl.Expr:
+    """Cells of ``column`` equal to ``value``: as numbers in a numeric column, else as stripped text."""
+    dtype = frame.schema[column]
+    if dtype.is_numeric():
+        try:
+            number = float(value)
+        except ValueError:
+            return pl.lit(False)
+        return pl.col(column).cast(pl.Float64) == number
+    return pl.col(column).cast(pl.Utf8).str.strip_chars() == value.strip()
+
+
+def drop_where(
+    frame: pl.DataFrame,
+    rules: Sequence[tuple[str, str]],
+    path: Path,
+    mapping: dict[str, str] | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Drop the rows where any ``(column, value)`` rule holds (``--drop-where COLUMN=VALUE``), with warnings.
+
+    ``column`` is named as in the file, or by the name ``--map`` gave it. A flag column (two values, such as
+    Chinchilla's 0/1 ``epoch_excluded_outlier``) left with one value only said which rows to drop: it is
+    removed, so it does not become a task or a metric; any other column (a prompt type, a score) is kept. A
+    missing column, or a drop of every row, stops with one line.
+    """
+    if not rules:
+        return frame, []
+    mapping = mapping or {}
+    roles = {canonical: their for their, canonical in mapping.items()}
+
+    def resolve(column: str) -> str:  # the file's name, or the name --map gives it (renamed or not yet)
+        for name in (column, mapping.get(column), roles.get(column)):
+            if name is not None and name in frame.columns:
+                return name
+        return column
+
+    matched = pl.lit(False)
+    named: list[tuple[str, str, str]] = []
+    for column, value in rules:
+        name = resolve(column)
+        if name not in frame.columns:
+            raise InputError(
+                f"--drop-where {column}={value}: the table has no column {column!r} "
+                f"(columns: {', '.join(frame.columns[:12])})",
+                path=str(path),
+            )
+        rule = _equals(frame, name, value).fill_null(False)
+        count = frame.select(rule.sum()).item()
+        named.append((column, value, f"{count} row(s)"))
+        matched = matched | rule
+    kept = frame.filter(~matched)
+    if kept.is_empty():
+        raise InputError(
+            "--drop-where drops every row: " + ", ".join(f"{c}={v}" for c, v, _ in named), path=str(path)
+        )
+    warnings = [
+        f"{path.name}: --drop-where dropped {frame.height - kept.height} of {frame.height} rows ("
+        + ", ".join(f"{c}={v}: {n}" for c, v, n in named)
+        + ")"
+    ]
+    names = {resolve(column) for column, _ in rules}
+    # a flag column (two values, e.g. 0/1) left with one: it said which rows to drop, and nothing else
+    spent = sorted(
+        name
+        for name in names
+        if frame[name].drop_nulls().n_unique() == 2 and kept[name].drop_nulls().n_unique() == 1
+    )
+    if spent:
+        warnings.append(f"{path.name}: column(s) {', '.join(spent)} hold one value after the drop: removed")
+        kept = kept.drop(spent)
+    return kept, warnings

@@ -27,7 +27,7 @@ from analysis import schema
 from analysis.errors import InputError
 from analysis.files import read_bytes, with_lf_line_ends
 from analysis.formats.finalize import finalize
-from analysis.formats.frames import fold_shots
+from analysis.formats.frames import drop_where, fold_shots
 from analysis.formats.jsonio import check_utf8_text
 from analysis.formats.mapping import apply_mapping
 from analysis.formats.validation import (
@@ -134,7 +134,9 @@ def _fold_shots(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     return fold_shots(frame.with_columns(pl.col(schema.TASK).cast(pl.Utf8)), shots)
 
 
-def _read_loss_table(frame: pl.DataFrame, options: LoadOptions, path: Path) -> ResultTable:
+def _read_loss_table(
+    frame: pl.DataFrame, options: LoadOptions, path: Path, notes: list[str] | None = None
+) -> ResultTable:
     """A table of training runs (model, params and/or tokens, loss): the aggregate table ``--y loss`` fits.
 
     Each row is one run; its loss becomes the value of task ``pretraining`` (or the row's task), metric
@@ -151,7 +153,7 @@ def _read_loss_table(frame: pl.DataFrame, options: LoadOptions, path: Path) -> R
     )
     unused = [c for c in columns if c not in schema.CANONICAL_COLUMNS and c != ROW]
     note = f"{path}: a loss table: each row is a training run, scored as task {LOSS_TASK!r}, metric 'loss'"
-    notes = [note + " (fit it with --y loss)"]
+    notes = [*(notes or []), note + " (fit it with --y loss)"]
     if unused:
         notes.append(f"{path.name}: columns not used: {', '.join(unused)}")
     return finalize(ResultTable(aggregates=frame, warnings=tuple(notes), sources=(str(path),)), options, path)
@@ -177,6 +179,7 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     frame = _collect(path, options)
     if frame.is_empty():
         raise InputError("the file has a header but no data rows; give at least one row", path=str(path))
+    frame, dropped = drop_where(frame, options.drop_where, path, options.mapping)
     check_column_types(frame, path, numeric=SHOTS_COLUMNS)
     columns = frame.columns
     if schema.ITEM in columns:
@@ -191,11 +194,12 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
                 "and correct_choice) or numeric score columns; none found, map them with --map",
                 path=str(path),
             )
-        return finalize(ResultTable(samples=frame, prescored=prescored, sources=(str(path),)), options, path)
+        table = ResultTable(samples=frame, prescored=prescored, warnings=tuple(dropped), sources=(str(path),))
+        return finalize(table, options, path)
     has_value = schema.VALUE in columns
     has_counts = schema.N_CORRECT in columns and schema.N in columns
     if not (has_value or has_counts) and schema.LOSS in columns:
-        return _read_loss_table(frame, options, path)
+        return _read_loss_table(frame, options, path, dropped)
     if not (has_value or has_counts):
         guesses = {c: suggest_column(c, columns) for c in (schema.ITEM, schema.METRIC, schema.VALUE)}
         fixes = " ".join(f"--map {guess}={c}" for c, guess in guesses.items() if guess)
@@ -210,4 +214,5 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     frame = _fold_shots(frame, path)
     if schema.METRIC not in frame.columns:
         frame = frame.with_columns(pl.lit(_metric_name(options, has_value)).alias(schema.METRIC))
-    return finalize(ResultTable(aggregates=frame, sources=(str(path),)), options, path)
+    table = ResultTable(aggregates=frame, warnings=tuple(dropped), sources=(str(path),))
+    return finalize(table, options, path)

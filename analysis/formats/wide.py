@@ -39,7 +39,7 @@ from analysis.errors import InputError
 from analysis.files import read_bytes, with_lf_line_ends
 from analysis.formats.checkpoints import STEP, split_checkpoints
 from analysis.formats.finalize import fill_scales_by_model, finalize
-from analysis.formats.frames import fold_shots
+from analysis.formats.frames import drop_where, fold_shots
 from analysis.formats.jsonio import check_utf8_text
 from analysis.formats.validation import check_counts
 from analysis.options import LoadOptions
@@ -180,7 +180,9 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     frame = _read_table(path, tuple(options.null_values))
     if frame.is_empty():
         raise InputError("the table has no rows", path=str(path))
+    frame, dropped = drop_where(frame, options.drop_where, path, options.mapping)
     roles, warnings = _roles(frame.columns, options, path)
+    warnings = [*dropped, *warnings]
     if replicates_of(roles):  # a run listed twice is one replicate, not two (replicates are kept apart now)
         distinct = frame.unique(maintain_order=True)
         if distinct.height < frame.height:

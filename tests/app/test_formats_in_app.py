@@ -19,11 +19,12 @@ from tui.app import EmergenceApp
 
 pytestmark = needs_shared_data
 
+NAMES = LoadOptions(params_from_name=True)  # API models and HELM runs state no sizes: the README's commands
 FOLDERS = {
-    "inspect": (SHARED_DATA / "inspect" / "raw", LoadOptions(), {"inspect_evals/a", "popularity"}),
+    "inspect": (SHARED_DATA / "inspect" / "raw", NAMES, {"inspect_evals/a", "popularity"}),
     "helm": (
         SHARED_DATA / "helm" / "raw",
-        LoadOptions(),
+        NAMES,
         {"mmlu:subject", "narrative_qa", "commonsense:dat"},
     ),
     "lm_eval_0492": (SHARED_DATA / "lm_eval_0492" / "raw", LoadOptions(), {"math_perturbed_full"}),
@@ -67,3 +68,14 @@ async def test_real_folder_opens_in_the_app(name: str) -> None:
         assert not app.error, app.error
         for task in tasks:
             assert any(cell.startswith(task) for cell in cells), (task, cells[:20])
+
+
+async def test_a_folder_with_no_model_on_any_axis_shows_the_one_line_reason() -> None:
+    app = EmergenceApp([str(SHARED_DATA / "helm" / "raw")], LoadOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 120
+        while not app.error and time.monotonic() < deadline:
+            await pilot.pause()
+            await asyncio.sleep(0.1)
+        assert "no model can be placed on a scale axis: give --sizes FILE" in app.error
+        assert "\n" not in app.error

@@ -189,7 +189,10 @@ async def test_export_asks_before_overwrite_and_survives_bad_path(app: Emergence
             await pilot.pause()
 
         await export(table_path, plot_path)
-        assert table_path.read_text().splitlines()[0] == "family,model,scale,value,lo,hi,n,held_out"
+        assert table_path.read_text().splitlines()[0] == (
+            "task,metric,family,model,scale,value,lo,hi,n,held_out,"
+            "x,law,holdout,bootstrap,ci,seed,subsample,paired,unit"
+        )
         assert "params" in plot_path.read_text()
         table_path.write_text("keep me")
         await export(table_path, plot_path)

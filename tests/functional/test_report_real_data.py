@@ -49,7 +49,7 @@ def test_lm_eval_2023_tarball(capsys: pytest.CaptureFixture[str], tmp_path: Path
         SHARED_DATA / "lm_eval_2023" / "raw" / "lm-eval-harness_results_2023-07-17.tar.gz"
     ) as tar:
         tar.extractall(tmp_path, filter="data")
-    out = report(capsys, str(tmp_path))
+    out = report(capsys, str(tmp_path), "--params-from-name")  # the files state no sizes
     raw_files = sorted(tmp_path.rglob("*.json"))
     raw = next(
         json.loads(f.read_text()) for f in raw_files if "opt-125m" in str(f) and "piqa" in f.read_text()
@@ -61,7 +61,8 @@ def test_lm_eval_2023_tarball(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
 
 def test_ukp_wide_per_run_table(capsys: pytest.CaptureFixture[str]) -> None:
-    out = report(capsys, str(SHARED_DATA / "ukp_on_emergence" / "raw" / "evaluation_scores.csv"), *WIDE_UKP)
+    raw = SHARED_DATA / "ukp_on_emergence" / "raw" / "evaluation_scores.csv"
+    out = report(capsys, str(raw), *WIDE_UKP, "--params-from-name")  # falcon-7b, models--llama/13B, ...
     metrics = {p["metric"] for p in out["points"]}
     assert {"exact_match_accuracy", "edit_distance", "bert_score_accuracy"} <= metrics
     assert any("seed" in w or "averag" in w for w in out["warnings"])

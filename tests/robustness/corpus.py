@@ -560,8 +560,8 @@ def _lm_eval_old_cases(b: _Builder) -> None:
     )
     for j, name in enumerate(("only-one-model",)):
         b.file(f"old/one/{name}/results.json", json.dumps(old_lm_eval({"piqa": 0.5 + j}, name)))
-    b.add(
-        "old lm-eval one model, no sizes", "lm_eval_old", b.root / "old/one", OK, warning="cannot be placed"
+    b.add(  # nothing can be placed on a scale axis: one line and exit 2, not pages of unplaced points
+        "old lm-eval one model, no sizes", "lm_eval_old", b.root / "old/one", ERROR, problem="can be placed"
     )
 
 

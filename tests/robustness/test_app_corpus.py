@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import pytest
 from textual.widgets import Static
 
-from analysis.loading import load
+from analysis.loading import load, require_placed
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from tests.robustness.corpus import ERROR, Case, build_corpus
@@ -49,7 +49,9 @@ class QuickBackend:
     """The real loader, and the real pipeline made quick."""
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> object:
-        return load(list(paths), options)
+        table = load(list(paths), options)
+        require_placed(table, options)  # as the real backends do
+        return table
 
     def pipeline(self, table: object) -> QuickPipeline:
         return QuickPipeline(Pipeline(table))

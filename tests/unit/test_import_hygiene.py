@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("analysis", "tui", "benchmarks")
 LAYERS = {"analysis": set(), "tui": {"analysis"}, "benchmarks": {"analysis", "tui"}}  # what each may import
-HEAVY = ("polars", "numpy", "scipy")
+HEAVY = ("polars", "numpy", "scipy", "matplotlib")  # matplotlib: only when a figure is written
 ANALYSIS = ROOT / "analysis"
 
 
@@ -54,6 +54,7 @@ def loaded_after(code: str) -> set[str]:
         ("from tui.app import EmergenceApp; EmergenceApp()", "textual"),
         ("import tui.cli", "analysis"),
         ("from tui import cli; cli.load_options_from(cli.build_parser(None).parse_args([]))", "analysis"),
+        ("import tui.figure, tui.export, tui.screens.warnings", "textual"),
     ],
 )
 def test_the_app_reaches_its_first_paint_without_the_numeric_stack(code: str, sign: str) -> None:

@@ -14,9 +14,11 @@ class AnalysisBackend:
     """The real backend: ``analysis.loading.load`` and ``analysis.pipeline.Pipeline``."""
 
     def load(self, paths: Sequence[str], options: LoadOptions) -> TableLike:
-        from analysis.loading import load
+        from analysis.loading import load, require_placed
 
-        return load(list(paths), options)
+        table = load(list(paths), options)
+        require_placed(table, options)
+        return table
 
     def pipeline(self, table: TableLike) -> PipelineLike:
         from analysis.pipeline import Pipeline

@@ -58,10 +58,11 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
             return
         try:
             if method == "load":
-                from analysis.loading import load
+                from analysis.loading import load, require_placed
                 from analysis.pipeline import Pipeline
 
                 table = load(*args)
+                require_placed(table, *args[1:])
                 pipeline = Pipeline(table)
                 value: Any = TableSummary(tuple(table.warnings), tuple(table.sources))
             elif pipeline is None:

@@ -175,16 +175,20 @@ class PickerScreen(ModalScreen[str | None]):
         self.dismiss(self.current)
 
 
-class ExportDialog(ModalScreen[tuple[str, str] | None]):
-    """Ask where to write the table (CSV) and the plot (text); an empty plot path skips the plot."""
+class ExportDialog(ModalScreen[tuple[str, str, str] | None]):
+    """Ask where to write the table (CSV), the plot (text) and the figure (SVG); an empty path skips it.
+
+    The figure's path starts empty (a figure takes a second to draw): type a name to write one.
+    """
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ExportDialog")
     BINDINGS: ClassVar[list[BindingType]] = bindings("export")
 
-    def __init__(self, table_path: str, plot_path: str | None) -> None:
+    def __init__(self, table_path: str, plot_path: str | None, svg_path: str | None = None) -> None:
         super().__init__()
         self.table_path = table_path
         self.plot_path = plot_path
+        self.svg_path = svg_path
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -200,11 +204,16 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
                 with Horizontal():
                     yield Label("plot as text")
                     yield Input(self.plot_path, id="plot_path")
+            if self.svg_path is not None:
+                with Horizontal():
+                    yield Label("SVG: type a name")
+                    yield Input("", placeholder=self.svg_path, id="svg_path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         table = self.query_one("#table_path", Input).value.strip()
         plot = self.query_one("#plot_path", Input).value.strip() if self.plot_path is not None else ""
-        self.dismiss((table, plot))
+        svg = self.query_one("#svg_path", Input).value.strip() if self.svg_path is not None else ""
+        self.dismiss((table, plot, svg))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
