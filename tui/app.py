@@ -86,6 +86,13 @@ class EmergenceApp(AppActions):
             self.compute.start(self.settings, load=True)
             self.compute.preload_views()
 
+    def on_unmount(self) -> None:
+        """End the analysis process as the app ends, before Textual waits for its worker threads (one may be
+        waiting on the process: a stage running, a read blocked on a slow file)."""
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
     def on_resize(self, event: events.Resize) -> None:
         self.check_size(event.size)
 
@@ -137,11 +144,21 @@ def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None
     """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI.
 
     The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
+    The terminal is restored and the child ended however the app ends (:mod:`tui.terminal`): ``q``, a
+    signal (exit status 128 + its number), or a crash.
     """
+    from tui.terminal import ExitOnSignals, TerminalGuard
+
+    guard = TerminalGuard()
     backend = ProcessBackend()
-    backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
+    app = EmergenceApp(paths, load_options, backend=backend)
+    signals = ExitOnSignals(lambda code: app.exit(return_code=code), backend.kill, guard)
+    signals.install()
     try:
-        EmergenceApp(paths, load_options, backend=backend).run()
+        backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
+        app.run()
     finally:
         backend.close()
-    return 0
+        signals.uninstall()
+        guard.restore_if_changed()
+    return app.return_code or 0
