@@ -18,6 +18,7 @@ from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.geometry import Size
+from textual.notifications import SeverityLevel
 
 from analysis.options import LoadOptions
 from tui.actions import AppActions
@@ -105,6 +106,20 @@ class EmergenceApp(AppActions):
             self.push_screen(TooSmallScreen(MIN_SIZE))
         elif not too_small and showing:
             self.pop_screen()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast shown literally: its text names files, models and tasks from the user's data, so it is
+        never read as markup (``[reverse]RV`` stays ``[reverse]RV``), whatever ``markup`` a caller passes
+        (a screen's ``notify`` passes True). The title is plain text in Textual."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ---- the worker's messages ----
     def on_loaded(self, message: Loaded) -> None:
