@@ -72,6 +72,7 @@ class EmergenceApp(AppActions):
         self.compute = ComputeController(self)
         self._started = False
         self._overview_metric: str | None = None
+        self._size_check_pending = False
 
     # ---- lifecycle ----
     def on_mount(self) -> None:
@@ -95,7 +96,16 @@ class EmergenceApp(AppActions):
             close()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.check_size(event.size)
+        """Check the size once the resizes waiting now are handled: a storm of resizes crossing the minimum
+        then pushes or pops the "too small" screen once, not on every event (which kept the main thread in
+        layout, keys unanswered)."""
+        if not self._size_check_pending:
+            self._size_check_pending = True
+            self.call_after_refresh(self._check_size_later)
+
+    def _check_size_later(self) -> None:
+        self._size_check_pending = False
+        self.check_size()
 
     def check_size(self, size: Size | None = None) -> None:
         """Show "terminal too small" instead of a garbled layout below MIN_SIZE; remove it when big enough."""
