@@ -18,6 +18,7 @@ from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.geometry import Size
+from textual.notifications import SeverityLevel
 
 from analysis.options import LoadOptions
 from tui.actions import AppActions
@@ -71,6 +72,7 @@ class EmergenceApp(AppActions):
         self.compute = ComputeController(self)
         self._started = False
         self._overview_metric: str | None = None
+        self._size_check_pending = False
 
     # ---- lifecycle ----
     def on_mount(self) -> None:
@@ -86,8 +88,24 @@ class EmergenceApp(AppActions):
             self.compute.start(self.settings, load=True)
             self.compute.preload_views()
 
+    def on_unmount(self) -> None:
+        """End the analysis process as the app ends, before Textual waits for its worker threads (one may be
+        waiting on the process: a stage running, a read blocked on a slow file)."""
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
     def on_resize(self, event: events.Resize) -> None:
-        self.check_size(event.size)
+        """Check the size once the resizes waiting now are handled: a storm of resizes crossing the minimum
+        then pushes or pops the "too small" screen once, not on every event (which kept the main thread in
+        layout, keys unanswered)."""
+        if not self._size_check_pending:
+            self._size_check_pending = True
+            self.call_after_refresh(self._check_size_later)
+
+    def _check_size_later(self) -> None:
+        self._size_check_pending = False
+        self.check_size()
 
     def check_size(self, size: Size | None = None) -> None:
         """Show "terminal too small" instead of a garbled layout below MIN_SIZE; remove it when big enough."""
@@ -98,6 +116,20 @@ class EmergenceApp(AppActions):
             self.push_screen(TooSmallScreen(MIN_SIZE))
         elif not too_small and showing:
             self.pop_screen()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast shown literally: its text names files, models and tasks from the user's data, so it is
+        never read as markup (``[reverse]RV`` stays ``[reverse]RV``), whatever ``markup`` a caller passes
+        (a screen's ``notify`` passes True). The title is plain text in Textual."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ---- the worker's messages ----
     def on_loaded(self, message: Loaded) -> None:
@@ -137,11 +169,21 @@ def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None
     """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI.
 
     The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
+    The terminal is restored and the child ended however the app ends (:mod:`tui.terminal`): ``q``, a
+    signal (exit status 128 + its number), or a crash.
     """
+    from tui.terminal import ExitOnSignals, TerminalGuard
+
+    guard = TerminalGuard()
     backend = ProcessBackend()
-    backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
+    app = EmergenceApp(paths, load_options, backend=backend)
+    signals = ExitOnSignals(lambda code: app.exit(return_code=code), backend.kill, guard)
+    signals.install()
     try:
-        EmergenceApp(paths, load_options, backend=backend).run()
+        backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
+        app.run()
     finally:
         backend.close()
-    return 0
+        signals.uninstall()
+        guard.restore_if_changed()
+    return app.return_code or 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -399,6 +400,10 @@ def _run(argv: list[str]) -> int:
         return run_report(args)
     if command == "simulate":
         return run_simulate(args)
+    if not os.environ.get("TEXTUAL_DRIVER"):  # a chosen driver (the browser's, under `serve`) needs no tty
+        from tui.terminal import require_terminal
+
+        require_terminal()  # from cron or a pipe the app would write escape codes forever
     from tui.app import run_app
 
     return run_app(args.paths, load_options_from(args)) or 0

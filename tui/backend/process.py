@@ -12,15 +12,22 @@ without residuals, never the per-sample rows. The interface process unpickles th
 The child is a plain ``python -m tui.backend.process`` started with ``subprocess`` (not ``multiprocessing``,
 whose resource tracker wants the real stderr, which Textual has replaced): its stdin, stdout and stderr are
 /dev/null (the terminal belongs to the interface), requests and answers travel as pickles over two pipes,
-and it exits when the request pipe closes, so it never outlives the app.
+and it never outlives the app: it exits when the request pipe closes, a watcher thread ends it when its
+parent is gone (the parent's pid changes: the app was killed, even with SIGKILL), and on Linux the kernel
+sends it SIGKILL when the thread that started it ends (``PR_SET_PDEATHSIG``, set only for a child started
+by the main thread). :meth:`ProcessBackend.close` never waits for a request in flight: a busy child (a
+stage running, a read blocked on a slow file) is terminated, then killed after a short grace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -38,6 +45,9 @@ if TYPE_CHECKING:
 
 # run as -c, not -m: under -m this module would be __main__ and pickles would name __main__.TableSummary
 CHILD_MAIN = "import sys; from tui.backend.process import main; sys.exit(main())"
+PARENT_POLL_SECONDS = 0.2  # how often the child checks that its parent is still there
+CLOSE_GRACE_SECONDS = 0.4  # how long close() waits for the child to end before killing it
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -94,10 +104,11 @@ class ProcessBackend:
     """Loads and computes in one child process; requests are answered one at a time, in order."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the thread whose request is in flight
         self._requests: Connection | None = None
         self._answers: Connection | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._closed = False
 
     def start(self) -> None:
         """Start the child now (its imports then overlap with whatever the caller does next)."""
@@ -105,12 +116,16 @@ class ProcessBackend:
             self._ensure_started()
 
     def _ensure_started(self) -> None:
+        if self._closed:
+            raise RuntimeError("the analysis process was closed")
         if self._process is not None and self._process.poll() is None:
             return
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
+        # the kernel's parent-death signal follows the starting *thread*; only the main thread lasts as long
+        death_signal = "1" if threading.current_thread() is threading.main_thread() else "0"
         self._process = subprocess.Popen(
-            [sys.executable, "-c", CHILD_MAIN, str(request_read), str(answer_write)],
+            [sys.executable, "-c", CHILD_MAIN, str(request_read), str(answer_write), death_signal],
             pass_fds=(request_read, answer_write),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -121,33 +136,63 @@ class ProcessBackend:
         self._requests = Connection(request_write, readable=False)
         self._answers = Connection(answer_read, writable=False)
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
     def call(self, method: str, *args: Any) -> Any:
         with self._lock:
             self._ensure_started()
             try:
                 self._requests.send((method, args))
                 status, value = self._answers.recv()
-            except (EOFError, OSError, BrokenPipeError) as err:
+            except (EOFError, OSError, BrokenPipeError, TypeError) as err:  # TypeError: closed meanwhile
                 self._process = None
+                if self._closed:
+                    raise RuntimeError("the analysis process was closed") from err
                 raise RuntimeError("the analysis process stopped; open the files again (o)") from err
         if status == "error":
             raise value
         return value
 
-    def close(self) -> None:
-        """End the child: closing the request pipe ends its loop; if it is busy, end it by its own pid."""
-        with self._lock:
-            for connection in (self._requests, self._answers):
-                if connection is not None:
-                    connection.close()
-            if self._process is not None and self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            self._requests = self._answers = self._process = None
+    def kill(self) -> None:
+        """Signal the child to end, without waiting for anything (safe in a signal handler)."""
+        self._closed = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
+
+    def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """End the child within about ``grace`` seconds, even while a request is in flight.
+
+        An idle child ends its loop when the request pipe closes. A busy one (a stage running, a read blocked
+        on a slow file) holds the lock's owner in ``recv``: it is terminated, then killed after ``grace``;
+        its end closes the answer pipe, so the waiting thread gets EOF, raises and lets the lock go.
+        """
+        self._closed = True
+        process = self._process
+        idle = self._lock.acquire(blocking=False)
+        try:
+            if idle and self._requests is not None:
+                with contextlib.suppress(OSError):
+                    self._requests.close()  # the idle child's loop ends
+            if process is not None:
+                _end(process, grace, terminate_first=not idle)
+        finally:
+            if idle:
+                self._lock.release()
+        if self._lock.acquire(timeout=grace):  # the waiting thread has seen EOF and let go
+            try:
+                for connection in (self._requests, self._answers):
+                    if connection is not None:
+                        with contextlib.suppress(OSError):
+                            connection.close()
+                self._requests = self._answers = self._process = None
+            finally:
+                self._lock.release()
 
     # ---- the Backend protocol ----
     def load(self, paths: Sequence[str], options: LoadOptions) -> TableSummary:
@@ -155,6 +200,19 @@ class ProcessBackend:
 
     def pipeline(self, table: TableLike) -> RemotePipeline:
         return RemotePipeline(self)
+
+
+def _end(process: subprocess.Popen[bytes], grace: float, *, terminate_first: bool) -> None:
+    """Wait up to ``grace`` for ``process`` to exit (after SIGTERM when ``terminate_first``), then kill it."""
+    if terminate_first and process.poll() is None:
+        with contextlib.suppress(OSError):
+            process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            process.kill()
+        process.wait()
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +241,34 @@ class RemotePipeline:
         return self.backend.call("run", metric_options, resample, fit)
 
 
+def watch_parent(parent: int, poll: float = PARENT_POLL_SECONDS) -> None:  # pragma: no cover - child
+    """End this process once its parent ``parent`` is gone (it is then re-parented: its ppid changes)."""
+    while os.getppid() == parent:
+        time.sleep(poll)
+    os._exit(0)
+
+
+def set_parent_death_signal() -> None:  # pragma: no cover - runs in the child
+    """Linux only: have the kernel send SIGKILL when the parent's starting thread ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - runs in the child
-    """The child's entry (``CHILD_MAIN REQUEST_FD ANSWER_FD``): serve until the request pipe closes."""
+    """The child's entry (``CHILD_MAIN REQUEST_FD ANSWER_FD [DEATH_SIGNAL]``): serve until the request pipe
+    closes or the parent is gone."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    parent = os.getppid()
+    if len(argv) > 2 and argv[2] == "1":
+        set_parent_death_signal()
+    if os.getppid() != parent or parent == 1:  # the parent died before the watch began
+        return 0
+    threading.Thread(target=watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     try:  # import while the app paints its first frame; a failure surfaces on the first "load" request
         import analysis.loading
         import analysis.pipeline  # noqa: F401
