@@ -466,12 +466,14 @@ def _two_step(
 
 
 def _sentence(metric: str, axis: str, at: float, draws: _Draws, j: int, level: float, factor: float,
-              settings: ForecastSettings, route: str) -> str:  # fmt: skip
-    where = f"{metric} at {axis} {number(at)}"
+              settings: ForecastSettings, route: str, asked: str) -> str:  # fmt: skip
+    said = ["the next decade"] if asked == NEXT_SCALE else []
+    if route == TWO_STEP:
+        said.append(f"two-step via {draws.partner}")
+    where = f"{metric} at {axis} {number(at)}" + (f" ({'; '.join(said)})" if said else "")
     if draws.why is not None:
         return f"{where}: {draws.why}"
-    via = "" if route == DIRECT else f" (two-step, via {draws.partner})"
-    text = f"{where}{via}: {number(draws.value[j])}"
+    text = f"{where}: {number(draws.value[j])}"
     if draws.no_interval is not None:
         text += f" ({draws.no_interval})"
     else:
@@ -518,7 +520,16 @@ def _rows(
                 "extrapolation": float(factors[j]),
                 "beyond": bool(factors[j] > settings.factor),
                 "sentence": _sentence(
-                    curve.key[2], axis, float(x), draws, j, level, float(factors[j]), settings, route
+                    curve.key[2],
+                    axis,
+                    float(x),
+                    draws,
+                    j,
+                    level,
+                    float(factors[j]),
+                    settings,
+                    route,
+                    asked[j],
                 ),
             }
         )
@@ -588,6 +599,7 @@ def forecast(
         rows, schema={k: v for k, v in FORECAST_SCHEMA.items() if k not in ("backtest_error", "supported")}
     )
     frame = _with_support(frame, points, fit_settings, settings, lengths)
+    frame = frame.sort([S.FAMILY, S.TASK, S.METRIC, "route", "at"], maintain_order=True)
     return Forecasts(frame.select(list(FORECAST_SCHEMA)), (FORECAST_RULE.format(factor=settings.factor),))
 
 
@@ -722,10 +734,12 @@ def calibrate(
         [held_forecasts(points, fit_settings, settings, k, lengths) for k in settings.holdouts],
         how="vertical",
     )
-    return Calibration(_calibration_table(held, fit_settings.ci), held, (CALIBRATION_RULE,))
+    return Calibration(calibration_table(held, fit_settings.ci), held, (CALIBRATION_RULE,))
 
 
-def _calibration_table(held: pl.DataFrame, level: float) -> pl.DataFrame:
+def calibration_table(held: pl.DataFrame, level: float) -> pl.DataFrame:
+    """The calibration's one table from its held-out forecasts (``HELD_SCHEMA``): per hold-out x metric kind
+    x route x error space, coverage with its exact interval at ``level``, and the mean errors."""
     by = ["holdout", "kind", "route", "error_space"]
     if held.is_empty():
         return pl.DataFrame(schema=CALIBRATION_SCHEMA)
