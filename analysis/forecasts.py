@@ -48,6 +48,7 @@ from analysis.resampling.seeds import stream
 
 DIRECT = "direct"
 TWO_STEP = "two-step"
+LACK_OF_FIT_LEVEL = 0.05  # the residuals' chi-squared test against the points' noise
 _NOISE_WORDS = "~ 0"  # an additive constant at 0: the law is its power term, which the data identify
 
 FORECAST_RULE = (
@@ -257,7 +258,9 @@ def _law_curves(law: str, params: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _misfit_sd(fit: FitResult, y: np.ndarray, stderr: np.ndarray) -> float:
     """The lack of fit beyond the points' noise, as a standard deviation in the fitted space: the residual
-    variance (RSS over the residual degrees of freedom) less the points' mean measurement variance there."""
+    variance (RSS over the residual degrees of freedom) less the points' mean measurement variance there,
+    when the residuals exceed that noise by the chi-squared test at ``LACK_OF_FIT_LEVEL`` (else 0: the
+    residuals are the points' noise, which the bootstrap already carries)."""
     residuals = np.asarray(fit.residuals, dtype=float)
     free = len(get_law(fit.law).params) - len(fit.fixed)
     dof = residuals.size - free
@@ -265,8 +268,15 @@ def _misfit_sd(fit: FitResult, y: np.ndarray, stderr: np.ndarray) -> float:
         return 0.0
     with np.errstate(all="ignore"):
         measured = (stderr / y) ** 2 if fit.r2_space == "log" else stderr**2
-    measured = measured[np.isfinite(measured)]
-    excess = float((residuals**2).sum()) / dof - (float(measured.mean()) if measured.size else 0.0)
+    measured = measured[np.isfinite(measured) & (measured > 0)]
+    rss = float((residuals**2).sum())
+    noise = float(measured.mean()) if measured.size else 0.0
+    if noise > 0:
+        from scipy.stats import chi2  # on first use: the interface process must not load scipy
+
+        if rss / noise <= float(chi2.ppf(1.0 - LACK_OF_FIT_LEVEL, dof)):
+            return 0.0
+    excess = rss / dof - noise
     return math.sqrt(excess) if excess > 0 else 0.0
 
 
@@ -275,9 +285,12 @@ def _nearest(curve: _Curve, at: np.ndarray) -> np.ndarray:
     return np.abs(np.log(curve.x)[None, :] - np.log(at)[:, None]).argmin(axis=1)
 
 
-def _point_noise(rng: np.random.Generator, draws: np.ndarray, curve: _Curve, at: np.ndarray) -> np.ndarray:
+def _point_noise(
+    rng: np.random.Generator, draws: np.ndarray, curve: _Curve, at: np.ndarray, relative: bool = False
+) -> np.ndarray:
     """What measuring a new point adds to each drawn curve value (R, S): a 0/1 metric is read on the nearest
-    model's n items (binomial), any other metric gets a normal draw with that model's standard error."""
+    model's n items (binomial), any other metric gets a normal draw with that model's standard error, scaled
+    to the drawn value when ``relative`` (a law fitted in log space: the noise is a constant share)."""
     near = _nearest(curve, at)
     n = curve.n[near]
     if curve.binary and np.isfinite(n).all() and (n >= 1).all():
@@ -285,8 +298,11 @@ def _point_noise(rng: np.random.Generator, draws: np.ndarray, curve: _Curve, at:
         return rng.binomial(n.astype(np.int64)[None, :], p) / n[None, :]
     sd = curve.stderr[near]
     fallback = curve.stderr[np.isfinite(curve.stderr)]
-    sd = np.where(np.isfinite(sd), sd, float(np.median(fallback)) if fallback.size else 0.0)
-    return draws + rng.normal(size=draws.shape) * sd[None, :]
+    sd = np.where(np.isfinite(sd), sd, float(np.median(fallback)) if fallback.size else 0.0)[None, :]
+    if relative:
+        with np.errstate(all="ignore"):
+            sd = np.abs(sd * draws / curve.y[near][None, :])
+    return draws + rng.normal(size=draws.shape) * sd
 
 
 def _interval(samples: np.ndarray, value: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +375,8 @@ def _direct(
     if sd > 0:
         shift = rng.normal(size=draws.shape) * sd
         draws = draws * np.exp(shift) if fit.r2_space == "log" else draws + shift
-    lo, hi = _interval(np.clip(_point_noise(rng, draws, curve, at), *bounds), value, level)
+    noisy = _point_noise(rng, draws, curve, at, relative=fit.r2_space == "log")
+    lo, hi = _interval(np.clip(noisy, *bounds), value, level)
     return _Draws(value, lo, hi, fit.law, None, None, span)
 
 
