@@ -229,13 +229,15 @@ def extrapolation(at: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.maximum(1.0, np.maximum(at / high, low / at))
 
 
-def natural_range(spec: S.MetricSpec | None, length: float | None) -> tuple[float, float]:
+def natural_range(
+    spec: S.MetricSpec | None, length: float | None, largest: float | None = None
+) -> tuple[float, float]:
     """The values a metric can take, which a forecast and its draws are clipped to: [0, 1] for rates and
     probabilities, [0, L] for the edit distance, [0, 2] for the multiclass Brier score, [0, inf) for
-    losses."""
+    losses; a score whose values (``largest``) exceed 1 is unbounded (a BLEU on 0-100)."""
     if spec is None:
         return -np.inf, np.inf
-    scale = links.scale_for(spec)
+    scale = links.scale_for(spec, largest)
     if spec.binary or scale in (links.LOG_LOG, links.LOGIT):
         return 0.0, 1.0
     if scale == links.EDIT:
@@ -563,7 +565,8 @@ def _routes(
 ) -> list[tuple[str, _Draws]]:
     """The direct forecast and, for a discontinuous metric with a partner, the two-step one."""
     level, seed = fit_settings.ci, fit_settings.seed
-    bounds = natural_range(curve.spec, lengths.get(curve.key[:2]))
+    largest = float(np.nanmax(curve.y)) if curve.y.size else None
+    bounds = natural_range(curve.spec, lengths.get(curve.key[:2]), largest)
     out = [(DIRECT, _direct(curve, fits.results.get(curve.key), at, level, seed, bounds))]
     link = _two_step_link(curve, curves, lengths)
     if isinstance(link, str):
