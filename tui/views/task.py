@@ -132,6 +132,9 @@ def task_plot(
         curve = fit_curve(result, settings.axis, rows["scale"].to_numpy())
         if curve is not None:
             series.append(Series(label=label, x=curve[0], y=curve[1], style="fit", colour=colour))
+        band = forecast_band(analysis, settings, family, task, metric, rows, colour)
+        if band is not None:
+            series.append(band)
     chance = chance_level(analysis, task, metric)
     hlines = ((chance, "chance"),) if chance is not None else ()
     message = "" if series else f"no points for {task} / {metric} on {settings.axis}"
@@ -144,6 +147,66 @@ def task_plot(
         log_x=settings.axis != "loss",
         log_y=settings.log_y,
         message=message,
+    )
+
+
+def forecast_rows(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str, family: str | None = None
+) -> list[dict]:
+    """The forecasts at the next decade of one task and metric on the current axis (direct first, then the
+    two-step route), per family (``analysis.forecasts``; none before that stage)."""
+    frame = frame_of(getattr(analysis, "forecasts", None))
+    if frame.is_empty() or "route" not in frame.columns:
+        return []
+    chosen = frame.filter(
+        (pl.col("task") == task) & (pl.col("metric") == metric) & (pl.col("x") == settings.axis)
+    )
+    family = family if family is not None else settings.family
+    if family is not None:
+        chosen = chosen.filter(pl.col("family") == family)
+    return chosen.sort(["family", "route", "at"]).rows(named=True)
+
+
+def forecast_lines(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str
+) -> list[tuple[str, str]]:
+    """(family, sentence) per forecast: the forecast's own sentence (value, prediction interval, how far
+    beyond the data; words alone when its fit was refused) and, for a metric forecast two ways, the route the
+    backtest supports."""
+    lines = []
+    for row in forecast_rows(analysis, settings, task, metric):
+        sentence = row["sentence"] or ""
+        if row["route"] == "two-step" and row.get("supported"):
+            sentence += f"; the backtest supports the {row['supported']} forecast"
+        lines.append((row["family"], sentence))
+    return lines
+
+
+def forecast_band(
+    analysis: AnalysisLike,
+    settings: ViewSettings,
+    family: str,
+    task: str,
+    metric: str,
+    rows: pl.DataFrame,
+    colour: int,
+) -> Series | None:
+    """The direct forecast of one family as a band beyond its data: from its largest measured scale (at its
+    last value) to the forecast's prediction interval at the next decade."""
+    direct = [r for r in forecast_rows(analysis, settings, task, metric, family) if r["route"] == "direct"]
+    if not direct or not direct[0]["ok"] or direct[0]["lo"] is None or rows.is_empty():
+        return None
+    row = direct[0]
+    last = rows.sort("scale", descending=settings.axis != "loss").head(1)  # the most capable model
+    x0, y0 = float(last["scale"][0]), float(last["value"][0])
+    return Series(
+        label=f"{family} forecast",
+        x=(x0, float(row["at"])),
+        y=(y0, float(row["value"])),
+        lo=(y0, float(row["lo"])),
+        hi=(y0, float(row["hi"])),
+        style="band",
+        colour=colour,
     )
 
 
