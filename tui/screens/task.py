@@ -134,7 +134,7 @@ class TaskScreen(AppScreen):
         for family, sentence in rows:
             if text:
                 text.append("\n")
-            text.append("forecast ", style="bold")
+            text.append(f"forecast {clean(self.metric_name, max_length=24)} ", style="bold")
             if len({f for f, _ in rows}) > 1:
                 text.append(clean(family, max_length=16) + " ", style="bold")
             text.append(clean(sentence))

@@ -79,7 +79,6 @@ def sweep_plot(sweep: object, settings: ViewSettings, task: str, metric: str) ->
                 y=tuple(rows["score"].to_list()),
                 lo=tuple(rows["score_min"].to_list()),
                 hi=tuple(rows["score_max"].to_list()),
-                style="line",
                 colour=colour,
             )
         )

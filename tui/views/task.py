@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from analysis.fits import held_out_rows
-from analysis.formatting import fit_line
+from analysis.formatting import fit_line, interval, number
 from tui.backend.protocol import AnalysisLike, FitLike
 from tui.state import ViewSettings
 from tui.views.contents import backtest_for, frame_of
@@ -170,15 +170,34 @@ def forecast_rows(
 def forecast_lines(
     analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str
 ) -> list[tuple[str, str]]:
-    """(family, sentence) per forecast: the forecast's own sentence (value, prediction interval, how far
-    beyond the data; words alone when its fit was refused) and, for a metric forecast two ways, the route the
-    backtest supports."""
-    lines = []
+    """(family, one line) per family: the forecast at the next decade with its prediction interval (or why
+    there is none), how far beyond the data when more than the flagged factor, and the two-step route beside
+    it with the route the backtest supports."""
+    by_family: dict[str, list[dict]] = {}
     for row in forecast_rows(analysis, settings, task, metric):
-        sentence = row["sentence"] or ""
-        if row["route"] == "two-step" and row.get("supported"):
-            sentence += f"; the backtest supports the {row['supported']} forecast"
-        lines.append((row["family"], sentence))
+        by_family.setdefault(row["family"], []).append(row)
+    lines = []
+    for family, rows in by_family.items():
+        parts = []
+        for row in rows:
+            words = "" if row["route"] == "direct" else f"two-step via {row['partner']} "
+            if not row["ok"]:
+                why = (row["sentence"] or "").split(": ", 1)[-1]
+                parts.append(words + why)
+                continue
+            part = f"{words}{number(row['value'])}"
+            if row["lo"] is not None:
+                part += f" {interval(row['lo'], row['hi'])}"
+            if row.get("beyond"):
+                part += f" ({number(row['extrapolation'])}x beyond the data)"
+            parts.append(part)
+        first = rows[0]
+        head = f"at {settings.axis} {number(first['at'])}" + (
+            " (next decade)" if first["asked"] == "next" else ""
+        )
+        supported = next((r.get("supported") for r in rows if r.get("supported")), None)
+        tail = f"; the backtest supports the {supported} route" if supported else ""
+        lines.append((family, f"{head}: " + "; ".join(parts) + tail))
     return lines
 
 
