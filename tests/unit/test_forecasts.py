@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from analysis import schema as S
+from analysis.errors import InputError
 from analysis.fits import FitResult, FitSet, fit_points
 from analysis.forecasts import calibrate, extrapolation, forecast, next_scale
 from analysis.loading import load
@@ -274,3 +275,21 @@ def test_report_predict_and_calibrate_in_json_csv_and_table(
     )
     assert main(["report", *common, "--predict", "next", "--calibrate", "--format", "csv"]) == 2
     assert "give --predict or --calibrate, not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"scales": (-3.0,)}, "--predict takes a positive number on the current axis or 'next', got -3.0"),
+        (
+            {"scales": ("soon",)},
+            "--predict takes a positive number on the current axis or 'next', got 'soon'",
+        ),
+        ({"factor": 0.5}, "the extrapolation factor must be a number of at least 1, got 0.5"),
+        ({"holdouts": (0,)}, "the calibration hold-outs must be whole numbers of scales >= 1, got (0,)"),
+    ],
+)
+def test_bad_forecast_settings_are_one_line(settings: dict, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        ForecastSettings(**settings)
+    assert str(caught.value) == message
