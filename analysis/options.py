@@ -187,3 +187,37 @@ class SweepSettings:
             raise InputError(
                 f"the sweep's smallest size must be a positive number of items, got {self.start!r}"
             )
+
+
+NEXT_SCALE = "next"  # a forecast at the next decade beyond the family's largest scale (analysis.forecasts)
+EXTRAPOLATION_FACTOR = 10.0  # a forecast beyond the fitted range by more than this factor is flagged
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Forecasts (``analysis.forecasts``): the scales to forecast at on the current axis (numbers, or
+    ``"next"``), the factor beyond the fitted range from which a forecast is flagged as a far extrapolation,
+    and the scales held out by the calibration (``holdouts``: the largest one, then the largest two)."""
+
+    scales: tuple[float | str, ...] = ()
+    factor: float = EXTRAPOLATION_FACTOR
+    holdouts: tuple[int, ...] = (1, 2)
+
+    def __post_init__(self) -> None:
+        for scale in self.scales:
+            if scale == NEXT_SCALE:
+                continue
+            if (
+                not isinstance(scale, Real)
+                or isinstance(scale, bool)
+                or not (math.isfinite(scale) and scale > 0)
+            ):
+                raise InputError(
+                    f"--predict takes a positive number on the current axis or 'next', got {scale!r}"
+                )
+        if not isinstance(self.factor, Real) or not (math.isfinite(self.factor) and self.factor >= 1):
+            raise InputError(f"the extrapolation factor must be a number of at least 1, got {self.factor!r}")
+        if not self.holdouts or not all(_is_whole(k) and k >= 1 for k in self.holdouts):
+            raise InputError(
+                f"the calibration hold-outs must be whole numbers of scales >= 1, got {self.holdouts!r}"
+            )

@@ -13,9 +13,10 @@ import polars as pl
 
 from analysis.emergence import score_emergence
 from analysis.fits import FitSet, fit_points, fit_table
+from analysis.forecasts import Calibration, Forecasts, calibrate, forecast
 from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
-from analysis.options import FitSettings, MetricOptions, ResampleSettings, SweepSettings
+from analysis.options import FitSettings, ForecastSettings, MetricOptions, ResampleSettings, SweepSettings
 from analysis.resampling import compute_points
 from analysis.schema import PointSet, ResultTable, ScoredSamples
 from analysis.steps import adjacent_steps, tie_groups
@@ -60,6 +61,8 @@ class Analysis:
     table_fits: FitSet | None = None
     resolution: Resolution | None = None
     sweep: ResolutionSweep | None = None
+    forecasts: Forecasts | None = None
+    calibration: Calibration | None = None
 
 
 class Pipeline:
@@ -76,6 +79,12 @@ class Pipeline:
         ] = {}
         self._resolution: dict[tuple[MetricOptions, ResampleSettings, str], Resolution] = {}
         self._sweeps: dict[tuple[MetricOptions, ResampleSettings, str, SweepSettings], ResolutionSweep] = {}
+        self._forecasts: dict[
+            tuple[MetricOptions, ResampleSettings, FitSettings, ForecastSettings], Forecasts
+        ] = {}
+        self._calibrations: dict[
+            tuple[MetricOptions, ResampleSettings, FitSettings, ForecastSettings], Calibration
+        ] = {}
 
     def scored(self, options: MetricOptions) -> ScoredSamples:
         if options not in self._scored:
@@ -149,6 +158,46 @@ class Pipeline:
             )
         return self._sweeps[key]
 
+    def forecasts(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecast_settings: ForecastSettings,
+    ) -> Forecasts:
+        """Every curve's forecast at ``forecast_settings.scales`` on ``fit.x`` from this pipeline's fits
+        (``analysis.forecasts.forecast``): direct and, for discontinuous metrics, two-step."""
+        key = (options, resample, fit, forecast_settings)
+        if key not in self._forecasts:
+            lengths = target_lengths(self.table, options)
+            self._forecasts[key] = forecast(
+                self.points(options, resample),
+                self.fits(options, resample, fit),
+                forecast_settings,
+                fit,
+                lengths,
+            )
+        return self._forecasts[key]
+
+    def calibration(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecast_settings: ForecastSettings | None = None,
+    ) -> Calibration:
+        """How well forecasts predicted each curve's largest scale (and largest two), held out, over every
+        task of the file: coverage against nominal and errors against the baselines per metric kind
+        (``analysis.forecasts.calibrate``)."""
+        forecast_settings = forecast_settings or ForecastSettings()
+        key = (options, resample, fit, forecast_settings)
+        if key not in self._calibrations:
+            lengths = target_lengths(self.table, options)
+            self._calibrations[key] = calibrate(
+                self.points(options, resample), fit, forecast_settings, lengths
+            )
+        return self._calibrations[key]
+
     def run(
         self,
         metric_options: MetricOptions | None = None,
@@ -157,9 +206,12 @@ class Pipeline:
         *,
         fit_column: str | None = None,
         sweep: SweepSettings | None = None,
+        forecasts: ForecastSettings | None = None,
+        calibrate: bool = False,
     ) -> Analysis:
-        """Every stage for these settings; ``fit_column`` also fits that column of the table directly, and
-        ``sweep`` adds the resolution sweep."""
+        """Every stage for these settings; ``fit_column`` also fits that column of the table directly,
+        ``sweep`` adds the resolution sweep, ``forecasts`` the forecasts at its scales (when it has any) and
+        ``calibrate`` the forecasts' calibration (with ``forecasts``' factor and hold-outs)."""
         metric_options = metric_options or MetricOptions()
         resample = resample or ResampleSettings()
         fit = fit or FitSettings()
@@ -177,4 +229,10 @@ class Pipeline:
             table_fits=None if fit_column is None else self.table_fits(fit_column, fit),
             resolution=self.resolution(metric_options, resample, fit.x),
             sweep=None if sweep is None else self.resolution_sweep(metric_options, resample, fit.x, sweep),
+            forecasts=(
+                self.forecasts(metric_options, resample, fit, forecasts)
+                if forecasts is not None and forecasts.scales
+                else None
+            ),
+            calibration=self.calibration(metric_options, resample, fit, forecasts) if calibrate else None,
         )

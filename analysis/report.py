@@ -18,6 +18,7 @@ import polars as pl
 
 from analysis.emergence import APPARENT_RULE, JUMP_RULE, TREND_RULES, ZERO_DENOMINATOR_CONVENTION
 from analysis.errors import InputError, printable
+from analysis.forecasts import Calibration, Forecasts, calibration_table
 from analysis.formatting import fit_line, interval, number
 from analysis.mirage import VERDICT_RULES
 from analysis.pipeline import Analysis
@@ -176,6 +177,11 @@ def report_dict(
     sweep = (
         {} if analysis.sweep is None else {"resolution_sweep": _sweep_dict(analysis.sweep, filters, notes)}
     )
+    if analysis.forecasts is not None:
+        frame = filters.apply(analysis.forecasts.frame)
+        sweep["forecasts"] = _records(frame, frame.columns, notes, "forecasts")
+    if analysis.calibration is not None:
+        sweep["calibration"] = _calibration_dict(analysis.calibration, filters, analysis.fit.ci, notes)
     return {
         "settings": _settings(analysis),
         "points": _records(points, POINT_FIELDS, notes, "points"),
@@ -202,6 +208,8 @@ def report_dict(
                 ZERO_DENOMINATOR_CONVENTION,
                 *((STEP_RULE,) if resolution else ()),
                 *((SWEEP_RULE, *analysis.sweep.notes) if analysis.sweep else ()),
+                *(analysis.forecasts.notes if analysis.forecasts else ()),
+                *(analysis.calibration.notes if analysis.calibration else ()),
                 *(notes or ()),
             }
         ),
@@ -228,6 +236,30 @@ def _sweep_dict(sweep: ResolutionSweep, filters: ReportFilters, notes: set[str] 
     }
 
 
+def _calibration_dict(
+    calibration: Calibration, filters: ReportFilters, level: float, notes: set[str] | None
+) -> dict[str, Any]:
+    """The calibration as plain data: its one table (over the chosen metrics) and every held-out forecast."""
+    held = filters.apply(calibration.held)
+    table = calibration_table(held, level)
+    return {
+        "table": _records(table, table.columns, notes, "calibration.table"),
+        "held": _records(held, held.columns, notes, "calibration.held"),
+    }
+
+
+def _forecasts_csv(forecasts: Forecasts, filters: ReportFilters) -> str:
+    buffer = io.StringIO()
+    filters.apply(forecasts.frame).write_csv(buffer)
+    return buffer.getvalue()
+
+
+def _calibration_csv(calibration: Calibration, filters: ReportFilters, level: float) -> str:
+    buffer = io.StringIO()
+    calibration_table(filters.apply(calibration.held), level).write_csv(buffer)
+    return buffer.getvalue()
+
+
 def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = None) -> str:
     """The report in ``fmt`` ("table", "json", "csv" or "eee"); a table column's fits (``--y``) replace the
     rest."""
@@ -235,7 +267,11 @@ def render_report(analysis: Analysis, fmt: str, filters: ReportFilters | None = 
     fits = None if analysis.table_fits is None else analysis.table_fits.to_records()
     if fmt == "json":
         return json.dumps(report_dict(analysis, filters, fits), indent=1, allow_nan=False) + "\n"
-    if fmt == "csv":
+    if fmt == "csv":  # one table: the forecasts, the calibration, or else the points
+        if analysis.forecasts is not None:
+            return _forecasts_csv(analysis.forecasts, filters)
+        if analysis.calibration is not None:
+            return _calibration_csv(analysis.calibration, filters, analysis.fit.ci)
         return points_csv(analysis, filters)
     if fmt == "eee":  # Every Eval Ever aggregate logs, one JSON line per family x model
         from analysis.formats.eee import points_as_eee
@@ -405,6 +441,68 @@ def _sweep_lines(sweep: dict, family: str, task: str) -> list[str]:
     return out
 
 
+def _forecast_lines(rows: list[dict], family: str, task: str) -> list[str]:
+    """The task's forecasts: per metric one sentence per scale and route, then, for a metric forecast both
+    ways, which route the backtest (largest scale held out) supports."""
+    mine = [r for r in rows if (r["family"], r["task"]) == (family, task)]
+    if not mine:
+        return []
+    out = ["  forecasts:"]
+    for metric in dict.fromkeys(r["metric"] for r in mine):
+        of_metric = [r for r in mine if r["metric"] == metric]
+        for row in of_metric:
+            out.extend(_wrap(row["sentence"], "    "))
+        if not any(r["route"] == "two-step" for r in of_metric):
+            continue
+        errors = {r["route"]: r.get("backtest_error") for r in of_metric}
+        supported = of_metric[0].get("supported")
+        if supported:
+            text = (
+                f"{metric}: the backtest (largest scale held out) supports the {supported} forecast (error "
+                f"{number(errors.get('two-step'))} two-step, {number(errors.get('direct'))} direct)"
+            )
+        else:
+            text = f"{metric}: the backtest (largest scale held out) cannot compare the two routes"
+        out.extend(_wrap(text, "    "))
+    return out
+
+
+def _coverage_ci(row: dict) -> str:
+    if row["coverage_lo"] is None:
+        return "–"
+    return f"[{number(row['coverage_lo'], 2)}, {number(row['coverage_hi'], 2)}]"
+
+
+def _calibration_lines(rows: list[dict]) -> list[str]:
+    """The calibration's one table in 80 columns: per hold-out, metric kind, route and error space."""
+    if not rows:
+        return ["forecast calibration: no curve has enough scales to hold one out"]
+    level = rows[0]["nominal"]
+    out = _wrap(
+        f"forecast calibration: each curve's largest scale (held 1), then its largest two (held 2), "
+        f"forecast from the rest; coverage of the {level:.0%} prediction intervals with its exact "
+        f"{level:.0%} CI; mean absolute errors (log for losses) of the forecast, the last value and chance:"
+    )
+    out.append(
+        f"  {'held':>4} {'kind':<4} {'route':<8} {'space':<6} {'n':>4} {'cover':>5} {'CI':<14} {'MAE':>7}"
+        f" {'last':>7} {'chance':>7}"
+    )
+    for row in rows:
+        kind = "disc" if row["kind"] == "discontinuous" else "cont"
+        out.append(
+            f"  {row['holdout']:>4} {kind:<4} {row['route']:<8} {row['error_space']:<6} {row['forecasts']:>4}"
+            f" {number(row['coverage'], 2):>5} {_coverage_ci(row):<14}"
+            f" {number(row['mae'], 2):>7} {number(row['mae_last_value'], 2):>7}"
+            f" {number(row['mae_chance'], 2):>7}"
+        )
+    refused = sum(row["no_forecast"] for row in rows)
+    if refused:
+        out.extend(
+            _wrap(f"  {refused} held-out models had no forecast (the fit was refused or not identified)")
+        )
+    return out
+
+
 def render_table(report: dict) -> str:
     """Readable text in 80 columns: per task a verdict line, then its metrics, fits and points."""
     out: list[str] = []
@@ -454,8 +552,13 @@ def render_table(report: dict) -> str:
                 continue
             out.extend(_point_table(metric, rows, st["x"]))
             out.extend(_step_lines(steps.get((family, task, metric), []), ties.get((family, task, metric))))
+        if "forecasts" in report:
+            out.extend(_forecast_lines(report["forecasts"], family, task))
         if "resolution_sweep" in report:
             out.extend(_sweep_lines(report["resolution_sweep"], family, task))
+    if "calibration" in report:
+        out.append("")
+        out.extend(_calibration_lines(report["calibration"]["table"]))
     out.append("")
     for note in report["notes"]:
         out.extend(_wrap(f"note: {note}"))

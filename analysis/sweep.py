@@ -110,6 +110,10 @@ class ResolutionSweep:
     summary: pl.DataFrame
     notes: tuple[str, ...] = ()
 
+    def without_data(self) -> ResolutionSweep:
+        """The sweep without its per-run rows (``runs``, ``models``): what the app's sweep screen reads."""
+        return replace(self, runs=self.runs.clear(), models=self.models.clear())
+
 
 def sweep_sizes(full_n: int, settings: SweepSettings) -> tuple[int, ...]:
     """The user's sizes (capped at the full n) and the full n, or ``count`` sizes log-spaced from ``start`` to

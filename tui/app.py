@@ -28,7 +28,7 @@ from tui.bindings import bindings
 from tui.commands import SettingsCommands
 from tui.compute import STAGE_LABELS, ComputeController
 from tui.inputs import default_paths
-from tui.messages import AnalysisReady, Loaded, StageDone
+from tui.messages import AnalysisReady, Loaded, StageDone, SweepProgress, SweepReady
 from tui.screens.base import AppScreen
 from tui.screens.dialogs import TooSmallScreen
 from tui.screens.overview import OverviewScreen
@@ -140,6 +140,12 @@ class EmergenceApp(AppActions):
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
         self.compute.ready(message)
+
+    def on_sweep_progress(self, message: SweepProgress) -> None:
+        self.compute.sweep_progressed(message)
+
+    def on_sweep_ready(self, message: SweepReady) -> None:
+        self.compute.sweep_ready(message)
 
     # ---- settings and redraws ----
     def apply_settings(self, settings: ViewSettings) -> None:

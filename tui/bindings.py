@@ -50,6 +50,7 @@ SCREENS: dict[str, str] = {  # scope -> where the README says the key works
     "task": "task view",
     "mirage": "mirage view",
     "lab": "mirage lab",
+    "sweep": "sweep view",
 }
 
 # fmt: off
@@ -93,6 +94,10 @@ KEYS: tuple[Key, ...] = (
         "the mirage check: the discontinuous metric and its continuous partners side by side"),
     Key("task", "b", "cycle_holdout", "Backtest",
         "backtest: hold out the 0-3 largest scales, marked ◇ in the plot"),
+    Key("task", "s", "sweep", "Sweep",
+        "the resolution sweep: status, verdict and score as the test set shrinks to n' items (runs in the "
+        "background)"),
+    Key("sweep", "escape", "back", "Back", "back to the task view"),
     # ---- the mirage view ----
     Key("mirage", "escape,m", "back", "Back", "back to the task view"),
     Key("mirage", "c", "cycle_pair(1)", "Next pair", "next discontinuous/continuous pair of the task"),

@@ -18,9 +18,11 @@ from pathlib import Path
 from analysis import threads
 from analysis.errors import AnalysisError, InputError
 from analysis.options import (
+    NEXT_SCALE,
     OVERRIDE_FIELDS,
     RESAMPLE_UNITS,
     FitSettings,
+    ForecastSettings,
     LoadOptions,
     MetricOptions,
     ResampleSettings,
@@ -229,6 +231,24 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("forecasts")
+    group.add_argument(
+        "--predict",
+        action="append",
+        default=[],
+        metavar="X|next",
+        help="forecast every curve at this scale on the current --x axis, or 'next' (the next decade beyond "
+        "each family's largest); repeatable",
+    )
+    group.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="hold out each curve's largest scale (and largest two), forecast it from the rest, and report "
+        "the prediction intervals' coverage and errors against the last value and chance, per metric kind",
+    )
+
+
 def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fits and emergence")
     group.add_argument(
@@ -287,6 +307,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         _add_resample_arguments(parser)
         _add_fit_arguments(parser)
         _add_sweep_arguments(parser)
+        _add_forecast_arguments(parser)
         parser.add_argument(
             "--format", choices=["table", "json", "csv", "eee"], default="table", help="output format"
         )
@@ -464,6 +485,28 @@ def _sweep_from(args: argparse.Namespace) -> SweepSettings | None:
     return SweepSettings(**given)
 
 
+def _forecasts_from(args: argparse.Namespace) -> ForecastSettings | None:
+    """The forecasts' settings when ``--predict`` or ``--calibrate`` is given; a scale that is neither a
+    number nor 'next' is one line naming the option."""
+    if not args.predict and not args.calibrate:
+        return None
+    if args.format == "csv" and args.predict and args.calibrate:
+        raise InputError("--format csv writes one table: give --predict or --calibrate, not both")
+    scales: list[float | str] = []
+    for text in args.predict:
+        word = text.strip().lower()
+        if word == NEXT_SCALE:
+            scales.append(NEXT_SCALE)
+            continue
+        try:
+            scales.append(float(word))
+        except ValueError:
+            raise InputError(
+                f"--predict {text!r}: expected a number on the --x axis (such as 1e10) or 'next'"
+            ) from None
+    return ForecastSettings(scales=tuple(dict.fromkeys(scales)))
+
+
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
     from analysis.loading import load, require_placed
@@ -477,6 +520,7 @@ def run_report(args: argparse.Namespace) -> int:
         from analysis.output import require_writable_folder
 
         require_writable_folder(Path(args.figure), "--figure")
+    forecasts = _forecasts_from(args)
     options = load_options_from(args)
     table = load(default_paths(args.paths), options)
     require_placed(table, options)
@@ -484,7 +528,15 @@ def run_report(args: argparse.Namespace) -> int:
     table = filters.apply_to_table(table)
     metric_options = metric_options_for(metric_options, filters.metrics)
     pipeline = Pipeline(table)
-    analysis = pipeline.run(metric_options, resample, fit, fit_column=args.fit_column, sweep=sweep)
+    analysis = pipeline.run(
+        metric_options,
+        resample,
+        fit,
+        fit_column=args.fit_column,
+        sweep=sweep,
+        forecasts=forecasts,
+        calibrate=args.calibrate,
+    )
     write_stdout(render_report(analysis, args.format, filters))
     if args.figure:
         from tui.figure import write_report_figures

@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
 from analysis.stages import STAGES, run_stages
-from tui.messages import AnalysisReady, Loaded, StageDone
+from tui.messages import AnalysisReady, Loaded, StageDone, SweepProgress, SweepReady
 from tui.safe_text import clean
 from tui.state import ViewSettings, needs_compute
 
@@ -32,6 +32,7 @@ STAGE_LABELS: dict[str, str] = {
     "points": "bootstrap intervals",
     "emergence": "emergence scores",
     "fits": "fitting laws",
+    "forecasts": "forecasting the next decade",
 }
 
 
@@ -46,10 +47,18 @@ class ComputeController:
         self.stage_seconds: dict[str, float] = {}  # the stages done so far, with their seconds
         self.busy_since: float | None = None
         self.last_seconds = 0.0
+        self.sweep_generation = 0  # the resolution sweep's own runs (one at a time, the newest wins)
+        self.sweep_key: tuple | None = None  # the settings of the sweep running or shown
+        self.sweep: object | None = None  # its result (``analysis.sweep.ResolutionSweep``) once ready
+        self.sweep_progress: tuple[int, int] = (0, 0)
+        self.sweep_error = ""
 
     def start(self, settings: ViewSettings, *, load: bool = False) -> None:
         """Run the stages ``settings`` needs in a worker (cancelling older ones); progress shows per stage."""
         load = load or self.app.pipeline is None
+        if load:  # new files: a sweep of the old ones no longer applies
+            self.sweep_generation += 1
+            self.sweep_key, self.sweep, self.sweep_error = None, None, ""
         self.generation += 1
         self.busy_since = time.perf_counter()
         self.stages = STAGES if load else STAGES[1:]
@@ -162,6 +171,58 @@ class ComputeController:
         app.refresh_views()
         if message.error == "" and needs_compute(app.settings, message.settings):
             self.start(app.settings)  # a setting changed while the files were being read
+
+    # ---- the resolution sweep: one long computation, in its own worker, with progress per run ----
+    @staticmethod
+    def sweep_key_for(settings: ViewSettings) -> tuple:
+        """What a sweep depends on: the metric options, the resampling and the axis."""
+        return (settings.metric_options, settings.resample, settings.axis)
+
+    def start_sweep(self, settings: ViewSettings) -> None:
+        """Run the resolution sweep for ``settings`` in a worker, unless it is running or done already."""
+        key = self.sweep_key_for(settings)
+        if key == self.sweep_key and (self.sweep is not None or self.sweep_running):
+            return
+        if self.app.pipeline is None:
+            return
+        self.sweep_generation += 1
+        self.sweep_key, self.sweep, self.sweep_error = key, None, ""
+        self.sweep_progress = (0, 0)
+        work = partial(self._sweep, settings, self.sweep_generation, key)
+        self.app.run_worker(work, name="sweep", group="sweep", thread=True, exclusive=True)
+
+    @property
+    def sweep_running(self) -> bool:
+        return self.sweep_key is not None and self.sweep is None and not self.sweep_error
+
+    def _sweep(self, settings: ViewSettings, generation: int, key: tuple) -> None:
+        """The sweep's worker: the pipeline's sweep, posting progress after each of its runs."""
+        app = self.app
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if not worker.is_cancelled:
+                app.post_message(SweepProgress(generation, done, total))
+
+        try:
+            sweep = app.pipeline.resolution_sweep(
+                settings.metric_options, settings.resample, settings.axis, None, progress
+            )
+        except Exception as err:  # shown on the sweep screen; the app keeps going
+            message = f"the resolution sweep failed: {type(err).__name__}: {clean(str(err), max_length=300)}"
+            app.post_message(SweepReady(generation, None, key, error=message))
+            return
+        app.post_message(SweepReady(generation, sweep, key))
+
+    def sweep_progressed(self, message: SweepProgress) -> None:
+        if message.generation == self.sweep_generation:
+            self.sweep_progress = (message.done, message.total)
+            self.app.refresh_views()
+
+    def sweep_ready(self, message: SweepReady) -> None:
+        if message.generation == self.sweep_generation:
+            self.sweep, self.sweep_error = message.sweep, message.error
+            self.app.refresh_views()
 
     def progress_text(self) -> Text:
         """The stages of the running computation, one a line: done (with seconds), running, waiting."""

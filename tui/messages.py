@@ -55,3 +55,31 @@ class AnalysisReady(ComputeMessage):
     settings: ViewSettings
     error: str = ""
     seconds: float = 0.0
+
+
+@dataclass
+class SweepMessage(Message):
+    """A message from the resolution sweep's worker (``generation``: its own count, not the analysis')."""
+
+    generation: int
+
+    def can_replace(self, message: Message) -> bool:
+        """A progress report is dropped when a newer sweep message is queued right behind it."""
+        return isinstance(self, SweepProgress) and isinstance(message, SweepMessage)
+
+
+@dataclass
+class SweepProgress(SweepMessage):
+    """The sweep has done ``done`` of its ``total`` runs."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class SweepReady(SweepMessage):
+    """The sweep for ``key`` (metric options, resampling, axis), or an error message."""
+
+    sweep: object | None
+    key: tuple
+    error: str = ""

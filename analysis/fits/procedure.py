@@ -80,9 +80,10 @@ def _fit_power(
     level: float,
     seed: int,
     y_replicates: np.ndarray | None = None,
-) -> tuple[dict[str, float], dict[str, tuple[float, float]], np.ndarray, int, int, str]:
+) -> tuple[dict[str, float], dict[str, tuple[float, float]], np.ndarray, int, int, str, np.ndarray]:
     """Closed-form log-log least squares; bootstrap replicates as weighted least squares, all at once (over
-    resampled points, or each replicate curve of ``y_replicates`` with unit weights)."""
+    resampled points, or each replicate curve of ``y_replicates`` with unit weights). The last item is the
+    good replicates' (a, b), shape (B, 2)."""
     u, t = np.log(x), np.log(y)
 
     def weighted_line(w: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +99,7 @@ def _fit_power(
     params = {"a": float(a[0]), "b": float(b[0])}
     residuals = t - (np.log(a[0]) + b[0] * u)
     if bootstrap <= 0:
-        return params, {}, residuals, 0, 0, ""
+        return params, {}, residuals, 0, 0, "", np.empty((0, 2))
     if y_replicates is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             targets = np.log(np.asarray(y_replicates, dtype=float)[:bootstrap])
@@ -110,10 +111,11 @@ def _fit_power(
         ra, rb = weighted_line(counts, np.broadcast_to(t, counts.shape))
         good = (_distinct_drawn(groups, counts) >= 2) & np.isfinite(ra) & np.isfinite(rb)
         source = POINT_RESAMPLES
+    replicates = np.stack([ra[good], rb[good]], axis=1)
     if good.sum() < 2:
-        return params, {}, residuals, int(good.sum()), int((~good).sum()), source
-    ci = _percentile_ci(np.stack([ra[good], rb[good]], axis=1), ("a", "b"), level)
-    return params, ci, residuals, int(good.sum()), int((~good).sum()), source
+        return params, {}, residuals, int(good.sum()), int((~good).sum()), source, replicates
+    ci = _percentile_ci(replicates, ("a", "b"), level)
+    return params, ci, residuals, int(good.sum()), int((~good).sum()), source, replicates
 
 
 @np.errstate(all="ignore")  # absurd but finite data (1e308) overflows inside the search; the result says so
@@ -307,7 +309,7 @@ def _refusal(points: _Points, floor: float | None) -> str | None:
 def _power_fit(points: _Points, request: _FitRequest) -> FitResult:
     """The power law in closed form, with its bootstrap CIs, checked like every fit."""
     x, y = points.x, points.y
-    params, cis, residuals, n_ok, n_bad, source = _fit_power(
+    params, cis, residuals, n_ok, n_bad, source, replicates = _fit_power(
         x, y, points.groups, request.bootstrap, request.ci, request.seed, points.y_replicates
     )
     if not all(np.isfinite(v) for v in params.values()):
@@ -322,6 +324,7 @@ def _power_fit(points: _Points, request: _FitRequest) -> FitResult:
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
         ci_from=source if cis else "",
+        replicates=replicates if cis else np.empty((0, 2)),
         notes=list(points.notes),
     )
 
@@ -449,9 +452,9 @@ def _finish(
     )
     if refusal is not None:
         return points.refuse(refusal)
-    cis, n_ok, n_bad = {}, 0, 0
+    cis, n_ok, n_bad, replicates = {}, 0, 0, np.empty((0, len(problem.law.params)))
     if reps is not None:
-        cis, n_ok, n_bad, _ = _replicate_cis(
+        cis, n_ok, n_bad, replicates = _replicate_cis(
             problem, reps, all_thetas[n_point:], all_values[n_point:], all_converged[n_point:], pending.level
         )
     return _checked(
@@ -465,5 +468,6 @@ def _finish(
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
         ci_from=(reps.source if cis and reps is not None else ""),
+        replicates=replicates if cis else np.empty((0, len(problem.law.params))),
         notes=list(points.notes),
     )

@@ -46,6 +46,9 @@ class FitResult:
     ci_from: str = ""  # "item replicates" or "resampled points" (analysis.fits.bootstrap); "" without CIs
     r2_linear: float | None = None  # R^2 of y itself
     r2_log: float | None = None  # R^2 of log y (None when a value or prediction is <= 0)
+    # (B, len(law params)) the good bootstrap replicates' parameters, in the law's order: the forecasts'
+    # parameter uncertainty (analysis.forecasts); empty without a bootstrap
+    replicates: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
 
     def predict(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
         """The fitted law at x (and x2 for the joint law); all NaN when the fit is not ok."""
@@ -66,8 +69,9 @@ class FitResult:
         return outside
 
     def without_data(self) -> FitResult:
-        """The fit without its per-point residuals: what a display reads (law, parameters, CIs, R^2)."""
-        return replace(self, residuals=np.empty(0))
+        """The fit without its per-point residuals and replicates: what a display reads (law, parameters, CIs,
+        R^2)."""
+        return replace(self, residuals=np.empty(0), replicates=np.empty((0, 0)))
 
     @property
     def r2_spaces(self) -> dict[str, float | None]:

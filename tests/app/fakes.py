@@ -40,6 +40,16 @@ class FakeAnalysis:
     fits: Any
     emergence: pl.DataFrame
     mirage: pl.DataFrame
+    forecasts: Any = None
+
+
+@dataclass(frozen=True, eq=False)
+class FakeSweep:
+    """The frames of ``analysis.sweep.ResolutionSweep`` the sweep screen reads."""
+
+    curves: pl.DataFrame
+    model_sizes: pl.DataFrame
+    summary: pl.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +74,8 @@ class FakePipeline:
     families: tuple[str, ...] = ("pythia",)
     items: int = 200
     runs: list = field(default_factory=list)
+    sweeps: list = field(default_factory=list)
+    sweep_gate: threading.Event | None = None  # when given, each sweep run waits for it
 
     def scored(self, options: MetricOptions) -> None:
         return None
@@ -79,6 +91,66 @@ class FakePipeline:
 
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Frame:
         return self._analysis(resample, fit).fits
+
+    def forecasts(
+        self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings, forecasts: Any
+    ) -> Frame:
+        """Each fitted curve's law at the next decade (1e11) with a band of +-0.05; refused fits in words."""
+        rows = []
+        for (family, task, metric), result in self._analysis(resample, fit).fits.results.items():
+            value = float(result.predict(np.array([1e11]))[0]) if result.ok else None
+            lo, hi = (None, None) if value is None else (value - 0.05, min(value + 0.05, 1.0))
+            words = f"{metric} at {fit.x} 1.00e11 (the next decade): " + (
+                f"{value:.3g} (95% prediction interval)"
+                if result.ok
+                else "no forecast: the logistic fit was refused (law not fitted in the fake)"
+            )
+            rows.append({
+                "family": family, "task": task, "metric": metric, "kind": "discontinuous", "route": "direct",
+                "partner": None, "law": result.law, "x": fit.x, "asked": "next", "at": 1e11, "value": value,
+                "lo": lo, "hi": hi, "ok": result.ok, "supported": None, "sentence": words,
+            })  # fmt: skip
+        return Frame(pl.DataFrame(rows))
+
+    def resolution_sweep(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        x: str,
+        sweep: Any = None,
+        on_run: Any = None,
+    ) -> FakeSweep:
+        """Three sizes: the jump of exact match appears from n' = 100 on; edit distance stays smooth."""
+        self.sweeps.append((resample, x))
+        sizes, total = (50, 100, 200), 3
+        for done in range(1, total + 1):
+            if self.sweep_gate is not None:
+                self.sweep_gate.wait(10)
+            if on_run is not None:
+                on_run(done, total)
+        curves, models, summary = [], [], []
+        for family in self.families:
+            for task in ("arith", "mc"):
+                for metric, statuses in (("exact_match", ("unresolved", "jump", "jump")),
+                                         ("edit_distance", ("smooth", "smooth", "smooth"))):  # fmt: skip
+                    for n, status, score in zip(sizes, statuses, (1.0, 4.0, 5.0), strict=True):
+                        curves.append({
+                            "family": family, "task": task, "metric": metric, "n_items": n, "kind": "x",
+                            "runs": 5, "status": status, "status_share": 0.8, "jump_share": 0.0,
+                            "category": "mirage" if metric == "exact_match" else None,
+                            "category_share": 0.6 if metric == "exact_match" else None,
+                            "score": score, "score_min": score - 0.5, "score_max": score + 0.5,
+                        })  # fmt: skip
+                        models.append({
+                            "family": family, "task": task, "metric": metric, "model": self.models[0],
+                            "n_items": n, "scale": SCALES[0], "runs": 5, "value": 0.0, "lo": 0.0, "hi": 0.1,
+                            "resolved_share": 0.2 * sizes.index(n),
+                        })  # fmt: skip
+                    summary.append({
+                        "family": family, "task": task, "metric": metric, "smallest": self.models[0],
+                        "sentence": f"{metric}: {statuses[0]} at 50, {statuses[-1]} at 100-200",
+                    })  # fmt: skip
+        return FakeSweep(pl.DataFrame(curves), pl.DataFrame(models), pl.DataFrame(summary))
 
     def run(
         self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings

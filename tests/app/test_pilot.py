@@ -287,9 +287,9 @@ async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
         progress = str(app.screen.query_one("#message", Static).render())
         assert progress.splitlines() == [
             "▶ reading files…", "  scoring metrics", "  bootstrap intervals", "  emergence scores",
-            "  fitting laws",
+            "  fitting laws", "  forecasting the next decade",
         ]  # fmt: skip
-        assert "reading files 1/5" in str(app.screen.query_one("#status", Static).render())
+        assert "reading files 1/6" in str(app.screen.query_one("#status", Static).render())
         await pilot.press("question_mark")  # the interface answers while the worker is busy
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "y")

@@ -73,6 +73,14 @@ class SmallBootstrapPipeline:
     def fits(self, options: Any, resample: Any, fit: Any) -> Any:
         return self.real.fits(options, resample, replace(fit, bootstrap=50))
 
+    def forecasts(self, options: Any, resample: Any, fit: Any, forecasts: Any) -> Any:
+        return self.real.forecasts(options, resample, replace(fit, bootstrap=50), forecasts)
+
+    def resolution_sweep(
+        self, options: Any, resample: Any, x: str, sweep: Any = None, on_run: Any = None
+    ) -> Any:
+        return self.real.resolution_sweep(options, resample, x, sweep, on_run)
+
     def run(self, options: Any, resample: Any, fit: Any) -> Any:
         return self.real.run(options, resample, replace(fit, bootstrap=50))
 

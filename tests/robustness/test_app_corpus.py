@@ -38,6 +38,11 @@ class QuickPipeline:
     def fits(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> object:
         return self.pipeline.fits(metric_options, resample, replace(fit, bootstrap=0))
 
+    def forecasts(
+        self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings, forecasts: object
+    ) -> object:
+        return self.pipeline.forecasts(metric_options, resample, replace(fit, bootstrap=0), forecasts)
+
     def run(self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> object:
         return self.pipeline.run(metric_options, resample, replace(fit, bootstrap=0))
 

@@ -21,15 +21,16 @@ from tui.screens.dialogs import (
 from tui.screens.lab import LabScreen
 from tui.screens.mirage import MirageScreen
 from tui.screens.overview import OverviewScreen
+from tui.screens.sweep import SweepScreen
 from tui.screens.task import TaskScreen
 from tui.screens.warnings import WarningsScreen
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TARGETS = {
     "app": EmergenceApp, "overview": OverviewScreen, "task": TaskScreen, "mirage": MirageScreen,
-    "lab": LabScreen, "help": HelpScreen, "resample": ResamplePanel, "picker": PickerScreen,
-    "export": ExportDialog, "open": OpenDialog, "confirm": ConfirmScreen, "too_small": TooSmallScreen,
-    "warnings": WarningsScreen,
+    "lab": LabScreen, "sweep": SweepScreen, "help": HelpScreen, "resample": ResamplePanel,
+    "picker": PickerScreen, "export": ExportDialog, "open": OpenDialog, "confirm": ConfirmScreen,
+    "too_small": TooSmallScreen, "warnings": WarningsScreen,
 }  # fmt: skip
 
 

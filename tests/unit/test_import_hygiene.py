@@ -3,9 +3,10 @@
 - First paint: importing the app and building it loads no polars, numpy or scipy (they load in the worker or
   the child process, after the first frame); neither do the analysis modules it imports before its first paint
   (``analysis.stages``, ``analysis.options``, ``analysis.formatting``); ``analysis.fits``,
-  ``analysis.resampling`` and ``analysis.mirage``, whose results the interface process unpickles, load no
-  scipy. Checked in a fresh interpreter by looking at ``sys.modules``, the only way to see that a deferred
-  import really defers (harlequin's ``test_import_hygiene.py`` does the same).
+  ``analysis.resampling``, ``analysis.mirage``, ``analysis.forecasts`` and ``analysis.sweep``, whose results
+  the interface process unpickles, load no scipy. Checked in a fresh interpreter by looking at
+  ``sys.modules``, the only way to see that a deferred import really defers (harlequin's
+  ``test_import_hygiene.py`` does the same).
 - Layers: ``analysis`` imports neither ``tui`` nor ``benchmarks`` nor Textual; ``tui`` imports ``analysis``
   only; ``benchmarks`` may import both. Read from the source (every ``import``, also those inside functions),
   so the arrows between the packages run one way and no cycle can form between them.
@@ -116,7 +117,10 @@ def test_what_the_app_imports_before_first_paint_loads_no_numeric_library(module
 
 
 def test_the_interface_process_reads_fit_results_without_scipy() -> None:
-    loaded = loaded_after("import analysis.fits, analysis.resampling, analysis.mirage, analysis.schema")
+    loaded = loaded_after(
+        "import analysis.fits, analysis.resampling, analysis.mirage, analysis.schema, analysis.forecasts, "
+        "analysis.sweep"
+    )
     assert "numpy" in loaded and "scipy" not in loaded
 
 

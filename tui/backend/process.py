@@ -28,12 +28,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
+from analysis.options import (
+    FitSettings,
+    ForecastSettings,
+    LoadOptions,
+    MetricOptions,
+    ResampleSettings,
+    SweepSettings,
+)
 from analysis.stages import PartialAnalysis
 from tui.backend.protocol import TableLike
 
@@ -41,7 +48,9 @@ if TYPE_CHECKING:
     import polars as pl
 
     from analysis.fits import FitSet
+    from analysis.forecasts import Forecasts
     from analysis.schema import PointSet
+    from analysis.sweep import ResolutionSweep
 
 # run as -c, not -m: under -m this module would be __main__ and pickles would name __main__.TableSummary
 CHILD_MAIN = "import sys; from tui.backend.process import main; sys.exit(main())"
@@ -86,6 +95,14 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
                 value = pipeline.emergence(*args)
             elif method == "fits":
                 value = pipeline.fits(*args).without_data()
+            elif method == "forecasts":
+                value = pipeline.forecasts(*args)
+            elif method == "resolution_sweep":  # progress answers first, then the sweep
+
+                def progress(done: int, total: int) -> None:
+                    answers.send(("progress", (done, total)))
+
+                value = pipeline.resolution_sweep(*args, on_run=progress).without_data()
             elif method == "run":
                 analysis = pipeline.run(*args)
                 partial = PartialAnalysis(analysis.points, analysis.emergence, analysis.mirage, analysis.fits)
@@ -142,12 +159,17 @@ class ProcessBackend:
         process = self._process
         return process.pid if process is not None and process.poll() is None else None
 
-    def call(self, method: str, *args: Any) -> Any:
+    def call(self, method: str, *args: Any, on_progress: Callable[[Any], None] | None = None) -> Any:
+        """One request and its answer; ``("progress", value)`` answers before it go to ``on_progress``."""
         with self._lock:
             self._ensure_started()
             try:
                 self._requests.send((method, args))
                 status, value = self._answers.recv()
+                while status == "progress":
+                    if on_progress is not None:
+                        on_progress(value)
+                    status, value = self._answers.recv()
             except (EOFError, OSError, BrokenPipeError, TypeError) as err:  # TypeError: closed meanwhile
                 self._process = None
                 if self._closed:
@@ -234,6 +256,27 @@ class RemotePipeline:
 
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSet:
         return self.backend.call("fits", options, resample, fit)
+
+    def forecasts(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecasts: ForecastSettings,
+    ) -> Forecasts:
+        return self.backend.call("forecasts", options, resample, fit, forecasts)
+
+    def resolution_sweep(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        x: str,
+        sweep: SweepSettings | None = None,
+        on_run: Callable[[int, int], None] | None = None,
+    ) -> ResolutionSweep:
+        """The sweep in the child; ``on_run(done, total)`` after each of its runs (called in this thread)."""
+        progress = None if on_run is None else (lambda value: on_run(*value))
+        return self.backend.call("resolution_sweep", options, resample, x, sweep, on_progress=progress)
 
     def run(
         self, metric_options: MetricOptions, resample: ResampleSettings, fit: FitSettings

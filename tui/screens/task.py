@@ -18,7 +18,7 @@ from tui.safe_text import clean, literal
 from tui.screens.base import AppScreen
 from tui.state import HOLDOUTS, cycle
 from tui.views.contents import metrics_for
-from tui.views.task import fit_summary, task_plot, task_points, verdicts_for
+from tui.views.task import fit_summary, forecast_lines, task_plot, task_points, verdicts_for
 from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
@@ -36,6 +36,8 @@ class TaskScreen(AppScreen):
     TaskScreen.wide #side { height: 1fr; max-height: 100%; width: 45%; }
     TaskScreen #points { height: auto; max-height: 10; }
     TaskScreen.wide #points { height: 1fr; max-height: 100%; }
+    TaskScreen #forecast { height: auto; max-height: 3; padding: 0 1; }
+    TaskScreen.wide #forecast { max-height: 6; }
     TaskScreen #fit { height: auto; max-height: 5; padding: 0 1; }
     TaskScreen.wide #fit { max-height: 12; }
     """
@@ -53,6 +55,7 @@ class TaskScreen(AppScreen):
             yield PlotWidget(id="plot")
             with Vertical(id="side"):
                 yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="forecast")
                 yield Static("", id="fit")
         yield StatusLine(id="status")
         yield Footer()
@@ -100,6 +103,7 @@ class TaskScreen(AppScreen):
                 Text(fmt_ci(row["lo"], row["hi"])),
                 Text(fmt(row["n"])),
             )
+        self.query_one("#forecast", Static).update(self.forecast_text())
         lines = Text()
         verdicts = verdicts_for(app.analysis, self.task_name, self.metric_name, settings.family)
         for family, word, verdict in verdicts:
@@ -122,8 +126,29 @@ class TaskScreen(AppScreen):
             lines.append("fitting laws…" if fitting else "no fit for this metric", style="dim")
         fit.update(lines)
 
+    def forecast_text(self) -> Text:
+        """The forecast rows under the points: one line per family and route (the next decade)."""
+        app = self.app
+        text = Text()
+        rows = forecast_lines(app.analysis, app.settings, self.task_name, self.metric_name)
+        for family, sentence in rows:
+            if text:
+                text.append("\n")
+            text.append(f"forecast {clean(self.metric_name, max_length=24)} ", style="bold")
+            if len({f for f, _ in rows}) > 1:
+                text.append(clean(family, max_length=16) + " ", style="bold")
+            text.append(clean(sentence))
+        if not rows and getattr(app.analysis, "fits", None) is not None:
+            text.append("forecast: computing…" if app.activity != "ready" else "", style="dim")
+        return text
+
     def action_back(self) -> None:
         self.app.close_task()
+
+    def action_sweep(self) -> None:
+        from tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(self.task_name))
 
     def action_mirage(self) -> None:
         self.app.open_mirage(self.task_name)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from analysis.fits import held_out_rows
-from analysis.formatting import fit_line
+from analysis.formatting import fit_line, interval, number
 from tui.backend.protocol import AnalysisLike, FitLike
 from tui.state import ViewSettings
 from tui.views.contents import backtest_for, frame_of
@@ -132,6 +132,9 @@ def task_plot(
         curve = fit_curve(result, settings.axis, rows["scale"].to_numpy())
         if curve is not None:
             series.append(Series(label=label, x=curve[0], y=curve[1], style="fit", colour=colour))
+        band = forecast_band(analysis, settings, family, task, metric, rows, colour)
+        if band is not None:
+            series.append(band)
     chance = chance_level(analysis, task, metric)
     hlines = ((chance, "chance"),) if chance is not None else ()
     message = "" if series else f"no points for {task} / {metric} on {settings.axis}"
@@ -144,6 +147,85 @@ def task_plot(
         log_x=settings.axis != "loss",
         log_y=settings.log_y,
         message=message,
+    )
+
+
+def forecast_rows(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str, family: str | None = None
+) -> list[dict]:
+    """The forecasts at the next decade of one task and metric on the current axis (direct first, then the
+    two-step route), per family (``analysis.forecasts``; none before that stage)."""
+    frame = frame_of(getattr(analysis, "forecasts", None))
+    if frame.is_empty() or "route" not in frame.columns:
+        return []
+    chosen = frame.filter(
+        (pl.col("task") == task) & (pl.col("metric") == metric) & (pl.col("x") == settings.axis)
+    )
+    family = family if family is not None else settings.family
+    if family is not None:
+        chosen = chosen.filter(pl.col("family") == family)
+    return chosen.sort(["family", "route", "at"]).rows(named=True)
+
+
+def forecast_lines(
+    analysis: AnalysisLike, settings: ViewSettings, task: str, metric: str
+) -> list[tuple[str, str]]:
+    """(family, one line) per family: the forecast at the next decade with its prediction interval (or why
+    there is none), how far beyond the data when more than the flagged factor, and the two-step route beside
+    it with the route the backtest supports."""
+    by_family: dict[str, list[dict]] = {}
+    for row in forecast_rows(analysis, settings, task, metric):
+        by_family.setdefault(row["family"], []).append(row)
+    lines = []
+    for family, rows in by_family.items():
+        parts = []
+        for row in rows:
+            words = "" if row["route"] == "direct" else f"two-step via {row['partner']} "
+            if not row["ok"]:
+                why = (row["sentence"] or "").split(": ", 1)[-1]
+                parts.append(words + why)
+                continue
+            part = f"{words}{number(row['value'])}"
+            if row["lo"] is not None:
+                part += f" {interval(row['lo'], row['hi'])}"
+            if row.get("beyond"):
+                part += f" ({number(row['extrapolation'])}x beyond the data)"
+            parts.append(part)
+        first = rows[0]
+        head = f"at {settings.axis} {number(first['at'])}" + (
+            " (next decade)" if first["asked"] == "next" else ""
+        )
+        supported = next((r.get("supported") for r in rows if r.get("supported")), None)
+        tail = f"; the backtest supports the {supported} route" if supported else ""
+        lines.append((family, f"{head}: " + "; ".join(parts) + tail))
+    return lines
+
+
+def forecast_band(
+    analysis: AnalysisLike,
+    settings: ViewSettings,
+    family: str,
+    task: str,
+    metric: str,
+    rows: pl.DataFrame,
+    colour: int,
+) -> Series | None:
+    """The direct forecast of one family as a band beyond its data: from its largest measured scale (at its
+    last value) to the forecast's prediction interval at the next decade."""
+    direct = [r for r in forecast_rows(analysis, settings, task, metric, family) if r["route"] == "direct"]
+    if not direct or not direct[0]["ok"] or direct[0]["lo"] is None or rows.is_empty():
+        return None
+    row = direct[0]
+    last = rows.sort("scale", descending=settings.axis != "loss").head(1)  # the most capable model
+    x0, y0 = float(last["scale"][0]), float(last["value"][0])
+    return Series(
+        label=f"{family} forecast",
+        x=(x0, float(row["at"])),
+        y=(y0, float(row["value"])),
+        lo=(y0, float(row["lo"])),
+        hi=(y0, float(row["hi"])),
+        style="band",
+        colour=colour,
     )
 
 

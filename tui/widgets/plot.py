@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
@@ -39,7 +40,7 @@ class Series:
     y: tuple[float, ...]
     lo: tuple[float | None, ...] = ()
     hi: tuple[float | None, ...] = ()
-    style: str = "points"  # "points", "line" (points joined) or "fit" (a dotted curve, no markers)
+    style: str = "points"  # "points", "line" (points joined), "fit" (a dotted curve, no markers) or "band"
     held_out: tuple[bool, ...] = ()  # points not used by the fit (backtesting): drawn with a hollow marker
     colour: int | None = None  # index into PALETTE; None: the series' position
 
@@ -172,6 +173,9 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
             all_x += xs
             all_y += ys
             label = clean(series.label, max_length=28)
+            if series.style == "band":  # a forecast: its interval as a cone from the last measured scale
+                all_y += _draw_band(fig, plotext, series, keep, tx, ty, log_y, pixel)
+                continue
             if series.style == "fit":
                 curve = fig.signal(xs, ys, marker=plotext.marker("·", pixel=pixel)).lines(True)
                 curve.label(label)
@@ -216,12 +220,39 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
         return fig.build().string(colorless=not colour)
 
 
+def _draw_band(
+    fig: Any, plotext: Any, series: Series, keep: list[int], tx: Any, ty: Any, log_y: bool, pixel: int
+) -> list[float]:
+    """A ``band`` series: the edges of its interval (``lo``/``hi``) joined from point to point in ░, a ┊
+    segment across the interval at each x and the value as ◆; returns the y values drawn."""
+    lo, hi = series.lo, series.hi
+    ends = [i for i in keep if i < min(len(lo), len(hi)) and _finite(lo[i], log_y) and _finite(hi[i], log_y)]
+    drawn: list[float] = []
+    if len(ends) >= 2:
+        xs = [tx(series.x[i]) for i in ends]
+        for edge in (series.lo, series.hi):
+            ys = [ty(edge[i]) for i in ends]
+            drawn += ys
+            fig.draw(fig.signal(xs, ys, marker=plotext.marker("░", pixel=pixel)).lines(True))
+    for i in ends:
+        x, bottom, top = tx(series.x[i]), ty(lo[i]), ty(hi[i])
+        if top > bottom:
+            fig.draw(fig.segment((x, x), (bottom, top), marker=plotext.marker("┊", pixel=pixel)))
+    value = [keep[-1]]
+    drawn += [ty(series.y[i]) for i in value]
+    points = fig.signal([tx(series.x[i]) for i in value], [ty(series.y[i]) for i in value],
+                        marker=plotext.marker("◆", pixel=pixel))  # fmt: skip
+    points.label(clean(series.label, max_length=28))
+    fig.draw(points)
+    return drawn
+
+
 def legend_text(spec: PlotSpec, width: int) -> Text:
     """One line naming each series in its colour (marker ● for points, · for fits, ┈ for chance)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for index, series in enumerate(spec.series):
         colour = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-        symbol = {"fit": "·", "line": "▬"}.get(series.style, "●")
+        symbol = {"fit": "·", "line": "▬", "band": "◆"}.get(series.style, "●")
         if text:
             text.append("  ")
         text.append(f"{symbol} ", style=f"color({colour})")
