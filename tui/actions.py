@@ -123,6 +123,12 @@ class AppActions(App):
 
     def action_toggle_log_y(self) -> None:
         self.apply_settings(self.settings.with_(log_y=not self.settings.log_y))
+        if self.settings.log_y:
+            from tui.widgets.plot import PlotWidget
+
+            refusals = {plot.spec.log_y_refusal() for plot in self.screen.query(PlotWidget)} - {""}
+            if refusals:  # the plot stays linear: say why, once
+                self.notify(sorted(refusals)[0] + "; the y axis stays linear", severity="warning", timeout=4)
 
     def action_cycle_law(self) -> None:
         self.set_law(cycle(LAWS, self.settings.law))

@@ -67,9 +67,7 @@ class ComputeController:
         done = len(self.stage_seconds)
         if done < len(self.stages):
             name = self.stages[done]
-            label = STAGE_LABELS[name]
-            if name == "points":
-                label += f" (B={self.app.settings.resample.bootstrap})"
+            label = STAGE_LABELS[name]  # B is in the status line's settings already
             self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
     def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:

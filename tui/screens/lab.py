@@ -72,8 +72,9 @@ class LabScreen(AppScreen):
         self.query_one(StatusLine).show(app.settings, app.activity)
         self.query_one("#knobs", Static).update(self.knob_text())
         left, right = lab_plots(self.params)
-        self.query_one("#lab-left", PlotWidget).show(left)
-        self.query_one("#lab-right", PlotWidget).show(right)
+        log_y = app.settings.log_y  # y works here too; a panel with values <= 0 stays linear and says why
+        self.query_one("#lab-left", PlotWidget).show(replace(left, log_y=log_y))
+        self.query_one("#lab-right", PlotWidget).show(replace(right, log_y=log_y))
 
     def action_select(self, step: int) -> None:
         self.selected = (self.selected + step) % len(FIELDS)

@@ -57,13 +57,39 @@ class PlotSpec:
     log_y: bool = False
     message: str = ""  # shown instead of a plot when there is nothing to draw
 
-    def usable_log_y(self) -> bool:
-        """Log-y only when every y (and interval end) is positive; otherwise the plot stays linear."""
+    def log_y_refusal(self) -> str:
+        """Why log-y cannot be drawn (empty when it can, or when it is not asked for).
+
+        A point at or below 0 whose interval reaches above 0 (0 of n right: [0, 0.0037]) is drawn as an upper
+        limit, an arrow at its interval's top; a point at or below 0 without a positive upper end, or a curve
+        through such values, has no place on a log axis, so the plot stays linear and says why.
+        """
         if not self.log_y:
-            return False
-        values = [v for s in self.series for v in (*s.y, *s.lo, *s.hi) if v is not None]
-        values += [y for y, _ in self.hlines]
-        return bool(values) and all(v > 0 for v in values if math.isfinite(v))
+            return ""
+        for series in self.series:
+            for i, y in enumerate(series.y):
+                if y is None or not math.isfinite(y) or y > 0:
+                    continue
+                hi = series.hi[i] if i < len(series.hi) else None
+                if series.style == "points" and hi is not None and math.isfinite(hi) and hi > 0:
+                    continue
+                if series.style == "fit":  # a fitted curve is only drawn where it is positive
+                    continue
+                return f"log-y off: {clean(series.label, max_length=24)} has values <= 0"
+        return ""
+
+    def usable_log_y(self) -> bool:
+        """Log-y when asked for and no value rules it out (:meth:`log_y_refusal`)."""
+        return self.log_y and not self.log_y_refusal() and any(s.x for s in self.series)
+
+    def upper_limits(self) -> bool:
+        """Whether a log-y plot draws some point as an upper limit (its value <= 0, its interval's top > 0)."""
+        return self.usable_log_y() and any(
+            y is not None and y <= 0 and i < len(s.hi) and s.hi[i] is not None and s.hi[i] > 0
+            for s in self.series
+            if s.style == "points"
+            for i, y in enumerate(s.y)
+        )
 
 
 def _finite(x: float | None, log: bool) -> bool:
@@ -150,6 +176,7 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
 
     all_x: list[float] = []
     all_y: list[float] = []
+    upper_limits: list[tuple[float, float, int]] = []  # (x, top, colour) of points drawn as upper limits
     with PLOT_LOCK:
         plotext.terminal.limit(False, False)  # the widget sets the size: not capped to the (guessed) terminal
         fig = plotext.figure
@@ -165,7 +192,7 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                 for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
                 if _finite(x, log_x) and _finite(y, log_y)
             ]
-            if not keep:
+            if not keep and not (log_y and series.style == "points"):
                 continue
             xs = [tx(series.x[i]) for i in keep]
             ys = [ty(series.y[i]) for i in keep]
@@ -184,18 +211,38 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                     x = tx(series.x[i])
                     all_y += [ty(lo), ty(hi)]
                     fig.draw(fig.segment((x, x), (ty(lo), ty(hi)), marker=plotext.marker("│", pixel=pixel)))
+            if log_y:  # 0 of n: an arrow at the interval's top, its whisker down to the axis (drawn below)
+                limits = [
+                    i
+                    for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
+                    if _finite(x, log_x) and y is not None and y <= 0
+                    and i < len(series.hi) and _finite(series.hi[i], True)
+                ]  # fmt: skip
+                for i in limits:
+                    all_y.append(ty(series.hi[i]))
+                    all_x.append(tx(series.x[i]))
+                upper_limits += [(tx(series.x[i]), ty(series.hi[i]), pixel) for i in limits]
             held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
             markers = [plotext.marker("◇" if h else "●", pixel=pixel) for h in held]
-            if series.style == "line":  # a curve: half-block ("hd") line, no point markers
+            if not xs:
+                points = None
+            elif series.style == "line":  # a curve: half-block ("hd") line, no point markers
                 points = fig.signal(xs, ys, marker=plotext.marker("hd", pixel=pixel)).lines(True)
             else:
                 points = fig.signal(xs, ys, marker=markers)
-            points.label(label)
-            fig.draw(points)
+            if xs:
+                points.label(label)
+                fig.draw(points)
         for y, label in spec.hlines:
             if _finite(y, log_y):
                 all_y.append(ty(y))
                 fig.line(ty(y), pixel=CHANCE_COLOUR, style="dotted", label=clean(label, max_length=20))
+        if upper_limits and all_y:
+            bottom = _padded(min(all_y), max(all_y))[0]
+            for x, top, pixel in upper_limits:
+                if top > bottom:
+                    fig.draw(fig.segment((x, x), (bottom, top), marker=plotext.marker("│", pixel=pixel)))
+                fig.draw(fig.signal([x], [top], marker=plotext.marker("↓", pixel=pixel)))
         x_ticks = _axis_ticks(all_x, log_x, max(2, (width - 6) // 9))
         y_ticks = _axis_ticks(all_y, log_y, max(3, min(6, (height - 3) // 2)))
         for axis, ticks, values in (("x", x_ticks, all_x), ("y", y_ticks, all_y)):
@@ -219,6 +266,9 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
 def legend_text(spec: PlotSpec, width: int) -> Text:
     """One line naming each series in its colour (marker ● for points, · for fits, ┈ for chance)."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    refusal = spec.log_y_refusal()
+    if refusal:  # first: the y axis is not what the status asked for
+        text.append(refusal, style="bold red")
     for index, series in enumerate(spec.series):
         colour = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
         symbol = {"fit": "·", "line": "▬"}.get(series.style, "●")
@@ -226,10 +276,15 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
             text.append("  ")
         text.append(f"{symbol} ", style=f"color({colour})")
         text.append(clean(series.label, max_length=28))
-    for _, label in spec.hlines:
+    for y, label in spec.hlines:
+        if spec.usable_log_y() and not y > 0:
+            continue  # not drawn on a log axis
         text.append(f"  ┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})")
     if any(True in s.held_out for s in spec.series):
         text.append("  ◇ held out", style="dim")
+    if spec.upper_limits():
+        text.append("  ↓ 0: below its CI's top", style="dim")
+
     text.truncate(width, overflow="ellipsis")
     return text
 
@@ -253,8 +308,14 @@ class PlotWidget(Widget):
     def show(self, spec: PlotSpec) -> None:
         """Draw ``spec`` (a no-op when it is the plot already shown)."""
         if spec != self._spec:
+            refused = spec.log_y_refusal() != self._spec.log_y_refusal()
             self._spec = spec
             self.refresh()
+            if refused and self.is_attached:  # the status line says lin-y while a plot refuses log-y
+                from tui.widgets.status import StatusLine
+
+                for status in self.screen.query(StatusLine):
+                    status.update(status.line())
 
     def plain_text(self) -> str:
         """The current plot and its legend as uncoloured text at the widget's size (for export)."""

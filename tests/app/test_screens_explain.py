@@ -1,0 +1,54 @@
+"""Pilot tests of issue 17: honest 0/1 intervals, refused toggles that say why, the status line at 80x24,
+filter, sort and names, help, table keys and start options; at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from tests.app.conftest import make_app
+from tests.app.steps import settle, shown_intervals
+from tests.app.test_real_pipeline import open_generation_exact_match, real_app
+from tui.app import EmergenceApp
+from tui.screens.lab import LabScreen
+from tui.widgets.plot import PlotWidget, legend_text, render_plot
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def status_of(app: EmergenceApp) -> str:
+    return str(app.screen.query_one("#status", Static).render())
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_zero_of_n_shows_its_exact_interval_in_the_table_and_the_log_plot(
+    size: tuple[int, int],
+) -> None:
+    app = real_app()
+    async with app.run_test(size=size) as pilot:
+        task = await open_generation_exact_match(app, pilot)
+        assert shown_intervals(app)[:4] == ["[0, 0.00368]"] * 4  # 0 of 1000: Clopper-Pearson, not [0, 0]
+        await pilot.press("y")
+        plot = task.query_one(PlotWidget)
+        assert plot.spec.usable_log_y() and plot.spec.upper_limits()
+        drawn = render_plot(plot.spec, 70, 16, colour=False)
+        assert drawn.count("↓") == 4  # the four 0-of-1000 models: arrows at their interval's top
+        assert "↓ 0: below its CI's top" in legend_text(plot.spec, 200).plain
+        assert "log-y" in status_of(app) and "lin-y" not in status_of(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_log_y_refused_says_why_and_the_status_does_not_claim_it(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("L")
+        assert isinstance(app.screen, LabScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        right = app.screen.query_one("#lab-right", PlotWidget)
+        assert right.spec.log_y_refusal().startswith("log-y off: neg_")
+        assert not right.spec.usable_log_y()
+        assert "lin-y" in status_of(app) and " log-y" not in status_of(app)
+        assert any("stays linear" in str(n.message) for n in app._notifications)
+        assert legend_text(right.spec, 200).plain.startswith("log-y off")
