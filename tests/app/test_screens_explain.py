@@ -4,7 +4,7 @@ filter, sort and names, help, table keys and start options; at 80x24 and 120x40.
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tests.app.conftest import make_app
 from tests.app.steps import settle, shown_intervals

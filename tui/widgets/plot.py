@@ -83,7 +83,7 @@ class PlotSpec:
         return self.log_y and not self.log_y_refusal() and any(s.x for s in self.series)
 
     def upper_limits(self) -> bool:
-        """Whether a log-y plot draws some point as an upper limit (its value <= 0, its interval's top > 0)."""
+        """Whether a log-y plot draws a point as an upper limit (its value <= 0, its interval's top > 0)."""
         return self.usable_log_y() and any(
             y is not None and y <= 0 and i < len(s.hi) and s.hi[i] is not None and s.hi[i] > 0
             for s in self.series
