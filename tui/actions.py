@@ -45,6 +45,15 @@ class AppActions(App):
     def refresh_views(self) -> None: ...
 
     # ---- navigation ----
+    async def action_quit(self) -> None:
+        """``q``: close the current screen (as Esc does); quit only from the overview or a screen without a
+        way back (the "too small" notice)."""
+        back = getattr(self.screen, "action_back", None)
+        if back is not None and len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
+            back()
+            return
+        self.exit()
+
     def open_task(self, task: str, metric: str) -> None:
         from tui.screens.task import TaskScreen
 

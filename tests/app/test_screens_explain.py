@@ -52,3 +52,40 @@ async def test_log_y_refused_says_why_and_the_status_does_not_claim_it(size: tup
         assert "lin-y" in status_of(app) and " log-y" not in status_of(app)
         assert any("stays linear" in str(n.message) for n in app._notifications)
         assert legend_text(right.spec, 200).plain.startswith("log-y off")
+
+
+async def test_80x24_status_shows_ready_n_prime_and_paired_and_footer_the_main_keys() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        shown = app.export_screenshot().replace("&#160;", " ")
+        status = status_of(app)
+        assert status.startswith("ready  B=200 95% seed=0 n'=all paired  x=params")
+        for key, word in (("s", "Sort"), ("/", "Filter"), ("?", "Help"), ("q", "Quit"), ("n", "Metric")):
+            assert word in shown, f"footer lost {key} {word}"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Back" in app.export_screenshot() and "Mirage" in app.export_screenshot()
+
+
+async def test_60x16_task_view_keeps_plot_rows_and_three_table_rows() -> None:
+    app = make_app()
+    async with app.run_test(size=(60, 16)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = app.screen.query_one("#points")
+        plot = app.screen.query_one(PlotWidget)
+        assert table.size.height >= 4 and plot.size.height >= 6  # header + 3 rows; a plot with data rows
+        assert "plot area too small" not in str(plot.render())
+
+
+async def test_40x12_too_small_notice_hides_the_stale_screen_below() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert "terminal too small" in shown
+        assert "arith" not in shown and "ready" not in shown  # nothing of the overview shows through

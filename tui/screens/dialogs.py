@@ -284,7 +284,9 @@ class ConfirmScreen(ModalScreen[bool]):
 class TooSmallScreen(ModalScreen[None]):
     """Shown instead of the app when the terminal is below the minimum size; q still quits."""
 
-    DEFAULT_CSS = "TooSmallScreen { align: center middle; } TooSmallScreen Static { width: auto; }"
+    DEFAULT_CSS = (  # opaque: nothing of the screen below (laid out for a bigger terminal) shows through
+        "TooSmallScreen { align: center middle; background: $background; } TooSmallScreen Static { width: auto; }"
+    )
     BINDINGS: ClassVar[list[BindingType]] = bindings("too_small")
 
     def __init__(self, minimum: tuple[int, int]) -> None:

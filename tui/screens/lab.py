@@ -44,7 +44,7 @@ class LabScreen(AppScreen):
                 yield PlotWidget(id="lab-left")
                 yield PlotWidget(id="lab-right")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.on_resize()

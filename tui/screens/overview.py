@@ -72,7 +72,7 @@ class OverviewScreen(AppScreen):
         yield DataTable(id="overview", cursor_type="row", zebra_stripes=True)
         yield Static("", id="detail")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_columns(COLUMNS)

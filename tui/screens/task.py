@@ -23,6 +23,7 @@ from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
 
 WIDE = 110  # at this width and above the plot and the tables sit side by side
+SHORT = 22  # below this height the fit text gives its rows to the points table
 
 
 class TaskScreen(AppScreen):
@@ -38,6 +39,9 @@ class TaskScreen(AppScreen):
     TaskScreen.wide #points { height: 1fr; max-height: 100%; }
     TaskScreen #fit { height: auto; max-height: 5; padding: 0 1; }
     TaskScreen.wide #fit { max-height: 12; }
+    TaskScreen.short #plot { min-height: 6; }
+    TaskScreen.short #points { min-height: 4; }
+    TaskScreen.short #fit { max-height: 2; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("task")
@@ -55,17 +59,18 @@ class TaskScreen(AppScreen):
                 yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="fit")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#points", DataTable)
         for label in ("family", "model", "scale", "value", "CI", "n"):
             table.add_column(label, key=label)
-        self.set_class(self.size.width >= WIDE, "wide")
+        self.on_resize()
         self.refresh_view()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "wide")
+        self.set_class(self.size.height < SHORT, "short")  # the points table keeps 3 rows, the fit 2 lines
 
     def metric_choices(self) -> list[str | None]:
         app = self.app

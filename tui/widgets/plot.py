@@ -252,7 +252,9 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
                 ruler.lim(
                     *_padded(min(values), max(values))
                 )  # ticks alone would clip the data to their range
-        if spec.title:
+        if (
+            spec.title and height >= 10
+        ):  # a short plot gives the title's row to the data (the screen names it)
             fig.title(clean(spec.title, max_length=width - 2))
         x_label = clean(spec.x_label + (" (log)" if log_x else "")) if spec.x_label else ""
         if x_label:
