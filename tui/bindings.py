@@ -56,8 +56,8 @@ SCREENS: dict[str, str] = {  # scope -> where the README says the key works
 KEYS: tuple[Key, ...] = (
     # ---- every screen (the footer shows them in this order, after the screen's own; 80 columns show the
     # first few, so the rest stay in the help and the palette) ----
-    Key("app", "question_mark", "help", "Help", "help: every key of the current screen and what the words mean",
-        palette="Help: all keys"),
+    Key("app", "question_mark", "help", "Help",
+        "help: every key of the current screen and what the words mean", palette="Help: all keys"),
     Key("app", "q", "quit", "Quit", "close this screen (quit from the overview)", palette="Quit"),
     Key("app", "n", "next_metric", "Metric", "next metric", palette="Next metric"),
     Key("app", "x", "cycle_axis", "Axis", "scale axis: params, tokens, flops, loss (where present)",
@@ -81,7 +81,8 @@ KEYS: tuple[Key, ...] = (
         show=False),
     Key("app", "F", "pick_family", "Pick family", "pick a family from a list", palette="Pick a family…",
         show=False),
-    Key("app", "R", "reseed", "Re-seed", "re-seed the bootstrap", palette="Re-seed the bootstrap", show=False),
+    Key("app", "R", "reseed", "Re-seed", "re-seed the bootstrap", palette="Re-seed the bootstrap",
+        show=False),
     Key("app", "o", "open_path", "Open", "open other files or folders", palette="Open other files…",
         show=False),
     # ---- the overview ----

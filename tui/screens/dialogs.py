@@ -285,7 +285,8 @@ class TooSmallScreen(ModalScreen[None]):
     """Shown instead of the app when the terminal is below the minimum size; q still quits."""
 
     DEFAULT_CSS = (  # opaque: nothing of the screen below (laid out for a bigger terminal) shows through
-        "TooSmallScreen { align: center middle; background: $background; } TooSmallScreen Static { width: auto; }"
+        "TooSmallScreen { align: center middle; background: $background; } "
+        "TooSmallScreen Static { width: auto; }"
     )
     BINDINGS: ClassVar[list[BindingType]] = bindings("too_small")
 
