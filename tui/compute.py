@@ -147,6 +147,7 @@ class ComputeController:
         if message.error:
             app.error = message.error
             app.activity = ""
+            app.open_failed()  # files opened with o that cannot be read: the data before them stays
             app.notify(message.error + " (o opens another path)", title="input problem", severity="error",
                        timeout=10)  # fmt: skip
         else:
@@ -154,6 +155,7 @@ class ComputeController:
             app.analysis = message.analysis
             app.computed_for = message.settings
             app.activity = "ready"
+            app.open_done()
             self.last_seconds = message.seconds
         app.refresh_views()
         if message.error == "" and needs_compute(app.settings, message.settings):

@@ -4,7 +4,7 @@ filter, sort and names, help, table keys and start options; at 80x24 and 120x40.
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from tests.app.conftest import make_app
 from tests.app.steps import settle, shown_intervals
@@ -89,3 +89,34 @@ async def test_40x12_too_small_notice_hides_the_stale_screen_below() -> None:
         shown = app.export_screenshot().replace("&#160;", " ")
         assert "terminal too small" in shown
         assert "arith" not in shown and "ready" not in shown  # nothing of the overview shows through
+
+
+def notices(app: EmergenceApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_x_with_only_params_and_joint_without_tokens_say_why(size: tuple[int, int]) -> None:
+    app = real_app()  # the sample data: sizes in params only
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x")
+        assert app.settings.axis == "params"
+        assert any(n.startswith("only params in this data") for n in notices(app))
+        await pilot.press("l", "l", "l", "l")  # power, saturating, logistic, then joint: skipped
+        assert app.settings.law is None
+        assert any("joint law skipped" in n and "tokens" in n for n in notices(app))
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_failed_open_keeps_the_loaded_data(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        before = app.analysis
+        app.open_paths(["data/bad.csv"])  # what o + Enter does on a file that cannot be read
+        await settle(app, pilot)
+        assert app.analysis is before and app.paths == ["results.csv"]
+        assert "data/bad.csv" in app.error and "stays on screen" in app.error
+        assert app.screen.query_one(DataTable).row_count == 4
+        assert "data/bad.csv" in str(app.screen.query_one("#message", Static).render())
