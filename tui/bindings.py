@@ -86,7 +86,8 @@ KEYS: tuple[Key, ...] = (
     Key("app", "o", "open_path", "Open", "open other files or folders", palette="Open other files…",
         show=False),
     # ---- the overview ----
-    Key("overview", "s", "cycle_sort", "Sort", "cycle the sort column"),
+    Key("overview", "s", "sort_column", "Sort",
+        "sort by the column under the cursor (again: reversed; the header shows ▲ or ▼)"),
     Key("overview", "slash", "focus_filter", "Filter",
         "filter the rows by typing (family, task, metric, verdict)"),
     Key("overview", "escape", "clear_filter", "Clear filter", "clear the filter", show=False),

@@ -120,3 +120,59 @@ async def test_a_failed_open_keeps_the_loaded_data(size: tuple[int, int]) -> Non
         assert "data/bad.csv" in app.error and "stays on screen" in app.error
         assert app.screen.query_one(DataTable).row_count == 4
         assert "data/bad.csv" in str(app.screen.query_one("#message", Static).render())
+
+
+def column_cells(app: EmergenceApp, key: str) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    return [str(cell) for cell in table.get_column(key)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_filter_matches_only_the_text_shown(size: tuple[int, int]) -> None:
+    app = real_app()  # the sample family is toy-lm: /mirage finds the mirage verdicts, not every row
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        total = app.screen.rows.height
+        await pilot.press("slash", *"mirage")
+        words = app.screen.rows["word"].to_list()
+        assert 0 < len(words) < total and all(w.startswith("mirage") for w in words)
+        await pilot.press("escape", "slash", *"cont")  # the kind column shows cont and disc
+        assert set(column_cells(app, "kind")) == {"cont"}
+        await pilot.press("escape", "slash", *"follows")  # a word of the verdict sentences, not shown
+        assert app.screen.rows.height == 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_sort_by_the_column_under_the_cursor_reverse_and_header_mark(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        assert str(table.columns["task"].label) == "task ▲"
+        await pilot.press("s")  # the cursor is on the task column: reversed
+        assert column_cells(app, "task") == ["mc", "mc", "arith", "arith"]
+        assert str(table.columns["task"].label) == "task ▼"
+        await pilot.press("right", "s")  # the metric column
+        assert app.screen.sort_key == "metric" and str(table.columns["task"].label) == "task"
+        assert column_cells(app, "metric") == ["edit_distance"] * 2 + ["exact_match"] * 2
+        assert str(table.columns["metric"].label) == "metric ▲"
+
+
+LONG = ("pythia-1.4b-deduped-v0-step143000", "pythia-1.4b-deduped-v1-step143000")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_long_family_names_are_cut_in_the_middle_and_shown_in_full_under_the_table(
+    size: tuple[int, int],
+) -> None:
+    app = make_app(families=LONG)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        shown = column_cells(app, "family")
+        assert len(set(shown)) == 2  # the two families never read the same
+        if size[0] == 80:
+            assert all("…" in name and name.endswith("step143000"[-3:]) for name in shown)
+        else:
+            assert set(shown) == set(LONG)  # room enough: in full
+        detail = str(app.screen.query_one("#detail", Static).render())
+        assert app.screen.rows["family"][0] in detail  # the full name of the row under the cursor
