@@ -58,7 +58,8 @@ KEYS: tuple[Key, ...] = (
     # first few, so the rest stay in the help and the palette) ----
     Key("app", "question_mark", "help", "Help",
         "help: every key of the current screen and what the words mean", palette="Help: all keys"),
-    Key("app", "q", "quit", "Quit", "close this screen (quit from the overview)", palette="Quit"),
+    Key("app", "q", "quit", "Quit", "close this screen (quit from the overview)",
+        palette="Close this screen (quit from the overview)"),
     Key("app", "n", "next_metric", "Metric", "next metric", palette="Next metric"),
     Key("app", "x", "cycle_axis", "Axis", "scale axis: params, tokens, flops, loss (where present)",
         palette="Next scale axis"),
@@ -87,27 +88,32 @@ KEYS: tuple[Key, ...] = (
         show=False),
     # ---- the overview ----
     Key("overview", "s", "sort_column", "Sort",
-        "sort by the column under the cursor (again: reversed; the header shows ▲ or ▼)"),
+        "sort by the column under the cursor (again: reversed; the header shows ▲ or ▼)",
+        palette="Sort by the column under the cursor"),
     Key("overview", "slash", "focus_filter", "Filter",
-        "filter the rows by typing (family, task, metric, verdict)"),
+        "filter the rows by typing (family, task, metric, verdict)", palette="Filter the rows…"),
     Key("overview", "escape", "clear_filter", "Clear filter", "clear the filter", show=False),
     # ---- the task view ----
-    Key("task", "escape", "back", "Back", "back to the overview"),
+    Key("task", "escape", "back", "Back", "back to the overview", palette="Back to the overview"),
     Key("task", "m", "mirage", "Mirage",
-        "the mirage check: the discontinuous metric and its continuous partners side by side"),
+        "the mirage check: the discontinuous metric and its continuous partners side by side",
+        palette="Mirage check"),
     Key("task", "b", "cycle_holdout", "Backtest",
-        "backtest: hold out the 0-3 largest scales, marked ◇ in the plot"),
+        "backtest: hold out the 0-3 largest scales, marked ◇ in the plot", palette="Backtest: hold out more"),
     # ---- the mirage view ----
-    Key("mirage", "escape,m", "back", "Back", "back to the task view"),
-    Key("mirage", "c", "cycle_pair(1)", "Next pair", "next discontinuous/continuous pair of the task"),
-    Key("mirage", "C", "cycle_pair(-1)", "Previous pair", "previous pair", show=False),
+    Key("mirage", "escape,m", "back", "Back", "back to the task view", palette="Back to the task view"),
+    Key("mirage", "c", "cycle_pair(1)", "Next pair", "next discontinuous/continuous pair of the task",
+        palette="Next pair"),
+    Key("mirage", "C", "cycle_pair(-1)", "Previous pair", "previous pair", show=False,
+        palette="Previous pair"),
     # ---- the mirage lab ----
-    Key("lab", "escape", "back", "Back", "back"),
+    Key("lab", "escape", "back", "Back", "back", palette="Back"),
     Key("lab", "up,k", "select(-1)", "Knob ↑", "previous knob", show=False),
     Key("lab", "down,j", "select(1)", "Knob ↓", "next knob", show=False),
     Key("lab", "left,minus", "change(-1)", "−", "lower the knob (c and n halve, alpha -0.05, L and K -1)"),
     Key("lab", "right,plus,equals_sign", "change(1)", "+", "raise the knob"),
-    Key("lab", "s", "resample", "New sample", "draw the n measured items again with a new seed"),
+    Key("lab", "s", "resample", "New sample", "draw the n measured items again with a new seed",
+        palette="New sample of n items"),
     # ---- keys a widget handles: the help lists them after the bound ones ----
     Key("overview", "enter", "select_cursor", "open the highlighted task (overview)",
         "open the highlighted task", bound=False),
@@ -145,25 +151,29 @@ def unbound_keys() -> list[Key]:
 PALETTE_LAST: tuple[str, ...] = ("help", "quit")  # the footer shows them first; the palette opens on settings
 
 
-def palette_keys() -> list[Key]:
-    """The app keys the command palette lists by name: the settings in table order, then help and quit."""
+def palette_keys(scope: str = "app") -> list[Key]:
+    """The keys the command palette lists by name: the app's settings in table order, then help and quit;
+    with ``scope``, that screen's keys (sort, filter, back, backtest, mirage...)."""
     last = {action: rank for rank, action in enumerate(PALETTE_LAST, start=1)}
-    return sorted((key for key in KEYS if key.palette), key=lambda key: last.get(key.action, 0))
+    keys = [key for key in KEYS if key.palette and key.scope == scope]
+    return sorted(keys, key=lambda key: last.get(key.action, 0) if scope == "app" else 0)
+
+
+def scope_of(node: object) -> str | None:
+    """The key table's scope of a screen or dialog: the one its ``BINDINGS`` came from."""
+    for binding in getattr(node, "BINDINGS", ()):
+        if isinstance(binding, Binding) and binding.id:
+            return binding.id.split(".")[0]
+    return None
 
 
 def help_rows(app: App, screen: Screen) -> list[tuple[str, str]]:
-    """(key, what it does) for the help: the keys bound on ``screen``, the app's, then widgets' keys."""
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for binding in [*screen.BINDINGS, *app.BINDINGS]:
-        if not isinstance(binding, Binding) or binding.key in seen:
-            continue
-        seen.add(binding.key)
-        key = binding.key_display or ", ".join(
-            app.get_key_display(Binding(k, "")) for k in binding.key.split(",")
-        )
-        rows.append((key, binding.description))
-    rows += [(key.keys, key.label) for key in unbound_keys()]
+    """(key, what it does) for the help: the keys of ``screen``, the app's, then widgets' keys, each with its
+    sentence from the table."""
+    scope = scope_of(screen)
+    rows = [(key.display(), key.explain) for key in KEYS if key.scope == scope and key.bound]
+    rows += [(key.display(), key.explain) for key in KEYS if key.scope == "app" and key.bound]
+    rows += [(key.display(), key.explain) for key in unbound_keys() if key.scope in (scope, "app")]
     return rows
 
 

@@ -176,3 +176,56 @@ async def test_long_family_names_are_cut_in_the_middle_and_shown_in_full_under_t
             assert set(shown) == set(LONG)  # room enough: in full
         detail = str(app.screen.query_one("#detail", Static).render())
         assert app.screen.rows["family"][0] in detail  # the full name of the row under the cursor
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_help_explains_the_words_and_lists_every_key_of_the_mirage_view(size: tuple[int, int]) -> None:
+    from tui.screens.dialogs import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "m")
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        keys = dict(help_screen.rows)
+        assert keys["c"].startswith("next discontinuous/continuous pair") and keys["C"] == "previous pair"
+        assert keys["q"] == "close this screen (quit from the overview)"
+        words = {word: meaning for word, meaning, _ in help_screen.words}
+        assert {"mirage", "disc / cont", "miss", "p adj", "score", "pair i/k", "↓"} <= set(words)
+        assert "Benjamini-Hochberg" in words["p adj"] and "breakthroughness" in words["score"]
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert "What the words mean" in shown or size[1] < 40  # below the keys: scrolled to at 80x24
+        await pilot.press("end")
+        glossary = help_screen.query_one("#glossary", Static)
+        assert glossary.region.height >= len(help_screen.words)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_palette_offers_the_screens_keys_and_one_quit(size: tuple[int, int]) -> None:
+    from textual.command import CommandPalette
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        await pilot.press(*"mirage check")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        from tui.screens.mirage import MirageScreen
+
+        assert isinstance(app.screen, MirageScreen)
+        from tui.commands import SettingsCommands
+
+        provider = SettingsCommands(app.screen)
+        names = [name for name, _, _ in provider._commands()]
+        assert names[:3] == ["Back to the task view", "Next pair", "Previous pair"]
+        assert "Quit" not in names and len(names) == len(set(names))
