@@ -45,6 +45,7 @@ class EmergenceApp(AppActions):
     Input#filter { height: 1; border: none; padding: 0 1; background: $boost; }
     #message { height: auto; padding: 0 1; }
     DataTable { height: 1fr; }
+    .-stale DataTable, .-stale PlotWidget { text-opacity: 55%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 

@@ -50,6 +50,7 @@ SCREENS: dict[str, str] = {  # scope -> where the README says the key works
     "task": "task view",
     "mirage": "mirage view",
     "lab": "mirage lab",
+    "table": "tables",
 }
 
 # fmt: off
@@ -114,6 +115,15 @@ KEYS: tuple[Key, ...] = (
     Key("lab", "right,plus,equals_sign", "change(1)", "+", "raise the knob"),
     Key("lab", "s", "resample", "New sample", "draw the n measured items again with a new seed",
         palette="New sample of n items"),
+    # ---- the tables of the overview and the task view ----
+    Key("table", "j", "cursor_down", "Down", "next row", show=False),
+    Key("table", "k", "cursor_up", "Up", "previous row", show=False),
+    Key("table", "g,home", "scroll_top", "First row", "first row", show=False),
+    Key("table", "G,end", "scroll_bottom", "Last row", "last row", show=False),
+    Key("table", "c", "copy_cell", "Copy cell",
+        "copy the cell under the cursor to the clipboard (OSC 52: works over SSH where the terminal allows)",
+        show=False),
+    Key("table", "C", "copy_row", "Copy row", "copy the row under the cursor, tab-separated", show=False),
     # ---- keys a widget handles: the help lists them after the bound ones ----
     Key("overview", "enter", "select_cursor", "open the highlighted task (overview)",
         "open the highlighted task", bound=False),
@@ -135,7 +145,7 @@ KEYS: tuple[Key, ...] = (
 
 def key_display(key: str) -> str:
     """One key as people write it (``question_mark`` -> ``?``, ``escape`` -> ``Esc``)."""
-    return {"escape": "Esc", "enter": "Enter"}.get(key, format_key(key))
+    return {"escape": "Esc", "enter": "Enter", "home": "Home", "end": "End"}.get(key, format_key(key))
 
 
 def bindings(scope: str) -> list[Binding]:
@@ -170,8 +180,12 @@ def scope_of(node: object) -> str | None:
 def help_rows(app: App, screen: Screen) -> list[tuple[str, str]]:
     """(key, what it does) for the help: the keys of ``screen``, the app's, then widgets' keys, each with its
     sentence from the table."""
+    from textual.widgets import DataTable
+
     scope = scope_of(screen)
     rows = [(key.display(), key.explain) for key in KEYS if key.scope == scope and key.bound]
+    if screen.query(DataTable):
+        rows += [(key.display(), key.explain) for key in KEYS if key.scope == "table"]
     rows += [(key.display(), key.explain) for key in KEYS if key.scope == "app" and key.bound]
     rows += [(key.display(), key.explain) for key in unbound_keys() if key.scope in (scope, "app")]
     return rows

@@ -229,3 +229,68 @@ async def test_palette_offers_the_screens_keys_and_one_quit(size: tuple[int, int
         names = [name for name, _, _ in provider._commands()]
         assert names[:3] == ["Back to the task view", "Next pair", "Previous pair"]
         assert "Quit" not in names and len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_table_keys_j_k_g_G_home_end_and_copy(size: tuple[int, int]) -> None:
+    app = make_app()
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]  # OSC 52 goes to the terminal
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home", "c")
+        assert copied == [app.screen.rows["task"][0]]
+        await pilot.press("C")
+        assert copied[-1].split("\t")[:2] == [app.screen.rows["task"][0], app.screen.rows["metric"][0]]
+        await pilot.press("enter")  # the task view's points table: copy the interval under the cursor
+        await settle(app, pilot)
+        await pilot.press("right", "right", "right", "right", "c")
+        assert copied[-1] == shown_intervals(app)[0]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_q_closes_screens_and_quits_only_from_the_overview(size: tuple[int, int]) -> None:
+    from tui.screens.overview import OverviewScreen
+    from tui.screens.task import TaskScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "m")
+        await settle(app, pilot)
+        await pilot.press("q")
+        assert isinstance(app.screen, TaskScreen)
+        await pilot.press("q")
+        assert isinstance(app.screen, OverviewScreen) and app.settings.metric is None
+        assert app.is_running
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_numbers_are_marked_stale_while_a_recompute_runs(size: tuple[int, int]) -> None:
+    import threading
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        gate = threading.Event()
+        app.backend.gate = gate  # the next load waits
+        app.open_paths(["other.csv"])
+        await pilot.pause()
+        assert status_of(app).startswith("stale reading files")
+        assert app.screen.has_class("-stale") and app.screen.query_one(DataTable).row_count == 4
+        gate.set()
+        await settle(app, pilot)
+        assert status_of(app).startswith("ready") and not app.screen.has_class("-stale")

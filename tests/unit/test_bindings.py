@@ -22,12 +22,14 @@ from tui.screens.lab import LabScreen
 from tui.screens.mirage import MirageScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.task import TaskScreen
+from tui.widgets.table import Table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TARGETS = {
     "app": EmergenceApp, "overview": OverviewScreen, "task": TaskScreen, "mirage": MirageScreen,
     "lab": LabScreen, "help": HelpScreen, "resample": ResamplePanel, "picker": PickerScreen,
     "export": ExportDialog, "open": OpenDialog, "confirm": ConfirmScreen, "too_small": TooSmallScreen,
+    "table": Table,
 }  # fmt: skip
 
 

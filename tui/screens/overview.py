@@ -14,6 +14,7 @@ from tui.safe_text import clean, literal
 from tui.screens.base import AppScreen
 from tui.views.kinds import KIND_SHORT
 from tui.widgets.status import StatusLine
+from tui.widgets.table import Table
 
 if TYPE_CHECKING:
     import polars as pl
@@ -71,7 +72,7 @@ class OverviewScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
         yield Static("", id="message")
-        yield DataTable(id="overview", cursor_type="cell", zebra_stripes=True)
+        yield Table(id="overview", cursor_type="cell", zebra_stripes=True)
         yield Static("", id="detail")
         yield StatusLine(id="status")
         yield Footer(compact=True)

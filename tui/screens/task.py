@@ -21,6 +21,7 @@ from tui.views.contents import metrics_for
 from tui.views.task import fit_summary, task_plot, task_points, verdicts_for
 from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
+from tui.widgets.table import Table
 
 WIDE = 110  # at this width and above the plot and the tables sit side by side
 SHORT = 22  # below this height the fit text gives its rows to the points table
@@ -56,7 +57,7 @@ class TaskScreen(AppScreen):
         with Container(id="body"):
             yield PlotWidget(id="plot")
             with Vertical(id="side"):
-                yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+                yield Table(id="points", cursor_type="cell", zebra_stripes=True)
                 yield Static("", id="fit")
         yield StatusLine(id="status")
         yield Footer(compact=True)

@@ -28,8 +28,11 @@ class StatusLine(Static):
         settings, activity = getattr(self, "_shown", (ViewSettings(), ""))
         text = Text(no_wrap=True, overflow="ellipsis")
         busy = bool(activity) and activity != "ready"
+        stale = busy and self.stale(settings)
+        if self.is_attached:  # the screen's numbers fade while they are stale (app CSS: .-stale)
+            self.screen.set_class(stale, "-stale")
         if busy:
-            if self.stale(settings):
+            if stale:
                 text.append("stale ", style="bold reverse")
             text.append(clean(activity) + "  ", style="italic")
         elif activity:
