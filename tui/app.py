@@ -134,15 +134,21 @@ class EmergenceApp(AppActions):
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
 
-def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None) -> int:
-    """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI.
+def run_app(
+    paths: Sequence[str | Path],
+    load_options: LoadOptions | None = None,
+    *,
+    settings: ViewSettings | None = None,
+) -> int:
+    """Run the app on ``paths`` (the sample data when empty) with the first ``settings`` (the CLI's
+    ``--bootstrap``, ``--x``, ...); returns the exit code for the CLI.
 
     The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
     """
     backend = ProcessBackend()
     backend.start()  # the child's imports (polars, scipy) run beside the app's own start-up, not after it
     try:
-        EmergenceApp(paths, load_options, backend=backend).run()
+        EmergenceApp(paths, load_options, backend=backend, settings=settings).run()
     finally:
         backend.close()
     return 0

@@ -294,3 +294,55 @@ async def test_numbers_are_marked_stale_while_a_recompute_runs(size: tuple[int, 
         gate.set()
         await settle(app, pilot)
         assert status_of(app).startswith("ready") and not app.screen.has_class("-stale")
+
+
+START = [
+    "--bootstrap",
+    "0",
+    "--x",
+    "tokens",
+    "--law",
+    "power",
+    "--ci",
+    "0.9",
+    "--seed",
+    "3",
+    "--subsample",
+    "50",
+]
+
+
+def test_the_app_takes_the_reports_resampling_and_fit_options() -> None:
+    from analysis.options import ResampleSettings
+    from tui.cli import build_parser, view_settings_from
+    from tui.state import ViewSettings
+
+    settings = view_settings_from(build_parser(None).parse_args(["results/", *START]))
+    assert settings == ViewSettings(
+        axis="tokens", law="power", resample=ResampleSettings(bootstrap=0, ci=0.9, seed=3, subsample=50)
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["--bootstrap", "-1"], "--bootstrap"), (["--ci", "95"], "--ci"), (["--subsample", "0"], "")],
+)
+def test_a_bad_start_option_is_one_line_and_exit_2(capsys, args: list[str], named: str) -> None:
+    from tui.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("emergence-tui: ") and named in err
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_app_opens_in_the_mode_the_command_line_asked_for(size: tuple[int, int]) -> None:
+    from tests.app.fakes import FakeBackend
+    from tui.cli import build_parser, view_settings_from
+
+    settings = view_settings_from(build_parser(None).parse_args(START))
+    app = EmergenceApp(["results.csv"], backend=FakeBackend(), settings=settings)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        assert app.backend.pipelines[0].runs[0][0].bootstrap == 0  # the cheap mode computed first
+        assert status_of(app).startswith("ready  B=off 90% seed=3 n'=50 paired  x=tokens  law=power")
