@@ -115,6 +115,9 @@ KEYS: tuple[Key, ...] = (
     Key("lab", "right,plus,equals_sign", "change(1)", "+", "raise the knob"),
     Key("lab", "s", "resample", "New sample", "draw the n measured items again with a new seed",
         palette="New sample of n items"),
+    Key("lab", "v", "next_quantity", "Quantity",
+        "the continuous panel's next quantity (p, -edit distance, -Brier: each on its own axis)",
+        palette="Next continuous quantity"),
     # ---- the tables of the overview and the task view ----
     Key("table", "j", "cursor_down", "Down", "next row", show=False),
     Key("table", "k", "cursor_up", "Up", "previous row", show=False),

@@ -44,9 +44,12 @@ async def test_log_y_refused_says_why_and_the_status_does_not_claim_it(size: tup
         await settle(app, pilot)
         await pilot.press("L")
         assert isinstance(app.screen, LabScreen)
+        right = app.screen.query_one("#lab-right", PlotWidget)
+        assert [s.label for s in right.spec.series] == ["p"]  # one quantity on its own axis
+        await pilot.press("v")  # the next: minus the edit distance, below 0
+        assert [s.label for s in right.spec.series] == ["neg_token_edit_distance"]
         await pilot.press("y")
         await pilot.pause()
-        right = app.screen.query_one("#lab-right", PlotWidget)
         assert right.spec.log_y_refusal().startswith("log-y off: neg_")
         assert not right.spec.usable_log_y()
         assert "lin-y" in status_of(app) and " log-y" not in status_of(app)

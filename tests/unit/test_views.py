@@ -235,7 +235,7 @@ def test_lab_plots_put_discontinuous_curves_and_the_measurement_left_with_the_1_
     left, right = lab_plots(LabParams(items=400))
     assert [s.label for s in left.series] == ["exact_match", "mc_grade", "measured, n=400"]
     assert left.hlines == ((1 / 400, "1/n"),)
-    assert [s.label for s in right.series] == ["neg_token_edit_distance", "neg_brier", "p"]
+    assert [s.label for s in right.series] == ["p", "neg_token_edit_distance", "neg_brier"]
     measured = left.series[-1].y
     assert all(math.isclose(v * 400, round(v * 400), abs_tol=1e-9) for v in measured)  # k of n items right
     refused, _ = lab_plots(LabParams(length=0))

@@ -39,7 +39,7 @@ class Series:
     y: tuple[float, ...]
     lo: tuple[float | None, ...] = ()
     hi: tuple[float | None, ...] = ()
-    style: str = "points"  # "points", "line" (points joined) or "fit" (a dotted curve, no markers)
+    style: str = "points"  # "points"; "line" or "fit" (a braille curve); "fit_points" (braille, not joined)
     held_out: tuple[bool, ...] = ()  # points not used by the fit (backtesting): drawn with a hollow marker
     colour: int | None = None  # index into PALETTE; None: the series' position
 
@@ -155,11 +155,24 @@ def _axis_ticks(values: list[float], log: bool, most: int) -> tuple[list[float],
     return positions, [tick_label(10**p if log else p) for p in positions]
 
 
+MARKERS: tuple[str, ...] = ("●", "■", "▲", "◆", "✚", "✖", "★")  # shapes given to families in turn
+HOLLOW: dict[str, str] = {"●": "○", "■": "□", "▲": "△", "◆": "◇", "✚": "+", "✖": "x", "★": "☆"}
+FIT_SYMBOL = "⠒"  # fits and curves are drawn in braille dots (a finer grid), data as whole-cell shapes
+
+
+def series_style(series: Series, index: int) -> tuple[int, str]:
+    """(xterm colour, marker) of a series: colours and shapes cycle at different lengths (8 and 7), so 56
+    families get distinct pairs, and a family's points and its fit share them."""
+    slot = series.colour if series.colour is not None else index
+    return PALETTE[slot % len(PALETTE)], MARKERS[slot % len(MARKERS)]
+
+
 def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True) -> str:
     """Build ``spec`` with plotext at ``width`` x ``height`` cells: ANSI text, or plain without ``colour``.
 
-    Log axes are drawn by plotting log10 of the values on a linear axis with our own round tick labels
-    (1e7, 1e8...): plotext's log ruler labels ticks with five digits at irregular values.
+    Log axes are drawn by plotting log10 of the values on a linear axis with our own round tick labels in
+    the axis' own units (1e7, 1e8...): plotext's log ruler labels ticks with five digits at irregular values.
+    Drawing order, later over earlier: reference lines (chance, 1/n), fitted curves (braille), whiskers, data.
     """
     if spec.message or not any(s.x for s in spec.series):
         return clean(spec.message or "nothing to plot")
@@ -176,7 +189,48 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
 
     all_x: list[float] = []
     all_y: list[float] = []
-    upper_limits: list[tuple[float, float, int]] = []  # (x, top, colour) of points drawn as upper limits
+    curves: list[tuple[list[float], list[float], int, bool]] = []  # (x, y, colour, joined)
+    whiskers: list[tuple[float, float, float, int]] = []  # (x, lo, hi, colour)
+    marks: list[tuple[list[float], list[float], list[str], int]] = []  # (x, y, markers, colour)
+    limits: list[
+        tuple[float, float, int]
+    ] = []  # (x, top, colour): log-y points at 0, drawn as ↓ at their top
+    for index, series in enumerate(spec.series):
+        pixel, shape = series_style(series, index)
+        keep = [
+            i
+            for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
+            if _finite(x, log_x) and _finite(y, log_y)
+        ]
+        xs = [tx(series.x[i]) for i in keep]
+        ys = [ty(series.y[i]) for i in keep]
+        all_x += xs
+        all_y += ys
+        if series.style in ("fit", "line", "fit_points"):
+            if xs:
+                curves.append((xs, ys, pixel, series.style != "fit_points"))
+            continue
+        for i in keep:
+            lo = series.lo[i] if i < len(series.lo) else None
+            hi = series.hi[i] if i < len(series.hi) else None
+            if _finite(lo, log_y) and _finite(hi, log_y) and hi > lo:
+                whiskers.append((tx(series.x[i]), ty(lo), ty(hi), pixel))
+                all_y += [ty(lo), ty(hi)]
+        held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
+        if xs:
+            marks.append((xs, ys, [HOLLOW[shape] if h else shape for h in held], pixel))
+        if log_y:
+            for i, (x, y) in enumerate(zip(series.x, series.y, strict=True)):
+                hi = series.hi[i] if i < len(series.hi) else None
+                if _finite(x, log_x) and y is not None and y <= 0 and _finite(hi, True):
+                    limits.append((tx(x), ty(hi), pixel))
+                    all_x.append(tx(x))
+                    all_y.append(ty(hi))
+    lines = [(ty(y), label) for y, label in spec.hlines if _finite(y, log_y)]
+    all_y += [y for y, _ in lines]
+    if not all_x or not all_y:
+        return "nothing to plot on these axes"
+    x_lim, y_lim = _padded(min(all_x), max(all_x)), _padded(min(all_y), max(all_y))
     with PLOT_LOCK:
         plotext.terminal.limit(False, False)  # the widget sets the size: not capped to the (guessed) terminal
         fig = plotext.figure
@@ -184,74 +238,31 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
         fig.theme("simple")
         fig.plot_size(width, height)
         fig.legend(active=False)  # plotext's boxed legend hides the smallest scales: legend_text() goes below
-        # fits first, so the data markers and their whiskers are drawn over the curves
-        for index, series in sorted(enumerate(spec.series), key=lambda item: item[1].style != "fit"):
-            pixel = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-            keep = [
-                i
-                for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
-                if _finite(x, log_x) and _finite(y, log_y)
-            ]
-            if not keep and not (log_y and series.style == "points"):
-                continue
-            xs = [tx(series.x[i]) for i in keep]
-            ys = [ty(series.y[i]) for i in keep]
-            all_x += xs
-            all_y += ys
-            label = clean(series.label, max_length=28)
-            if series.style == "fit":
-                curve = fig.signal(xs, ys, marker=plotext.marker("·", pixel=pixel)).lines(True)
-                curve.label(label)
-                fig.draw(curve)
-                continue
-            for i in keep:  # interval whiskers first so the marker sits on top
-                lo = series.lo[i] if i < len(series.lo) else None
-                hi = series.hi[i] if i < len(series.hi) else None
-                if _finite(lo, log_y) and _finite(hi, log_y) and hi > lo:
-                    x = tx(series.x[i])
-                    all_y += [ty(lo), ty(hi)]
-                    fig.draw(fig.segment((x, x), (ty(lo), ty(hi)), marker=plotext.marker("│", pixel=pixel)))
-            if log_y:  # 0 of n: an arrow at the interval's top, its whisker down to the axis (drawn below)
-                limits = [
-                    i
-                    for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
-                    if _finite(x, log_x) and y is not None and y <= 0
-                    and i < len(series.hi) and _finite(series.hi[i], True)
-                ]  # fmt: skip
-                for i in limits:
-                    all_y.append(ty(series.hi[i]))
-                    all_x.append(tx(series.x[i]))
-                upper_limits += [(tx(series.x[i]), ty(series.hi[i]), pixel) for i in limits]
-            held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
-            markers = [plotext.marker("◇" if h else "●", pixel=pixel) for h in held]
-            if not xs:
-                points = None
-            elif series.style == "line":  # a curve: half-block ("hd") line, no point markers
-                points = fig.signal(xs, ys, marker=plotext.marker("hd", pixel=pixel)).lines(True)
-            else:
-                points = fig.signal(xs, ys, marker=markers)
-            if xs:
-                points.label(label)
-                fig.draw(points)
-        for y, label in spec.hlines:
-            if _finite(y, log_y):
-                all_y.append(ty(y))
-                fig.line(ty(y), pixel=CHANCE_COLOUR, style="dotted", label=clean(label, max_length=20))
-        if upper_limits and all_y:
-            bottom = _padded(min(all_y), max(all_y))[0]
-            for x, top, pixel in upper_limits:
-                if top > bottom:
-                    fig.draw(fig.segment((x, x), (bottom, top), marker=plotext.marker("│", pixel=pixel)))
-                fig.draw(fig.signal([x], [top], marker=plotext.marker("↓", pixel=pixel)))
+        for y, _ in lines:  # thin braille lines under everything: a reference, not a band over the data
+            fig.draw(
+                fig.signal(list(x_lim), [y, y], marker=plotext.marker("braille", pixel=CHANCE_COLOUR)).lines(
+                    True
+                )
+            )
+        for xs, ys, pixel, joined in curves:
+            curve = fig.signal(xs, ys, marker=plotext.marker("braille", pixel=pixel))
+            fig.draw(curve.lines(True) if joined else curve)
+        for x, lo, hi, pixel in whiskers:
+            fig.draw(fig.segment((x, x), (lo, hi), marker=plotext.marker("│", pixel=pixel)))
+        for x, top, pixel in limits:
+            if top > y_lim[0]:
+                fig.draw(fig.segment((x, x), (y_lim[0], top), marker=plotext.marker("│", pixel=pixel)))
+        for xs, ys, shapes, pixel in marks:
+            fig.draw(fig.signal(xs, ys, marker=[plotext.marker(s, pixel=pixel) for s in shapes]))
+        for x, top, pixel in limits:
+            fig.draw(fig.signal([x], [top], marker=plotext.marker("↓", pixel=pixel)))
         x_ticks = _axis_ticks(all_x, log_x, max(2, (width - 6) // 9))
         y_ticks = _axis_ticks(all_y, log_y, max(3, min(6, (height - 3) // 2)))
-        for axis, ticks, values in (("x", x_ticks, all_x), ("y", y_ticks, all_y)):
-            if len(ticks[0]) >= 2:
-                ruler = fig.ruler(axis)
+        for axis, ticks, lim in (("x", x_ticks, x_lim), ("y", y_ticks, y_lim)):
+            ruler = fig.ruler(axis)
+            if ticks[0]:
                 ruler.ticks(*ticks)
-                ruler.lim(
-                    *_padded(min(values), max(values))
-                )  # ticks alone would clip the data to their range
+            ruler.lim(*lim)  # ticks alone would clip the data to their range
         if (
             spec.title and height >= 10
         ):  # a short plot gives the title's row to the data (the screen names it)
@@ -266,27 +277,38 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
 
 
 def legend_text(spec: PlotSpec, width: int) -> Text:
-    """One line naming each series in its colour (marker ● for points, · for fits, ┈ for chance)."""
-    text = Text(no_wrap=True, overflow="ellipsis")
+    """One line naming each series in its colour and shape (the family's shape for its points, braille dots
+    for fits and curves, ┈ for reference lines); what does not fit ends in "+N more"."""
+    entries: list[Text] = []
     refusal = spec.log_y_refusal()
-    if refusal:  # first: the y axis is not what the status asked for
-        text.append(refusal, style="bold red")
     for index, series in enumerate(spec.series):
-        colour = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-        symbol = {"fit": "·", "line": "▬"}.get(series.style, "●")
-        if text:
-            text.append("  ")
-        text.append(f"{symbol} ", style=f"color({colour})")
-        text.append(clean(series.label, max_length=28))
+        colour, shape = series_style(series, index)
+        entry = Text()
+        entry.append(f"{FIT_SYMBOL if series.style in ('fit', 'line', 'fit_points') else shape} ",
+                     style=f"color({colour})")  # fmt: skip
+        entry.append(clean(series.label, max_length=28))
+        entries.append(entry)
+    tail: list[Text] = []
     for y, label in spec.hlines:
         if spec.usable_log_y() and not y > 0:
             continue  # not drawn on a log axis
-        text.append(f"  ┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})")
+        tail.append(Text(f"┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})"))
     if any(True in s.held_out for s in spec.series):
-        text.append("  ◇ held out", style="dim")
+        tail.append(Text("○ held out", style="dim"))
     if spec.upper_limits():
-        text.append("  ↓ 0: below its CI's top", style="dim")
-
+        tail.append(Text("↓ 0: below its CI's top", style="dim"))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if refusal:  # first: the y axis is not what the status asked for
+        text.append(refusal + "  ", style="bold red")
+    shown = [*entries, *tail]
+    for count in range(len(shown), 0, -1):  # as many entries as fit, then how many more there are
+        more = len(shown) - count
+        line = Text("  ").join(shown[:count])
+        if more:
+            line.append(f"  +{more} more", style="bold")
+        if len(text) + line.cell_len <= width or count == 1:
+            text.append_text(line)
+            break
     text.truncate(width, overflow="ellipsis")
     return text
 
