@@ -46,4 +46,6 @@ tmux send-keys -t "$session" n; sleep 0.5; capture next-metric
 tmux send-keys -t "$session" m; sleep 0.7; capture mirage
 tmux send-keys -t "$session" Escape; sleep 0.3
 tmux send-keys -t "$session" L; wait_for "Mirage lab" 15; capture lab
+# q closes the current screen (the lab, then the task view) and quits from the overview
+tmux send-keys -t "$session" q; sleep 0.3; tmux send-keys -t "$session" q; sleep 0.3
 tmux send-keys -t "$session" q; wait_for "EXITED 0" 10; capture quit

@@ -39,12 +39,22 @@ class AppActions(App):
     paths: list[str]
     compute: ComputeController
     _overview_metric: str | None
+    _before_open: tuple | None = None  # what ``o`` replaces, kept until the new files are analysed
 
     def apply_settings(self, settings: ViewSettings) -> None: ...
 
     def refresh_views(self) -> None: ...
 
     # ---- navigation ----
+    async def action_quit(self) -> None:
+        """``q``: close the current screen (as Esc does); quit only from the overview or a screen without a
+        way back (the "too small" notice)."""
+        back = getattr(self.screen, "action_back", None)
+        if back is not None and len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
+            back()
+            return
+        self.exit()
+
     def open_task(self, task: str, metric: str) -> None:
         from tui.screens.task import TaskScreen
 
@@ -58,7 +68,10 @@ class AppActions(App):
         self.refresh_views()
 
     def open_paths(self, paths: Sequence[str] | None) -> None:
-        """Read ``paths`` instead of the current files (after a bad file, or to look at other results)."""
+        """Read ``paths`` instead of the current files (after a bad file, or to look at other results).
+
+        The numbers on screen stay (marked stale) until the new files give theirs; when the new files
+        cannot be read they stay for good, with the error above them (:meth:`open_failed`)."""
         if not paths:
             return
         from tui.screens.task import TaskScreen
@@ -67,10 +80,23 @@ class AppActions(App):
             self.settings = self.settings.with_(metric=self._overview_metric)
         while len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
             self.pop_screen()
+        if self.analysis is not None:
+            self._before_open = (self.paths, self.table, self.pipeline, self.computed_for, self.analysis)
         self.paths = [str(p) for p in paths]
-        self.table = self.pipeline = self.analysis = self.computed_for = None
+        self.computed_for = None  # the new files' first numbers replace the old ones
         self.error = ""
         self.compute.start(self.settings, load=True)
+
+    def open_failed(self) -> None:
+        """The files of ``o`` could not be analysed: keep the data that was loaded before, and say so."""
+        before = getattr(self, "_before_open", None)
+        self._before_open = None
+        if before is not None:
+            self.paths, self.table, self.pipeline, self.computed_for, self.analysis = before
+            self.error += " (the data loaded before stays on screen)"
+
+    def open_done(self) -> None:
+        self._before_open = None
 
     def open_mirage(self, task: str) -> None:
         from tui.screens.mirage import MirageScreen
@@ -118,14 +144,40 @@ class AppActions(App):
     def action_cycle_axis(self) -> None:
         from tui.views import contents
 
-        axes = contents.available_axes(self.analysis) if self.analysis is not None else ["params"]
+        if self.analysis is None:
+            self.notify("the scale axes are known once the files are read", timeout=3)
+            return
+        axes = contents.available_axes(self.analysis)
+        if axes == [self.settings.axis]:  # nothing to switch to: say so instead of doing nothing
+            self.notify(
+                f"only {self.settings.axis} in this data: no tokens, flops or loss values to put on x",
+                severity="warning",
+                timeout=4,
+            )
+            return
         self.set_axis(cycle(axes, self.settings.axis))
 
     def action_toggle_log_y(self) -> None:
         self.apply_settings(self.settings.with_(log_y=not self.settings.log_y))
+        if self.settings.log_y:
+            from tui.widgets.plot import PlotWidget
+
+            refusals = {plot.spec.log_y_refusal() for plot in self.screen.query(PlotWidget)} - {""}
+            if refusals:  # the plot stays linear: say why, once
+                self.notify(sorted(refusals)[0] + "; the y axis stays linear", severity="warning", timeout=4)
 
     def action_cycle_law(self) -> None:
-        self.set_law(cycle(LAWS, self.settings.law))
+        from tui.views import contents
+
+        law = cycle(LAWS, self.settings.law)
+        if (
+            law == "joint"
+            and self.analysis is not None
+            and "tokens" not in contents.available_axes(self.analysis)
+        ):
+            self.notify("joint law skipped: it fits params and tokens, and no point has tokens", timeout=4)
+            law = cycle(LAWS, law)
+        self.set_law(law)
 
     def _family_choices(self) -> list[str | None]:
         from tui.views import contents

@@ -46,6 +46,7 @@ class EmergenceApp(AppActions):
     Input#filter { height: 1; border: none; padding: 0 1; background: $boost; }
     #message { height: auto; padding: 0 1; }
     DataTable { height: 1fr; }
+    .-stale DataTable, .-stale PlotWidget { text-opacity: 55%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
@@ -171,8 +172,14 @@ class EmergenceApp(AppActions):
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
 
-def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None) -> int:
-    """Run the app on ``paths`` (the sample data when empty); returns the exit code for the CLI.
+def run_app(
+    paths: Sequence[str | Path],
+    load_options: LoadOptions | None = None,
+    *,
+    settings: ViewSettings | None = None,
+) -> int:
+    """Run the app on ``paths`` (the sample data when empty) with the first ``settings`` (the CLI's
+    ``--bootstrap``, ``--x``, ...); returns the exit code for the CLI.
 
     The analysis runs in a child process (:class:`ProcessBackend`) so keys are answered while it computes.
     The terminal is restored and the child ended however the app ends (:mod:`tui.terminal`): ``q``, a
@@ -182,7 +189,7 @@ def run_app(paths: Sequence[str | Path], load_options: LoadOptions | None = None
 
     guard = TerminalGuard()
     backend = ProcessBackend()
-    app = EmergenceApp(paths, load_options, backend=backend)
+    app = EmergenceApp(paths, load_options, backend=backend, settings=settings)
     signals = ExitOnSignals(lambda code: app.exit(return_code=code), backend.kill, guard)
     signals.install()
     try:

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis import threads
 from analysis.errors import AnalysisError, InputError
@@ -29,6 +30,9 @@ from analysis.options import (
     SweepSettings,
 )
 from analysis.output import OutputError, check_target, flush_stdout, write_stdout
+
+if TYPE_CHECKING:
+    from tui.state import ViewSettings
 
 SUBCOMMANDS = ("report", "simulate", "bench")
 EXIT_BAD_INPUT = 2
@@ -363,8 +367,36 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         ),
     )
     _add_load_arguments(parser)
+    _add_resample_arguments(parser)
+    view = parser.add_argument_group("what the app opens on (keys change them later)")
+    view.add_argument(
+        "--x", choices=["params", "tokens", "flops", "loss"], default="params", help="scale axis (key x)"
+    )
+    view.add_argument(
+        "--law", choices=["power", "saturating", "joint", "logistic"], help="law to fit (key l)"
+    )
+    view.add_argument(
+        "--holdout", type=int, default=0, choices=range(4), metavar="K", help="backtest: hold out 0-3 (key b)"
+    )
     _add_verbose_argument(parser)
     return parser
+
+
+def view_settings_from(args: argparse.Namespace) -> ViewSettings:
+    """The app's first settings from the command line (``--bootstrap 0`` opens a big input cheaply); the
+    settings objects validate every value, with the report's messages."""
+    from tui.state import ViewSettings
+
+    resample = ResampleSettings(
+        bootstrap=args.bootstrap,
+        ci=args.ci,
+        seed=args.seed,
+        subsample=args.subsample,
+        paired=not args.unpaired,
+        unit=args.resample_unit,
+    )
+    FitSettings(x=args.x, law=args.law, holdout=args.holdout, ci=args.ci, seed=args.seed)  # validates
+    return ViewSettings(axis=args.x, law=args.law, holdout=args.holdout, resample=resample)
 
 
 def error_line(err: Exception, verbose: bool = False) -> str:
@@ -421,13 +453,14 @@ def _run(argv: list[str]) -> int:
         return run_report(args)
     if command == "simulate":
         return run_simulate(args)
+    settings = view_settings_from(args)  # before the app starts: a bad value is one line and exit 2
     if not os.environ.get("TEXTUAL_DRIVER"):  # a chosen driver (the browser's, under `serve`) needs no tty
         from tui.terminal import require_terminal
 
         require_terminal()  # from cron or a pipe the app would write escape codes forever
     from tui.app import run_app
 
-    return run_app(args.paths, load_options_from(args)) or 0
+    return run_app(args.paths, load_options_from(args), settings=settings) or 0
 
 
 def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSettings, FitSettings]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.bindings import palette_keys
+from tui.bindings import palette_keys, scope_of
 from tui.safe_text import clean
 from tui.state import AXES, LAWS
 
@@ -23,7 +23,12 @@ class SettingsCommands(Provider):
         from tui.views.contents import families, metrics_for
 
         app = cast("EmergenceApp", self.app)
+        screen = self.screen  # the screen the palette was opened on: its own keys come first
         commands: list[tuple[str, Callable[[], Any], str]] = [
+            (key.palette, partial(app.run_action, key.action, screen), f"key {key.display()}")
+            for key in palette_keys(scope_of(screen) or "")
+        ]
+        commands += [
             (key.palette, partial(app.run_action, key.action), f"key {key.display()}")
             for key in palette_keys()
         ]

@@ -76,9 +76,7 @@ class ComputeController:
         done = len(self.stage_seconds)
         if done < len(self.stages):
             name = self.stages[done]
-            label = STAGE_LABELS[name]
-            if name == "points":
-                label += f" (B={self.app.settings.resample.bootstrap})"
+            label = STAGE_LABELS[name]  # B is in the status line's settings already
             self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
     def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:
@@ -160,6 +158,7 @@ class ComputeController:
         if message.error:
             app.error = message.error
             app.activity = ""
+            app.open_failed()  # files opened with o that cannot be read: the data before them stays
             app.notify(message.error + " (o opens another path)", title="input problem", severity="error",
                        timeout=10)  # fmt: skip
         else:
@@ -167,6 +166,7 @@ class ComputeController:
             app.analysis = message.analysis
             app.computed_for = message.settings
             app.activity = "ready"
+            app.open_done()
             self.last_seconds = message.seconds
         app.refresh_views()
         if message.error == "" and needs_compute(app.settings, message.settings):

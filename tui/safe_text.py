@@ -21,6 +21,22 @@ def clean(value: object, *, max_length: int | None = None) -> str:
     return text
 
 
-def literal(value: object, *, style: str = "", max_length: int | None = None) -> Text:
-    """A ``Text`` that shows ``value`` exactly (after :func:`clean`), never interpreted as markup."""
-    return Text(clean(value, max_length=max_length), style=style, no_wrap=True, overflow="ellipsis")
+def elide(value: object, width: int) -> str:
+    """``value`` cleaned and, when longer than ``width``, cut in the middle (``pythia-1…deduped``): names of
+    one family differ at their ends (sizes, suffixes), so both ends stay."""
+    text = clean(value)
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def literal(value: object, *, style: str = "", max_length: int | None = None, middle: bool = False) -> Text:
+    """A ``Text`` that shows ``value`` exactly (after :func:`clean`), never interpreted as markup; cut at
+    ``max_length`` at its end, or in its middle with ``middle``."""
+    shown = (
+        elide(value, max_length) if middle and max_length is not None else clean(value, max_length=max_length)
+    )
+    return Text(shown, style=style, no_wrap=True, overflow="ellipsis")

@@ -50,19 +50,27 @@ class ViewSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def resample_text(self) -> str:
+        """B, CI level, seed, test-set size n' and paired, abbreviated for the status line."""
         r = self.resample
-        boot = f"B={r.bootstrap}" if r.bootstrap else "B=off"
         sub = f"n'={r.subsample}" if r.subsample else "n'=all"
-        return f"{boot} CI={r.ci:.0%} seed={r.seed} {sub} {'paired' if r.paired else 'unpaired'}"
+        return (
+            f"B={r.bootstrap or 'off'} {r.ci:.0%} seed={r.seed} {sub} {'paired' if r.paired else 'unpaired'}"
+        )
 
-    def status_text(self) -> str:
-        """The one-line summary the status bar always shows."""
-        metric = self.metric or "all metrics"
-        family = self.family or "all families"
-        law = self.law or "default law"
-        hold = f" holdout={self.holdout}" if self.holdout else ""
-        logy = " log-y" if self.log_y else ""
-        return f"{metric} | x={self.axis}{logy} | {law}{hold} | {family} | {self.resample_text()}"
+    def status_text(self, *, log_y_shown: bool | None = None) -> str:
+        """The settings summary the status bar always shows, in the order that matters at 80 columns:
+        resampling (n', paired), axis and law, then metric and family (which the screens also show).
+
+        ``log_y_shown`` False when the plot refused log-y: the status then says ``lin-y``, not ``log-y``.
+        """
+        from tui.safe_text import elide
+
+        log_y = self.log_y if log_y_shown is None else self.log_y and log_y_shown
+        y = " log-y" if log_y else " lin-y" if self.log_y else ""
+        hold = f" hold={self.holdout}" if self.holdout else ""
+        metric = elide(self.metric, 18) if self.metric else "all metrics"
+        family = f"fam={elide(self.family, 14)}" if self.family else "all fams"
+        return f"{self.resample_text()}  x={self.axis}{y}  law={self.law or 'auto'}{hold}  {metric}  {family}"
 
 
 def needs_compute(new: ViewSettings, old: ViewSettings) -> bool:

@@ -173,9 +173,8 @@ def fit_points(
         if skipped:
             skipped_total += skipped
             skipped_groups += 1
-            notes_here.append(
-                f"skipped {skipped} points with no {x_col}" + (f" or {x2_col}" if x2_col else "") + " value"
-            )
+            lacking = [c for c in (x_col, x2_col, S.VALUE) if c is not None and group[c].is_null().any()]
+            notes_here.append(f"skipped {skipped} points with no {' or '.join(lacking)} value")
         pending.append((key, "; ".join(notes_here), held, chance))
     fitted = iter(_fit_many(requests))
     for key, note, held, chance in pending:

@@ -49,7 +49,7 @@ async def test_overview_filter_sort_and_enter(app: EmergenceApp) -> None:
         assert table.row_count == 2 and set(screen.rows["task"]) == {"mc"}
         await pilot.press("escape")
         assert table.row_count == 4 and table.has_focus
-        await pilot.press("s")
+        await pilot.press("right", "right", "right", "right", "s")  # the miss column: sort by it
         assert screen.sort_key == "jump"
         misses = screen.rows["jump"].to_list()
         assert misses == sorted(misses, reverse=True)  # the biggest miss against the smaller models first

@@ -206,7 +206,8 @@ async def test_the_default_backend_computes_in_a_child_process_and_reports_bad_f
             assert "logistic vs params" in str(app.screen.query_one("#fit", Static).render())
             app.open_paths([str(bad)])  # what o + Enter does
             await settle(app, pilot)
-            assert str(bad) in app.error and app.analysis is None  # InputError crossed the process boundary
+            assert str(bad) in app.error  # InputError crossed the process boundary
+            assert app.analysis is not None and app.paths == [str(SAMPLE_DATA)]  # the data before stays
     finally:
         backend.close()
     assert child.poll() is not None, "the analysis process ends with the app"

@@ -1,7 +1,9 @@
-"""SVG snapshots of the overview and the task view at 80x24 and 120x40, and of the first frame.
+"""SVG snapshots of every screen at 80x24 (the design size), the overview and task view at 120x40 too, the
+first frame, and the "too small" notice at 40x12.
 
 Baselines live in tests/app/__snapshots__/ (pytest-textual-snapshot's default); after a deliberate change,
-regenerate with ``uv run pytest tests/app/test_snapshots.py --snapshot-update`` and look at each SVG.
+regenerate with ``uv run pytest tests/app/test_snapshots.py --snapshot-update`` and look at each SVG
+(``scripts/screenshots.py`` shows how to turn them into PNG).
 """
 
 from __future__ import annotations
@@ -18,14 +20,27 @@ async def computed(pilot) -> None:
     await pilot.pause()
 
 
+async def settled(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    # layouts settle a refresh or two after mounting; on a loaded machine a fixed two pauses were not always
+    # enough, so give the plots time to size themselves to their widgets
+    await pilot.pause(0.3)
+    await pilot.pause()
+
+
 async def task_view(pilot) -> None:
     await computed(pilot)
     await pilot.press("down", "enter")  # arith · exact_match: the jump, its fit and its intervals
-    await pilot.app.workers.wait_for_complete()
-    # the wide layout (plot beside the tables) settles a refresh or two after mounting; on a loaded machine a
-    # fixed two pauses were not always enough, so give the plot time to size itself to its widget
-    await pilot.pause(0.3)
-    await pilot.pause()
+    await settled(pilot)
+
+
+def after(*keys: str):
+    async def run(pilot) -> None:
+        await computed(pilot)
+        await pilot.press(*keys)
+        await settled(pilot)
+
+    return run
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -36,6 +51,28 @@ def test_overview(snap_compare, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_task_view(snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(make_app(), terminal_size=size, run_before=task_view)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("down", "enter", "m"),  # the mirage view
+        ("L",),  # the mirage lab
+        ("question_mark",),  # help
+        ("r",),  # the resampling panel
+        ("F",),  # a picker
+        ("down", "enter", "e"),  # export
+        ("o",),  # open
+        ("slash", "m", "c"),  # the overview filtered
+    ],
+    ids=["mirage", "lab", "help", "resample", "picker", "export", "open", "filter"],
+)
+def test_screen_at_80x24(snap_compare, keys: tuple[str, ...]) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=after(*keys))
+
+
+def test_too_small_is_drawn_on_a_clean_screen(snap_compare) -> None:
+    assert snap_compare(make_app(), terminal_size=(40, 12), run_before=computed)
 
 
 def test_first_frame_while_loading(snap_compare) -> None:

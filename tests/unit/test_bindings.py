@@ -24,13 +24,14 @@ from tui.screens.overview import OverviewScreen
 from tui.screens.sweep import SweepScreen
 from tui.screens.task import TaskScreen
 from tui.screens.warnings import WarningsScreen
+from tui.widgets.table import Table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TARGETS = {
     "app": EmergenceApp, "overview": OverviewScreen, "task": TaskScreen, "mirage": MirageScreen,
     "lab": LabScreen, "sweep": SweepScreen, "help": HelpScreen, "resample": ResamplePanel,
     "picker": PickerScreen, "export": ExportDialog, "open": OpenDialog, "confirm": ConfirmScreen,
-    "too_small": TooSmallScreen, "warnings": WarningsScreen,
+    "too_small": TooSmallScreen, "warnings": WarningsScreen, "table": Table,
 }  # fmt: skip
 
 
@@ -71,5 +72,28 @@ def test_palette_lists_the_app_keys_by_name_with_their_key() -> None:
     assert entries["Toggle log-y"] == ("toggle_log_y", "y")
     assert entries["Help: all keys"] == ("help", "?")
     assert all(key.scope == "app" and key.bound for key in palette_keys())
-    assert [key.palette for key in palette_keys()][-3:] == ["Open other files…", "Help: all keys", "Quit"]
+    assert [key.palette for key in palette_keys()][-3:] == [
+        "Open other files…", "Help: all keys", "Close this screen (quit from the overview)",
+    ]  # fmt: skip
+    assert "Quit" not in entries, "Textual's own palette entry is Quit (the app, at once)"
     assert len(entries) == len(bindings("app")), "every app key has a palette name"
+    screens = {
+        scope: [key.palette for key in palette_keys(scope)] for scope in ("overview", "task", "mirage")
+    }
+    assert screens["overview"] == ["Sort by the column under the cursor", "Filter the rows…"]
+    assert screens["task"] == ["Back to the overview", "Mirage check", "Backtest: hold out more"]
+    assert screens["mirage"] == ["Back to the task view", "Next pair", "Previous pair"]
+
+
+def test_the_help_explains_every_status_and_verdict_word_docs_science_defines() -> None:
+    from tui.glossary import GLOSSARY
+
+    science = (README.parent / "docs" / "science.md").read_text(encoding="utf-8")
+    tables = science[science.index("### 5.4") : science.index("### 5.6")]
+    defined = set(re.findall(r"^\| `([^`<]+?)(?: <[^`]*>)?`", tables, re.M))
+    defined |= set(re.findall(r"^\| `[^`]+`, `([^`]+)`", tables, re.M))  # the trend row names four
+    explained = {part.strip() for word, _, _ in GLOSSARY for part in word.split("/")}
+    assert {"mirage", "survives", "jump", "smooth", "unresolved", "tied scales"} <= defined
+    assert defined - explained == set()
+    for word, meaning, section in GLOSSARY:
+        assert meaning and (not section or f"## {section}" in science or f"### {section} " in science), word

@@ -235,8 +235,20 @@ def test_lab_plots_put_discontinuous_curves_and_the_measurement_left_with_the_1_
     left, right = lab_plots(LabParams(items=400))
     assert [s.label for s in left.series] == ["exact_match", "mc_grade", "measured, n=400"]
     assert left.hlines == ((1 / 400, "1/n"),)
-    assert [s.label for s in right.series] == ["neg_token_edit_distance", "neg_brier", "p"]
+    assert [s.label for s in right.series] == ["p", "neg_token_edit_distance", "neg_brier"]
     measured = left.series[-1].y
     assert all(math.isclose(v * 400, round(v * 400), abs_tol=1e-9) for v in measured)  # k of n items right
     refused, _ = lab_plots(LabParams(length=0))
     assert refused.message.startswith("simulator: ")
+
+
+def test_name_columns_are_cut_in_the_middle_only_as_far_as_rows_stay_distinct() -> None:
+    from tui.safe_text import elide
+    from tui.views.overview import elided_widths
+
+    families = ["pythia-1.4b-deduped", "pythia-1.4b", "pythia-12b-deduped"]
+    widths = elided_widths({"family": families}, room=0)
+    cut = [elide(f, widths["family"]) for f in families]
+    assert len(set(cut)) == 3 and widths["family"] < len(families[0])
+    assert elided_widths({"family": families}, room=100) == {"family": 19}  # room: the longest name
+    assert elide("pythia-1.4b-deduped", 9) == "pyth…uped"

@@ -59,6 +59,9 @@ class FitLike(Protocol):
     @property
     def message(self) -> str: ...
 
+    @property
+    def x2(self) -> str | None: ...  # the joint law's second axis (tokens), else None
+
     def predict(self, x: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray: ...
 
 

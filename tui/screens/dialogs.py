@@ -39,9 +39,14 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 80; height: 90%; }"
     BINDINGS: ClassVar[list[BindingType]] = bindings("help")
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], words: tuple[tuple[str, str, str], ...] = ()) -> None:
         super().__init__()
         self.rows = rows
+        if not words:
+            from tui.glossary import GLOSSARY
+
+            words = GLOSSARY
+        self.words = words
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=True, header_style="bold", expand=True)
@@ -49,12 +54,19 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("what it does")
         for key, description in self.rows:
             table.add_row(Text(key), Text(description))
+        glossary = Table(box=None, show_header=True, header_style="bold", expand=True)
+        glossary.add_column("word", style="bold yellow", no_wrap=True)
+        glossary.add_column("what it means (docs/science.md section)")
+        for word, meaning, section in self.words:
+            glossary.add_row(Text(word), Text(meaning + (f" (§{section})" if section else "")))
         with Vertical():
             yield Static(
-                Text("emergence-tui — keys (Esc closes; ctrl+p opens the command palette)", style="bold")
+                Text("emergence-tui — keys, then words (Esc closes; ctrl+p: command palette)", style="bold")
             )
             with VerticalScroll():
                 yield Static(table)
+                yield Static(Text("\nWhat the words mean", style="bold"))
+                yield Static(glossary, id="glossary")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -293,7 +305,10 @@ class ConfirmScreen(ModalScreen[bool]):
 class TooSmallScreen(ModalScreen[None]):
     """Shown instead of the app when the terminal is below the minimum size; q still quits."""
 
-    DEFAULT_CSS = "TooSmallScreen { align: center middle; } TooSmallScreen Static { width: auto; }"
+    DEFAULT_CSS = (  # opaque: nothing of the screen below (laid out for a bigger terminal) shows through
+        "TooSmallScreen { align: center middle; background: $background; } "
+        "TooSmallScreen Static { width: auto; }"
+    )
     BINDINGS: ClassVar[list[BindingType]] = bindings("too_small")
 
     def __init__(self, minimum: tuple[int, int]) -> None:

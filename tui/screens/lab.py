@@ -36,6 +36,7 @@ class LabScreen(AppScreen):
         super().__init__()
         self.params = LabParams()
         self.selected = 0
+        self.quantity = 0  # which continuous quantity the right panel shows
 
     def compose(self) -> ComposeResult:
         with Container(id="lab-body"):
@@ -44,7 +45,7 @@ class LabScreen(AppScreen):
                 yield PlotWidget(id="lab-left")
                 yield PlotWidget(id="lab-right")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.on_resize()
@@ -72,8 +73,18 @@ class LabScreen(AppScreen):
         self.query_one(StatusLine).show(app.settings, app.activity)
         self.query_one("#knobs", Static).update(self.knob_text())
         left, right = lab_plots(self.params)
-        self.query_one("#lab-left", PlotWidget).show(left)
-        self.query_one("#lab-right", PlotWidget).show(right)
+        if right.series:  # one quantity at a time on its own axis (v: the next one)
+            self.quantity %= len(right.series)
+            shown = right.series[self.quantity]
+            right = replace(
+                right,
+                series=(shown,),
+                title=f"continuous: {shown.label} ({self.quantity + 1}/{len(right.series)}, v: next)",
+                y_label=shown.label,
+            )
+        log_y = app.settings.log_y  # y works here too; a panel with values <= 0 stays linear and says why
+        self.query_one("#lab-left", PlotWidget).show(replace(left, log_y=log_y))
+        self.query_one("#lab-right", PlotWidget).show(replace(right, log_y=log_y))
 
     def action_select(self, step: int) -> None:
         self.selected = (self.selected + step) % len(FIELDS)
@@ -85,6 +96,10 @@ class LabScreen(AppScreen):
 
     def action_resample(self) -> None:
         self.params = replace(self.params, seed=self.params.seed + 1)
+        self.refresh_view()
+
+    def action_next_quantity(self) -> None:
+        self.quantity += 1
         self.refresh_view()
 
     def action_back(self) -> None:

@@ -32,6 +32,8 @@ class MirageScreen(AppScreen):
     MirageScreen.narrow #pair { layout: vertical; }
     MirageScreen #scores { height: auto; max-height: 5; padding: 0 1; }
     MirageScreen #verdict { height: auto; max-height: 3; padding: 0 1; }
+    MirageScreen.short #scores { max-height: 1; }
+    MirageScreen.short #verdict { max-height: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings("mirage")
 
@@ -48,7 +50,7 @@ class MirageScreen(AppScreen):
         yield Static("", id="scores")
         yield Static("", id="verdict")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.on_resize()
@@ -56,6 +58,7 @@ class MirageScreen(AppScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 60, "narrow")  # side by side down to 80 columns: taller plots
+        self.set_class(self.size.height < 22, "short")  # one line for the current pair: rows for the plots
 
     def refresh_view(self) -> None:
         app = self.app
@@ -84,7 +87,10 @@ class MirageScreen(AppScreen):
         right.show(task_plot(app.analysis, settings, self.task_name, pair.continuous,
                                    title=f"{pair.continuous} (continuous)"))  # fmt: skip
         listing = Text(no_wrap=True, overflow="ellipsis")  # one line per pair, the verdict in full below
+        short = self.has_class("short")
         for index, shown in enumerate(pairs):
+            if short and index != self.pair_index:
+                continue
             if listing:
                 listing.append("\n")
             current = index == self.pair_index

@@ -12,13 +12,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 from tui.bindings import bindings
 from tui.safe_text import clean, literal
 from tui.screens.base import AppScreen
-from tui.state import cycle
+from tui.views.kinds import KIND_SHORT
 from tui.widgets.status import StatusLine
+from tui.widgets.table import Table
 
 if TYPE_CHECKING:
     import polars as pl
 
-KIND_SHORT = {"discontinuous": "disc", "continuous": "cont"}
 VERDICT_STYLES = {
     "mirage": "bold yellow", "survives": "bold green", "emergent": "bold green", "jump": "green",
     "smooth": "dim", "inconclusive": "italic", "unresolved": "italic",
@@ -29,7 +29,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("miss", "jump"), ("at", "jump_at"), ("p adj", "p_adjusted"),
 )  # fmt: skip
 FAMILY_COLUMN = ("family", "family")
-SORT_KEYS: tuple[str, ...] = ("task", "jump", "metric", "family", "word", "p_adjusted")
+NAME_COLUMNS = ("family", "task", "metric", "jump_at")  # widened, or cut in the middle, to fit the terminal
 
 
 def verdict_text(word: object) -> Text:
@@ -48,10 +48,12 @@ def miss_text(miss: object) -> str:
 
 
 class OverviewScreen(AppScreen):
-    """All results: ``/`` then typing filters, ``s`` cycles the sort column, Enter opens a task.
+    """All results: ``/`` then typing filters, ``s`` sorts by the column under the cursor (again: reversed;
+    the header marks it ▲ or ▼), Enter opens a task.
 
-    The line under the table spells out the highlighted row: family, score with its CI, adjusted p and the
-    mirage check's verdict in words.
+    Names (family, task, metric, the model where the largest miss is) are as wide as the terminal allows and
+    cut in the middle, never so far that two rows read the same. The lines under the table spell out the
+    highlighted row in full: names, status, the largest miss and adjusted p, and the verdict in words.
     """
 
     DEFAULT_CSS = """
@@ -62,6 +64,7 @@ class OverviewScreen(AppScreen):
     def __init__(self) -> None:
         super().__init__()
         self.sort_key = "task"
+        self.descending = False
         self.query_text = ""
         self.rows: pl.DataFrame | None = None  # the frame shown, once an analysis exists
         self.columns: tuple[tuple[str, str], ...] = ()
@@ -69,10 +72,10 @@ class OverviewScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
         yield Static("", id="message")
-        yield DataTable(id="overview", cursor_type="row", zebra_stripes=True)
+        yield Table(id="overview", cursor_type="cell", zebra_stripes=True)
         yield Static("", id="detail")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_columns(COLUMNS)
@@ -80,14 +83,28 @@ class OverviewScreen(AppScreen):
         self.refresh_view()
 
     def set_columns(self, columns: tuple[tuple[str, str], ...]) -> None:
-        """Use ``columns`` (the family column only appears when the data has several families)."""
-        if columns == self.columns:
-            return
+        """Use ``columns`` (the family column only appears when the data has several families); the sorted
+        column's header carries ▲ (ascending) or ▼."""
         table = self.query_one(DataTable)
-        table.clear(columns=True)
-        for label, key in columns:
-            table.add_column(label, key=key)
-        self.columns = columns
+        labels = tuple((self.header(label, key), key) for label, key in columns)
+        if labels == self.columns:
+            return
+        if tuple(key for _, key in self.columns) == tuple(key for _, key in columns):
+            for (label, key), (old, _) in zip(labels, self.columns, strict=True):
+                if label != old:  # only a sort mark moved: relabel in place, the cursor stays
+                    table.columns[key].label = Text(label)  # type: ignore[index]
+            table.refresh()
+        else:
+            table.clear(columns=True)
+            for label, key in labels:
+                table.add_column(label, key=key)
+        self.columns = labels
+
+    def header(self, label: str, key: str) -> str:
+        if key != self.sort_key:
+            return label
+        ascending = self.descending if key == "jump" else not self.descending  # misses sort biggest first
+        return f"{label} {'▲' if ascending else '▼'}"
 
     def metric_choices(self) -> list[str | None]:
         from tui.views.contents import metrics_for
@@ -118,28 +135,60 @@ class OverviewScreen(AppScreen):
         from tui.views.contents import families
         from tui.views.overview import overview_frame
 
-        rows = overview_frame(app.analysis, app.settings, self.query_text, self.sort_key)
+        rows = overview_frame(app.analysis, app.settings, self.query_text, self.sort_key, self.descending)
         self.rows = rows
         several = len(families(app.analysis)) > 1
-        self.set_columns((FAMILY_COLUMN, *COLUMNS) if several else COLUMNS)
-        selected = table.cursor_row
+        columns = (FAMILY_COLUMN, *COLUMNS) if several else COLUMNS
+        self.set_columns(columns)
+        widths = self.name_widths(rows, [key for _, key in columns])
+        selected = table.cursor_coordinate
         table.clear()
         for i, row in enumerate(rows.iter_rows(named=True)):
             cells = {
-                "family": literal(row["family"], max_length=12),
-                "task": literal(row["task"], max_length=20),
-                "metric": literal(row["metric"], max_length=14),
+                "family": literal(row["family"], max_length=widths.get("family"), middle=True),
+                "task": literal(row["task"], max_length=widths.get("task"), middle=True),
+                "metric": literal(row["metric"], max_length=widths.get("metric"), middle=True),
                 "kind": literal(KIND_SHORT.get(row.get("kind") or "", row.get("kind") or ""), max_length=4),
                 "word": verdict_text(row.get("word")),
                 "jump": Text(miss_text(row.get("jump")), justify="right"),
-                "jump_at": literal(row.get("jump_at") or "", max_length=12),
+                "jump_at": literal(row.get("jump_at") or "", max_length=widths.get("jump_at"), middle=True),
                 "p_adjusted": Text(fmt(row.get("p_adjusted"))),
             }
             table.add_row(*(cells[key] for _, key in self.columns), key=str(i))
         if rows.height:
-            table.move_cursor(row=min(max(selected, 0), rows.height - 1))
-        table.border_subtitle = f"{rows.height} rows · sort: {self.sort_key}"
+            table.move_cursor(
+                row=min(max(selected.row, 0), rows.height - 1),
+                column=min(max(selected.column, 0), len(self.columns) - 1),
+            )
+        table.border_subtitle = f"{rows.height} rows"
         self.show_detail()
+
+    def name_widths(self, rows: pl.DataFrame, keys: list[str]) -> dict[str, int]:
+        """How wide each name column may be at this terminal width (:func:`elided_widths`)."""
+        from tui.safe_text import clean
+        from tui.views.overview import elided_widths
+
+        names = {
+            key: [clean(v) for v in rows[key].fill_null("").to_list()]
+            for key in NAME_COLUMNS
+            if key in keys and key in rows.columns
+        }
+        from analysis.formatting import number as fmt
+
+        shown = {  # the widths the other columns take with these rows
+            "kind": 4,
+            "word": max((min(len(str(w or "")), 14) for w in rows["word"]), default=0),
+            "jump": max((len(miss_text(v)) for v in rows["jump"]), default=0),
+            "p_adjusted": max((len(fmt(v)) for v in rows["p_adjusted"]), default=0),
+        }
+        headers = {key: len(label) + 2 for label, key in self.columns}  # a sort mark may follow
+        fixed = sum(max(shown[key], headers.get(key, 0)) for key in keys if key in shown)
+        fixed += 2 * len(keys) + 3  # cell padding, the scrollbar
+        return elided_widths(names, max(self.size.width or 80, 40) - fixed)
+
+    def on_resize(self) -> None:
+        if self.rows is not None:
+            self.refresh_view()
 
     def show_detail(self) -> None:
         """Spell out the highlighted row under the table (what does not fit in the columns)."""
@@ -150,11 +199,11 @@ class OverviewScreen(AppScreen):
             return
         from analysis.formatting import number as fmt
 
-        text = Text()
-        text.append(clean(row["task"], max_length=40), style="bold")
+        text = Text()  # the names in full, whatever the columns had room for
+        text.append(clean(row["task"]), style="bold")
         text.append(" · ")
-        text.append(clean(row["metric"], max_length=30), style="bold")
-        text.append(f" · {clean(row['family'], max_length=20)} · {clean(row.get('status') or '–')}")
+        text.append(clean(row["metric"]), style="bold")
+        text.append(f" · {clean(row['family'])} · {clean(row.get('status') or '–')}")
         if row.get("jump") is not None:
             text.append(f" · largest miss {miss_text(row.get('jump'))} at {clean(row.get('jump_at') or '–')}")
         text.append(f" · p adj {fmt(row.get('p_adjusted'))}")
@@ -166,13 +215,24 @@ class OverviewScreen(AppScreen):
             )
         detail.update(text)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
         self.show_detail()
 
-    def action_cycle_sort(self) -> None:
-        self.sort_key = cycle(SORT_KEYS, self.sort_key)
+    def sort_by(self, key: str) -> None:
+        """Sort by column ``key``; the column already sorted by is reversed."""
+        if key == self.sort_key:
+            self.descending = not self.descending
+        else:
+            self.sort_key, self.descending = key, False
         self.refresh_view()
-        self.notify(f"sorted by {self.sort_key}", timeout=1.5)
+
+    def action_sort_column(self) -> None:
+        table = self.query_one(DataTable)
+        if self.columns:
+            self.sort_by(self.columns[min(table.cursor_column, len(self.columns) - 1)][1])
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -202,7 +262,7 @@ class OverviewScreen(AppScreen):
             return None
         return self.rows.row(table.cursor_row, named=True)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
         row = self.current_row()
         if row is not None:
             self.app.open_task(row["task"], row["metric"])

@@ -21,8 +21,10 @@ from tui.views.contents import metrics_for
 from tui.views.task import fit_summary, forecast_lines, task_plot, task_points, verdicts_for
 from tui.widgets.plot import PlotSpec, PlotWidget
 from tui.widgets.status import StatusLine
+from tui.widgets.table import Table
 
 WIDE = 110  # at this width and above the plot and the tables sit side by side
+SHORT = 22  # below this height the fit text gives its rows to the points table
 
 
 class TaskScreen(AppScreen):
@@ -40,6 +42,9 @@ class TaskScreen(AppScreen):
     TaskScreen.wide #forecast { max-height: 6; }
     TaskScreen #fit { height: auto; max-height: 5; padding: 0 1; }
     TaskScreen.wide #fit { max-height: 12; }
+    TaskScreen.short #plot { min-height: 6; }
+    TaskScreen.short #points { min-height: 4; }
+    TaskScreen.short #fit { max-height: 2; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("task")
@@ -54,21 +59,22 @@ class TaskScreen(AppScreen):
         with Container(id="body"):
             yield PlotWidget(id="plot")
             with Vertical(id="side"):
-                yield DataTable(id="points", cursor_type="row", zebra_stripes=True)
+                yield Table(id="points", cursor_type="cell", zebra_stripes=True)
                 yield Static("", id="forecast")
                 yield Static("", id="fit")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#points", DataTable)
         for label in ("family", "model", "scale", "value", "CI", "n"):
             table.add_column(label, key=label)
-        self.set_class(self.size.width >= WIDE, "wide")
+        self.on_resize()
         self.refresh_view()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "wide")
+        self.set_class(self.size.height < SHORT, "short")  # the points table keeps 3 rows, the fit 2 lines
 
     def metric_choices(self) -> list[str | None]:
         app = self.app

@@ -17,7 +17,7 @@ from tui.widgets.plot import PlotSpec, Series
 
 DISCONTINUOUS_WORDS = ("exact", "grade", "acc", "match")
 LEFT_CURVES = ("exact_match", "mc_grade")  # shown when the simulator provides them; else every curve, by name
-RIGHT_CURVES = ("neg_token_edit_distance", "neg_brier", "p")
+RIGHT_CURVES = ("p", "neg_token_edit_distance", "neg_brier")  # the right panel shows one at a time
 
 
 @dataclass(frozen=True)

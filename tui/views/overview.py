@@ -8,6 +8,7 @@ from analysis.mirage import mirage_summary
 from tui.backend.protocol import AnalysisLike
 from tui.state import ViewSettings
 from tui.views.contents import frame_of
+from tui.views.kinds import KIND_SHORT
 
 OVERVIEW_COLUMNS: tuple[str, ...] = (
     "family", "task", "metric", "kind", "status", "jump", "jump_at", "p_adjusted", "mirage", "word",
@@ -45,16 +46,43 @@ def overview_frame(
     if settings.family is not None:
         frame = frame.filter(pl.col("family") == settings.family)
     words = query.lower().split()
-    if words:
-        haystack = pl.concat_str(
-            [pl.col(c).cast(pl.Utf8).fill_null("") for c in ("family", "task", "metric", "kind", "word")],
-            separator=" ",
-        ).str.to_lowercase()
+    if words:  # only the text the table shows: the kind as disc/cont, the verdict word, where (no sentences)
+        kind = pl.col("kind").cast(pl.Utf8).fill_null("").replace(KIND_SHORT)
+        shown = [
+            pl.col(c).cast(pl.Utf8).fill_null("") for c in ("family", "task", "metric", "word", "jump_at")
+        ]
+        haystack = pl.concat_str([*shown, kind], separator=" ").str.to_lowercase()
         for word in words:
             frame = frame.filter(haystack.str.contains(word, literal=True))
     key = sort_key if sort_key in frame.columns else "task"
     if key == "jump":
         descending = not descending  # biggest jumps first
-    return frame.sort(
-        [key, "task", "metric", "family"], descending=[descending, False, False, False], nulls_last=True
-    )
+    ties = [c for c in ("task", "metric", "family") if c != key]
+    return frame.sort([key, *ties], descending=[descending] + [False] * len(ties), nulls_last=True)
+
+
+def elided_widths(names: dict[str, list[str]], room: int, least: int = 6) -> dict[str, int]:
+    """Widths for the name columns of a table: each at least as wide as it takes for its distinct names to
+    stay distinct when cut in the middle (:func:`tui.safe_text.elide`), never wider than its longest name,
+    and the ``room`` left over shared out one character at a time to the columns still cut."""
+    from tui.safe_text import elide
+
+    longest = {c: max((len(v) for v in values), default=0) for c, values in names.items()}
+    widths = {}
+    for column, values in names.items():
+        distinct = len(set(values))
+        width = min(least, longest[column])
+        while width < longest[column] and len({elide(v, width) for v in values}) < distinct:
+            width += 1
+        widths[column] = width
+    spare = room - sum(widths.values())
+    while spare > 0:
+        cut = [c for c in names if widths[c] < longest[c]]
+        if not cut:
+            break
+        for column in cut:
+            if spare <= 0:
+                break
+            widths[column] += 1
+            spare -= 1
+    return widths

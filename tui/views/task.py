@@ -132,6 +132,14 @@ def task_plot(
         curve = fit_curve(result, settings.axis, rows["scale"].to_numpy())
         if curve is not None:
             series.append(Series(label=label, x=curve[0], y=curve[1], style="fit", colour=colour))
+        elif result is not None and result.ok and result.x2 is not None:  # joint: no one curve over x
+            at = joint_predictions(analysis, result, family, task, metric, settings.axis)
+            if at is not None:
+                series.append(
+                    Series(
+                        label=f"{label} at each point", x=at[0], y=at[1], style="fit_points", colour=colour
+                    )
+                )
         band = forecast_band(analysis, settings, family, task, metric, rows, colour)
         if band is not None:
             series.append(band)
@@ -245,6 +253,33 @@ def fit_curve(
         return None
     keep = np.isfinite(ys)
     return tuple(grid[keep].tolist()), tuple(ys[keep].tolist())
+
+
+def joint_predictions(
+    analysis: AnalysisLike, result: FitLike, family: str, task: str, metric: str, axis: str
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """A law of two axes (joint: params and tokens) has no single curve over one axis: its prediction at
+    each point's own (params, tokens), placed at the point's value of ``axis``."""
+    points = frame_of(analysis.points)
+    needed = {result.x, result.x2, axis}
+    if points.is_empty() or not needed <= set(points.columns):
+        return None
+    rows = points.filter(
+        (pl.col("family") == family) & (pl.col("task") == task) & (pl.col("metric") == metric)
+    ).drop_nulls([c for c in needed if c is not None])
+    if rows.is_empty():
+        return None
+    try:
+        ys = np.asarray(
+            result.predict(rows[result.x].to_numpy().astype(float), rows[result.x2].to_numpy().astype(float)),
+            dtype=float,
+        )
+    except Exception:  # a law that cannot predict draws nothing
+        return None
+    xs = rows[axis].to_numpy().astype(float)
+    keep = np.isfinite(ys) & np.isfinite(xs)
+    order = np.argsort(xs[keep], kind="stable")
+    return tuple(xs[keep][order].tolist()), tuple(ys[keep][order].tolist())
 
 
 def fit_summary(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
@@ -40,7 +39,8 @@ class Series:
     y: tuple[float, ...]
     lo: tuple[float | None, ...] = ()
     hi: tuple[float | None, ...] = ()
-    style: str = "points"  # "points", "line" (points joined), "fit" (a dotted curve, no markers) or "band"
+    style: str = "points"  # "points"; "line" or "fit" (a braille curve); "fit_points" (braille, not joined);
+    # "band": a forecast, its interval (lo/hi) drawn as a band from the last measured scale and ◆ at the value
     held_out: tuple[bool, ...] = ()  # points not used by the fit (backtesting): drawn with a hollow marker
     colour: int | None = None  # index into PALETTE; None: the series' position
 
@@ -58,13 +58,39 @@ class PlotSpec:
     log_y: bool = False
     message: str = ""  # shown instead of a plot when there is nothing to draw
 
-    def usable_log_y(self) -> bool:
-        """Log-y only when every y (and interval end) is positive; otherwise the plot stays linear."""
+    def log_y_refusal(self) -> str:
+        """Why log-y cannot be drawn (empty when it can, or when it is not asked for).
+
+        A point at or below 0 whose interval reaches above 0 (0 of n right: [0, 0.0037]) is drawn as an upper
+        limit, an arrow at its interval's top; a point at or below 0 without a positive upper end, or a curve
+        through such values, has no place on a log axis, so the plot stays linear and says why.
+        """
         if not self.log_y:
-            return False
-        values = [v for s in self.series for v in (*s.y, *s.lo, *s.hi) if v is not None]
-        values += [y for y, _ in self.hlines]
-        return bool(values) and all(v > 0 for v in values if math.isfinite(v))
+            return ""
+        for series in self.series:
+            for i, y in enumerate(series.y):
+                if y is None or not math.isfinite(y) or y > 0:
+                    continue
+                hi = series.hi[i] if i < len(series.hi) else None
+                if series.style == "points" and hi is not None and math.isfinite(hi) and hi > 0:
+                    continue
+                if series.style == "fit":  # a fitted curve is only drawn where it is positive
+                    continue
+                return f"log-y off: {clean(series.label, max_length=24)} has values <= 0"
+        return ""
+
+    def usable_log_y(self) -> bool:
+        """Log-y when asked for and no value rules it out (:meth:`log_y_refusal`)."""
+        return self.log_y and not self.log_y_refusal() and any(s.x for s in self.series)
+
+    def upper_limits(self) -> bool:
+        """Whether a log-y plot draws a point as an upper limit (its value <= 0, its interval's top > 0)."""
+        return self.usable_log_y() and any(
+            y is not None and y <= 0 and i < len(s.hi) and s.hi[i] is not None and s.hi[i] > 0
+            for s in self.series
+            if s.style == "points"
+            for i, y in enumerate(s.y)
+        )
 
 
 def _finite(x: float | None, log: bool) -> bool:
@@ -130,11 +156,26 @@ def _axis_ticks(values: list[float], log: bool, most: int) -> tuple[list[float],
     return positions, [tick_label(10**p if log else p) for p in positions]
 
 
+MARKERS: tuple[str, ...] = ("●", "■", "▲", "◆", "✚", "✖", "★")  # shapes given to families in turn
+HOLLOW: dict[str, str] = {"●": "○", "■": "□", "▲": "△", "◆": "◇", "✚": "+", "✖": "x", "★": "☆"}
+FIT_SYMBOL = "⠒"  # fits and curves are drawn in braille dots (a finer grid), data as whole-cell shapes
+BAND_SYMBOL = "◆"  # a forecast's value, at the end of its band
+
+
+def series_style(series: Series, index: int) -> tuple[int, str]:
+    """(xterm colour, marker) of a series: colours and shapes cycle at different lengths (8 and 7), so 56
+    families get distinct pairs, and a family's points and its fit share them."""
+    slot = series.colour if series.colour is not None else index
+    return PALETTE[slot % len(PALETTE)], MARKERS[slot % len(MARKERS)]
+
+
 def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True) -> str:
     """Build ``spec`` with plotext at ``width`` x ``height`` cells: ANSI text, or plain without ``colour``.
 
-    Log axes are drawn by plotting log10 of the values on a linear axis with our own round tick labels
-    (1e7, 1e8...): plotext's log ruler labels ticks with five digits at irregular values.
+    Log axes are drawn by plotting log10 of the values on a linear axis with our own round tick labels in
+    the axis' own units (1e7, 1e8...): plotext's log ruler labels ticks with five digits at irregular values.
+    Drawing order, later over earlier: reference lines (chance, 1/n), forecast bands, fitted curves
+    (braille), whiskers, data.
     """
     if spec.message or not any(s.x for s in spec.series):
         return clean(spec.message or "nothing to plot")
@@ -151,6 +192,63 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
 
     all_x: list[float] = []
     all_y: list[float] = []
+    curves: list[tuple[list[float], list[float], int, bool]] = []  # (x, y, colour, joined)
+    whiskers: list[tuple[float, float, float, int]] = []  # (x, lo, hi, colour)
+    marks: list[tuple[list[float], list[float], list[str], int]] = []  # (x, y, markers, colour)
+    bands: list[tuple[list[float], list[float], list[float], int]] = []  # (x, lo, hi, colour)
+    limits: list[
+        tuple[float, float, int]
+    ] = []  # (x, top, colour): log-y points at 0, drawn as ↓ at their top
+    for index, series in enumerate(spec.series):
+        pixel, shape = series_style(series, index)
+        keep = [
+            i
+            for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
+            if _finite(x, log_x) and _finite(y, log_y)
+        ]
+        xs = [tx(series.x[i]) for i in keep]
+        ys = [ty(series.y[i]) for i in keep]
+        all_x += xs
+        all_y += ys
+        if series.style == "band":
+            ends = [
+                i
+                for i in keep
+                if i < min(len(series.lo), len(series.hi))
+                and _finite(series.lo[i], log_y)
+                and _finite(series.hi[i], log_y)
+            ]
+            lows, highs = [ty(series.lo[i]) for i in ends], [ty(series.hi[i]) for i in ends]
+            bands.append(([tx(series.x[i]) for i in ends], lows, highs, pixel))
+            all_y += lows + highs
+            if xs:
+                marks.append(([xs[-1]], [ys[-1]], [BAND_SYMBOL], pixel))
+            continue
+        if series.style in ("fit", "line", "fit_points"):
+            if xs:
+                curves.append((xs, ys, pixel, series.style != "fit_points"))
+            continue
+        for i in keep:
+            lo = series.lo[i] if i < len(series.lo) else None
+            hi = series.hi[i] if i < len(series.hi) else None
+            if _finite(lo, log_y) and _finite(hi, log_y) and hi > lo:
+                whiskers.append((tx(series.x[i]), ty(lo), ty(hi), pixel))
+                all_y += [ty(lo), ty(hi)]
+        held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
+        if xs:
+            marks.append((xs, ys, [HOLLOW[shape] if h else shape for h in held], pixel))
+        if log_y:
+            for i, (x, y) in enumerate(zip(series.x, series.y, strict=True)):
+                hi = series.hi[i] if i < len(series.hi) else None
+                if _finite(x, log_x) and y is not None and y <= 0 and _finite(hi, True):
+                    limits.append((tx(x), ty(hi), pixel))
+                    all_x.append(tx(x))
+                    all_y.append(ty(hi))
+    lines = [(ty(y), label) for y, label in spec.hlines if _finite(y, log_y)]
+    all_y += [y for y, _ in lines]
+    if not all_x or not all_y:
+        return "nothing to plot on these axes"
+    x_lim, y_lim = _padded(min(all_x), max(all_x)), _padded(min(all_y), max(all_y))
     with PLOT_LOCK:
         plotext.terminal.limit(False, False)  # the widget sets the size: not capped to the (guessed) terminal
         fig = plotext.figure
@@ -158,58 +256,41 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
         fig.theme("simple")
         fig.plot_size(width, height)
         fig.legend(active=False)  # plotext's boxed legend hides the smallest scales: legend_text() goes below
-        # fits first, so the data markers and their whiskers are drawn over the curves
-        for index, series in sorted(enumerate(spec.series), key=lambda item: item[1].style != "fit"):
-            pixel = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-            keep = [
-                i
-                for i, (x, y) in enumerate(zip(series.x, series.y, strict=True))
-                if _finite(x, log_x) and _finite(y, log_y)
-            ]
-            if not keep:
-                continue
-            xs = [tx(series.x[i]) for i in keep]
-            ys = [ty(series.y[i]) for i in keep]
-            all_x += xs
-            all_y += ys
-            label = clean(series.label, max_length=28)
-            if series.style == "band":  # a forecast: its interval as a cone from the last measured scale
-                all_y += _draw_band(fig, plotext, series, keep, tx, ty, log_y, pixel)
-                continue
-            if series.style == "fit":
-                curve = fig.signal(xs, ys, marker=plotext.marker("·", pixel=pixel)).lines(True)
-                curve.label(label)
-                fig.draw(curve)
-                continue
-            for i in keep:  # interval whiskers first so the marker sits on top
-                lo = series.lo[i] if i < len(series.lo) else None
-                hi = series.hi[i] if i < len(series.hi) else None
-                if _finite(lo, log_y) and _finite(hi, log_y) and hi > lo:
-                    x = tx(series.x[i])
-                    all_y += [ty(lo), ty(hi)]
-                    fig.draw(fig.segment((x, x), (ty(lo), ty(hi)), marker=plotext.marker("│", pixel=pixel)))
-            held = [bool(series.held_out[i]) if i < len(series.held_out) else False for i in keep]
-            markers = [plotext.marker("◇" if h else "●", pixel=pixel) for h in held]
-            if series.style == "line":  # a curve: half-block ("hd") line, no point markers
-                points = fig.signal(xs, ys, marker=plotext.marker("hd", pixel=pixel)).lines(True)
-            else:
-                points = fig.signal(xs, ys, marker=markers)
-            points.label(label)
-            fig.draw(points)
-        for y, label in spec.hlines:
-            if _finite(y, log_y):
-                all_y.append(ty(y))
-                fig.line(ty(y), pixel=CHANCE_COLOUR, style="dotted", label=clean(label, max_length=20))
+        for y, _ in lines:  # thin braille lines under everything: a reference, not a band over the data
+            fig.draw(
+                fig.signal(list(x_lim), [y, y], marker=plotext.marker("braille", pixel=CHANCE_COLOUR)).lines(
+                    True
+                )
+            )
+        for xs, lows, highs, pixel in bands:  # a forecast's interval: edges in ░, a ┊ across it at each x
+            if len(xs) >= 2:
+                for edge in (lows, highs):
+                    fig.draw(fig.signal(xs, edge, marker=plotext.marker("░", pixel=pixel)).lines(True))
+            for x, bottom, top in zip(xs, lows, highs, strict=True):
+                if top > bottom:
+                    fig.draw(fig.segment((x, x), (bottom, top), marker=plotext.marker("┊", pixel=pixel)))
+        for xs, ys, pixel, joined in curves:
+            curve = fig.signal(xs, ys, marker=plotext.marker("braille", pixel=pixel))
+            fig.draw(curve.lines(True) if joined else curve)
+        for x, lo, hi, pixel in whiskers:
+            fig.draw(fig.segment((x, x), (lo, hi), marker=plotext.marker("│", pixel=pixel)))
+        for x, top, pixel in limits:
+            if top > y_lim[0]:
+                fig.draw(fig.segment((x, x), (y_lim[0], top), marker=plotext.marker("│", pixel=pixel)))
+        for xs, ys, shapes, pixel in marks:
+            fig.draw(fig.signal(xs, ys, marker=[plotext.marker(s, pixel=pixel) for s in shapes]))
+        for x, top, pixel in limits:
+            fig.draw(fig.signal([x], [top], marker=plotext.marker("↓", pixel=pixel)))
         x_ticks = _axis_ticks(all_x, log_x, max(2, (width - 6) // 9))
         y_ticks = _axis_ticks(all_y, log_y, max(3, min(6, (height - 3) // 2)))
-        for axis, ticks, values in (("x", x_ticks, all_x), ("y", y_ticks, all_y)):
-            if len(ticks[0]) >= 2:
-                ruler = fig.ruler(axis)
+        for axis, ticks, lim in (("x", x_ticks, x_lim), ("y", y_ticks, y_lim)):
+            ruler = fig.ruler(axis)
+            if ticks[0]:
                 ruler.ticks(*ticks)
-                ruler.lim(
-                    *_padded(min(values), max(values))
-                )  # ticks alone would clip the data to their range
-        if spec.title:
+            ruler.lim(*lim)  # ticks alone would clip the data to their range
+        if (
+            spec.title and height >= 10
+        ):  # a short plot gives the title's row to the data (the screen names it)
             fig.title(clean(spec.title, max_length=width - 2))
         x_label = clean(spec.x_label + (" (log)" if log_x else "")) if spec.x_label else ""
         if x_label:
@@ -220,47 +301,40 @@ def render_plot(spec: PlotSpec, width: int, height: int, *, colour: bool = True)
         return fig.build().string(colorless=not colour)
 
 
-def _draw_band(
-    fig: Any, plotext: Any, series: Series, keep: list[int], tx: Any, ty: Any, log_y: bool, pixel: int
-) -> list[float]:
-    """A ``band`` series: the edges of its interval (``lo``/``hi``) joined from point to point in ░, a ┊
-    segment across the interval at each x and the value as ◆; returns the y values drawn."""
-    lo, hi = series.lo, series.hi
-    ends = [i for i in keep if i < min(len(lo), len(hi)) and _finite(lo[i], log_y) and _finite(hi[i], log_y)]
-    drawn: list[float] = []
-    if len(ends) >= 2:
-        xs = [tx(series.x[i]) for i in ends]
-        for edge in (series.lo, series.hi):
-            ys = [ty(edge[i]) for i in ends]
-            drawn += ys
-            fig.draw(fig.signal(xs, ys, marker=plotext.marker("░", pixel=pixel)).lines(True))
-    for i in ends:
-        x, bottom, top = tx(series.x[i]), ty(lo[i]), ty(hi[i])
-        if top > bottom:
-            fig.draw(fig.segment((x, x), (bottom, top), marker=plotext.marker("┊", pixel=pixel)))
-    value = [keep[-1]]
-    drawn += [ty(series.y[i]) for i in value]
-    points = fig.signal([tx(series.x[i]) for i in value], [ty(series.y[i]) for i in value],
-                        marker=plotext.marker("◆", pixel=pixel))  # fmt: skip
-    points.label(clean(series.label, max_length=28))
-    fig.draw(points)
-    return drawn
-
-
 def legend_text(spec: PlotSpec, width: int) -> Text:
-    """One line naming each series in its colour (marker ● for points, · for fits, ┈ for chance)."""
-    text = Text(no_wrap=True, overflow="ellipsis")
+    """One line naming each series in its colour and shape (the family's shape for its points, braille dots
+    for fits and curves, ┈ for reference lines); what does not fit ends in "+N more"."""
+    entries: list[Text] = []
+    refusal = spec.log_y_refusal()
     for index, series in enumerate(spec.series):
-        colour = PALETTE[(series.colour if series.colour is not None else index) % len(PALETTE)]
-        symbol = {"fit": "·", "line": "▬", "band": "◆"}.get(series.style, "●")
-        if text:
-            text.append("  ")
-        text.append(f"{symbol} ", style=f"color({colour})")
-        text.append(clean(series.label, max_length=28))
-    for _, label in spec.hlines:
-        text.append(f"  ┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})")
+        colour, shape = series_style(series, index)
+        entry = Text()
+        symbol = BAND_SYMBOL if series.style == "band" else shape
+        entry.append(f"{FIT_SYMBOL if series.style in ('fit', 'line', 'fit_points') else symbol} ",
+                     style=f"color({colour})")  # fmt: skip
+        entry.append(clean(series.label, max_length=28))
+        entries.append(entry)
+    tail: list[Text] = []
+    for y, label in spec.hlines:
+        if spec.usable_log_y() and not y > 0:
+            continue  # not drawn on a log axis
+        tail.append(Text(f"┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})"))
     if any(True in s.held_out for s in spec.series):
-        text.append("  ◇ held out", style="dim")
+        tail.append(Text("○ held out", style="dim"))
+    if spec.upper_limits():
+        tail.append(Text("↓ 0: below its CI's top", style="dim"))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if refusal:  # first: the y axis is not what the status asked for
+        text.append(refusal + "  ", style="bold red")
+    shown = [*entries, *tail]
+    for count in range(len(shown), 0, -1):  # as many entries as fit, then how many more there are
+        more = len(shown) - count
+        line = Text("  ").join(shown[:count])
+        if more:
+            line.append(f"  +{more} more", style="bold")
+        if len(text) + line.cell_len <= width or count == 1:
+            text.append_text(line)
+            break
     text.truncate(width, overflow="ellipsis")
     return text
 
@@ -284,8 +358,14 @@ class PlotWidget(Widget):
     def show(self, spec: PlotSpec) -> None:
         """Draw ``spec`` (a no-op when it is the plot already shown)."""
         if spec != self._spec:
+            refused = spec.log_y_refusal() != self._spec.log_y_refusal()
             self._spec = spec
             self.refresh()
+            if refused and self.is_attached:  # the status line says lin-y while a plot refuses log-y
+                from tui.widgets.status import StatusLine
+
+                for status in self.screen.query(StatusLine):
+                    status.update(status.line())
 
     def plain_text(self) -> str:
         """The current plot and its legend as uncoloured text at the widget's size (for export)."""
