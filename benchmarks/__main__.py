@@ -175,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{baseline.seconds:.3f}" if baseline else "-",
                 ratio,
                 job.target,
-                "-" if job.target.startswith("-") else "yes" if met else "NO",
+                "-"
+                if job.target.startswith("-") or result.note.startswith("skipped")
+                else "yes"
+                if met
+                else "NO",
             )
         )
         notes.append(

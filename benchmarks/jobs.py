@@ -355,6 +355,8 @@ def pythia_app(ctx: Context) -> Measured:
     """The app on the Pythia tree: until ready, and an axis change (x) until ready again."""
     from benchmarks import app_probe
 
+    if ctx.quick:
+        return Measured([float("nan")], 0, "skipped under --quick: the real folder takes minutes")
     root = data.pythia_folder(ctx.folder)
     if root is None:
         return Measured([float("nan")], 0, "skipped: ../shared/data/pythia is absent")

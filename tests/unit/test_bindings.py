@@ -81,7 +81,12 @@ def test_palette_lists_the_app_keys_by_name_with_their_key() -> None:
         scope: [key.palette for key in palette_keys(scope)] for scope in ("overview", "task", "mirage")
     }
     assert screens["overview"] == ["Sort by the column under the cursor", "Filter the rows…"]
-    assert screens["task"] == ["Back to the overview", "Mirage check", "Backtest: hold out more"]
+    assert screens["task"] == [
+        "Back to the overview",
+        "Mirage check",
+        "Backtest: hold out more",
+        "Resolution sweep",
+    ]
     assert screens["mirage"] == ["Back to the task view", "Next pair", "Previous pair"]
 
 
