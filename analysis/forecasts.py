@@ -630,8 +630,8 @@ def _with_support(
     settings: ForecastSettings,
     lengths: Mapping[tuple[str, str], float],
 ) -> pl.DataFrame:
-    """Each route's backtest error (largest scale held out) and, per metric with both routes, the one with
-    the smaller error."""
+    """Each route's backtest error (largest scale held out: the forecast's value against the held-out value)
+    and, per metric with both routes, the one with the smaller error."""
     keys = [S.FAMILY, S.TASK, S.METRIC]
     two = frame.filter(pl.col("route") == TWO_STEP).select(keys).unique()
     empty = frame.with_columns(
@@ -641,7 +641,8 @@ def _with_support(
         return empty
     tasks = two.select(S.FAMILY, S.TASK).unique()
     subset = replace(points, frame=points.frame.join(tasks, on=[S.FAMILY, S.TASK], how="semi"))
-    held = held_forecasts(subset, fit_settings, settings, 1, lengths)
+    # only the values are compared: no bootstrap, and only the metrics forecast both ways are refitted
+    held = held_forecasts(subset, replace(fit_settings, bootstrap=0), settings, 1, lengths, only=two)
     errors = (
         held.join(two, on=keys, how="semi")
         .group_by([*keys, "route"])
@@ -681,13 +682,22 @@ def held_forecasts(
     settings: ForecastSettings,
     holdout: int,
     lengths: Mapping[tuple[str, str], float] | None = None,
+    only: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Every curve's ``holdout`` largest scales held out, the rest fitted as the fit stage does (the same law,
-    bootstrap and settings), each held-out model forecast by each route and judged (``HELD_SCHEMA``)."""
+    bootstrap and settings), each held-out model forecast by each route and judged (``HELD_SCHEMA``).
+    ``only`` (family, task, metric rows) restricts the curves forecast, and fitted, to those; every curve of
+    the points can still be a two-step partner."""
     lengths = lengths or {}
     axis = fit_settings.x
     training, held = without_largest(points, axis, holdout)
-    fits = fit_points(training, replace(fit_settings, holdout=0), lengths=lengths)
+    keys = [S.FAMILY, S.TASK, S.METRIC]
+    fitted = (
+        training if only is None else replace(training, frame=training.frame.join(only, on=keys, how="semi"))
+    )
+    if only is not None:
+        held = held.join(only, on=keys, how="semi")
+    fits = fit_points(fitted, replace(fit_settings, holdout=0), lengths=lengths)
     curves = _curves(training, axis)
     truth = _curves(replace(points, frame=held), axis)
     rows: list[dict] = []

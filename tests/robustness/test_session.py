@@ -40,6 +40,7 @@ TOUR = (
     ("question_mark",),
     ("L",),
     ("enter", "b"),
+    ("enter", "s"),
     ("e",),
     ("r",),
     ("o",),
