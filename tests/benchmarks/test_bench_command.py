@@ -74,8 +74,11 @@ def test_quick_run_prints_the_table(tmp_path: Path) -> None:
     rows = lines[header + 2 : header + 2 + len(JOBS)]
     assert [row[: len(job.name)] for row, job in zip(rows, JOBS, strict=True)] == [job.name for job in JOBS]
     verdicts = {job.name: row.split()[-1] for row, job in zip(rows, JOBS, strict=True)}
+    skipped_under_quick = {"pythia_app"}  # a real folder: minutes, not a smoke test
     assert all(
-        verdicts[job.name] in (("-",) if job.target.startswith("-") else ("yes", "NO")) for job in JOBS
+        verdicts[job.name]
+        in (("-",) if job.target.startswith("-") or job.part in skipped_under_quick else ("yes", "NO"))
+        for job in JOBS
     )
     assert list(tmp_path.glob("*.parquet")), "inputs are cached in the given folder"
 
