@@ -509,7 +509,7 @@ def test_sigkill_leaves_no_worker(pane_factory) -> None:
 @pytest.mark.parametrize("stall", ["fifo", "busy"])
 def test_q_quits_within_a_second_while_the_worker_is_blocked(pane_factory, stall: str, fifo: Path) -> None:
     pane = pane_factory(stall=f"fifo:{fifo}" if stall == "fifo" else "busy").painted()
-    time.sleep(0.5)  # the load request is in flight
+    time.sleep(1.5)  # the load request is in flight, the app's own imports (the views, in a thread) done
     assert FIRST_PAINT in pane.text() and alive(pane.worker)
     started = time.monotonic()
     pane.tmux("send-keys", "-t", "app", "q")
