@@ -27,7 +27,7 @@ from analysis.options import (
 )
 from analysis.output import OutputError, check_target, flush_stdout, write_stdout
 
-SUBCOMMANDS = ("report", "simulate", "bench")
+SUBCOMMANDS = ("report", "simulate", "bench", "serve")
 EXIT_BAD_INPUT = 2
 MESSAGE_CHARS = 300  # an error line is cut to this many characters unless --verbose
 
@@ -290,11 +290,27 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
         _add_verbose_argument(parser)
         return parser
+    if command == "serve":
+        from tui.serve import DEFAULT_HOST, DEFAULT_PORT
+
+        parser = argparse.ArgumentParser(
+            prog="emergence-tui serve",
+            description="Serve the app in a web browser (textual-serve), with the app's files and options.",
+        )
+        _add_load_arguments(parser)
+        parser.add_argument(
+            "--host",
+            default=DEFAULT_HOST,
+            help=f"address to listen on (default {DEFAULT_HOST}: this machine only)",
+        )
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+        _add_verbose_argument(parser)
+        return parser
     parser = argparse.ArgumentParser(
         prog="emergence-tui",
         description=(
             "Open result files in the terminal app (no path: the sample data). "
-            "Subcommands: report, simulate, bench (see `emergence-tui report --help`)."
+            "Subcommands: report, simulate, bench, serve (see `emergence-tui report --help`)."
         ),
     )
     _add_load_arguments(parser)
@@ -355,6 +371,11 @@ def _run(argv: list[str]) -> int:
         return run_report(args)
     if command == "simulate":
         return run_simulate(args)
+    if command == "serve":
+        from tui.serve import serve
+
+        load_options_from(args)  # a bad --map fails here, once, not in every browser tab
+        return serve(argv[1:], args.host, args.port)
     if not os.environ.get("TEXTUAL_DRIVER"):  # a chosen driver (the browser's, under `serve`) needs no tty
         from tui.terminal import require_terminal
 
