@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -370,7 +371,7 @@ class Pane:
 
     def __init__(self, folder: Path, *, stall: str = "", prelude: str = "", size: str = "100x30") -> None:
         self.folder = folder
-        self.socket = f"emergence-test-{os.getpid()}-{id(self)}"
+        self.socket = f"emergence-test-{uuid.uuid4().hex[:12]}"  # a tmux server of its own
         launch = folder / "launch.py"
         launch.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n{prelude}\n{APP_LAUNCHER}\n")
         script = folder / "run.sh"
@@ -392,9 +393,9 @@ class Pane:
         self.worker: int | None = None
 
     def tmux(self, *args: str) -> str:
-        result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10, check=True
-        )
+        command = ["tmux", "-L", self.socket, *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        assert result.returncode == 0, (args[:3], result.stderr)
         return result.stdout.strip()
 
     def wait_for_child(self, pid: int, seconds: float = 10) -> int:
