@@ -181,6 +181,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def wait_until(condition, seconds: float, step: float = 0.02) -> float | None:
     """Poll ``condition`` for up to ``seconds``; the seconds it took, or None if it never held."""
     started = time.monotonic()
@@ -260,9 +267,9 @@ def test_the_analysis_process_ends_when_the_app_is_killed(started_by: str) -> No
         assert alive(child)
         parent.kill()  # SIGKILL: no handler, no close(), nothing runs in the app
         parent.wait(5)
-        took = wait_until(lambda: not alive(child), 5.0)
+        took = wait_until(lambda: not alive(child), 10.0)
         assert took is not None, "the analysis process outlived the app"
-        assert took < 1.5
+        assert took < 3.0  # well under a second on an idle machine; its teardown is slower under load
     finally:
         parent.kill()
         parent.wait()
@@ -389,7 +396,7 @@ class Pane:
         width, height = size.split("x")
         self.tmux("new-session", "-d", "-s", "app", "-x", width, "-y", height, str(script))
         self.shell = int(self.tmux("display", "-p", "-t", "app", "#{pane_pid}"))
-        self.app = self.wait_for_child(self.shell)
+        self.app = self.wait_for_child(self.shell, "launch.py")
         self.worker: int | None = None
 
     def tmux(self, *args: str) -> str:
@@ -398,10 +405,15 @@ class Pane:
         assert result.returncode == 0, (args[:3], result.stderr)
         return result.stdout.strip()
 
-    def wait_for_child(self, pid: int, seconds: float = 10) -> int:
+    def wait_for_child(self, pid: int, marker: str, seconds: float = 15) -> int:
+        """The child of ``pid`` whose command line holds ``marker`` (not a passing ``stty``)."""
         found: list[int] = []
-        wait_until(lambda: bool(found.extend(children(pid)) or found), seconds)
-        assert found, f"no child of {pid} started"
+
+        def look() -> bool:
+            found[:] = [child for child in children(pid) if marker in command_line(child)]
+            return bool(found)
+
+        assert wait_until(look, seconds), f"no child of {pid} with {marker!r} in its command line"
         return found[0]
 
     def text(self) -> str:
@@ -416,7 +428,7 @@ class Pane:
     def painted(self) -> Pane:
         """Wait for the first frame, then note the analysis process's pid."""
         self.wait_for(FIRST_PAINT, 15)
-        self.worker = self.wait_for_child(self.app)
+        self.worker = self.wait_for_child(self.app, "main()")  # CHILD_MAIN
         return self
 
     def exit_status(self, seconds: float = 10) -> int:
@@ -535,8 +547,8 @@ def test_a_resize_storm_in_a_real_terminal_leaves_keys_answered(pane_factory) ->
     pane.wait_for("keys (Esc closes", 15)
     assert time.monotonic() - started < 15
     assert "terminal too small" not in pane.text()
-    pane.tmux("send-keys", "-t", "app", "Escape")
-    time.sleep(0.3)
+    pane.tmux("send-keys", "-t", "app", "q")  # q closes the help (Escape then q could arrive as alt+q)
+    assert wait_until(lambda: "keys (Esc closes" not in pane.text(), 5, step=0.1) is not None
     pane.tmux("send-keys", "-t", "app", "q")
     assert pane.exit_status(5) == 0
     pane.terminal_restored()
