@@ -4,9 +4,9 @@ markup in names and resize storms.
 The signal cases start the real app (``python -m tui.cli``) in a tmux pane and read the pane's own flags
 (``#{alternate_on}``, ``#{cursor_flag}``, the mouse flags) and ``stty -g`` before and after, so "the terminal
 is restored" is what tmux itself says; the worker process is looked up under ``/proc`` and must be gone. The
-tmux cases run in one xdist group (one tmux server's panes at a time) and each is bounded by a deadline.
-A worker that never answers is :mod:`tests.robustness.stalled_child` (a read of a FIFO no one writes, or a
-busy loop). Markup in names and resize storms run under Pilot.
+tmux cases run in one xdist group (one at a time, each pane on a tmux server of its own) and each is bounded
+by a deadline. A worker that never answers is :mod:`tests.robustness.stalled_child` (a read of a FIFO no one
+writes, or a busy loop). Markup in names runs under Pilot; the resize storm under Pilot and in tmux.
 """
 
 from __future__ import annotations
