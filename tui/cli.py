@@ -34,7 +34,7 @@ from analysis.output import OutputError, check_target, flush_stdout, write_stdou
 if TYPE_CHECKING:
     from tui.state import ViewSettings
 
-SUBCOMMANDS = ("report", "simulate", "bench")
+SUBCOMMANDS = ("report", "simulate", "bench", "serve")
 EXIT_BAD_INPUT = 2
 MESSAGE_CHARS = 300  # an error line is cut to this many characters unless --verbose
 
@@ -359,13 +359,36 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
         _add_verbose_argument(parser)
         return parser
+    if command == "serve":
+        from tui.serve import DEFAULT_HOST, DEFAULT_PORT
+
+        parser = argparse.ArgumentParser(
+            prog="emergence-tui serve",
+            description="Serve the app in a web browser (textual-serve), with the app's files and options.",
+        )
+        _add_app_arguments(parser)
+        parser.add_argument(
+            "--host",
+            default=DEFAULT_HOST,
+            help=f"address to listen on (default {DEFAULT_HOST}: this machine only)",
+        )
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+        _add_verbose_argument(parser)
+        return parser
     parser = argparse.ArgumentParser(
         prog="emergence-tui",
         description=(
             "Open result files in the terminal app (no path: the sample data). "
-            "Subcommands: report, simulate, bench (see `emergence-tui report --help`)."
+            "Subcommands: report, simulate, bench, serve (see `emergence-tui report --help`)."
         ),
     )
+    _add_app_arguments(parser)
+    _add_verbose_argument(parser)
+    return parser
+
+
+def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """The app's options (also under ``serve``): what to read and the settings it opens on."""
     _add_load_arguments(parser)
     _add_resample_arguments(parser)
     view = parser.add_argument_group("what the app opens on (keys change them later)")
@@ -378,8 +401,6 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     view.add_argument(
         "--holdout", type=int, default=0, choices=range(4), metavar="K", help="backtest: hold out 0-3 (key b)"
     )
-    _add_verbose_argument(parser)
-    return parser
 
 
 def view_settings_from(args: argparse.Namespace) -> ViewSettings:
@@ -453,6 +474,12 @@ def _run(argv: list[str]) -> int:
         return run_report(args)
     if command == "simulate":
         return run_simulate(args)
+    if command == "serve":
+        from tui.serve import serve
+
+        load_options_from(args)  # a bad --map fails here, once, not in every browser tab
+        view_settings_from(args)
+        return serve(argv[1:], args.host, args.port)
     settings = view_settings_from(args)  # before the app starts: a bad value is one line and exit 2
     if not os.environ.get("TEXTUAL_DRIVER"):  # a chosen driver (the browser's, under `serve`) needs no tty
         from tui.terminal import require_terminal
