@@ -59,7 +59,7 @@ SHAPES: dict[str, SampleShape] = {
 }
 QUICK_SHAPES: dict[str, SampleShape] = {
     "wide": QUICK,
-    "deep": SampleShape(models=20, tasks=2, items=20_000),
+    "deep": SampleShape(models=20, tasks=2, items=4_000),
     "many_sizes": SampleShape(models=40, tasks=5, items=1_000),
     "shuffled": SampleShape(models=20, tasks=4, items=2_000, shuffled=True),
 }
