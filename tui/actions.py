@@ -130,11 +130,19 @@ class AppActions(App):
             return choices()
         return [None, *contents.metrics_for(self.analysis)] if self.analysis is not None else [None]
 
+    def _step_metric(self, step: int) -> None:
+        choices = self._metric_choices()
+        if len(choices) <= 1:  # nothing to step to: say so instead of doing nothing
+            what = f"only {choices[0]}" if choices and choices[0] else "no metrics yet"
+            self.notify(f"{what} here: no other metric to show", severity="warning", timeout=3)
+            return
+        self.set_metric(cycle(choices, self.settings.metric, step))
+
     def action_next_metric(self) -> None:
-        self.set_metric(cycle(self._metric_choices(), self.settings.metric, 1))
+        self._step_metric(1)
 
     def action_previous_metric(self) -> None:
-        self.set_metric(cycle(self._metric_choices(), self.settings.metric, -1))
+        self._step_metric(-1)
 
     def action_pick_metric(self) -> None:
         self.push_screen(

@@ -349,3 +349,14 @@ async def test_the_app_opens_in_the_mode_the_command_line_asked_for(size: tuple[
         await settle(app, pilot)
         assert app.backend.pipelines[0].runs[0][0].bootstrap == 0  # the cheap mode computed first
         assert status_of(app).startswith("ready  B=off 90% seed=3 n'=50 paired  x=tokens  law=power")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_keys_with_nothing_to_step_to_say_so(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "m")  # arith: one pair (exact_match beside edit_distance)
+        await settle(app, pilot)
+        await pilot.press("c")
+        assert any("one discontinuous/continuous pair" in n for n in notices(app))

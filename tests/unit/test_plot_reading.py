@@ -37,7 +37,7 @@ def test_thirty_families_get_thirty_distinct_colour_and_shape_pairs() -> None:
 
 def test_the_legend_says_how_many_more_series_it_cannot_show() -> None:
     legend = legend_text(PlotSpec(series=families(18), hlines=((0.25, "chance"),)), 80).plain
-    assert legend.startswith("● family-00  ■ family-01") and legend.endswith("more")
+    assert legend.startswith("● family-00  ■ family-01") and legend.endswith("more (F: one family)")
     shown = legend.count("family-")
     assert f"+{18 + 1 - shown} more" in legend and len(legend) <= 80  # 18 families and the chance line
     assert "more" not in legend_text(PlotSpec(series=families(2)), 80).plain

@@ -305,7 +305,7 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
         more = len(shown) - count
         line = Text("  ").join(shown[:count])
         if more:
-            line.append(f"  +{more} more", style="bold")
+            line.append(f"  +{more} more (F: one family)", style="bold")
         if len(text) + line.cell_len <= width or count == 1:
             text.append_text(line)
             break
