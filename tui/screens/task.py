@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from analysis.formatting import interval as fmt_ci
 from analysis.formatting import number as fmt
 from tui.bindings import bindings
-from tui.safe_text import clean, literal
+from tui.safe_text import clean, elide, literal
 from tui.screens.base import AppScreen
 from tui.state import HOLDOUTS, cycle
 from tui.views.contents import metrics_for
@@ -99,8 +99,8 @@ class TaskScreen(AppScreen):
         for row in self.points.iter_rows(named=True):
             held = " ◇held out" if row["held_out"] else ""
             table.add_row(
-                literal(row["family"], max_length=14),
-                literal(str(row["model"]) + held, max_length=30),
+                literal(row["family"], max_length=16, middle=True),  # pythia-1…deduped: both ends kept
+                literal(elide(row["model"], 30) + held),
                 Text(fmt(row["scale"])),
                 Text(fmt(row["value"])),
                 Text(fmt_ci(row["lo"], row["hi"])),
