@@ -360,3 +360,19 @@ async def test_keys_with_nothing_to_step_to_say_so(size: tuple[int, int]) -> Non
         await settle(app, pilot)
         await pilot.press("c")
         assert any("one discontinuous/continuous pair" in n for n in notices(app))
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_task_view_names_and_legend_keep_families_apart(size: tuple[int, int]) -> None:
+    app = make_app(families=LONG)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "down", "enter")  # arith · exact_match: both families have a fit
+        await settle(app, pilot)
+        assert app.screen.metric_name == "exact_match"
+        table = app.screen.query_one("#points", DataTable)
+        shown = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert len(shown) == 2  # the two families read differently in the table
+        plot = app.screen.query_one(PlotWidget)
+        legend = legend_text(plot.spec, 200).plain
+        assert legend.startswith("●⠒ ") and "■⠒ " in legend and "⠒ fitted law" in legend  # one entry a family

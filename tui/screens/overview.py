@@ -165,8 +165,7 @@ class OverviewScreen(AppScreen):
 
     def name_widths(self, rows: pl.DataFrame, keys: list[str]) -> dict[str, int]:
         """How wide each name column may be at this terminal width (:func:`elided_widths`)."""
-        from tui.safe_text import clean
-        from tui.views.overview import elided_widths
+        from tui.safe_text import clean, elided_widths
 
         names = {
             key: [clean(v) for v in rows[key].fill_null("").to_list()]

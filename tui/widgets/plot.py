@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.safe_text import clean
+from tui.safe_text import clean, elide, elided_widths
 
 PLOT_LOCK = threading.Lock()
 PALETTE: tuple[int, ...] = (12, 10, 9, 14, 13, 11, 208, 141)  # xterm-256 colours given to series in turn
@@ -281,18 +281,32 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
     for fits and curves, ┈ for reference lines); what does not fit ends in "+N more"."""
     entries: list[Text] = []
     refusal = spec.log_y_refusal()
+    curve_styles = ("fit", "line", "fit_points")
+    slots = [series_style(series, index) for index, series in enumerate(spec.series)]
+    with_points = {slots[i] for i, series in enumerate(spec.series) if series.style not in curve_styles}
+    merged = False  # a family's fit shares its entry (shape, then braille): one entry per family
+    labels = [clean(series.label) for series in spec.series if series.style not in curve_styles]
+    width_of = elided_widths({"label": labels}, room=max(width // 3, 12), least=8)["label"] if labels else 28
     for index, series in enumerate(spec.series):
-        colour, shape = series_style(series, index)
+        colour, shape = slots[index]
+        if series.style in curve_styles and slots[index] in with_points:
+            merged = True
+            continue
+        has_fit = any(
+            slots[j] == slots[index] and other.style in curve_styles for j, other in enumerate(spec.series)
+        )
         entry = Text()
-        entry.append(f"{FIT_SYMBOL if series.style in ('fit', 'line', 'fit_points') else shape} ",
-                     style=f"color({colour})")  # fmt: skip
-        entry.append(clean(series.label, max_length=28))
+        symbol = FIT_SYMBOL if series.style in curve_styles else shape + (FIT_SYMBOL if has_fit else "")
+        entry.append(f"{symbol} ", style=f"color({colour})")
+        entry.append(elide(series.label, width_of if series.style not in curve_styles else 28))
         entries.append(entry)
     tail: list[Text] = []
     for y, label in spec.hlines:
         if spec.usable_log_y() and not y > 0:
             continue  # not drawn on a log axis
         tail.append(Text(f"┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})"))
+    if merged:
+        tail.append(Text(f"{FIT_SYMBOL} fitted law", style="dim"))
     if any(True in s.held_out for s in spec.series):
         tail.append(Text("○ held out", style="dim"))
     if spec.upper_limits():
