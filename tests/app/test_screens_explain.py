@@ -64,11 +64,13 @@ async def test_80x24_status_shows_ready_n_prime_and_paired_and_footer_the_main_k
         shown = app.export_screenshot().replace("&#160;", " ")
         status = status_of(app)
         assert status.startswith("ready  x=params  law=auto  n'=all paired  B=200 95% seed=0")
-        for key, word in (("s", "Sort"), ("/", "Filter"), ("?", "Help"), ("q", "Quit"), ("n", "Metric")):
+        pairs = (("enter", "Open"), ("s", "Sort"), ("/", "Filter"), ("?", "Help"), ("q", "Quit"), ("n", "Metric"))
+        for key, word in pairs:
             assert word in shown, f"footer lost {key} {word}"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "Back" in app.export_screenshot() and "Mirage" in app.export_screenshot()
+        shown = app.export_screenshot()
+        assert "Back" in shown and "Mirage" in shown and "Open" not in shown  # nothing to open in the points
 
 
 async def test_60x16_task_view_keeps_plot_rows_and_three_table_rows() -> None:

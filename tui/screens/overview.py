@@ -72,7 +72,7 @@ class OverviewScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
         yield Static("", id="message")
-        yield Table(id="overview", cursor_type="cell", zebra_stripes=True)
+        yield Table(id="overview", cursor_type="cell", zebra_stripes=True, opens_rows=True)
         yield Static("", id="detail")
         yield StatusLine(id="status")
         yield Footer(compact=True)
