@@ -64,7 +64,14 @@ async def test_80x24_status_shows_ready_n_prime_and_paired_and_footer_the_main_k
         shown = app.export_screenshot().replace("&#160;", " ")
         status = status_of(app)
         assert status.startswith("ready  x=params  law=auto  n'=all paired  B=200 95% seed=0")
-        pairs = (("enter", "Open"), ("s", "Sort"), ("/", "Filter"), ("?", "Help"), ("q", "Quit"), ("n", "Metric"))
+        pairs = (
+            ("enter", "Open"),
+            ("s", "Sort"),
+            ("/", "Filter"),
+            ("?", "Help"),
+            ("q", "Quit"),
+            ("n", "Metric"),
+        )
         for key, word in pairs:
             assert word in shown, f"footer lost {key} {word}"
         await pilot.press("enter")
