@@ -129,6 +129,7 @@ class OverviewScreen(AppScreen):
         if app.analysis is None:
             table.clear()
             self.rows = None
+            self.query_one("#detail", Static).display = False  # no row: no empty line above the status
             return
         # polars is imported only once there are numbers: the first frame paints at once
         from analysis.formatting import number as fmt
