@@ -62,7 +62,8 @@ class PlotSpec:
 
         A point at or below 0 whose interval reaches above 0 (0 of n right: [0, 0.0037]) is drawn as an upper
         limit, an arrow at its interval's top; a point at or below 0 without a positive upper end, or a curve
-        through such values, has no place on a log axis, so the plot stays linear and says why.
+        through negative values, has no place on a log axis, so the plot stays linear and says why (fitted
+        curves, and curves where they are exactly 0, are drawn where they are positive).
         """
         if not self.log_y:
             return ""
@@ -73,7 +74,9 @@ class PlotSpec:
                 hi = series.hi[i] if i < len(series.hi) else None
                 if series.style == "points" and hi is not None and math.isfinite(hi) and hi > 0:
                     continue
-                if series.style == "fit":  # a fitted curve is only drawn where it is positive
+                if series.style in ("fit", "fit_points"):  # a fitted curve is only drawn where it is positive
+                    continue
+                if series.style == "line" and y == 0:  # a closed-form curve at exactly 0: not drawn there
                     continue
                 return f"log-y off: {clean(series.label, max_length=24)} has values <= 0"
         return ""
