@@ -118,8 +118,18 @@ class AppActions(App):
             return
         self.apply_settings(self.settings.with_(axis=axis))
 
+    def joint_refused(self, law: str | None) -> bool:
+        """The joint law fits params and tokens: refused, with the reason, when no point has tokens."""
+        from tui.views import contents
+
+        if law != "joint" or self.analysis is None or "tokens" in contents.available_axes(self.analysis):
+            return False
+        self.notify("joint law skipped: it fits params and tokens, and no point has tokens", timeout=4)
+        return True
+
     def set_law(self, law: str | None) -> None:
-        self.apply_settings(self.settings.with_(law=law))
+        if not self.joint_refused(law):
+            self.apply_settings(self.settings.with_(law=law))
 
     # ---- actions ----
     def _metric_choices(self) -> list[str | None]:
@@ -130,11 +140,19 @@ class AppActions(App):
             return choices()
         return [None, *contents.metrics_for(self.analysis)] if self.analysis is not None else [None]
 
+    def _step_metric(self, step: int) -> None:
+        choices = self._metric_choices()
+        if len(choices) <= 1:  # nothing to step to: say so instead of doing nothing
+            what = f"only {choices[0]}" if choices and choices[0] else "no metrics yet"
+            self.notify(f"{what} here: no other metric to show", severity="warning", timeout=3)
+            return
+        self.set_metric(cycle(choices, self.settings.metric, step))
+
     def action_next_metric(self) -> None:
-        self.set_metric(cycle(self._metric_choices(), self.settings.metric, 1))
+        self._step_metric(1)
 
     def action_previous_metric(self) -> None:
-        self.set_metric(cycle(self._metric_choices(), self.settings.metric, -1))
+        self._step_metric(-1)
 
     def action_pick_metric(self) -> None:
         self.push_screen(
@@ -167,15 +185,8 @@ class AppActions(App):
                 self.notify(sorted(refusals)[0] + "; the y axis stays linear", severity="warning", timeout=4)
 
     def action_cycle_law(self) -> None:
-        from tui.views import contents
-
         law = cycle(LAWS, self.settings.law)
-        if (
-            law == "joint"
-            and self.analysis is not None
-            and "tokens" not in contents.available_axes(self.analysis)
-        ):
-            self.notify("joint law skipped: it fits params and tokens, and no point has tokens", timeout=4)
+        if self.joint_refused(law):
             law = cycle(LAWS, law)
         self.set_law(law)
 

@@ -127,6 +127,7 @@ KEYS: tuple[Key, ...] = (
         "the continuous panel's next quantity (p, -edit distance, -Brier: each on its own axis)",
         palette="Next continuous quantity"),
     # ---- the tables of the overview and the task view ----
+    Key("table", "enter", "select_cursor", "Open", "open the row under the cursor (the overview: its task)"),
     Key("table", "j", "cursor_down", "Down", "next row", show=False),
     Key("table", "k", "cursor_up", "Up", "previous row", show=False),
     Key("table", "g,home", "scroll_top", "First row", "first row", show=False),
@@ -136,8 +137,6 @@ KEYS: tuple[Key, ...] = (
         show=False),
     Key("table", "C", "copy_row", "Copy row", "copy the row under the cursor, tab-separated", show=False),
     # ---- keys a widget handles: the help lists them after the bound ones ----
-    Key("overview", "enter", "select_cursor", "open the highlighted task (overview)",
-        "open the highlighted task", bound=False),
     Key("app", "ctrl+p", "command_palette",
         "command palette: every toggle, metric, axis, law and family by name",
         "command palette: every toggle, metric, axis, law and family by name", bound=False),

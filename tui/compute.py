@@ -34,6 +34,14 @@ STAGE_LABELS: dict[str, str] = {
     "fits": "fitting laws",
     "forecasts": "forecasting the next decade",
 }
+STATUS_LABELS: dict[str, str] = {  # the stage in the status line (the progress list gives STAGE_LABELS)
+    "load": "reading",
+    "score": "scoring",
+    "points": "bootstrap",
+    "emergence": "verdicts",
+    "fits": "fitting",
+    "forecasts": "forecasting",
+}
 
 
 class ComputeController:
@@ -76,7 +84,7 @@ class ComputeController:
         done = len(self.stage_seconds)
         if done < len(self.stages):
             name = self.stages[done]
-            label = STAGE_LABELS[name]  # B is in the status line's settings already
+            label = STATUS_LABELS[name]  # short: the status line keeps law, n' and paired in 80 columns
             self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
     def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:

@@ -40,3 +40,28 @@ def literal(value: object, *, style: str = "", max_length: int | None = None, mi
         elide(value, max_length) if middle and max_length is not None else clean(value, max_length=max_length)
     )
     return Text(shown, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def elided_widths(names: dict[str, list[str]], room: int, least: int = 6) -> dict[str, int]:
+    """Widths for the name columns of a table: each at least as wide as it takes for its distinct names to
+    stay distinct when cut in the middle (:func:`tui.safe_text.elide`), never wider than its longest name,
+    and the ``room`` left over shared out one character at a time to the columns still cut."""
+    longest = {c: max((len(v) for v in values), default=0) for c, values in names.items()}
+    widths = {}
+    for column, values in names.items():
+        distinct = len(set(values))
+        width = min(least, longest[column])
+        while width < longest[column] and len({elide(v, width) for v in values}) < distinct:
+            width += 1
+        widths[column] = width
+    spare = room - sum(widths.values())
+    while spare > 0:
+        cut = [c for c in names if widths[c] < longest[c]]
+        if not cut:
+            break
+        for column in cut:
+            if spare <= 0:
+                break
+            widths[column] += 1
+            spare -= 1
+    return widths

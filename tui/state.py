@@ -50,16 +50,16 @@ class ViewSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def resample_text(self) -> str:
-        """B, CI level, seed, test-set size n' and paired, abbreviated for the status line."""
+        """Test-set size n' and paired, then B, CI level and seed, abbreviated for the status line."""
         r = self.resample
         sub = f"n'={r.subsample}" if r.subsample else "n'=all"
-        return (
-            f"B={r.bootstrap or 'off'} {r.ci:.0%} seed={r.seed} {sub} {'paired' if r.paired else 'unpaired'}"
-        )
+        pairing = "paired" if r.paired else "unpaired"
+        return f"{sub} {pairing}  B={r.bootstrap or 'off'} {r.ci:.0%} seed={r.seed}"
 
     def status_text(self, *, log_y_shown: bool | None = None) -> str:
-        """The settings summary the status bar always shows, in the order that matters at 80 columns:
-        resampling (n', paired), axis and law, then metric and family (which the screens also show).
+        """The settings summary the status bar always shows, in the order that matters at 80 columns while a
+        stage runs: axis and law, n' and paired, then B, CI and seed, then metric and family (which the
+        screens also show).
 
         ``log_y_shown`` False when the plot refused log-y: the status then says ``lin-y``, not ``log-y``.
         """
@@ -70,7 +70,7 @@ class ViewSettings:
         hold = f" hold={self.holdout}" if self.holdout else ""
         metric = elide(self.metric, 18) if self.metric else "all metrics"
         family = f"fam={elide(self.family, 14)}" if self.family else "all fams"
-        return f"{self.resample_text()}  x={self.axis}{y}  law={self.law or 'auto'}{hold}  {metric}  {family}"
+        return f"x={self.axis}{y}  law={self.law or 'auto'}{hold}  {self.resample_text()}  {metric}  {family}"
 
 
 def needs_compute(new: ViewSettings, old: ViewSettings) -> bool:

@@ -289,7 +289,7 @@ async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
             "▶ reading files…", "  scoring metrics", "  bootstrap intervals", "  emergence scores",
             "  fitting laws", "  forecasting the next decade",
         ]  # fmt: skip
-        assert "reading files 1/6" in str(app.screen.query_one("#status", Static).render())
+        assert "reading 1/6" in str(app.screen.query_one("#status", Static).render())
         await pilot.press("question_mark")  # the interface answers while the worker is busy
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "y")

@@ -63,12 +63,21 @@ async def test_80x24_status_shows_ready_n_prime_and_paired_and_footer_the_main_k
         await settle(app, pilot)
         shown = app.export_screenshot().replace("&#160;", " ")
         status = status_of(app)
-        assert status.startswith("ready  B=200 95% seed=0 n'=all paired  x=params")
-        for key, word in (("s", "Sort"), ("/", "Filter"), ("?", "Help"), ("q", "Quit"), ("n", "Metric")):
+        assert status.startswith("ready  x=params  law=auto  n'=all paired  B=200 95% seed=0")
+        pairs = (
+            ("enter", "Open"),
+            ("s", "Sort"),
+            ("/", "Filter"),
+            ("?", "Help"),
+            ("q", "Quit"),
+            ("n", "Metric"),
+        )
+        for key, word in pairs:
             assert word in shown, f"footer lost {key} {word}"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "Back" in app.export_screenshot() and "Mirage" in app.export_screenshot()
+        shown = app.export_screenshot()
+        assert "Back" in shown and "Mirage" in shown and "Open" not in shown  # nothing to open in the points
 
 
 async def test_60x16_task_view_keeps_plot_rows_and_three_table_rows() -> None:
@@ -292,7 +301,7 @@ async def test_numbers_are_marked_stale_while_a_recompute_runs(size: tuple[int, 
         app.backend.gate = gate  # the next load waits
         app.open_paths(["other.csv"])
         await pilot.pause()
-        assert status_of(app).startswith("stale reading files")
+        assert status_of(app).startswith("stale reading 1/5")
         assert app.screen.has_class("-stale") and app.screen.query_one(DataTable).row_count == 4
         gate.set()
         await settle(app, pilot)
@@ -348,4 +357,55 @@ async def test_the_app_opens_in_the_mode_the_command_line_asked_for(size: tuple[
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         assert app.backend.pipelines[0].runs[0][0].bootstrap == 0  # the cheap mode computed first
-        assert status_of(app).startswith("ready  B=off 90% seed=3 n'=50 paired  x=tokens  law=power")
+        assert status_of(app).startswith("ready  x=tokens  law=power  n'=50 paired  B=off 90% seed=3")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_keys_with_nothing_to_step_to_say_so(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "m")  # arith: one pair (exact_match beside edit_distance)
+        await settle(app, pilot)
+        await pilot.press("c")
+        assert any("one discontinuous/continuous pair" in n for n in notices(app))
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_task_view_names_and_legend_keep_families_apart(size: tuple[int, int]) -> None:
+    app = make_app(families=LONG)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "down", "enter")  # arith · exact_match: both families have a fit
+        await settle(app, pilot)
+        assert app.screen.metric_name == "exact_match"
+        table = app.screen.query_one("#points", DataTable)
+        shown = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert len(shown) == 2  # the two families read differently in the table
+        plot = app.screen.query_one(PlotWidget)
+        legend = legend_text(plot.spec, 200).plain
+        assert legend.startswith("●⠒ ") and "■⠒ " in legend and "⠒ fitted law" in legend  # one entry a family
+
+
+async def test_while_computing_80_columns_show_the_stage_axis_law_n_prime_and_paired() -> None:
+    import threading
+
+    gate = threading.Event()
+    app = make_app(gate=gate, gate_timeout=30.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("y", "l", "l")  # log-y and the saturating law, the longest word, while reading
+        app.compute.busy_since -= 100  # a long computation: the seconds counter shows too
+        app.compute.tick()
+        await pilot.pause()
+        status = status_of(app)
+        assert (
+            status.startswith("reading 1/5… ⏱10")
+            and "x=params log-y  law=saturating  n'=all paired" in status
+        )
+        widget = app.screen.query_one("#status")
+        shown = widget.line()
+        end = shown.plain.index("paired") + len("paired")
+        assert shown[:end].cell_len <= widget.content_region.width == 78  # not cut by the 80 columns
+        gate.set()
+        await settle(app, pilot)

@@ -24,7 +24,8 @@ async def settled(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     # layouts settle a refresh or two after mounting; on a loaded machine a fixed two pauses were not always
     # enough, so give the plots time to size themselves to their widgets
-    await pilot.pause(0.3)
+    await pilot.pause(0.5)
+    await pilot.pause()
     await pilot.pause()
 
 
@@ -36,8 +37,12 @@ async def task_view(pilot) -> None:
 
 def after(*keys: str):
     async def run(pilot) -> None:
+        from textual.widgets import Input
+
         await computed(pilot)
         await pilot.press(*keys)
+        for field in pilot.app.screen.query(Input):  # a blinking cursor would make the frame depend on time
+            field.cursor_blink = False
         await settled(pilot)
 
     return run

@@ -550,3 +550,11 @@ def test_pythia_final_checkpoint_lambada_fits():
     assert ppl.law == "saturating" and ppl.ok and ppl.r2 > 0.95
     assert 0.0 < acc.params["ceil"] <= 1.0
     assert ppl.params["alpha"] > 0
+
+
+def test_a_joint_fit_on_points_without_tokens_names_tokens_not_params():
+    params = np.logspace(7, 11, 9)
+    rows = curve_rows("a", "t", "token_loss", params, saturating(params, 1.5, 300.0, 0.3), direction=-1)
+    fits = fit_points(make_points(rows), FitSettings(law="joint", bootstrap=0))
+    message = fits.results[("a", "t", "token_loss")].message
+    assert "skipped 9 points with no tokens value" in message and "no params" not in message

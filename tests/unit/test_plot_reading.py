@@ -37,7 +37,7 @@ def test_thirty_families_get_thirty_distinct_colour_and_shape_pairs() -> None:
 
 def test_the_legend_says_how_many_more_series_it_cannot_show() -> None:
     legend = legend_text(PlotSpec(series=families(18), hlines=((0.25, "chance"),)), 80).plain
-    assert legend.startswith("● family-00  ■ family-01") and legend.endswith("more")
+    assert legend.startswith("● family-00  ■ family-01") and legend.endswith("more (F: one family)")
     shown = legend.count("family-")
     assert f"+{18 + 1 - shown} more" in legend and len(legend) <= 80  # 18 families and the chance line
     assert "more" not in legend_text(PlotSpec(series=families(2)), 80).plain
@@ -96,3 +96,17 @@ def test_a_joint_fit_draws_its_predictions_at_the_points() -> None:
     expected = fit.predict(np.array(params), np.array(tokens))
     assert sorted(joint[0].y) == sorted(expected.tolist())
     assert isinstance(legend_text(plot, 80), Text)
+
+
+def test_the_labs_measured_zeros_carry_their_exact_interval_and_draw_as_upper_limits_on_log_y() -> None:
+    from dataclasses import replace
+
+    from tui.views.lab import LabParams, lab_plots
+
+    left, _ = lab_plots(LabParams(items=500, c=5e9))  # the small models read 0 of 500
+    measured = left.series[-1]
+    zeros = [i for i, y in enumerate(measured.y) if y == 0]
+    assert zeros and all(abs(measured.hi[i] - 0.007351) < 1e-5 for i in zeros)  # Clopper-Pearson 95%, k=0
+    log = replace(left, log_y=True)
+    assert log.log_y_refusal() == "" and log.upper_limits()  # the zeros: arrows at 3.7/n, log-y drawn
+    assert render_plot(log, 60, 16, colour=False).count("↓") == len(zeros)

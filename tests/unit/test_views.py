@@ -243,8 +243,7 @@ def test_lab_plots_put_discontinuous_curves_and_the_measurement_left_with_the_1_
 
 
 def test_name_columns_are_cut_in_the_middle_only_as_far_as_rows_stay_distinct() -> None:
-    from tui.safe_text import elide
-    from tui.views.overview import elided_widths
+    from tui.safe_text import elide, elided_widths
 
     families = ["pythia-1.4b-deduped", "pythia-1.4b", "pythia-12b-deduped"]
     widths = elided_widths({"family": families}, room=0)

@@ -107,6 +107,10 @@ class MirageScreen(AppScreen):
         self.query_one("#verdict", Static).update(verdict)
 
     def action_cycle_pair(self, step: int) -> None:
+        if len(self.pairs) <= 1:
+            only = "this task has one discontinuous/continuous pair" if self.pairs else "no pair to show"
+            self.notify(only, severity="warning", timeout=3)
+            return
         if self.pairs:
             self.pair_index = (self.pair_index + step) % len(self.pairs)
             self.refresh_view()

@@ -72,7 +72,7 @@ class OverviewScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter: family, task, metric, verdict…", id="filter")
         yield Static("", id="message")
-        yield Table(id="overview", cursor_type="cell", zebra_stripes=True)
+        yield Table(id="overview", cursor_type="cell", zebra_stripes=True, opens_rows=True)
         yield Static("", id="detail")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -129,6 +129,7 @@ class OverviewScreen(AppScreen):
         if app.analysis is None:
             table.clear()
             self.rows = None
+            self.query_one("#detail", Static).display = False  # no row: no empty line above the status
             return
         # polars is imported only once there are numbers: the first frame paints at once
         from analysis.formatting import number as fmt
@@ -165,8 +166,7 @@ class OverviewScreen(AppScreen):
 
     def name_widths(self, rows: pl.DataFrame, keys: list[str]) -> dict[str, int]:
         """How wide each name column may be at this terminal width (:func:`elided_widths`)."""
-        from tui.safe_text import clean
-        from tui.views.overview import elided_widths
+        from tui.safe_text import clean, elided_widths
 
         names = {
             key: [clean(v) for v in rows[key].fill_null("").to_list()]

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from analysis.formatting import interval as fmt_ci
 from analysis.formatting import number as fmt
 from tui.bindings import bindings
-from tui.safe_text import clean, literal
+from tui.safe_text import clean, elide, elided_widths, literal
 from tui.screens.base import AppScreen
 from tui.state import HOLDOUTS, cycle
 from tui.views.contents import metrics_for
@@ -99,11 +99,18 @@ class TaskScreen(AppScreen):
         plot.show(task_plot(app.analysis, settings, self.task_name, self.metric_name))
         self.points = task_points(app.analysis, settings, self.task_name, self.metric_name)
         table.clear()
+        names = {
+            c: [clean(v) for v in self.points[c].cast(pl.Utf8).fill_null("")] for c in ("family", "model")
+        }
+        shown = table.size.width or int(self.size.width * (0.45 if self.has_class("wide") else 1)) or 80
+        room = shown - 44  # scale, value, CI, n and the cell padding
+        widths = elided_widths(names, max(room, 24), least=10)  # cut in the middle, never so far that rows
+        # read the same
         for row in self.points.iter_rows(named=True):
             held = " ◇held out" if row["held_out"] else ""
             table.add_row(
-                literal(row["family"], max_length=14),
-                literal(str(row["model"]) + held, max_length=30),
+                literal(elide(row["family"], widths["family"])),
+                literal(elide(row["model"], widths["model"]) + held),
                 Text(fmt(row["scale"])),
                 Text(fmt(row["value"])),
                 Text(fmt_ci(row["lo"], row["hi"])),

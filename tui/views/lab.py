@@ -2,8 +2,8 @@
 
 Curves come from ``analysis.simulate.mirage_curves(c, alpha, params, length, choices)``. The "measured"
 series (``analysis.simulate.measured_accuracy``) draws n Bernoulli items per model around the exact-match
-curve to show the 1/n floor:
-with n items nothing below 1/n can read as anything but 0.
+curve to show the 1/n floor: with n items nothing below 1/n can read as anything but 0. Each reading carries
+its exact (Clopper-Pearson) interval, as the app's points do, so 0 of n reads "below 3.7/n", not zero.
 """
 
 from __future__ import annotations
@@ -93,8 +93,19 @@ def lab_plots(params: LabParams) -> tuple[PlotSpec, PlotSpec]:
         (left if any(w in name.lower() for w in DISCONTINUOUS_WORDS) else right).append(series)
     exact = next((curves[k] for k in curves if "exact" in k.lower()), None)
     if exact is not None and exact.shape == scales.shape:
+        from analysis.resampling.intervals import exact_interval
+
         reading = measured_accuracy(exact, params.items, params.seed)
-        left.append(Series(label=f"measured, n={params.items}", x=x, y=tuple(reading.tolist())))
+        lo, hi = exact_interval(np.round(reading * params.items), params.items)  # 0 of n: [0, 3.7/n]
+        left.append(
+            Series(
+                label=f"measured, n={params.items}",
+                x=x,
+                y=tuple(reading.tolist()),
+                lo=tuple(np.asarray(lo, dtype=float).tolist()),
+                hi=tuple(np.asarray(hi, dtype=float).tolist()),
+            )
+        )
     left_spec = PlotSpec(
         title="nonlinear / discontinuous", x_label="params", series=tuple(left),
         hlines=((1.0 / params.items, "1/n"),), log_x=True,

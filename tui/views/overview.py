@@ -59,30 +59,3 @@ def overview_frame(
         descending = not descending  # biggest jumps first
     ties = [c for c in ("task", "metric", "family") if c != key]
     return frame.sort([key, *ties], descending=[descending] + [False] * len(ties), nulls_last=True)
-
-
-def elided_widths(names: dict[str, list[str]], room: int, least: int = 6) -> dict[str, int]:
-    """Widths for the name columns of a table: each at least as wide as it takes for its distinct names to
-    stay distinct when cut in the middle (:func:`tui.safe_text.elide`), never wider than its longest name,
-    and the ``room`` left over shared out one character at a time to the columns still cut."""
-    from tui.safe_text import elide
-
-    longest = {c: max((len(v) for v in values), default=0) for c, values in names.items()}
-    widths = {}
-    for column, values in names.items():
-        distinct = len(set(values))
-        width = min(least, longest[column])
-        while width < longest[column] and len({elide(v, width) for v in values}) < distinct:
-            width += 1
-        widths[column] = width
-    spare = room - sum(widths.values())
-    while spare > 0:
-        cut = [c for c in names if widths[c] < longest[c]]
-        if not cut:
-            break
-        for column in cut:
-            if spare <= 0:
-                break
-            widths[column] += 1
-            spare -= 1
-    return widths

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.safe_text import clean
+from tui.safe_text import clean, elide, elided_widths
 
 PLOT_LOCK = threading.Lock()
 PALETTE: tuple[int, ...] = (12, 10, 9, 14, 13, 11, 208, 141)  # xterm-256 colours given to series in turn
@@ -63,7 +63,8 @@ class PlotSpec:
 
         A point at or below 0 whose interval reaches above 0 (0 of n right: [0, 0.0037]) is drawn as an upper
         limit, an arrow at its interval's top; a point at or below 0 without a positive upper end, or a curve
-        through such values, has no place on a log axis, so the plot stays linear and says why.
+        through negative values, has no place on a log axis, so the plot stays linear and says why (fitted
+        curves, and curves where they are exactly 0, are drawn where they are positive).
         """
         if not self.log_y:
             return ""
@@ -74,7 +75,9 @@ class PlotSpec:
                 hi = series.hi[i] if i < len(series.hi) else None
                 if series.style == "points" and hi is not None and math.isfinite(hi) and hi > 0:
                     continue
-                if series.style == "fit":  # a fitted curve is only drawn where it is positive
+                if series.style in ("fit", "fit_points"):  # a fitted curve is only drawn where it is positive
+                    continue
+                if series.style == "line" and y == 0:  # a closed-form curve at exactly 0: not drawn there
                     continue
                 return f"log-y off: {clean(series.label, max_length=24)} has values <= 0"
         return ""
@@ -306,19 +309,34 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
     for fits and curves, ┈ for reference lines); what does not fit ends in "+N more"."""
     entries: list[Text] = []
     refusal = spec.log_y_refusal()
+    curve_styles = ("fit", "line", "fit_points")
+    slots = [series_style(series, index) for index, series in enumerate(spec.series)]
+    with_points = {slots[i] for i, series in enumerate(spec.series) if series.style not in curve_styles}
+    merged = False  # a family's fit shares its entry (shape, then braille): one entry per family
+    labels = [clean(series.label) for series in spec.series if series.style not in curve_styles]
+    width_of = elided_widths({"label": labels}, room=max(width // 3, 12), least=8)["label"] if labels else 28
     for index, series in enumerate(spec.series):
-        colour, shape = series_style(series, index)
+        colour, shape = slots[index]
+        if series.style in curve_styles and slots[index] in with_points:
+            merged = True
+            continue
+        has_fit = any(
+            slots[j] == slots[index] and other.style in curve_styles for j, other in enumerate(spec.series)
+        )
         entry = Text()
-        symbol = BAND_SYMBOL if series.style == "band" else shape
-        entry.append(f"{FIT_SYMBOL if series.style in ('fit', 'line', 'fit_points') else symbol} ",
-                     style=f"color({colour})")  # fmt: skip
-        entry.append(clean(series.label, max_length=28))
+        symbol = FIT_SYMBOL if series.style in curve_styles else shape + (FIT_SYMBOL if has_fit else "")
+        if series.style == "band":  # a forecast: its own entry, the symbol of its value
+            symbol = BAND_SYMBOL
+        entry.append(f"{symbol} ", style=f"color({colour})")
+        entry.append(elide(series.label, width_of if series.style not in curve_styles else 28))
         entries.append(entry)
     tail: list[Text] = []
     for y, label in spec.hlines:
         if spec.usable_log_y() and not y > 0:
             continue  # not drawn on a log axis
         tail.append(Text(f"┈ {clean(label, max_length=20)}", style=f"color({CHANCE_COLOUR})"))
+    if merged:
+        tail.append(Text(f"{FIT_SYMBOL} fitted law", style="dim"))
     if any(True in s.held_out for s in spec.series):
         tail.append(Text("○ held out", style="dim"))
     if spec.upper_limits():
@@ -331,7 +349,7 @@ def legend_text(spec: PlotSpec, width: int) -> Text:
         more = len(shown) - count
         line = Text("  ").join(shown[:count])
         if more:
-            line.append(f"  +{more} more", style="bold")
+            line.append(f"  +{more} more (F: one family)", style="bold")
         if len(text) + line.cell_len <= width or count == 1:
             text.append_text(line)
             break

@@ -1,5 +1,6 @@
 """The app's data table: Textual's DataTable with the keys of VisiData and harlequin, and copying.
 
+Enter opens the row where the table says so (``opens_rows``: the overview's tasks; the footer shows "Open"),
 ``j``/``k`` move down/up, ``g``/``G`` and Home/End go to the first/last row, ``c`` copies the cell under the
 cursor and ``C`` its row (tab-separated) to the clipboard with OSC 52 (``App.copy_to_clipboard``), which
 reaches the local clipboard over SSH in terminals that allow it. The keys are in :mod:`tui.bindings`.
@@ -23,6 +24,13 @@ class Table(DataTable):
     """A DataTable with j/k, g/G, Home/End on rows, and copy of the cell or row under the cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("table")
+
+    def __init__(self, *args: object, opens_rows: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.opens_rows = opens_rows  # Enter opens the row (the overview): shown in the footer as "Open"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "select_cursor" or self.opens_rows  # nothing to open: Enter neither shown nor run
 
     def current_cell_text(self) -> str | None:
         if not self.row_count:
