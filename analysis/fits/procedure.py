@@ -40,10 +40,15 @@ from analysis.fits.bootstrap import (
     _counts,
     _distinct_drawn,
     _percentile_ci,
+    _polish_stragglers,
     _prefer_zero,
-    _replicate_cis,
+    _replicate_winners,
     _Replicates,
     _replicates,
+    _straggler_rows,
+    _take_continued,
+    _winner_cis,
+    _Winners,
 )
 from analysis.fits.checks import bound_refusal, ci_refusal, direction_refusal, r2_refusal, unidentified
 from analysis.fits.laws import Law, evaluate, get_law
@@ -59,6 +64,7 @@ from analysis.fits.problems import _Problem, _problem_for, _rho
 from analysis.fits.results import FitResult, _failed
 
 REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
+STRAGGLER_STEPS = 800  # more batch steps for the replicates still moving at the limit (fast path)
 
 
 def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
@@ -194,7 +200,7 @@ class _Estimate:
 
 
 @np.errstate(all="ignore")
-def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
+def _fit_many(requests: list[_FitRequest], *, batch_stragglers: bool = True) -> list[FitResult]:
     """``fit_law`` for many requests, in two rounds of shared batches (one loop per kernel instead of one per
     fit); results equal separate calls.
 
@@ -203,6 +209,11 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     2. The bootstrap of the fits that stand: their replicates' rows refined together, then the CIs and the
        last checks (``_conclude``). On Pythia's tree 315 of 580 searched fits are refused in round 1 (k at
        its bound), and their replicates are the slowest to refine (they run to the iteration limit).
+
+    A replicate whose winning row the batch has not converged is polished by scipy, one call each, as the
+    point estimate is. ``batch_stragglers`` (the fast path) first refines all of them further together
+    (``_continue_stragglers``): on Pythia's tree 1 replicate in 10 is still moving at the limit, and the
+    scipy calls were 60% of the fit stage; the few still moving after that are polished by scipy.
 
     BLAS runs on one thread (``analysis.threads``): the grid products are small ((200, 20) x (20, 420) per
     fit), and two BLAS threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under
@@ -217,10 +228,17 @@ def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
     standing = [i for i, item in enumerate(done) if isinstance(item, _Estimate)]
     booted = [_with_replicates(done[i]) for i in standing]  # type: ignore[arg-type]
     sampled = [j for j, item in enumerate(booted) if item.reps is not None]
-    refined = _refine_jobs([_replicate_rows(booted[j].problem, booted[j].reps) for j in sampled])  # type: ignore[arg-type]
-    refined_of = dict(zip(sampled, refined, strict=True))
+    rows = [_replicate_rows(booted[j].problem, booted[j].reps) for j in sampled]  # type: ignore[arg-type]
+    winners = {
+        j: _replicate_winners(booted[j].problem, booted[j].reps, *result)  # type: ignore[arg-type]
+        for j, result in zip(sampled, _refine_jobs(rows), strict=True)
+    }
+    if batch_stragglers:
+        _continue_stragglers([(booted[j], winners[j]) for j in sampled])
+    for j in sampled:  # what the batch did not converge: one scipy call each, as the point estimate
+        _polish_stragglers(booted[j].problem, booted[j].reps, winners[j])  # type: ignore[arg-type]
     for j, i in enumerate(standing):
-        done[i] = _conclude(booted[j], refined_of.get(j))
+        done[i] = _conclude(booted[j], winners.get(j))
     return done  # type: ignore[return-value]
 
 
@@ -492,13 +510,29 @@ def _with_replicates(estimate: _Estimate) -> _Estimate:
     return replace(estimate, reps=reps)
 
 
-def _conclude(estimate: _Estimate, refined: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> FitResult:
-    """A standing estimate with the CIs of its refined replicates (``refined``: their rows' thetas,
-    objectives and convergence; None without a bootstrap), then the last checks (``_checked``)."""
+def _continue_stragglers(fits: list[tuple[_Estimate, _Winners]]) -> None:
+    """The replicates the batch left moving, of every fit, refined ``STRAGGLER_STEPS`` more steps together
+    from where they stopped (the same objective, bounds and stopping rules); kept where they converge (in
+    place). Like the scipy polish it replaces, it starts where the batch stopped and only lowers the
+    objective, so it ends at the optimum the polish finds (to the optimisers' tolerances:
+    tests/equivalence/test_fit_speed.py)."""
+    jobs = []
+    for estimate, winners in fits:
+        which, rows = _straggler_rows(estimate.problem, estimate.reps, winners, STRAGGLER_STEPS)  # type: ignore[arg-type]
+        if len(which):
+            jobs.append((winners, which, rows))
+    refined = _refine_jobs([rows for _, _, rows in jobs])
+    for (winners, which, _), (theta, obj, converged) in zip(jobs, refined, strict=True):
+        _take_continued(winners, which, theta, obj, converged)
+
+
+def _conclude(estimate: _Estimate, winners: _Winners | None) -> FitResult:
+    """A standing estimate with the CIs of its replicates' refined winners (None without a bootstrap), then
+    the last checks (``_checked``)."""
     problem, reps = estimate.problem, estimate.reps
     cis, n_ok, n_bad = {}, 0, 0
-    if reps is not None and refined is not None:
-        cis, n_ok, n_bad, _ = _replicate_cis(problem, reps, *refined, estimate.request.ci)
+    if reps is not None and winners is not None:
+        cis, n_ok, n_bad, _ = _winner_cis(problem, reps, winners, estimate.request.ci)
     return _checked(
         estimate.points,
         params={name: float(v) for name, v in zip(problem.law.params, estimate.natural, strict=True)},
