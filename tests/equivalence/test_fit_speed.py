@@ -8,6 +8,8 @@
   (measured on Pythia's tree, 270 fits with CIs: 203 identical, 99% within 1.2% of the width, the largest
   9.6%, where replicates run along a flat objective toward k's bound and scipy stops earlier); on the curves
   here, 2%.
+* Least-squares grid scores of per-replicate targets by expanding the square (three matrix products): the same
+  scores to rounding, the same best starts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.fits import bootstrap, procedure
+from analysis.fits import bootstrap, optimizer, problems, procedure
 from analysis.fits.procedure import _fit_many, _FitRequest
 from tests.conftest import SHARED_DATA
 
@@ -131,3 +133,35 @@ def test_a_fit_refused_on_its_point_estimate_draws_no_replicates(monkeypatch: py
     standing = procedure.fit_law(np.geomspace(1e8, 1e10, 6), [0.1, 0.15, 0.3, 0.6, 0.8, 0.85], "logistic",
                                  floor=0.0, bootstrap=50)  # fmt: skip
     assert standing.ok and standing.ci and drawn == [1]
+
+
+def _grid_scores_agree(requests: list[_FitRequest]) -> int:
+    """The expanded square scores every replicate's grid as the per-residual sum does (to 1e-13 of the
+    target's sum of squares) and picks the same best starts; returns the rows compared."""
+    rows = 0
+    for request in requests:
+        for floor in (None, 0.25):
+            problem = problems._logistic_problem(request.x, request.y, floor)
+            targets = problem.to_target(request.y_replicates)
+            weights = np.ones_like(targets)
+            plain = optimizer._grid_losses(problem, weights, targets, expand=False)
+            fast = optimizer._grid_losses(problem, weights, targets)
+            finite = np.isfinite(plain)
+            np.testing.assert_array_equal(finite, np.isfinite(fast))
+            scale = 0.5 * (targets * targets).sum(axis=1, keepdims=True) * np.ones_like(plain)
+            assert (np.abs(plain - fast)[finite] <= 1e-13 * scale[finite]).all()
+            np.testing.assert_array_equal(
+                bootstrap._smallest_per_row(plain, 3), bootstrap._smallest_per_row(fast, 3)
+            )
+            rows += len(plain)
+    return rows
+
+
+def test_expanded_grid_scores_equal_the_residual_sums_on_simulated_curves() -> None:
+    assert _grid_scores_agree(_curves(np.random.default_rng(1), 10)) == 10 * 2 * 200
+
+
+@pytest.mark.skipif(not PYTHIA.exists(), reason=f"{PYTHIA} is absent (shared data not checked out)")
+def test_expanded_grid_scores_equal_the_residual_sums_on_pythia() -> None:
+    requests = _pythia_curves()
+    assert _grid_scores_agree(requests) == len(requests) * 2 * 200
