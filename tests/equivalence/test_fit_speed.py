@@ -5,7 +5,7 @@
 * Stragglers refined in a batch (``_fit_many(batch_stragglers=True)``) instead of one scipy polish each. The
   rule held here: every fit keeps its verdict and message apart from the count of failed replicates (the batch
   converges a few that scipy's polish gave up on), and each CI endpoint moves by at most 10% of the CI's width
-  (measured on Pythia's tree, 270 fits with CIs: 203 identical, 99% within 1.2% of the width, the largest
+  (measured on Pythia's tree, 270 fits with CIs: 203 identical, 99% within 1.4% of the width, the largest
   9.6%, where replicates run along a flat objective toward k's bound and scipy stops earlier); on the curves
   here, 2%.
 * Least-squares grid scores of per-replicate targets by expanding the square (three matrix products): the same
