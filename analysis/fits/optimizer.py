@@ -406,17 +406,19 @@ def _refine_compacted(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray
     points, padding adds more): each row's drawn points are moved to its front (the data are per row, so
     any order is fine), rows are sorted by how many they have and refined in chunks cut to that width."""
     n = batch.weights.shape[1]
-    drawn_first = np.argsort(batch.weights == 0, axis=1, kind="stable")
-    drawn = (batch.weights != 0).sum(axis=1)
-    batch = replace(
-        batch,
-        target=np.take_along_axis(batch.target, drawn_first, axis=1),
-        weights=np.take_along_axis(batch.weights, drawn_first, axis=1),
-        data=tuple(
-            np.take_along_axis(column, drawn_first, axis=1) if column.shape[1] == n else column
-            for column in batch.data
-        ),
-    )
+    missing = batch.weights == 0
+    drawn = n - missing.sum(axis=1)
+    if missing.any():  # item replicates of equal-sized fits draw every point: nothing to move
+        drawn_first = np.argsort(missing, axis=1, kind="stable")
+        batch = replace(
+            batch,
+            target=np.take_along_axis(batch.target, drawn_first, axis=1),
+            weights=np.take_along_axis(batch.weights, drawn_first, axis=1),
+            data=tuple(
+                np.take_along_axis(column, drawn_first, axis=1) if column.shape[1] == n else column
+                for column in batch.data
+            ),
+        )
     by_width = np.argsort(drawn, kind="stable")
     thetas = np.empty(batch.starts.shape)
     values = np.empty(len(batch.starts))
