@@ -107,6 +107,24 @@ def test_stragglers_refined_in_a_batch_give_the_scipy_polish_results_on_simulate
     _same_fits(plain, fast, 0.02)
 
 
+def test_stragglers_refined_in_a_batch_give_the_scipy_polish_results_on_saturating_losses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Losses E + A x^-alpha with 1% noise on 9 sizes, CIs from resampled points (the log-space Huber fit,
+    with its E = 0 rows)."""
+    rng = np.random.default_rng(3)
+    x = np.geomspace(1e7, 1e10, 9)
+    requests = []
+    for _ in range(30):
+        e, a, alpha = rng.uniform(1.5, 2.5), rng.uniform(50, 500), rng.uniform(0.15, 0.4)
+        y = (e + a * x**-alpha) * np.exp(rng.normal(0, 0.01, len(x)))
+        requests.append(_FitRequest(x, y, "saturating", None, None, 200, 0.95, 0, "params"))
+    plain, fast, n_plain, n_fast = _both_paths(requests, monkeypatch)
+    assert sum(fit.ok and bool(fit.ci) for fit in plain) >= 20
+    assert n_plain >= 40 and n_fast < n_plain / 5
+    _same_fits(plain, fast, 0.02)
+
+
 @pytest.mark.skipif(not PYTHIA.exists(), reason=f"{PYTHIA} is absent (shared data not checked out)")
 def test_stragglers_refined_in_a_batch_give_the_scipy_polish_results_on_pythia(
     monkeypatch: pytest.MonkeyPatch,
