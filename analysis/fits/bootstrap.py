@@ -13,8 +13,9 @@ Two sources of replicates, and each fit says which (``FitResult.ci_from``):
 Every replicate is refitted from the SAME start grid, never warm-started from the point estimate, by the
 procedure of the point estimate: the ``REPLICATE_TOP`` best starts refined in one batch with the point
 estimate's iteration limit and stopping rules (a log-space fit stops once every residual is within 1e-6), the
-few the batch does not converge polished by scipy as the point estimate is, and, for a law with an additive
-constant (E), one more row with E pinned at 0. A replicate takes E = 0 exactly when
+few the batch does not converge refined further (``procedure._continue_stragglers``: more batch steps for
+every fit's stragglers together) and those still moving polished by scipy as the point estimate is, and, for a
+law with an additive constant (E), one more row with E pinned at 0. A replicate takes E = 0 exactly when
 the fit without E is as good (or both are perfect): an exact power law then gives E = 0 in the point estimate
 and in every replicate alike, where the optimiser's stopping point would otherwise decide the CI (it excluded
 its own estimate: E = 7.1e-8 with CI [3.8e-7, 1.4e-6]). Replicates that fail (no finite optimum, no
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fits.optimizer import _PERFECT_RESIDUAL, _grid_losses, _polish
+from analysis.fits.optimizer import _PERFECT_RESIDUAL, _grid_losses, _polish, _Rows
 from analysis.fits.problems import _Problem, _rho
 from analysis.resampling.seeds import draw_counts, stream
 
@@ -155,32 +156,26 @@ def _prefer_zero(full: np.ndarray, zero: np.ndarray, weights: np.ndarray) -> np.
     return np.isfinite(zero) & (zero <= np.maximum(full * (1.0 + 1e-9), perfect))
 
 
-def _polish_replicate(
-    problem: _Problem, reps: _Replicates, r: int, theta: np.ndarray, value: float, at_zero: bool
-) -> tuple[np.ndarray, float, bool]:
-    """A replicate the batch did not converge is polished by scipy, as the point estimate is (a few per
-    fit: the batch converges almost all of them); kept when the polish converges."""
-    lower, upper = problem.pinned_at_zero(1) if at_zero else (problem.lower[None, :], problem.upper[None, :])
-    target = None if reps.targets is None else reps.targets[r * reps.top]
-    polished, polished_value, polish_ok = _polish(
-        problem, theta, lower[0], upper[0], reps.weights[r * reps.top], target
-    )
-    if polish_ok and np.isfinite(polished_value) and polished_value <= value:
-        return polished, polished_value, True
-    return theta, value, False
+@dataclass(eq=False)
+class _Winners:
+    """Each distinct replicate's refined fit: its best start's row, or its E = 0 row when that is as good."""
+
+    theta: np.ndarray  # (R, p)
+    obj: np.ndarray  # (R,)
+    ok: np.ndarray  # (R,) converged
+    at_zero: np.ndarray  # (R,) the E = 0 row won
+
+    def stragglers(self, reps: _Replicates) -> np.ndarray:
+        """The usable replicates whose winning row the batch did not converge (and whose objective is
+        finite): polished before their CIs are taken."""
+        return np.flatnonzero(~self.ok & reps.usable & np.isfinite(self.obj))
 
 
-def _replicate_cis(
-    problem: _Problem,
-    reps: _Replicates,
-    theta: np.ndarray,
-    obj: np.ndarray,
-    converged: np.ndarray,
-    level: float,
-) -> tuple[dict[str, tuple[float, float]], int, int, np.ndarray]:
-    """Percentile CIs of the refined replicates (each keeps its best start, or E = 0 when that is as good);
-    failed ones are counted. ``theta``/``obj``/``converged`` hold the replicates' rows, then (for a law with
-    E) one E = 0 row per distinct replicate. Also returns the natural parameters of the good replicates."""
+def _replicate_winners(
+    problem: _Problem, reps: _Replicates, theta: np.ndarray, obj: np.ndarray, converged: np.ndarray
+) -> _Winners:
+    """Each replicate keeps its best start, or E = 0 when that is as good. ``theta``/``obj``/``converged``
+    hold the replicates' rows, then (for a law with E) one E = 0 row per distinct replicate."""
     n_distinct, top = reps.n_distinct, reps.top
     main = n_distinct * top
     obj_top = obj[:main].reshape(n_distinct, top)
@@ -196,13 +191,93 @@ def _replicate_cis(
         best_theta = np.where(at_zero[:, None], zero_theta, best_theta)
         best_obj = np.where(at_zero, zero_obj, best_obj)
         ok = np.where(at_zero, converged[main:], ok)
-    for r in np.flatnonzero(~ok & reps.usable & np.isfinite(best_obj)):  # polished like the point estimate
-        best_theta[r], best_obj[r], ok[r] = _polish_replicate(problem, reps, r, best_theta[r], best_obj[r],
-                                                              bool(at_zero[r]))  # fmt: skip
-    natural = problem.natural(best_theta, at_zero)
-    good = reps.usable & ok & np.isfinite(best_obj) & np.isfinite(natural).all(axis=1)
+    return _Winners(best_theta, best_obj, ok, at_zero)
+
+
+def _polish_replicate(
+    problem: _Problem, reps: _Replicates, r: int, theta: np.ndarray, value: float, at_zero: bool
+) -> tuple[np.ndarray, float, bool]:
+    """A replicate the batch did not converge is polished by scipy, as the point estimate is (a few per
+    fit: the batch converges almost all of them); kept when the polish converges."""
+    lower, upper = problem.pinned_at_zero(1) if at_zero else (problem.lower[None, :], problem.upper[None, :])
+    target = None if reps.targets is None else reps.targets[r * reps.top]
+    polished, polished_value, polish_ok = _polish(
+        problem, theta, lower[0], upper[0], reps.weights[r * reps.top], target
+    )
+    if polish_ok and np.isfinite(polished_value) and polished_value <= value:
+        return polished, polished_value, True
+    return theta, value, False
+
+
+def _polish_stragglers(problem: _Problem, reps: _Replicates, winners: _Winners) -> None:
+    """Polish every straggler by scipy, one call each (in place)."""
+    for r in winners.stragglers(reps):
+        winners.theta[r], winners.obj[r], winners.ok[r] = _polish_replicate(
+            problem, reps, r, winners.theta[r], winners.obj[r], bool(winners.at_zero[r])
+        )
+
+
+def _straggler_rows(
+    problem: _Problem, reps: _Replicates, winners: _Winners, limit: int
+) -> tuple[np.ndarray, _Rows]:
+    """The stragglers and their rows to refine further from where the batch left them (their own weights,
+    target, bounds with E pinned where the E = 0 row won), with ``limit`` more steps."""
+    which = winners.stragglers(reps)
+    first = which * reps.top
+    lower = np.tile(problem.lower, (len(which), 1))
+    upper = np.tile(problem.upper, (len(which), 1))
+    if problem.zero_column is not None:
+        pinned = winners.at_zero[which]
+        upper[pinned, problem.zero_column] = lower[pinned, problem.zero_column]
+    rows = _Rows(
+        problem,
+        winners.theta[which],
+        reps.weights[first],
+        np.full(len(which), limit),
+        np.full(len(which), problem.robust),
+        lower=lower,
+        upper=upper,
+        targets=None if reps.targets is None else reps.targets[first],
+    )
+    return which, rows
+
+
+def _take_continued(
+    winners: _Winners, which: np.ndarray, theta: np.ndarray, obj: np.ndarray, converged: np.ndarray
+) -> None:
+    """Keep the further refinement of the stragglers ``which`` where it converged (in place): like a polish,
+    it starts where the batch stopped and only lowers the objective."""
+    take = converged & np.isfinite(obj) & (obj <= winners.obj[which])
+    winners.theta[which[take]], winners.obj[which[take]] = theta[take], obj[take]
+    winners.ok[which[take]] = True
+
+
+def _winner_cis(
+    problem: _Problem, reps: _Replicates, winners: _Winners, level: float
+) -> tuple[dict[str, tuple[float, float]], int, int, np.ndarray]:
+    """Percentile CIs of the replicates' winners; failed ones are counted. Also returns the natural
+    parameters of the good replicates."""
+    natural = problem.natural(winners.theta, winners.at_zero)
+    good = reps.usable & winners.ok & np.isfinite(winners.obj) & np.isfinite(natural).all(axis=1)
     natural, good = natural[reps.copy_of], good[reps.copy_of]
     if good.sum() < 2:
         return {}, int(good.sum()), int((~good).sum()), natural[good]
     cis = _percentile_ci(natural[good], problem.law.params, level)
     return cis, int(good.sum()), int((~good).sum()), natural[good]
+
+
+def _replicate_cis(
+    problem: _Problem,
+    reps: _Replicates,
+    theta: np.ndarray,
+    obj: np.ndarray,
+    converged: np.ndarray,
+    level: float,
+) -> tuple[dict[str, tuple[float, float]], int, int, np.ndarray]:
+    """Percentile CIs of the refined replicates (each keeps its best start, or E = 0 when that is as good,
+    polished by scipy when the batch did not converge it); failed ones are counted. ``theta``/``obj``/
+    ``converged`` hold the replicates' rows, then (for a law with E) one E = 0 row per distinct replicate.
+    Also returns the natural parameters of the good replicates."""
+    winners = _replicate_winners(problem, reps, theta, obj, converged)
+    _polish_stragglers(problem, reps, winners)
+    return _winner_cis(problem, reps, winners, level)

@@ -12,10 +12,13 @@ Procedures (docs/science.md section 6):
   when given.
 
 The procedure reads top-down: ``_prepare`` (usable points, refusals, the power law's closed form, the law's
-problem, the best starts and the replicates' rows), the refinement of every prepared fit's rows together
-(``optimizer._refine_jobs``), then ``_finish`` (polish, residuals, notes, CIs).
+problem, the best starts), the refinement of every prepared fit's rows together (``optimizer._refine_jobs``),
+``_estimate`` (polish, residuals, the checks that need no CIs), then, for the estimates that stand, the
+bootstrap: ``_with_replicates`` (the replicates and their best starts), their rows refined together, and
+``_conclude`` (CIs, the last checks). A fit refused on its point estimate draws no replicates: they could not
+change its result.
 
-Many fits at once (``fit_points``, ``fit_table``): every fit is set up first (checks, start grid, replicates),
+Many fits at once (``fit_points``, ``fit_table``): every fit is set up first (checks, start grid),
 then the rows of all fits of one law are refined together: each row carries its own target, data, bounds and
 fixed floor, points are padded to a common count with weight 0, each row's drawn points are moved to its front
 and rows are refined in chunks cut to their width; each fit is then finished (polish, CIs) on its own. Results
@@ -24,7 +27,7 @@ equal fitting each triplet alone (to rounding), at one loop per chunk instead of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -37,10 +40,15 @@ from analysis.fits.bootstrap import (
     _counts,
     _distinct_drawn,
     _percentile_ci,
+    _polish_stragglers,
     _prefer_zero,
-    _replicate_cis,
+    _replicate_winners,
     _Replicates,
     _replicates,
+    _straggler_rows,
+    _take_continued,
+    _winner_cis,
+    _Winners,
 )
 from analysis.fits.checks import bound_refusal, ci_refusal, direction_refusal, r2_refusal, unidentified
 from analysis.fits.laws import Law, evaluate, get_law
@@ -56,6 +64,7 @@ from analysis.fits.problems import _Problem, _problem_for, _rho
 from analysis.fits.results import FitResult, _failed
 
 REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
+STRAGGLER_STEPS = 3000  # more batch steps for the replicates still moving at the limit (fast path)
 
 
 def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
@@ -165,42 +174,79 @@ class _FitRequest:
 
 @dataclass(frozen=True, eq=False)
 class _Pending:
-    """A fit set up to its refinement: the rows it adds to the batch and what finishing it needs."""
+    """A fit set up to the refinement of its point estimate: its rows and what finishing it needs."""
 
     points: _Points
-    rows: _Rows  # the point estimate's best starts, [its E = 0 row], the replicates', [their E = 0 rows]
+    rows: _Rows  # the point estimate's best starts, [its E = 0 row]
     n_top: int  # how many rows are the point estimate's starts
-    reps: _Replicates | None
-    bootstrap: int
-    level: float
+    request: _FitRequest
 
     @property
     def has_zero(self) -> bool:
-        """Whether the law has a constant pinned at 0 in extra rows (E of the saturating and joint laws)."""
+        """Whether the law has a constant pinned at 0 in an extra row (E of the saturating and joint laws)."""
         return self.rows.problem.zero_column is not None
 
 
+@dataclass(frozen=True, eq=False)
+class _Estimate:
+    """A point estimate that stands (converged, R^2 > 0, no parameter at a bound), waiting for its CIs."""
+
+    points: _Points
+    problem: _Problem
+    natural: np.ndarray  # the law's parameters
+    value: float  # the objective
+    residuals: np.ndarray
+    r2: float | None
+    request: _FitRequest
+    reps: _Replicates | None = None
+
+
 @np.errstate(all="ignore")
-def _fit_many(requests: list[_FitRequest]) -> list[FitResult]:
-    """``fit_law`` for many requests: every fit needing a search is refined in shared batches (one loop per
-    kernel instead of one per fit), then each is finished on its own; results equal separate calls.
+def _fit_many(requests: list[_FitRequest], *, batch_stragglers: bool = True) -> list[FitResult]:
+    """``fit_law`` for many requests, in two rounds of shared batches (one loop per kernel instead of one per
+    fit); results equal separate calls.
+
+    1. The point estimates: every fit's best starts refined together, then each polished and checked
+       (``_estimate``): a fit refused here (no convergence, R^2 <= 0, a parameter at a bound) needs no CIs.
+    2. The bootstrap of the fits that stand: their replicates' rows refined together, then the CIs and the
+       last checks (``_conclude``). On Pythia's tree 315 of 580 searched fits are refused in round 1 (k at
+       its bound), and their replicates are the slowest to refine (they run to the iteration limit).
+
+    A replicate whose winning row the batch has not converged is polished by scipy, one call each, as the
+    point estimate is. ``batch_stragglers`` (the fast path) first refines all of them further together
+    (``_continue_stragglers``): on Pythia's tree 1 replicate in 10 is still moving at the limit, and the
+    scipy calls were 60% of the fit stage; the few still moving after that (4 of 4651) are polished by scipy.
 
     BLAS runs on one thread (``analysis.threads``): the grid products are small ((200, 20) x (20, 420) per
     fit), and two BLAS threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under
     load, measured).
     """
     threads.pin_blas()
-    prepared = [_prepare(request) for request in requests]
-    waiting = [i for i, item in enumerate(prepared) if isinstance(item, _Pending)]
-    refined = _refine_jobs([prepared[i].rows for i in waiting])
+    done: list[FitResult | _Pending | _Estimate] = [_prepare(request) for request in requests]
+    waiting = [i for i, item in enumerate(done) if isinstance(item, _Pending)]
+    refined = _refine_jobs([done[i].rows for i in waiting])  # type: ignore[union-attr]
     for i, (thetas, values, converged) in zip(waiting, refined, strict=True):
-        prepared[i] = _finish(prepared[i], thetas, values, converged)
-    return prepared
+        done[i] = _estimate(done[i], thetas, values, converged)  # type: ignore[arg-type]
+    standing = [i for i, item in enumerate(done) if isinstance(item, _Estimate)]
+    booted = [_with_replicates(done[i]) for i in standing]  # type: ignore[arg-type]
+    sampled = [j for j, item in enumerate(booted) if item.reps is not None]
+    rows = [_replicate_rows(booted[j].problem, booted[j].reps) for j in sampled]  # type: ignore[arg-type]
+    winners = {
+        j: _replicate_winners(booted[j].problem, booted[j].reps, *result)  # type: ignore[arg-type]
+        for j, result in zip(sampled, _refine_jobs(rows), strict=True)
+    }
+    if batch_stragglers:
+        _continue_stragglers([(booted[j], winners[j]) for j in sampled])
+    for j in sampled:  # what the batch did not converge: one scipy call each, as the point estimate
+        _polish_stragglers(booted[j].problem, booted[j].reps, winners[j])  # type: ignore[arg-type]
+    for j, i in enumerate(standing):
+        done[i] = _conclude(booted[j], winners.get(j))
+    return done  # type: ignore[return-value]
 
 
 def _prepare(request: _FitRequest) -> FitResult | _Pending:
     """Everything of a fit before its refinement: the usable points, refusals, the power law's closed form,
-    the law's problem, the point estimate's best starts and the bootstrap replicates' rows."""
+    the law's problem and the point estimate's best starts."""
     points = _usable_points(request)
     if isinstance(points, FitResult):
         return points
@@ -215,10 +261,7 @@ def _prepare(request: _FitRequest) -> FitResult | _Pending:
     best = _best_starts(problem)
     if best.size == 0:
         return points.refuse("no start of the grid gives a finite prediction")
-    reps = None
-    if request.bootstrap > 0:
-        reps = _replicates(problem, points.groups, request.bootstrap, request.seed, points.y_replicates)
-    return _Pending(points, _search_rows(problem, best, reps), best.size, reps, request.bootstrap, request.ci)
+    return _Pending(points, _point_rows(problem, best), best.size, request)
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,31 +402,45 @@ def _best_starts(problem: _Problem) -> np.ndarray:
     return order[np.isfinite(losses[order])]
 
 
-def _search_rows(problem: _Problem, best: np.ndarray, reps: _Replicates | None) -> _Rows:
-    """The point estimate's best starts and every replicate's starts, refined in one batch (one loop, not
-    two), all with the same iteration limit and stopping rules (a log-space fit stops once perfect); for a
-    law with E, the point estimate and each replicate also get a row with E pinned at 0."""
+def _point_rows(problem: _Problem, best: np.ndarray) -> _Rows:
+    """The point estimate's best starts and, for a law with E, one row with E pinned at 0."""
     n = len(problem.target)
     starts, weights = problem.grid[best], np.ones((best.size, n))
-    targets = np.tile(problem.target, (best.size, 1))
     lower, upper = np.tile(problem.lower, (best.size, 1)), np.tile(problem.upper, (best.size, 1))
-    blocks = [(starts, weights, targets, lower, upper)]
     if problem.zero_column is not None:
         zero_lower, zero_upper = problem.pinned_at_zero(1)
-        blocks.append((problem.at_zero(starts[:1]), weights[:1], targets[:1], zero_lower, zero_upper))
-    if reps is not None:
-        k = len(reps.starts)
-        rep_targets = np.tile(problem.target, (k, 1)) if reps.targets is None else reps.targets
-        rep_bounds = np.tile(problem.lower, (k, 1)), np.tile(problem.upper, (k, 1))
-        blocks.append((reps.starts, reps.weights, rep_targets, *rep_bounds))
-        if problem.zero_column is not None:
-            zero_starts, zero_weights, zero_targets = reps.zero_rows(problem)
-            if zero_targets is None:
-                zero_targets = np.tile(problem.target, (len(zero_starts), 1))
-            blocks.append(
-                (zero_starts, zero_weights, zero_targets, *problem.pinned_at_zero(len(zero_starts)))
-            )
+        starts = np.concatenate([starts, problem.at_zero(starts[:1])])
+        weights = np.concatenate([weights, weights[:1]])
+        lower, upper = np.concatenate([lower, zero_lower]), np.concatenate([upper, zero_upper])
+    return _search_rows(problem, starts, weights, lower, upper)
+
+
+def _replicate_rows(problem: _Problem, reps: _Replicates) -> _Rows:
+    """Every replicate's best starts and, for a law with E, each replicate's row with E pinned at 0."""
+    k = len(reps.starts)
+    targets = np.tile(problem.target, (k, 1)) if reps.targets is None else reps.targets
+    blocks = [
+        (reps.starts, reps.weights, targets, np.tile(problem.lower, (k, 1)), np.tile(problem.upper, (k, 1)))
+    ]
+    if problem.zero_column is not None:
+        zero_starts, zero_weights, zero_targets = reps.zero_rows(problem)
+        if zero_targets is None:
+            zero_targets = np.tile(problem.target, (len(zero_starts), 1))
+        blocks.append((zero_starts, zero_weights, zero_targets, *problem.pinned_at_zero(len(zero_starts))))
     starts, weights, targets, lower, upper = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
+    return _search_rows(problem, starts, weights, lower, upper, targets)
+
+
+def _search_rows(
+    problem: _Problem,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    targets: np.ndarray | None = None,
+) -> _Rows:
+    """Rows refined with the point estimate's iteration limit and stopping rules (a log-space fit stops once
+    perfect), for the point estimate and its replicates alike."""
     k = len(starts)
     return _Rows(
         problem,
@@ -413,28 +470,20 @@ def _perfect(problem: _Problem, value: float) -> bool:
     return problem.robust and value <= len(problem.target) * float(_rho(np.array(_PERFECT_RESIDUAL), True))
 
 
-def _finish(
-    pending: _Pending, all_thetas: np.ndarray, all_values: np.ndarray, all_converged: np.ndarray
-) -> FitResult:
-    """A fit from its refined rows: the best start (or E = 0 when that is as good) polished by scipy,
-    residuals, bootstrap CIs, then the checks (``_checked``)."""
-    problem, reps, points = pending.rows.problem, pending.reps, pending.points
-    n_top = pending.n_top
-    n_point = n_top + int(pending.has_zero)
-    thetas, values, converged = all_thetas[:n_top], all_values[:n_top], all_converged[:n_top]
-    best = int(np.argmin(values))
+def _estimate(
+    pending: _Pending, thetas: np.ndarray, values: np.ndarray, converged: np.ndarray
+) -> FitResult | _Estimate:
+    """The point estimate from its refined rows: the best start (or E = 0 when that is as good) polished by
+    scipy, its residuals and the checks that need no CIs (convergence, R^2, a parameter at a bound)."""
+    problem, points, n_top = pending.rows.problem, pending.points, pending.n_top
+    best = int(np.argmin(values[:n_top]))
     theta, value, ok = thetas[best], float(values[best]), bool(converged[best])
     lower, upper = problem.lower, problem.upper
     at_zero = False
     if pending.has_zero:
-        zero_value = all_values[n_top : n_top + 1]
+        zero_value = values[n_top : n_top + 1]
         if _prefer_zero(np.array([value]), zero_value, np.ones((1, len(problem.target))))[0]:
-            theta, value, ok, at_zero = (
-                all_thetas[n_top],
-                float(zero_value[0]),
-                bool(all_converged[n_top]),
-                True,
-            )
+            theta, value, ok, at_zero = thetas[n_top], float(zero_value[0]), bool(converged[n_top]), True
             lower, upper = (bound[0] for bound in problem.pinned_at_zero(1))
     polish_ok = False
     if not _perfect(problem, value):  # a perfect fit stops where its replicates stop: no polish
@@ -452,22 +501,52 @@ def _finish(
     )
     if refusal is not None:
         return points.refuse(refusal)
+    return _Estimate(points, problem, natural, value, residuals, r2, pending.request)
+
+
+def _with_replicates(estimate: _Estimate) -> _Estimate:
+    """The estimate with its bootstrap replicates drawn and their best starts picked (none when B = 0)."""
+    request, points = estimate.request, estimate.points
+    if request.bootstrap <= 0:
+        return estimate
+    reps = _replicates(estimate.problem, points.groups, request.bootstrap, request.seed, points.y_replicates)
+    return replace(estimate, reps=reps)
+
+
+def _continue_stragglers(fits: list[tuple[_Estimate, _Winners]]) -> None:
+    """The replicates the batch left moving, of every fit, refined ``STRAGGLER_STEPS`` more steps together
+    from where they stopped (the same objective, bounds and stopping rules); kept where they converge (in
+    place). Like the scipy polish it replaces, it starts where the batch stopped and only lowers the
+    objective, so it ends at the optimum the polish finds (to the optimisers' tolerances:
+    tests/equivalence/test_fit_speed.py)."""
+    jobs = []
+    for estimate, winners in fits:
+        which, rows = _straggler_rows(estimate.problem, estimate.reps, winners, STRAGGLER_STEPS)  # type: ignore[arg-type]
+        if len(which):
+            jobs.append((winners, which, rows))
+    refined = _refine_jobs([rows for _, _, rows in jobs])
+    for (winners, which, _), (theta, obj, converged) in zip(jobs, refined, strict=True):
+        _take_continued(winners, which, theta, obj, converged)
+
+
+def _conclude(estimate: _Estimate, winners: _Winners | None) -> FitResult:
+    """A standing estimate with the CIs of its replicates' refined winners (None without a bootstrap), then
+    the last checks (``_checked``)."""
+    problem, reps = estimate.problem, estimate.reps
     cis, n_ok, n_bad, replicates = {}, 0, 0, np.empty((0, len(problem.law.params)))
-    if reps is not None:
-        cis, n_ok, n_bad, replicates = _replicate_cis(
-            problem, reps, all_thetas[n_point:], all_values[n_point:], all_converged[n_point:], pending.level
-        )
+    if reps is not None and winners is not None:
+        cis, n_ok, n_bad, replicates = _winner_cis(problem, reps, winners, estimate.request.ci)
     return _checked(
-        points,
-        params={name: float(v) for name, v in zip(problem.law.params, natural, strict=True)},
+        estimate.points,
+        params={name: float(v) for name, v in zip(problem.law.params, estimate.natural, strict=True)},
         ci=cis,
-        r2=r2,
-        residuals=residuals,
+        r2=estimate.r2,
+        residuals=estimate.residuals,
         fixed=problem.fixed,
-        objective=value,
+        objective=estimate.value,
         n_bootstrap=n_ok,
         n_bootstrap_failed=n_bad,
         ci_from=(reps.source if cis and reps is not None else ""),
         replicates=replicates if cis else np.empty((0, len(problem.law.params))),
-        notes=list(points.notes),
+        notes=list(estimate.points.notes),
     )
