@@ -60,6 +60,7 @@ JOBS: tuple[Job, ...] = (
     Job("report, 10k models x 50 tasks", "report_aggregate", "read_aggregate", "<= 4x read", max_ratio=4.0),
     Job("report beside 2 busy processes", "report_contended", "report", "<= 2x alone", max_ratio=2.0),
     Job("resolution sweep 8 x 5", "resolution_sweep", "report", "<= 10x report", max_ratio=10.0),
+    Job("forecast calibration", "calibration", "report", "<= 10x report", max_ratio=10.0),
     Job("app on Pythia (672 JSON)", "pythia_app", None, "ready < 10 s, x < 2 s", max_seconds=10.0),
     Job("app first paint", "app_first_paint", "textual_start", "< 1 s", max_seconds=1.0),
     Job("app metric toggle", "app_toggle", None, "< 100 ms work", max_seconds=0.1),

@@ -351,6 +351,12 @@ def app_open_large(ctx: Context) -> Measured:
     )
 
 
+def calibration(ctx: Context) -> Measured:
+    path = data.samples_file(ctx.shape, ctx.folder)
+    note = "report --calibrate: each curve's largest scale, then its largest two, held out and forecast"
+    return Measured(_timed(ctx.repeat, _report_on(path, "--calibrate")), ctx.shape.rows, note)
+
+
 def pythia_app(ctx: Context) -> Measured:
     """The app on the Pythia tree: until ready, and an axis change (x) until ready again."""
     from benchmarks import app_probe
@@ -376,6 +382,7 @@ PARTS: dict[str, Callable[[Context], Measured]] = {
     "read_aggregate": aggregate_read,
     "report_contended": report_contended,
     "resolution_sweep": resolution_sweep,
+    "calibration": calibration,
     "pythia_app": pythia_app,
     "load_score": load_and_score,
     "load_score_all": load_and_score_all,
