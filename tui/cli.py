@@ -403,12 +403,9 @@ def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def view_settings_from(args: argparse.Namespace) -> ViewSettings:
-    """The app's first settings from the command line (``--bootstrap 0`` opens a big input cheaply); the
-    settings objects validate every value, with the report's messages."""
-    from tui.state import ViewSettings
-
-    resample = ResampleSettings(
+def _resample_from(args: argparse.Namespace) -> ResampleSettings:
+    """The resampling options (app, serve and report share them), validated by ``ResampleSettings``."""
+    return ResampleSettings(
         bootstrap=args.bootstrap,
         ci=args.ci,
         seed=args.seed,
@@ -416,6 +413,14 @@ def view_settings_from(args: argparse.Namespace) -> ViewSettings:
         paired=not args.unpaired,
         unit=args.resample_unit,
     )
+
+
+def view_settings_from(args: argparse.Namespace) -> ViewSettings:
+    """The app's first settings from the command line (``--bootstrap 0`` opens a big input cheaply); the
+    settings objects validate every value, with the report's messages."""
+    from tui.state import ViewSettings
+
+    resample = _resample_from(args)
     FitSettings(x=args.x, law=args.law, holdout=args.holdout, ci=args.ci, seed=args.seed)  # validates
     return ViewSettings(axis=args.x, law=args.law, holdout=args.holdout, resample=resample)
 
@@ -502,14 +507,7 @@ def _settings_from(args: argparse.Namespace) -> tuple[MetricOptions, ResampleSet
                 for metric, value in getattr(args, f"override_{name}")
             ),
         ),
-        ResampleSettings(
-            bootstrap=args.bootstrap,
-            ci=args.ci,
-            seed=args.seed,
-            subsample=args.subsample,
-            paired=not args.unpaired,
-            unit=args.resample_unit,
-        ),
+        _resample_from(args),
         FitSettings(
             x=args.x,
             law=args.law,
