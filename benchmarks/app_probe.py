@@ -122,9 +122,11 @@ class ReadyRun:
     axis_change: float  # seconds from the axis key until ready again (NaN if never)
 
 
-def time_to_ready(args: Sequence[str], timeout: float = 600.0) -> ReadyRun:
-    """Spawn the app with ``args``; time until ``ready``, then press ``x`` and time until ready again."""
-    terminal = Terminal(["-c", APP_CODE, *args], (200, 50), ROOT)  # wide: the status line is never cut
+def time_to_ready(args: Sequence[str], timeout: float = 180.0) -> ReadyRun:
+    """Spawn ``emergence-tui ARGS``; time until ``ready``, then press ``x`` and time until ready again (NaN
+    when a wait runs out)."""
+    # the command line (flags such as --params-from-name parsed), on a wide pty: the status line is never cut
+    terminal = Terminal(["-m", "tui.cli", *args], (200, 50), ROOT)
     try:
         done = terminal.wait_for(READY_MARKER, timeout=timeout)
         if done is None:
