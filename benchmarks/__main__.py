@@ -163,7 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, notes = [], []
     arrow_bytes = None
     for job in jobs:
-        result, baseline = run_pair(job.part, job.baseline, quick=args.quick, repeat=repeat, folder=folder)
+        try:
+            result, baseline = run_pair(
+                job.part, job.baseline, quick=args.quick, repeat=repeat, folder=folder
+            )
+        except RuntimeError as err:  # one failed job is a row that says so; the others' numbers are kept
+            rows.append((job.name, "-", "-", "-", "-", "-", job.target, "FAILED"))
+            notes.append(f"{job.name}: FAILED: {str(err).strip().splitlines()[-1][:200]}")
+            elapsed = time.perf_counter() - started
+            print(f"  FAILED: {job.name} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+            continue
         if baseline is not None and "arrow_bytes" in baseline.extra:
             arrow_bytes = baseline.extra["arrow_bytes"]
         ratio, met = judge(job, result, baseline)
