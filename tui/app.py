@@ -47,6 +47,9 @@ class EmergenceApp(AppActions):
     #message { height: auto; padding: 0 1; }
     DataTable { height: 1fr; }
     .-stale DataTable, .-stale PlotWidget { text-opacity: 55%; }
+    /* the compact footer's keys keep a 1-cell right margin; on the docked palette key that left the last
+       column to whatever key ran under it (a stray letter after "palette") */
+    Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
