@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App
 
+from analysis import output
 from tui.safe_text import clean
 from tui.screens.dialogs import ConfirmScreen, ExportDialog
 
@@ -25,7 +26,8 @@ class ExportError(Exception):
 
 
 def write_text_atomically(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
-    """Write ``text`` to a temp file beside ``path`` and rename it into place.
+    """Write ``text`` to ``path`` whole or not at all, with ``analysis.output``'s writer (a temporary file
+    beside the target, synced, then renamed into place).
 
     Raises ``FileExistsError`` when ``path`` exists and ``overwrite`` is False (the caller asks the user), and
     :class:`ExportError` with a one-line reason when the folder is missing or not writable.
@@ -35,21 +37,16 @@ def write_text_atomically(path: str | Path, text: str, *, overwrite: bool = Fals
         raise ExportError(f"{target} is a folder: give a file name")
     if target.exists() and not overwrite:
         raise FileExistsError(str(target))
-    folder = target.parent if str(target.parent) else Path(".")
-    tmp_name = None
+    folder = target.parent
+    if not folder.is_dir():
+        reason = os.strerror(errno.ENOTDIR if folder.exists() else errno.ENOENT)
+        raise ExportError(f"cannot write {target}: {reason}; choose another folder")
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        ) as handle:
-            tmp_name = handle.name
-            handle.write(text)
-        os.replace(tmp_name, target)
-    except OSError as err:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        reason = err.strerror or str(err)
+        return output.write_text_atomically(target, text, overwrite=True)  # the user said yes, or it is new
+    except output.OutputError as err:
+        cause = err.__cause__
+        reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(err)
         raise ExportError(f"cannot write {target}: {reason}; choose another folder") from err
-    return target
 
 
 SETTINGS_COLUMNS: tuple[str, ...] = (
