@@ -39,7 +39,7 @@ from analysis import schema as S
 from analysis.fits import FitResult, FitSet, fit_law, fit_points, held_out_rows, holds_out_largest
 from analysis.fits.backtesting import smooth_link
 from analysis.fits.laws import get_law, logistic, power, saturating
-from analysis.fits.stage import _inherits_chance, _task_chances
+from analysis.fits.stage import _item_replicates, _task_chances, curve_chance
 from analysis.formatting import interval, number
 from analysis.metrics import CHOICE_PROB, SEQ_PROB, TOKEN_PROB
 from analysis.options import NEXT_SCALE, FitSettings, ForecastSettings
@@ -179,20 +179,9 @@ def _curves(points: S.PointSet, axis: str) -> dict[tuple[str, str, str], _Curve]
     for group in usable.sort([*keys, axis]).partition_by(keys, maintain_order=True):
         key = (group[S.FAMILY][0], group[S.TASK][0], group[S.METRIC][0])
         spec = points.specs.get(key[2])
-        chance = None
-        if "chance" in group.columns and group["chance"].drop_nulls().len():
-            chance = float(group["chance"].drop_nulls()[0])
-        elif spec is not None and spec.chance is not None:
-            chance = float(spec.chance)
-        elif _inherits_chance(spec) and key[:2] in task_chance:
-            chance = task_chance[key[:2]]
+        chance = curve_chance(group, spec, task_chance, key)
         models = group[S.MODEL].to_list()
-        reps = points.replicates.get(key)
-        curves = None
-        if reps is not None and np.asarray(reps.values).ndim == 2 and len(reps.values) >= 2:
-            index = {m: i for i, m in enumerate(reps.models)}
-            if all(m in index for m in models):
-                curves = np.asarray(reps.values, dtype=float)[:, [index[m] for m in models]]
+        curves = _item_replicates(points, key, models)
 
         def column(name: str, g: pl.DataFrame = group) -> np.ndarray:
             if name not in g.columns:

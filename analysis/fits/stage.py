@@ -78,13 +78,30 @@ def _law_for(
     return law, ""
 
 
+def curve_chance(
+    rows: pl.DataFrame,
+    spec: S.MetricSpec | None,
+    task_chance: Mapping[tuple[str, str], float],
+    key: tuple[str, str, str],
+) -> float | None:
+    """A curve's chance level: its rows' own ``chance`` column, else the metric's, else the task's (for a
+    metric that takes its chance from the task's choices); None when none is known."""
+    if "chance" in rows.columns and rows["chance"].drop_nulls().len():
+        return float(rows["chance"].drop_nulls()[0])
+    if spec is not None and spec.chance is not None:
+        return float(spec.chance)
+    if _inherits_chance(spec) and key[:2] in task_chance:
+        return task_chance[key[:2]]
+    return None
+
+
 def _item_replicates(
-    points: S.PointSet, key: tuple[str, str, str], models: list[str], bootstrap: int
+    points: S.PointSet, key: tuple[str, str, str], models: list[str], bootstrap: int | None = None
 ) -> np.ndarray | None:
-    """The points' own replicate curves (B, models) in the order of ``models``, or None when a model has
-    none (the fit then resamples its points)."""
+    """The points' own replicate curves (the first ``bootstrap`` of them, all when None) in the order of
+    ``models``, or None when a model has none (the fit then resamples its points)."""
     reps = points.replicates.get(key)
-    if reps is None or bootstrap <= 0:
+    if reps is None or (bootstrap is not None and bootstrap <= 0):
         return None
     index = {m: i for i, m in enumerate(reps.models)}
     values = np.asarray(reps.values, dtype=float)
@@ -152,13 +169,7 @@ def fit_points(
         xs = used[x_col].to_numpy().astype(float)
         values = used[S.VALUE].to_numpy().astype(float)
         x2s = used[x2_col].to_numpy().astype(float) if x2_col else None
-        chance = None
-        if "chance" in used.columns and used["chance"].drop_nulls().len():
-            chance = float(used["chance"].drop_nulls()[0])
-        elif spec is not None and spec.chance is not None:
-            chance = float(spec.chance)
-        elif _inherits_chance(spec) and key[:2] in task_chance:
-            chance = task_chance[key[:2]]
+        chance = curve_chance(used, spec, task_chance, key)
         law, law_note = _law_for(law_choice, metric, spec, xs, values, x_col)
         floor = _logistic_floor(chance, direction) if law == "logistic" else None
         curves = _item_replicates(points, key, used[S.MODEL].to_list(), settings.bootstrap)
