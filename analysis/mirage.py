@@ -252,7 +252,9 @@ def _verdict(
     at = d.get("apparent_at") or d.get("jump_at")
     share = d.get("apparent")
     looks = f"{metric} looks like a jump at {at}" + (
-        f" ({share:.0%} of its rise above its smaller models' line)" if isinstance(share, float) else ""
+        f" (raw scale: {share:.0%} of its rise above its smaller models' line)"
+        if isinstance(share, float)
+        else ""
     )
     low = _lower_side_unresolved(d, models_of.get((d[S.FAMILY], d[S.TASK]), []))
     resolution = ""

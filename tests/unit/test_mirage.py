@@ -47,9 +47,9 @@ def test_smooth_partners_make_a_mirage_and_the_sentence_names_them_all() -> None
     ).row(0, named=True)
     assert out["category"] == "mirage" and out["partner_source"] == "declared"
     assert out["verdict"] == (
-        "mirage: exact_match looks like a jump at m3 (60% of its rise above its smaller models' line), but "
-        "token_edit_distance, token_loss and token_prob follow the smaller models' trend on the same "
-        "outputs: the jump is the metric"
+        "mirage: exact_match looks like a jump at m3 (raw scale: 60% of its rise above its smaller models' "
+        "line), but token_edit_distance, token_loss and token_prob follow the smaller models' trend on the "
+        "same outputs: the jump is the metric"
     )
 
 
