@@ -103,6 +103,9 @@ def test_serve_shows_the_app_in_a_browser_and_answers_keys(server, browser) -> N
 
     url, process = server
     browser.get(url)
+    named = time.monotonic() + 15  # on a busy machine the server may answer after get() returns
+    while "emergence-tui" not in browser.page_source and time.monotonic() < named:
+        time.sleep(0.2)
     assert "emergence-tui" in browser.page_source  # the name on the page before the app paints
     deadline = time.monotonic() + 30  # the app's first bytes: the page drops its intro dialog
     while "-first-byte" not in (browser.find_element(By.TAG_NAME, "body").get_attribute("class") or ""):
