@@ -16,7 +16,14 @@ from tests.app.conftest import make_app
 
 
 async def computed(pilot) -> None:
+    """Every stage's result shown: the worker done and its last message handled (the status says ready).
+    Waiting for the worker alone let a key reach the overview before its rows, so ``down`` was lost and the
+    task view showed the first row's metric in some runs."""
     await pilot.app.workers.wait_for_complete()
+    for _ in range(200):
+        if pilot.app.activity == "ready" or pilot.app.error:
+            break
+        await pilot.pause(0.05)
     await pilot.pause()
 
 
