@@ -46,10 +46,22 @@ def number(value: Any, digits: int = 3) -> str:
     return f"{rounded:.12g}"
 
 
+NO_SPREAD = 1e-6  # a CI narrower than this share of its ends: the replicates agree to the fits' own precision
+
+
 def interval(lo: Any, hi: Any) -> str:
     if lo is None and hi is None:
         return "–"
-    return f"[{number(lo)}, {number(hi)}]"
+    digits = 3
+    while (
+        lo is not None
+        and hi is not None
+        and lo != hi
+        and digits < 7
+        and number(lo, digits) == number(hi, digits)
+    ):
+        digits += 1  # a narrow interval keeps the digits that tell its ends apart
+    return f"[{number(lo, digits)}, {number(hi, digits)}]"
 
 
 BACKTEST_WORDS: dict[str, str] = {
@@ -103,7 +115,8 @@ def parameter_text(
     unidentified: Mapping[str, str] | None = None,
 ) -> list[str]:
     """``k=3.41 [3.1, 8.26]`` per parameter; ``floor=0.25 (fixed)``; ``E ~ 0 (not identified)``: words, not
-    digits, for a parameter the data do not identify."""
+    digits, for a parameter the data do not identify, and for a CI of no width (every replicate at the same
+    value, such as a falling curve's floor at its bound 0)."""
     parts = []
     for name, value in params.items():
         if unidentified and name in unidentified:
@@ -111,8 +124,10 @@ def parameter_text(
             continue
         bounds = ci.get(name) if isinstance(ci, Mapping) else None
         ci_text = f" {interval(*bounds)}" if isinstance(bounds, list | tuple) and len(bounds) == 2 else ""
-        if not ci_text and name in fixed:
+        if name in fixed:
             ci_text = " (fixed)"
+        elif ci_text and abs(bounds[1] - bounds[0]) <= NO_SPREAD * max(abs(bounds[0]), abs(bounds[1])):
+            ci_text = " (no spread: every replicate gives this value)"
         parts.append(f"{name}={number(value)}{ci_text}")
     return parts
 

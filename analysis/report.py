@@ -327,6 +327,7 @@ def _fit_text(fit: dict) -> str:
         holdout=bt.get("holdout", 0),
         r2_space=fit.get("r2_space"),
         unidentified=fit.get("unidentified"),
+        fixed=fit.get("fixed") or (),
         r2_spaces={"linear": fit.get("r2_linear"), "log": fit.get("r2_log")},
         backtest_space=bt.get("error_space"),
         backtest_fit=refit.get("summary"),

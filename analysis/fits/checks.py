@@ -46,7 +46,8 @@ FIT_RULES = (
     "curve's direction, a shape parameter ends at its search bound, R² <= 0 in the fitted space, or an "
     "estimate lies outside its own bootstrap CI; a constant the data do not identify (estimate 0 or below "
     "1e-6 of the smallest value; CI reaching 0 or spanning more than 6 decades) is named in words; R² is "
-    "shown in linear and in log space (log where every value is positive)"
+    "shown in linear and in log space (log where every value is positive), with a note when it is below "
+    "0.5 in the space the law was not fitted in"
 )
 _SHAPE_WORDS = {
     ("alpha", "lower"): "alpha at its lower bound 0: the law cannot fall along this curve",
@@ -91,6 +92,24 @@ def r2_refusal(r2: float | None, space: str) -> str | None:
     if r2 is None or r2 > 0:
         return None
     return f"R²({space}) = {r2:.3g} <= 0: the law fits worse than the curve's mean"
+
+
+POOR_R2 = 0.5  # R² below this in the space the law was not fitted in: the fit misses that end of the curve
+
+
+def poor_r2_note(spaces: Mapping[str, float | None], fitted_space: str) -> str | None:
+    """A standing fit whose R² in the other space (linear or log) is below ``POOR_R2``: a note in words
+    (a logistic fitted in linear space can follow a curve's large values and miss its small ones by
+    ratio); else None."""
+    for space in ("linear", "log"):
+        r2 = spaces.get(f"r2_{space}")
+        if space != fitted_space and r2 is not None and r2 < POOR_R2:
+            ends = "small values (by ratio)" if space == "log" else "large values"
+            return (
+                f"R² {r2:.2f} in {space} space: the law misses the curve's {ends}; read its predictions "
+                "there with care"
+            )
+    return None
 
 
 def ci_refusal(params: Mapping[str, float], ci: Mapping[str, tuple[float, float]]) -> str | None:

@@ -50,7 +50,14 @@ from analysis.fits.bootstrap import (
     _winner_cis,
     _Winners,
 )
-from analysis.fits.checks import bound_refusal, ci_refusal, direction_refusal, r2_refusal, unidentified
+from analysis.fits.checks import (
+    bound_refusal,
+    ci_refusal,
+    direction_refusal,
+    poor_r2_note,
+    r2_refusal,
+    unidentified,
+)
 from analysis.fits.laws import Law, evaluate, get_law
 from analysis.fits.optimizer import (
     _BATCH_MAX_ITER,
@@ -386,11 +393,15 @@ def _checked(points: _Points, *, notes: list[str], **fields: Any) -> FitResult:
             f"{fields['n_bootstrap_failed']} of {total} bootstrap replicates failed and were dropped"
         )
     predicted = evaluate(law.name, params, points.x, points.x2)
+    spaces = _r2_spaces(points.y, predicted)
+    poor = poor_r2_note(spaces, law.fitted_space)
+    if poor is not None:
+        notes.append(poor)
     return points.result(
         ok=True,
         message="; ".join(notes),
         unidentified=unidentified(law.name, params, cis, points.y),
-        **_r2_spaces(points.y, predicted),
+        **spaces,
         **fields,
     )
 
@@ -536,6 +547,7 @@ def _conclude(estimate: _Estimate, winners: _Winners | None) -> FitResult:
     cis, n_ok, n_bad, replicates = {}, 0, 0, np.empty((0, len(problem.law.params)))
     if reps is not None and winners is not None:
         cis, n_ok, n_bad, replicates = _winner_cis(problem, reps, winners, estimate.request.ci)
+        cis = {name: ci for name, ci in cis.items() if name not in problem.fixed}  # held, not estimated
     return _checked(
         estimate.points,
         params={name: float(v) for name, v in zip(problem.law.params, estimate.natural, strict=True)},

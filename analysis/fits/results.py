@@ -230,6 +230,7 @@ class FitSet:
                 "r2_linear": fit.r2_linear,
                 "r2_log": fit.r2_log,
                 "unidentified": dict(fit.unidentified),
+                "fixed": list(fit.fixed),
                 "ci_from": fit.ci_from,
                 "n_points": fit.n_points,
                 "ok": fit.ok,

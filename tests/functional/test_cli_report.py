@@ -97,7 +97,7 @@ def test_the_report_reads_each_fit_in_the_one_fit_line_format(capsys: pytest.Cap
         backtest = {f"backtest_{k}": bt[k] for k in keys if bt.get(k) is not None}
         line = fit_line(fit["law"], fit["x"], fit["params"], {k: tuple(v) for k, v in fit["ci"].items()},
                         fit["r2"], ok=fit["ok"], message=fit["message"], backtest=backtest, holdout=2,
-                        r2_space=fit["r2_space"], unidentified=fit["unidentified"],
+                        r2_space=fit["r2_space"], unidentified=fit["unidentified"], fixed=fit["fixed"],
                         r2_spaces={"linear": fit["r2_linear"], "log": fit["r2_log"]},
                         backtest_space=bt["error_space"], backtest_fit=bt["fit"]["summary"],
                         backtest_miss=bt["smooth_miss"])  # fmt: skip

@@ -48,3 +48,22 @@ def test_a_refused_fit_says_why_instead_of_numbers() -> None:
     assert fit_line(None, "params", {}, {}, None, ok=False) == "fit: no fit — unknown reason"
     text = backtest_text({"backtest_mean_rel_error": 0.83}, 1)
     assert text == "backtest (top 1 held out): mean rel. error 0.83"
+
+
+def test_a_ci_of_no_width_is_words_and_a_narrow_one_keeps_its_digits():
+    line = fit_line(
+        "logistic",
+        "params",
+        {"floor": 0.0, "ceil": 0.833, "x0": 10.34},
+        {"floor": (0.0, 0.0), "ceil": (0.759, 0.938), "x0": (10.331, 10.349)},
+        0.99,
+        r2_space="linear",
+    )
+    assert "floor=0 (no spread: every replicate gives this value)" in line
+    assert "[0, 0]" not in line
+    assert "x0=10.3 [10.33, 10.35]" in line  # 3 digits would print [10.3, 10.3]
+    assert "ceil=0.833 [0.759, 0.938]" in line
+    almost = fit_line("power", "params", {"b": 0.7}, {"b": (0.70000002, 0.70000002 + 1e-9)}, 1.0)
+    assert "b=0.7 (no spread" in almost
+    fixed = fit_line("logistic", "params", {"floor": 0.25}, {"floor": (0.25, 0.25)}, 0.9, fixed=("floor",))
+    assert "floor=0.25 (fixed)" in fixed and "[0.25" not in fixed

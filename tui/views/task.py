@@ -308,6 +308,7 @@ def fit_summary(
             message=row.get("message"),
             backtest=backtest,
             holdout=settings.holdout,
+            fixed=result.fixed if result is not None else (),
         )
         lines.append((family, line))
     return lines
