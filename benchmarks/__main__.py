@@ -2,8 +2,8 @@
 
 Inputs are generated with the mirage simulator under fixed seeds and cached (see ``benchmarks.data``).
 Each job runs in its own fresh Python process together with its baseline, the two alternating run by run,
-``--repeat`` times each; the table shows the medians and each one's own peak memory. ``--quick`` runs
-small inputs (a smoke test of the command, not of the targets).
+``--repeat`` times each; the table shows the medians, the spread over the runs and each one's own peak
+memory. ``--quick`` runs small inputs (a smoke test of the command, not of the targets).
 """
 
 from __future__ import annotations
@@ -70,11 +70,12 @@ JOBS: tuple[Job, ...] = (
 
 @dataclass(frozen=True)
 class Result:
-    seconds: float
+    seconds: float  # the median run
     peak_bytes: int
     rows: int
     note: str
     extra: dict
+    runs: tuple[float, ...] = ()  # every run's seconds, in the order run
 
 
 def run_pair(
@@ -92,7 +93,12 @@ def run_pair(
     def result(name: str) -> Result:
         own = payload[name]
         return Result(
-            statistics.median(own["seconds"]), own["peak_bytes"], own["rows"], own["note"], own["extra"]
+            statistics.median(own["seconds"]),
+            own["peak_bytes"],
+            own["rows"],
+            own["note"],
+            own["extra"],
+            tuple(own["seconds"]),
         )
 
     return result(part), (result(baseline) if baseline else None)
@@ -122,6 +128,18 @@ def judge(job: Job, result: Result, baseline: Result | None) -> tuple[str, bool]
     return ratio_text, met
 
 
+def spread(result: Result, baseline: Result | None) -> str:
+    """The spread over the runs: min-max of each run's ratio to the baseline run beside it (the two alternate
+    in one process), else min-max of the seconds; '-' for a single run."""
+    runs = [s for s in result.runs if s == s]  # NaN: a skipped part
+    if len(runs) < 2:
+        return "-"
+    if baseline is not None and len(baseline.runs) == len(result.runs):
+        ratios = [a / b for a, b in zip(result.runs, baseline.runs, strict=True)]
+        return f"{min(ratios):.2f}-{max(ratios):.2f}x"
+    return f"{min(runs):.3g}-{max(runs):.3g} s"
+
+
 def machine() -> str:
     """Cores, CPU model, memory, Python and library versions."""
     import numpy
@@ -138,7 +156,7 @@ def machine() -> str:
 
 
 def render(rows: list[tuple[str, ...]]) -> str:
-    header = ("job", "rows", "median s", "peak MB", "baseline s", "ratio", "target", "met")
+    header = ("job", "rows", "median s", "peak MB", "baseline s", "ratio", "spread", "target", "met")
     table = [header, *rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
@@ -157,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = cache_dir(args.cache_dir)
     shape = QUICK if args.quick else FULL
     print(f"machine: {machine()}")
-    print(f"inputs: {shape.rows:,} simulated rows, cached in {folder}; {repeat} runs per job, median shown")
+    print(
+        f"inputs: {shape.rows:,} simulated rows, cached in {folder}; {repeat} runs per job, median shown; "
+        "spread: min-max over the runs of the ratio to the baseline run beside it (else of the seconds)"
+    )
     started = time.perf_counter()
     jobs = [job for job in JOBS if not args.only or job.part in args.only]
     rows, notes = [], []
@@ -168,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 job.part, job.baseline, quick=args.quick, repeat=repeat, folder=folder
             )
         except RuntimeError as err:  # one failed job is a row that says so; the others' numbers are kept
-            rows.append((job.name, "-", "-", "-", "-", "-", job.target, "FAILED"))
+            rows.append((job.name, "-", "-", "-", "-", "-", "-", job.target, "FAILED"))
             notes.append(f"{job.name}: FAILED: {str(err).strip().splitlines()[-1][:200]}")
             elapsed = time.perf_counter() - started
             print(f"  FAILED: {job.name} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
@@ -184,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{result.peak_bytes / 1e6:.0f}",
                 f"{baseline.seconds:.3f}" if baseline else "-",
                 ratio,
+                spread(result, baseline),
                 job.target,
                 "-"
                 if job.target.startswith("-") or result.note.startswith("skipped")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.__main__ import JOBS, Job, Result, judge, render
+from benchmarks.__main__ import JOBS, Job, Result, judge, render, spread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_judge_ratios_speedups_seconds_and_memory() -> None:
 
 
 def test_render_aligns_columns() -> None:
-    text = render([("a", "1", "0.100", "5", "-", "-", "< 1 s", "yes")])
+    text = render([("a", "1", "0.100", "5", "-", "-", "-", "< 1 s", "yes")])
     header, rule, row = text.splitlines()
     assert header.split() == [
         "job",
@@ -51,11 +51,20 @@ def test_render_aligns_columns() -> None:
         "baseline",
         "s",
         "ratio",
+        "spread",
         "target",
         "met",
     ]
     assert set(rule.replace(" ", "")) == {"-"}
     assert row.index("yes") == header.index("met")
+
+
+def test_spread_is_the_range_of_the_paired_ratios_or_of_the_seconds() -> None:
+    job = Result(seconds=4.0, peak_bytes=0, rows=1, note="", extra={}, runs=(4.0, 3.0, 6.0))
+    base = Result(seconds=1.0, peak_bytes=0, rows=1, note="", extra={}, runs=(1.0, 1.5, 1.0))
+    assert spread(job, base) == "2.00-6.00x"  # 4/1, 3/1.5, 6/1: each run against the one beside it
+    assert spread(job, None) == "3-6 s"
+    assert spread(_result(1.0), None) == "-"  # one run: no spread
 
 
 @pytest.mark.slow(seconds=30)
