@@ -18,7 +18,9 @@ from analysis.metrics import METRICS, partners, score_samples
 from analysis.mirage import task_verdicts
 from analysis.options import FitSettings, ForecastSettings, MetricOptions, ResampleSettings, SweepSettings
 from analysis.resampling import compute_points
-from analysis.schema import PointSet, ResultTable, ScoredSamples
+from analysis.resampling.layout import _Group
+from analysis.resampling.points import sample_layout
+from analysis.schema import REPLICATE, PointSet, ResultTable, ScoredSamples
 from analysis.steps import adjacent_steps, tie_groups
 from analysis.sweep import ResolutionSweep, resolution_sweep
 from analysis.target_lengths import target_lengths
@@ -71,6 +73,7 @@ class Pipeline:
     def __init__(self, table: ResultTable) -> None:
         self.table = table
         self._scored: dict[MetricOptions, ScoredSamples] = {}
+        self._layouts: dict[MetricOptions, list[_Group] | None] = {}
         self._points: dict[tuple[MetricOptions, ResampleSettings], PointSet] = {}
         self._fits: dict[tuple[MetricOptions, ResampleSettings, FitSettings], FitSet] = {}
         self._table_fits: dict[tuple[str, FitSettings], FitSet] = {}
@@ -91,10 +94,23 @@ class Pipeline:
             self._scored[options] = score_samples(self.table, options)
         return self._scored[options]
 
+    def layout(self, options: MetricOptions) -> list[_Group] | None:
+        """The scored frame as items x models matrices, laid out once and shared by the points of every
+        resampling setting and by the 0/1 step tests (each takes its subsample of it); None when rows carry
+        replicates (the steps lay out models, not (model, replicate) pairs) or there are no per-sample
+        rows."""
+        if options not in self._layouts:
+            scored = self.scored(options)
+            frame = scored.frame
+            replicated = REPLICATE in frame.columns and frame[REPLICATE].null_count() < frame.height
+            self._layouts[options] = None if replicated or frame.height == 0 else sample_layout(scored)
+        return self._layouts[options]
+
     def points(self, options: MetricOptions, resample: ResampleSettings) -> PointSet:
         key = (options, resample)
         if key not in self._points:
-            self._points[key] = compute_points(self.scored(options), self.table, resample)
+            layout = self.layout(options)
+            self._points[key] = compute_points(self.scored(options), self.table, resample, layout=layout)
         return self._points[key]
 
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSet:
@@ -118,7 +134,7 @@ class Pipeline:
         key = (options, resample, x)
         if key not in self._resolution:
             points = self.points(options, resample)
-            steps = adjacent_steps(points, self.scored(options), resample, x)
+            steps = adjacent_steps(points, self.scored(options), resample, x, self.layout(options))
             self._resolution[key] = Resolution(steps, tie_groups(steps))
         return self._resolution[key]
 

@@ -34,6 +34,7 @@ the test set's resolution, it is not a discovery claim).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -42,7 +43,7 @@ from analysis import schema as S
 from analysis.emergence import Curve, curves
 from analysis.options import ResampleSettings
 from analysis.resampling.intervals import wilson_interval
-from analysis.resampling.layout import _groups
+from analysis.resampling.layout import _Group, _groups, subsampled
 from analysis.resolution import (
     MAX_ITEMS,
     STEP_POWER,
@@ -150,18 +151,26 @@ def paired_difference_interval(
 
 
 def _outcomes(
-    scored: S.ScoredSamples | None, resample: ResampleSettings
+    scored: S.ScoredSamples | None, resample: ResampleSettings, layout: Sequence[_Group] | None = None
 ) -> dict[tuple[str, str, str], tuple[tuple[str, ...], np.ndarray]]:
     """Per family x task x 0/1 metric: (models, items x models matrix) of the items the points used (after the
-    subsample), from the same layout as the bootstrap; only matrices that hold nothing but 0, 1 and NaN."""
+    subsample), from the same layout as the bootstrap; only matrices that hold nothing but 0, 1 and NaN.
+    ``layout``: the frame laid out without a subsample (``sample_layout``), shared with the points stage
+    instead of laid out again (the same matrices: tests/unit/test_sweep.py)."""
     if scored is None or scored.frame.height == 0:
         return {}
     binary = [m for m, spec in scored.specs.items() if spec.binary and m in scored.frame.columns]
     if not binary:
         return {}
+    if layout is None:
+        groups = _groups(scored.frame, binary, resample)
+    else:
+        groups = [g for g in (subsampled(group, resample) for group in layout) if g is not None]
     out = {}
-    for group in _groups(scored.frame, binary, resample):
+    for group in groups:
         for metric, matrix in group.values.items():
+            if metric not in binary:
+                continue
             finite = matrix[np.isfinite(matrix)]
             if np.isin(finite, (0.0, 1.0)).all():
                 out[(group.family, group.task, metric)] = (group.models, matrix)
@@ -263,11 +272,13 @@ def adjacent_steps(
     scored: S.ScoredSamples | None,
     resample: ResampleSettings,
     x: str = S.PARAMS,
+    layout: Sequence[_Group] | None = None,
 ) -> pl.DataFrame:
     """Every adjacent step of every family x task x metric along ``x`` (columns ``STEP_SCHEMA``; rules in the
-    module docstring). Curves whose models share a value of ``x`` have no order, so no steps."""
+    module docstring). Curves whose models share a value of ``x`` have no order, so no steps. ``layout``:
+    the points stage's (``Pipeline.layout``), so the 0/1 outcomes are not laid out a second time."""
     level = resample.ci
-    outcomes = _outcomes(scored, resample)
+    outcomes = _outcomes(scored, resample, layout)
     aggregate: dict[tuple[str, str, str], bool] = {}
     if S.SOURCE in points.frame.columns:
         sources = points.frame.group_by(S.FAMILY, S.TASK, S.METRIC).agg(pl.col(S.SOURCE) == "aggregate")

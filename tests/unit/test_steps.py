@@ -194,3 +194,23 @@ def test_aggregate_rows_get_independent_steps_and_the_two_proportion_power(tmp_p
     assert out["resolved"].to_list() == [False, True, True]
     expected = independent_items_needed(values[:-1], values[1:])
     assert out["items_needed"].to_list() == [int(n) for n in expected]
+
+
+@pytest.mark.parametrize("subsample", [None, 300])
+def test_steps_on_the_pipelines_shared_layout_equal_steps_laid_out_again(subsample: int | None) -> None:
+    """The 0/1 outcomes taken from the points stage's layout (and its subsample of it) give the steps of
+    laying the scored frame out again: same counts, p-values and intervals, row for row."""
+    from analysis.loading import load
+    from analysis.options import LoadOptions
+    from analysis.pipeline import Pipeline
+    from tui.inputs import default_paths
+
+    pipeline = Pipeline(load(default_paths([]), LoadOptions()))
+    options, resample = MetricOptions(), ResampleSettings(bootstrap=50, subsample=subsample)
+    layout = pipeline.layout(options)
+    assert layout is not None
+    points, scored_frame = pipeline.points(options, resample), pipeline.scored(options)
+    shared = adjacent_steps(points, scored_frame, resample, "params", layout)
+    again = adjacent_steps(points, scored_frame, resample, "params")
+    assert shared.filter(pl.col("test") == "McNemar exact").height > 0
+    assert shared.equals(again)
