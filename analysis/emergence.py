@@ -291,23 +291,12 @@ def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
 
 def _intervals(frame: pl.DataFrame, binary: bool, ci: float) -> tuple[np.ndarray, np.ndarray]:
     """Each point's interval: the binomial one for 0/1 metrics, else the bootstrap's, else value +- z se."""
-    columns = {name: _column(frame, name) for name in _INTERVAL_COLUMNS}
-    return _interval_arrays(columns, binary, ci)
-
-
-_INTERVAL_COLUMNS = (S.LO, S.HI, S.BINOM_LO, S.BINOM_HI, S.VALUE, S.STDERR)
-
-
-def _interval_arrays(
-    columns: dict[str, np.ndarray], binary: bool, ci: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``_intervals`` on the columns as arrays (NaN where missing)."""
-    lo, hi = columns[S.LO], columns[S.HI]
+    lo, hi = _column(frame, S.LO), _column(frame, S.HI)
     if binary:
-        b_lo, b_hi = columns[S.BINOM_LO], columns[S.BINOM_HI]
+        b_lo, b_hi = _column(frame, S.BINOM_LO), _column(frame, S.BINOM_HI)
         has = np.isfinite(b_lo) & np.isfinite(b_hi)
         lo, hi = np.where(has, b_lo, lo), np.where(has, b_hi, hi)
-    value, stderr = columns[S.VALUE], columns[S.STDERR]
+    value, stderr = _column(frame, S.VALUE), _column(frame, S.STDERR)
     z = _normal_quantile(ci)
     missing = ~(np.isfinite(lo) & np.isfinite(hi)) & np.isfinite(stderr)
     lo = np.where(missing, value - z * stderr, lo)
@@ -315,82 +304,13 @@ def _interval_arrays(
     return lo, hi
 
 
-def _check_axis(frame: pl.DataFrame, x: str) -> None:
+def curves(points: S.PointSet, x: str, ci: float = 0.95) -> list[Curve]:
+    """Every family x task x metric of ``points`` as a curve in ascending ``x`` (rows with no ``x`` or no
+    value left out and counted)."""
+    frame = points.frame
     for col in (S.FAMILY, S.TASK, S.METRIC, S.MODEL, S.VALUE, x):
         if col not in frame.columns:
             raise InputError(f"points have no {col!r} column: choose an x axis from {', '.join(S.SCALES)}")
-
-
-def curves(points: S.PointSet, x: str, ci: float = 0.95) -> list[Curve]:
-    """Every family x task x metric of ``points`` as a curve in ascending ``x`` (rows with no ``x`` or no
-    value left out and counted).
-
-    The points are sorted once and every column taken out as one array; each curve is a slice of them.
-    ``plain_curves`` is the same procedure on one frame per curve (tests/unit/test_emergence_curves.py
-    holds the two equal); a frame per curve cost ~10 polars calls each, 1-2 s on a 50-task file.
-    """
-    frame = points.frame
-    _check_axis(frame, x)
-    keys = [S.FAMILY, S.TASK, S.METRIC]
-    ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
-    if ordered.height == 0:
-        return []
-    spans = (
-        ordered.select(keys)
-        .with_row_index("_row")
-        .group_by(keys, maintain_order=True)
-        .agg(pl.col("_row").first().alias("start"), pl.len().alias("length"))
-    )
-    usable = (ordered[x].is_not_null() & ordered[S.VALUE].is_not_null()).to_numpy()
-    numbers = {name: _column(ordered, name) for name in {*_INTERVAL_COLUMNS, S.N, x}}
-    labels = {name: _values(ordered, name) for name in ("direction", "kind", "chance")}
-    models_all = ordered[S.MODEL].to_list()
-    out = []
-    for family, task, metric, start, length in spans.iter_rows():
-        key = (family, task, metric)
-        whole = slice(start, start + length)
-        used = np.flatnonzero(usable[whole]) + start
-        spec = points.specs.get(metric)
-        direction = next((d for d in labels["direction"][whole] if d is not None), None)
-        if direction is None:
-            direction = spec.direction if spec is not None else 1
-        kind = next((k for k in labels["kind"][whole] if k), None) or (spec.kind if spec else None)
-        chance = next((c for c in labels["chance"][whole] if c is not None), None)
-        if chance is None and spec is not None:
-            chance = spec.chance
-        binary = bool(spec.binary) if spec is not None else False
-        models = [models_all[i] for i in used]
-        columns = {name: column[used] for name, column in numbers.items()}
-        lo, hi = _interval_arrays(columns, binary, ci)
-        stderr = columns[S.STDERR]
-        stderr = np.where(np.isfinite(stderr), stderr, (hi - lo) / (2.0 * _normal_quantile(ci)))
-        out.append(
-            Curve(
-                family=family,
-                task=task,
-                metric=metric,
-                kind=kind,
-                direction=-1 if direction < 0 else 1,
-                binary=binary,
-                chance=chance,
-                models=tuple(models),
-                x=columns[x],
-                y=columns[S.VALUE],
-                lo=lo,
-                hi=hi,
-                n=columns[S.N],
-                stderr=stderr,
-                replicates=_replicate_matrix(points, key, models),
-                skipped=length - used.size,
-            )
-        )
-    return out
-
-
-def plain_curves(points: S.PointSet, x: str, ci: float = 0.95) -> list[Curve]:
-    """``curves`` one frame per curve: the readable procedure the fast one must equal."""
-    frame = points.frame
-    _check_axis(frame, x)
     keys = [S.FAMILY, S.TASK, S.METRIC]
     ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
     out = []
