@@ -54,6 +54,7 @@ JOBS: tuple[Job, ...] = (
         max_seconds=10.0,
         max_memory_vs_arrow=4.0,
     ),
+    Job("report floor: read+draw+GEMMs", "report_floor", "bare_read", "- (shown, no target)"),
     Job("report, 2 tasks x 250k items", "report@deep", "read@deep", "<= 4x read", max_ratio=4.0),
     Job("report, 200 sizes x 5 tasks", "report@many_sizes", "read@many_sizes", "<= 4x read", max_ratio=4.0),
     Job("report, rows shuffled", "report@shuffled", "read@shuffled", "<= 4x read", max_ratio=4.0),

@@ -305,6 +305,53 @@ def resolution_sweep(ctx: Context) -> Measured:
     return Measured(_timed(ctx.repeat, _report_on(path, *sweep)), ctx.shape.rows, note)
 
 
+# The report's physical floor: what any paired bootstrap with B=1000 over every item must at least do. The
+# simulator's generation tasks score 5 metrics per model and its choice tasks 3 (checked on the quick file).
+_GENERATION_METRICS, _CHOICE_METRICS = 5, 3
+
+
+def report_floor(ctx: Context) -> Measured:
+    """The bare read, one Gamma(1) draw of the B x n weights, and one product of those weights with each
+    task's items x (models x metrics) values, BLAS on every core: the report cannot be faster than this."""
+    import polars as pl
+    from threadpoolctl import threadpool_limits
+
+    from analysis.threads import cores
+
+    shape = ctx.shape
+    path = data.samples_file(shape, ctx.folder)
+    rng = np.random.default_rng(0)
+    widths = {shape.models * _GENERATION_METRICS: (shape.tasks + 1) // 2}
+    widths[shape.models * _CHOICE_METRICS] = widths.get(shape.models * _CHOICE_METRICS, 0) + shape.tasks // 2
+    values = {width: rng.random((shape.items, width)) for width in widths}
+    parts: dict[str, list[float]] = {"read": [], "draw": [], "products": []}
+
+    def run() -> None:
+        started = time.perf_counter()
+        pl.read_parquet(path)
+        parts["read"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        weights = rng.standard_exponential((BOOTSTRAP, shape.items))
+        parts["draw"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with threadpool_limits(cores()):
+            for width, tasks in widths.items():
+                for _ in range(tasks):
+                    weights @ values[width]
+        parts["products"].append(time.perf_counter() - started)
+
+    seconds = _timed(ctx.repeat, run)
+    flops = sum(2.0 * BOOTSTRAP * shape.items * width * tasks for width, tasks in widths.items())
+    median = {name: float(np.median(runs)) for name, runs in parts.items()}
+    note = (
+        f"read {median['read']:.2f} s + one B x n Gamma(1) draw {median['draw']:.2f} s + {shape.tasks} "
+        f"products (B x n) @ (n x models x metrics), {flops / 1e9:.0f} GFLOP, {median['products']:.2f} s "
+        f"({flops / 1e9 / median['products']:.0f} GFLOP/s on {cores()} cores): the paired bootstrap's "
+        "least work, before scoring, layout, intervals, fits and tests"
+    )
+    return Measured(seconds, shape.rows, note, extra={"products_seconds": median["products"]})
+
+
 # --------------------------------------------------------------------------------------------------- app
 
 
@@ -381,6 +428,7 @@ PARTS: dict[str, Callable[[Context], Measured]] = {
     "report_aggregate": aggregate_report,
     "read_aggregate": aggregate_read,
     "report_contended": report_contended,
+    "report_floor": report_floor,
     "resolution_sweep": resolution_sweep,
     "calibration": calibration,
     "pythia_app": pythia_app,
