@@ -202,12 +202,18 @@ class Replicates:
 
     models: tuple[str, ...]
     stored: object = None  # numpy.ndarray of shape (B, len(models))
-    draw: Callable[[], object] | None = None  # returns that array
+    draw: Callable[[int | None], object] | None = None  # the first ``count`` rows of that array (None: all)
 
     @property
     def values(self) -> object:
         """The (B, len(models)) replicate values."""
-        return self.stored if self.draw is None else self.draw()
+        return self.head(None)
+
+    def head(self, count: int | None) -> object:
+        """The first ``count`` replicates (all when None); a drawn group draws only those where it can."""
+        if self.draw is not None:
+            return self.draw(count)
+        return self.stored if count is None else self.stored[:count]  # type: ignore[index]
 
 
 @dataclass(frozen=True, eq=False)

@@ -104,8 +104,11 @@ def _item_replicates(
     if reps is None or (bootstrap is not None and bootstrap <= 0):
         return None
     index = {m: i for i, m in enumerate(reps.models)}
-    values = np.asarray(reps.values, dtype=float)
-    if values.ndim != 2 or values.shape[0] < 2 or any(m not in index for m in models):
+    if any(m not in index for m in models):
+        return None
+    # at least 2 rows, so that a group with fewer than 2 replicates has none here at any ``bootstrap``
+    values = np.asarray(reps.head(None if bootstrap is None else max(bootstrap, 2)), dtype=float)
+    if values.ndim != 2 or values.shape[0] < 2:
         return None
     return values[:bootstrap, [index[m] for m in models]]
 

@@ -575,7 +575,13 @@ class _AggregatePoint:
 class _AggregateDraw:
     """The replicates of one aggregate group, drawn from its own seeded stream: the same numbers on every
     call. Item-level draws (``_AggregatePoint.draws``) combined over each model's replicates by the unit; a
-    model whose replicates carry neither n nor stderr takes the seed level at any unit."""
+    model whose replicates carry neither n nor stderr takes the seed level at any unit.
+
+    ``count``: only the first ``count`` replicates (the fits refit 200 of B = 1000). Every draw fills its
+    array row by row from the stream, so the first rows of B are the rows of a smaller draw, and they are
+    drawn alone where each model has one column (its replicates are its draws) and the group's noise is of
+    one kind (the Jeffreys draws of all columns come before the normal ones); otherwise all B are drawn.
+    """
 
     point: _AggregatePoint
     columns: Columns
@@ -584,15 +590,19 @@ class _AggregateDraw:
     task: str
     metric: str
 
-    def __call__(self) -> np.ndarray:
-        settings, columns, family, task = self.settings, self.columns, self.family, self.task
+    def __call__(self, count: int | None = None) -> np.ndarray:
+        settings, columns, point = self.settings, self.columns, self.point
+        family, task = self.family, self.task
+        single = len(columns.owner) == len(columns.models)
+        alone = single and not (point.col_binomial.any() and point.col_normal.any())
+        rows = count if alone and count is not None and count < settings.bootstrap else settings.bootstrap
         rng = stream(settings.seed, family, task, self.metric, "aggregate")
-        draws = self.point.draws(rng, settings.bootstrap)
+        draws = point.draws(rng, rows)
         model_reps = combine(draws, columns, settings.unit, settings.ci, settings.seed, family, task)
-        if self.point.seed_only.any():  # no item-level noise: the seed level is all there is, at any unit
+        if point.seed_only.any():  # no item-level noise: the seed level is all there is, at any unit
             by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
-            model_reps = np.where(self.point.seed_only[None, :], by_seed, model_reps)
-        return model_reps
+            model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
+        return model_reps if count is None else model_reps[:count]
 
 
 def _first(columns: Columns) -> np.ndarray:

@@ -26,6 +26,7 @@ from analysis.loading import load
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
 from analysis.pipeline import Pipeline
 from analysis.resampling import compute_points
+from analysis.resampling.units import Columns, _average
 from analysis.schema import PointSet, ResultTable
 from analysis.steps import adjacent_steps
 
@@ -79,6 +80,8 @@ def test_drawn_replicates_equal_held_ones(paths: tuple[PointSet, PointSet]) -> N
         assert reps.models == drawn.replicates[key].models
         np.testing.assert_array_equal(reps.values, drawn.replicates[key].values)
         np.testing.assert_array_equal(drawn.replicates[key].values, drawn.replicates[key].values)
+        for count in (1, 40, 199, 200, 500):  # the first rows drawn alone are the first rows of all
+            np.testing.assert_array_equal(reps.values[:count], drawn.replicates[key].head(count))
     seeded = held.frame.filter(pl.col("family") == "f3")
     assert (seeded["n_replicates"] == 3).all()  # the seed family reads its intervals from the replicates
 
@@ -126,3 +129,17 @@ def test_chunked_fits_equal_all_at_once(paths: tuple[PointSet, PointSet], holdou
                 assert a == b or (a != a and b != b), (key, name, a, b)
     for key, bt in plain.backtests.items():
         assert repr(bt) == repr(chunked.backtests[key])
+
+
+def test_average_of_one_column_per_model_equals_the_product() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(300, 7))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[0, :4] = [np.inf, -np.inf, -0.0, 0.0]
+    values[1, 1] = -1e-300
+    columns = Columns(tuple(f"m{j}" for j in range(7)), np.arange(7), ("",) * 7)
+    fast, plain = columns.average(values), _average(values, columns.owner, 7)
+    np.testing.assert_array_equal(fast, plain)
+    assert np.array_equal(np.signbit(fast), np.signbit(plain))  # the same bits, zeros' signs too
+    assert np.isnan(fast[0, :2]).all() and fast[0, 2] == 0.0 and not np.signbit(fast[0, 2])
+    np.testing.assert_array_equal(columns.average(values[0]), plain[0])  # one replicate row
