@@ -6,6 +6,7 @@
   (``chunk=None``): every fit's result equal, field by field, bit for bit.
 * Steps and emergence take each curve's replicates as they reach it (``curves(replicates=False)`` and
   ``with_replicates``): the same curves as ``curves()`` builds with them.
+* The JSON report encoded a record at a time (``report._json_text``): the text of ``json.dumps(indent=1)``.
 
 The table mixes what the aggregate points stage treats differently: 0/1 accuracies with n (Jeffreys draws),
 a score with a stderr only (normal draws), a family whose models carry seed replicates (their intervals read
@@ -14,6 +15,7 @@ the replicates) and a model without n or stderr (held at its value in the replic
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from analysis.fits import fit_points
 from analysis.loading import load
 from analysis.options import FitSettings, LoadOptions, MetricOptions, ResampleSettings
 from analysis.pipeline import Pipeline
+from analysis.report import _json_text, report_dict
 from analysis.resampling import compute_points
 from analysis.resampling.units import Columns, _average
 from analysis.schema import PointSet, ResultTable
@@ -143,3 +146,18 @@ def test_average_of_one_column_per_model_equals_the_product() -> None:
     assert np.array_equal(np.signbit(fast), np.signbit(plain))  # the same bits, zeros' signs too
     assert np.isnan(fast[0, :2]).all() and fast[0, 2] == 0.0 and not np.signbit(fast[0, 2])
     np.testing.assert_array_equal(columns.average(values[0]), plain[0])  # one replicate row
+
+
+def test_report_text_equals_json_dumps(paths: tuple[PointSet, PointSet], tmp_path: Path) -> None:
+    held, _ = paths
+    table = _table(tmp_path)
+    analysis = Pipeline(table).run(resample=RESAMPLE, fit=FIT)
+    report = report_dict(analysis)
+    expected = json.dumps(report, indent=1, allow_nan=False)
+    assert len(report["points"]) == held.frame.height and len(report["steps"]) == 24 * 7
+    assert _json_text(report) == expected
+    assert report["points"][0] is None  # consumed as encoded
+    for edge in ({}, {"a": []}, {"a": [{}], "b": {"c": [1, {"d": "x\ny"}]}, "e": "\u00e9"}, {"f": [[], [2]]}):
+        assert _json_text(json.loads(json.dumps(edge))) == json.dumps(edge, indent=1, allow_nan=False)
+    with pytest.raises(ValueError):
+        _json_text({"a": [{"b": float("nan")}]})
