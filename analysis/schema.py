@@ -15,6 +15,7 @@ starts with ``family``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -193,10 +194,26 @@ class ScoredSamples:
 
 @dataclass(frozen=True, eq=False)
 class Replicates:
-    """Bootstrap replicates of each model's mean for one family x task x metric; ``values[b, j]``: model j."""
+    """Bootstrap replicates of each model's mean for one family x task x metric; ``values[b, j]``: model j.
+
+    Held (``stored``), or drawn again on each read by ``draw`` (seeded: the same numbers every time), which
+    keeps a large table's replicates out of memory between the stages that read them one curve at a time.
+    """
 
     models: tuple[str, ...]
-    values: object  # numpy.ndarray of shape (B, len(models))
+    stored: object = None  # numpy.ndarray of shape (B, len(models))
+    draw: Callable[[int | None], object] | None = None  # the first ``count`` rows of that array (None: all)
+
+    @property
+    def values(self) -> object:
+        """The (B, len(models)) replicate values."""
+        return self.head(None)
+
+    def head(self, count: int | None) -> object:
+        """The first ``count`` replicates (all when None); a drawn group draws only those where it can."""
+        if self.draw is not None:
+            return self.draw(count)
+        return self.stored if count is None else self.stored[:count]  # type: ignore[index]
 
 
 @dataclass(frozen=True, eq=False)

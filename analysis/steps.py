@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from analysis import schema as S
-from analysis.emergence import Curve, curves
+from analysis.emergence import Curve, curves, with_replicates
 from analysis.options import ResampleSettings
 from analysis.resampling.intervals import wilson_interval
 from analysis.resampling.layout import _Group, _groups, subsampled
@@ -284,7 +284,7 @@ def adjacent_steps(
         sources = points.frame.group_by(S.FAMILY, S.TASK, S.METRIC).agg(pl.col(S.SOURCE) == "aggregate")
         aggregate = {(f, t, m): all(a) for f, t, m, a in sources.iter_rows()}
     rows: list[dict[str, object]] = []
-    for curve in curves(points, x, level) if not points.frame.is_empty() else []:
+    for curve in curves(points, x, level, replicates=False) if not points.frame.is_empty() else []:
         if len(curve.models) < 2 or np.unique(curve.x).size < len(curve.x):
             continue
         key = (curve.family, curve.task, curve.metric)
@@ -296,7 +296,8 @@ def adjacent_steps(
         else:
             independent = aggregate.get(key, False)
             test = INDEPENDENT if independent else PAIRED_BOOTSTRAP
-            found = _bootstrap_steps(curve, independent, level)
+            # one curve's replicates at a time, not every curve's at once
+            found = _bootstrap_steps(with_replicates(curve, points), independent, level)
             if "lo" not in found:
                 test = None
         for j in range(len(curve.models) - 1):

@@ -104,10 +104,16 @@ def _item_replicates(
     if reps is None or (bootstrap is not None and bootstrap <= 0):
         return None
     index = {m: i for i, m in enumerate(reps.models)}
-    values = np.asarray(reps.values, dtype=float)
-    if values.ndim != 2 or values.shape[0] < 2 or any(m not in index for m in models):
+    if any(m not in index for m in models):
+        return None
+    # at least 2 rows, so that a group with fewer than 2 replicates has none here at any ``bootstrap``
+    values = np.asarray(reps.head(None if bootstrap is None else max(bootstrap, 2)), dtype=float)
+    if values.ndim != 2 or values.shape[0] < 2:
         return None
     return values[:bootstrap, [index[m] for m in models]]
+
+
+FIT_CHUNK = 256  # fits set up and refined together; their replicate rows are what bounds the stage's memory
 
 
 def fit_points(
@@ -116,6 +122,7 @@ def fit_points(
     *,
     y: str | None = None,
     lengths: Mapping[tuple[str, str], float] | None = None,
+    chunk: int | None = FIT_CHUNK,
 ) -> FitSet:
     """Fit one law per family x task x metric (families never pooled) against ``settings.x``.
 
@@ -129,6 +136,12 @@ def fit_points(
     on the metric's link scale (``lengths``: (family, task) -> mean target length, for the edit distance's).
     ``y`` names another column to fit instead of ``value`` (e.g. ``"loss"``): that is a per-model quantity,
     so it is fitted per family via ``fit_table``.
+
+    The fits are set up and refined ``chunk`` at a time (None: all at once, the plain path): each holds its
+    replicate curves and their refinement rows (B x 3 starts x points, ~1 MB per fit at B = 200 and 50
+    points), which for every fit of a 10,000-curve table at once were 10+ GB. Every row is refined on its own
+    (``optimizer._refine_rows``), so the results do not depend on the chunks
+    (tests/equivalence/test_aggregate_memory.py).
     """
     settings = settings or FitSettings()
     if y is not None and y != S.VALUE:
@@ -148,6 +161,7 @@ def fit_points(
     skipped_total, skipped_groups = 0, 0
     # every fit (and backtest fit) is set up first and all are refined together, in shared batches
     requests: list[_FitRequest] = []
+    done: list[FitResult] = []
     pending: list[tuple[tuple[str, str, str], str, _HeldOut | None, float | None]] = []
     keys = [S.FAMILY, S.TASK, S.METRIC]
     task_chance = _task_chances(frame, points.specs)
@@ -187,7 +201,10 @@ def fit_points(
             lacking = [c for c in (x_col, x2_col, S.VALUE) if c is not None and group[c].is_null().any()]
             notes_here.append(f"skipped {skipped} points with no {' or '.join(lacking)} value")
         pending.append((key, "; ".join(notes_here), held, chance))
-    fitted = iter(_fit_many(requests))
+        if chunk is not None and len(requests) >= chunk:  # a group's requests (fit, backtest) stay together
+            done += _fit_many(requests)
+            requests = []
+    fitted = iter(done + _fit_many(requests))
     for key, note, held, chance in pending:
         bt = None if held is None else _judge_backtest(next(fitted), held, chance)
         fit = next(fitted)

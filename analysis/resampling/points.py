@@ -131,11 +131,17 @@ def compute_points(
     settings: ResampleSettings,
     *,
     layout: Sequence[_Group] | None = None,
+    materialise: bool = False,
 ) -> PointSet:
     """Per family x model x task x metric: value, n and intervals, plus bootstrap replicates per group.
 
     ``layout``: ``sample_layout(scored)``, the per-sample frame laid out once without a subsample, for runs
     that differ only in seed, subsample or B (the same numbers as laying it out again, up to rounding).
+
+    Aggregate groups' replicates are drawn again, from their own seeded stream, each time a stage reads them
+    (``Replicates.draw``): held, they are B x the points (4 GB for 10,000 curves of 50 models at B = 1000),
+    and each stage reads them one curve at a time. ``materialise`` holds them instead (the plain path: the
+    same numbers, tests/equivalence/test_aggregate_memory.py).
     """
     notes: list[str] = []
     rows: list[dict[str, object]] = []
@@ -143,7 +149,7 @@ def compute_points(
     specs = dict(scored.specs)
 
     _sample_points(scored, settings, rows, replicates, notes, layout)
-    _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes)
+    _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes, materialise)
 
     frame = _rows_to_frame(rows)
     frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER], nulls_last=True)
@@ -366,6 +372,7 @@ def _aggregate_points(
     rows: list[dict[str, object]],
     replicates: dict[tuple[str, str, str], Replicates],
     notes: list[str],
+    materialise: bool = False,
 ) -> None:
     if aggregates.height == 0:
         return
@@ -422,14 +429,15 @@ def _aggregate_points(
         point = _AggregatePoint.of(part, columns, spec, settings)
         model_reps = None
         if settings.bootstrap > 0 and point.noisy.any():
-            rng = stream(settings.seed, family, task, metric, "aggregate")
-            draws = point.draws(rng, settings.bootstrap)
-            model_reps = combine(draws, columns, settings.unit, settings.ci, settings.seed, family, task)
-            if point.seed_only.any():  # no item-level noise: the seed level is all there is, at any unit
-                by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
-                model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
+            draw = _AggregateDraw(point, columns, settings, family, task, metric)
             fixed_groups += int(not point.noisy.all())
-            replicates[(family, task, metric)] = Replicates(columns.models, model_reps)
+            if materialise:
+                model_reps = draw()
+                replicates[(family, task, metric)] = Replicates(columns.models, model_reps)
+            else:
+                replicates[(family, task, metric)] = Replicates(columns.models, draw=draw)
+                # only a model with 2+ replicates reads its interval from them (``intervals``)
+                model_reps = draw() if (point.counts >= 2).any() else None
         lo, hi, binom_lo, binom_hi = point.intervals(model_reps, settings)
         chance = scored.chance.get((task, metric), spec.chance)
         identity = part.select(FAMILY, MODEL, TASK, *SCALES, METRIC)
@@ -561,6 +569,40 @@ class _AggregatePoint:
         lo = np.where(self.binomial, binom_lo, lo)
         hi = np.where(self.binomial, binom_hi, hi)
         return lo, hi, binom_lo, binom_hi
+
+
+@dataclass(frozen=True, eq=False)
+class _AggregateDraw:
+    """The replicates of one aggregate group, drawn from its own seeded stream: the same numbers on every
+    call. Item-level draws (``_AggregatePoint.draws``) combined over each model's replicates by the unit; a
+    model whose replicates carry neither n nor stderr takes the seed level at any unit.
+
+    ``count``: only the first ``count`` replicates (the fits refit 200 of B = 1000). Every draw fills its
+    array row by row from the stream, so the first rows of B are the rows of a smaller draw, and they are
+    drawn alone where each model has one column (its replicates are its draws) and the group's noise is of
+    one kind (the Jeffreys draws of all columns come before the normal ones); otherwise all B are drawn.
+    """
+
+    point: _AggregatePoint
+    columns: Columns
+    settings: ResampleSettings
+    family: str
+    task: str
+    metric: str
+
+    def __call__(self, count: int | None = None) -> np.ndarray:
+        settings, columns, point = self.settings, self.columns, self.point
+        family, task = self.family, self.task
+        single = len(columns.owner) == len(columns.models)
+        alone = single and not (point.col_binomial.any() and point.col_normal.any())
+        rows = count if alone and count is not None and count < settings.bootstrap else settings.bootstrap
+        rng = stream(settings.seed, family, task, self.metric, "aggregate")
+        draws = point.draws(rng, rows)
+        model_reps = combine(draws, columns, settings.unit, settings.ci, settings.seed, family, task)
+        if point.seed_only.any():  # no item-level noise: the seed level is all there is, at any unit
+            by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
+            model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
+        return model_reps if count is None else model_reps[:count]
 
 
 def _first(columns: Columns) -> np.ndarray:

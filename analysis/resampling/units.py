@@ -58,11 +58,29 @@ class Columns:
         return np.bincount(self.owner, minlength=len(self.models))
 
     def average(self, values: np.ndarray) -> np.ndarray:
-        """Equal-weight mean over each model's columns of ``values`` (..., C), NaN columns left out."""
-        present = np.isfinite(values)
-        onehot = _onehot(self.owner, len(self.models))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (np.where(present, values, 0.0) @ onehot) / (present @ onehot)
+        """Equal-weight mean over each model's columns of ``values`` (..., C), NaN columns left out.
+
+        When each model has one column, in order (an aggregate table without seeds), the mean is the column:
+        its value, or NaN where it is not finite, without the product by the identity (``_average``), 4 ms
+        of every aggregate group's replicate draw at B = 1000. The product adds only exact zeros to each
+        value, so the two are equal (a -0.0 reads +0.0 in both; tests/equivalence/test_aggregate_memory.py).
+        """
+        if len(self.owner) == len(self.models) and (self.owner == np.arange(len(self.owner))).all():
+            return np.where(np.isfinite(values), values + 0.0, _ZERO_BY_ZERO)
+        return _average(values, self.owner, len(self.models))
+
+
+with np.errstate(invalid="ignore"):
+    _ZERO_BY_ZERO = np.divide(np.zeros(1), np.zeros(1))[0]  # the NaN of 0 / 0, sign bit and all
+
+
+def _average(values: np.ndarray, owner: np.ndarray, n_models: int) -> np.ndarray:
+    """Equal-weight mean over each model's columns (``owner``) of ``values`` (..., C), NaN columns left out:
+    a product by the columns' one-hot model matrix."""
+    present = np.isfinite(values)
+    onehot = _onehot(owner, n_models)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.where(present, values, 0.0) @ onehot) / (present @ onehot)
 
 
 def _onehot(owner: np.ndarray, n_models: int) -> np.ndarray:
