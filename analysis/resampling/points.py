@@ -707,6 +707,8 @@ def _draw(
     """Item-level replicates (B, columns) of aggregate rows: the Jeffreys posterior for 0/1 rows with n
     (``binomial``), normal draws from the stderr for ``normal`` rows, the value itself when neither is
     known."""
+    if normal.all():  # every row has a stderr (the common case): no tile, no masked write
+        return value + rng.standard_normal((n_replicates, value.size)) * stderr
     out = np.tile(value, (n_replicates, 1))
     if binomial.any():  # the Jeffreys posterior, as the per-sample 0/1 replicates are marginally
         n_b = n[binomial]
