@@ -41,7 +41,7 @@ import polars as pl
 from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.jumps import jump_test, largest_miss, misses, misses_matrix
+from analysis.jumps import jump_test, largest_miss, line_fit, misses, misses_matrix
 from analysis.resolution import resolved
 
 FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
@@ -484,7 +484,7 @@ def null_curves(
     each paired bootstrap deviation, or draws around the line for aggregate points (binomial from n for 0/1
     metrics, normal from the stderr otherwise); None when the noise is unknown."""
     u = np.log10(curve.x)
-    slope, intercept = np.polyfit(u[usable], z[usable], 1)
+    slope, intercept = line_fit(u[usable], z[usable])
     line = intercept + slope * u
     if curve.replicates is not None and curve.replicates.shape[0] >= 2:
         values = curve.replicates
