@@ -29,6 +29,7 @@ curve's rise by which its best model beats the line through all smaller models (
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ import polars as pl
 from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.jumps import jump_test, largest_miss, misses, misses_matrix
+from analysis.jumps import jump_test, largest_miss, line_fit, misses, misses_matrix
 from analysis.resolution import resolved
 
 FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
@@ -276,13 +277,6 @@ def _replicate_matrix(points: S.PointSet, key: tuple[str, str, str], models: lis
     return values[:, [index[m] for m in models]]
 
 
-def _normal_quantile(level: float) -> float:
-    """z with P(|Z| < z) = level."""
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + level / 2.0))
-
-
 def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(frame.height, np.nan)
@@ -308,11 +302,94 @@ def curves(points: S.PointSet, x: str, ci: float = 0.95, *, replicates: bool = T
     """Every family x task x metric of ``points`` as a curve in ascending ``x`` (rows with no ``x`` or no
     value left out and counted). ``replicates=False`` leaves each curve's replicates out (None) for the
     caller to take one curve at a time (``with_replicates``): all curves' replicate matrices at once are
-    B x the points (4 GB for 10,000 curves of 50 models at B = 1000)."""
+    B x the points (4 GB for 10,000 curves of 50 models at B = 1000).
+
+    The columns are read once for the whole frame and cut per curve: the fast path of ``_curves_plain``,
+    which reads each curve's rows on its own (``tests/equivalence/test_emergence_paths.py`` holds them
+    equal)."""
     frame = points.frame
+    _check_columns(frame, x)
+    keys = [S.FAMILY, S.TASK, S.METRIC]
+    ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
+    if ordered.height == 0:
+        return []
+    spans = (
+        ordered.select(keys)
+        .with_row_index("_row")
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("_row").first().alias("start"), pl.len().alias("length"))
+    )
+    used_all = (ordered[x].is_not_null() & ordered[S.VALUE].is_not_null()).to_numpy()
+    x_all, y_all = _column(ordered, x), _column(ordered, S.VALUE)
+    n_all, stderr_all = _column(ordered, S.N), _column(ordered, S.STDERR)
+    models_all = ordered[S.MODEL].to_list()
+    metric_binary = {m: bool(s.binary) for m, s in points.specs.items()}
+    binary_all = np.array([metric_binary.get(m, False) for m in ordered[S.METRIC].to_list()], dtype=bool)
+    lo_all, hi_all = _row_intervals(ordered, binary_all, ci)
+    z = _normal_quantile(ci)
+    stderr_all = np.where(np.isfinite(stderr_all), stderr_all, (hi_all - lo_all) / (2.0 * z))
+    directions, kinds, chances = (_values(ordered, name) for name in ("direction", "kind", "chance"))
+    out = []
+    for family, task, metric, start, length in spans.iter_rows():
+        stop = start + length
+        key = (family, task, metric)
+        spec = points.specs.get(metric)
+        rows = np.arange(start, stop)[used_all[start:stop]]
+        direction = next((d for d in directions[start:stop] if d is not None), None)
+        if direction is None:
+            direction = spec.direction if spec is not None else 1
+        kind = next((k for k in kinds[start:stop] if k), None) or (spec.kind if spec else None)
+        chance = next((c for c in chances[start:stop] if c is not None), None)
+        if chance is None and spec is not None:
+            chance = spec.chance
+        models = [models_all[i] for i in rows]
+        out.append(
+            Curve(
+                family=family,
+                task=task,
+                metric=metric,
+                kind=kind,
+                direction=-1 if direction < 0 else 1,
+                binary=bool(spec.binary) if spec is not None else False,
+                chance=chance,
+                models=tuple(models),
+                x=x_all[rows],
+                y=y_all[rows],
+                lo=lo_all[rows],
+                hi=hi_all[rows],
+                n=n_all[rows],
+                stderr=stderr_all[rows],
+                replicates=_replicate_matrix(points, key, models) if replicates else None,
+                skipped=length - rows.size,
+            )
+        )
+    return out
+
+
+def _check_columns(frame: pl.DataFrame, x: str) -> None:
     for col in (S.FAMILY, S.TASK, S.METRIC, S.MODEL, S.VALUE, x):
         if col not in frame.columns:
             raise InputError(f"points have no {col!r} column: choose an x axis from {', '.join(S.SCALES)}")
+
+
+def _row_intervals(frame: pl.DataFrame, binary: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """``_intervals`` of every row at once, ``binary`` per row."""
+    lo, hi = _column(frame, S.LO), _column(frame, S.HI)
+    b_lo, b_hi = _column(frame, S.BINOM_LO), _column(frame, S.BINOM_HI)
+    has = binary & np.isfinite(b_lo) & np.isfinite(b_hi)
+    lo, hi = np.where(has, b_lo, lo), np.where(has, b_hi, hi)
+    value, stderr = _column(frame, S.VALUE), _column(frame, S.STDERR)
+    z = _normal_quantile(ci)
+    missing = ~(np.isfinite(lo) & np.isfinite(hi)) & np.isfinite(stderr)
+    lo = np.where(missing, value - z * stderr, lo)
+    hi = np.where(missing, value + z * stderr, hi)
+    return lo, hi
+
+
+def _curves_plain(points: S.PointSet, x: str, ci: float = 0.95, *, replicates: bool = True) -> list[Curve]:
+    """``curves``, one curve's rows at a time (the plain procedure its fast path must equal)."""
+    frame = points.frame
+    _check_columns(frame, x)
     keys = [S.FAMILY, S.TASK, S.METRIC]
     ordered = frame.sort([*keys, x, S.MODEL], nulls_last=True)
     out = []
@@ -366,6 +443,14 @@ def _values(frame: pl.DataFrame, name: str) -> list:
     return frame[name].to_list() if name in frame.columns else []
 
 
+@functools.lru_cache(maxsize=16)
+def _normal_quantile(level: float) -> float:
+    """z with P(|Z| < z) = level."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
 # ------------------------------------------------------------------------------------------- judging
 
 
@@ -407,7 +492,7 @@ def null_curves(
     each paired bootstrap deviation, or draws around the line for aggregate points (binomial from n for 0/1
     metrics, normal from the stderr otherwise); None when the noise is unknown."""
     u = np.log10(curve.x)
-    slope, intercept = np.polyfit(u[usable], z[usable], 1)
+    slope, intercept = line_fit(u[usable], z[usable])
     line = intercept + slope * u
     if curve.replicates is not None and curve.replicates.shape[0] >= 2:
         values = curve.replicates

@@ -18,6 +18,8 @@ replicates), as one matrix product: each miss is a fixed linear combination of t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 WINDOW = 3  # next-smaller models the predicting line goes through
@@ -35,14 +37,37 @@ def misses(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDO
     """
     u, z = np.asarray(u, dtype=np.float64), np.asarray(z, dtype=np.float64)
     out = np.full(z.shape, np.nan)
+    places = np.flatnonzero(usable)
     for k in range(z.size):
-        prior = np.flatnonzero(usable[:k])[-window:]
-        if not usable[k] or prior.size < MIN_PRIOR or np.ptp(u[prior]) == 0:
+        if not usable[k]:
+            continue
+        prior = places[: np.searchsorted(places, k)][-window:]
+        if prior.size < MIN_PRIOR:
+            continue
+        before = u[prior]
+        if before.max() == before.min():  # np.ptp(before) == 0, without its wrapper
             continue
         with np.errstate(all="ignore"):  # values near the float limits make inf - inf: NaN, not a warning
-            slope, intercept = np.polyfit(u[prior], z[prior], 1)
+            slope, intercept = line_fit(before, z[prior])
             out[k] = z[k] - (intercept + slope * u[k])
     return out
+
+
+def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``np.polyfit(x, y, 1)`` (slope, intercept) for 1-d float64 ``x`` and ``y``: the same scaled
+    least-squares problem and ``lstsq`` call, without polyfit's argument checks and ``vander`` (a third of
+    the emergence stage's time on a tree of checkpoints); ``tests/unit/test_jumps.py`` holds it equal."""
+    x = x + 0.0
+    lhs = np.empty((x.size, 2))
+    lhs[:, 0] = x
+    lhs[:, 1] = 1.0
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    c, _, rank, _ = np.linalg.lstsq(lhs, y + 0.0, x.size * np.finfo(np.float64).eps)
+    if rank != 2:
+        warnings.warn("Polyfit may be poorly conditioned", np.exceptions.RankWarning, stacklevel=2)
+    c = c / scale
+    return c[0], c[1]
 
 
 def miss_weights(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:

@@ -149,9 +149,13 @@ def compute_points(
     specs = dict(scored.specs)
 
     _sample_points(scored, settings, rows, replicates, notes, layout)
-    _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes, materialise)
+    single = _aggregate_points(
+        table.aggregates, scored, settings, specs, rows, replicates, notes, materialise
+    )
 
     frame = _rows_to_frame(rows)
+    if single is not None:
+        frame = pl.concat([frame, single], how="vertical")
     frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER], nulls_last=True)
     frame = _with_resolution(frame, specs, settings.ci)
     if frame.height:
@@ -373,9 +377,12 @@ def _aggregate_points(
     replicates: dict[tuple[str, str, str], Replicates],
     notes: list[str],
     materialise: bool = False,
-) -> None:
+) -> pl.DataFrame | None:
+    """The aggregate rows' points: groups whose models have one row each as a frame (returned, computed at
+    once by ``_single_points``), the others appended to ``rows`` (``_grouped_points``); replicates added to
+    ``replicates`` in the order of their keys."""
     if aggregates.height == 0:
-        return
+        return None
     frame = aggregates.select(
         pl.col(FAMILY).cast(pl.Utf8),
         pl.col(MODEL).cast(pl.Utf8),
@@ -417,6 +424,149 @@ def _aggregate_points(
         "a point with 2+ replicates (seeds) averages them, with stderr sd/sqrt(S) across them at the seed "
         "or run unit (or when they carry neither n nor stderr) and the mean of their stderrs at the item unit"
     )
+    keys = [FAMILY, TASK, METRIC]
+    identity = [FAMILY, TASK, METRIC, MODEL]
+    alone = (pl.len().over(identity) == 1).all().over(keys) & pl.any_horizontal(
+        pl.col(identity).is_null()
+    ).not_().all().over(keys)
+    frame = frame.with_columns(alone.alias("_alone"))
+    found: dict[tuple[str, str, str], Replicates] = {}
+    single_frame, fixed_groups = _single_points(
+        frame.filter(pl.col("_alone")).drop("_alone"), scored, settings, specs, found, materialise
+    )
+    fixed_groups += _grouped_points(
+        frame.filter(~pl.col("_alone")).drop("_alone"), scored, settings, specs, rows, found, materialise
+    )
+    replicates.update(sorted(found.items(), key=lambda item: tuple(str(v) for v in item[0])))
+    if fixed_groups:
+        notes.append(
+            f"{fixed_groups} aggregate groups mix models with and without n/stderr: replicates hold the "
+            "models without either fixed at their value"
+        )
+    return single_frame
+
+
+def _single_points(
+    frame: pl.DataFrame,
+    scored: ScoredSamples,
+    settings: ResampleSettings,
+    specs: dict[str, MetricSpec],
+    replicates: dict[tuple[str, str, str], Replicates],
+    materialise: bool = False,
+) -> tuple[pl.DataFrame | None, int]:
+    """The points of aggregate groups in which every model has one row (no replicates), all at once: the fast
+    path of ``_grouped_points``, with the same numbers (``tests/equivalence/test_aggregate_points.py``).
+
+    With one row per model a point is its row: the value, n and stderr as they are, the normal interval (the
+    exact one for a 0/1 row with n), unit ``item``; only the replicate draws stay per group (each group's
+    own seeded stream, as ``_grouped_points`` draws them). Returns the frame and the groups whose models do
+    not all have noise."""
+    if frame.height == 0:
+        return None, 0
+    frame = frame.sort([FAMILY, TASK, METRIC, *MODEL_ORDER, REPLICATE], nulls_last=True)
+    metric_specs = {m: specs[m] for m in frame[METRIC].unique().to_list()}
+    metric = frame[METRIC]
+    binary = _per_metric(metric, {m: bool(s.binary) for m, s in metric_specs.items()}, pl.Boolean).to_numpy()
+    col_value = frame[VALUE].to_numpy().astype(np.float64)
+    col_n = frame[N].to_numpy().astype(np.float64)
+    stderr = frame[STDERR].to_numpy().astype(np.float64)
+    binomial = binary & (col_n > 0) & np.isfinite(col_value)
+    normal = ~binomial & np.isfinite(stderr) & np.isfinite(col_value)
+    noisy = binomial | normal
+    value = np.where(np.isfinite(col_value), col_value + 0.0, np.nan)  # + 0.0: -0 reads 0, as a mean does
+    n = np.where(np.isfinite(col_n), col_n, np.nan)
+
+    fixed_groups = 0
+    if settings.bootstrap > 0:
+        bounds = frame.select(FAMILY, TASK, METRIC).with_row_index("_row")
+        spans = bounds.group_by(FAMILY, TASK, METRIC, maintain_order=True).agg(
+            pl.col("_row").first().alias("start"), pl.len().alias("length")
+        )
+        models = frame[MODEL].to_list()
+        for family, task, metric_name, start, length in spans.iter_rows():
+            stop = start + length
+            if not noisy[start:stop].any():
+                continue
+            key = (str(family), str(task), str(metric_name))
+            draw = _SingleDraw(
+                col_value[start:stop],
+                col_n[start:stop],
+                stderr[start:stop],
+                binomial[start:stop],
+                normal[start:stop],
+                settings,
+                key,
+            )
+            fixed_groups += int(not noisy[start:stop].all())
+            group_models = tuple(str(m) for m in models[start:stop])
+            # drawn on each read (as ``_AggregateDraw``) unless held: 4 GB held on a 10,000-curve table
+            replicates[key] = (
+                Replicates(group_models, draw()) if materialise else Replicates(group_models, draw=draw)
+            )
+
+    normal_lo, normal_hi = normal_interval(value, stderr, settings.ci)
+    binom_n = np.where(binomial, n, np.nan)
+    k = np.clip(value, 0.0, 1.0) * np.nan_to_num(binom_n)
+    exact_lo, exact_hi = exact_interval(k, binom_n, settings.ci)
+    lo = np.where(binomial, exact_lo, normal_lo)
+    hi = np.where(binomial, exact_hi, normal_hi)
+    chances = {
+        (task, m): scored.chance.get((task, m), metric_specs[m].chance)
+        for task, m in frame.select(TASK, METRIC).unique().iter_rows()
+    }
+    chance_keys = pl.DataFrame(
+        [(task, m, c) for (task, m), c in chances.items()],
+        schema={TASK: pl.Utf8, METRIC: pl.Utf8, CHANCE: pl.Float64},
+        orient="row",
+    )
+    chance = frame.select(TASK, METRIC).join(
+        chance_keys, on=[TASK, METRIC], how="left", maintain_order="left"
+    )
+    out = frame.select(FAMILY, MODEL, TASK, *SCALES, METRIC).with_columns(
+        _floats(VALUE, value),
+        _floats(LO, lo),
+        _floats(HI, hi),
+        pl.Series(N, np.where(np.isfinite(n), n, 0).astype(np.int64)).set(pl.Series(~np.isfinite(n)), None),
+        _floats(STDERR, stderr),
+        _floats(BINOM_LO, np.where(binomial, exact_lo, np.nan)),
+        _floats(BINOM_HI, np.where(binomial, exact_hi, np.nan)),
+        chance[CHANCE].fill_nan(None).alias(CHANCE),
+        _per_metric(metric, {m: s.kind for m, s in metric_specs.items()}, pl.Utf8).alias(KIND),
+        _per_metric(metric, {m: s.direction for m, s in metric_specs.items()}, pl.Int64).alias(DIRECTION),
+        pl.lit("aggregate", dtype=pl.Utf8).alias(SOURCE),
+        pl.Series(UNIT, np.full(frame.height, ITEM), dtype=pl.Utf8).set(pl.Series(~np.isfinite(lo)), None),
+        pl.lit(1, dtype=pl.Int64).alias(N_REPLICATES),
+    )
+    columns = [
+        pl.col(name).cast(dtype) if name in out.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in POINT_SCHEMA.items()
+    ]
+    return out.select(columns), fixed_groups
+
+
+def _per_metric(metric: pl.Series, values: dict[str, object], dtype: pl.DataType) -> pl.Series:
+    """``values[m]`` for each row's metric ``m``."""
+    return metric.replace_strict(values, return_dtype=dtype)
+
+
+def _floats(name: str, values: np.ndarray) -> pl.Series:
+    """A Float64 column with NaN as null (``_clean``'s rule: 'unknown' has one representation)."""
+    return pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
+
+
+def _grouped_points(
+    frame: pl.DataFrame,
+    scored: ScoredSamples,
+    settings: ResampleSettings,
+    specs: dict[str, MetricSpec],
+    rows: list[dict[str, object]],
+    replicates: dict[tuple[str, str, str], Replicates],
+    materialise: bool = False,
+) -> int:
+    """The points of aggregate rows one family x task x metric at a time (any replicates), appended to
+    ``rows``; returns the groups whose models do not all have noise."""
+    if frame.height == 0:
+        return 0
     partitions = frame.partition_by([FAMILY, TASK, METRIC], as_dict=True)
     fixed_groups = 0
     for key in sorted(partitions, key=lambda k: tuple(str(v) for v in k)):
@@ -461,11 +611,7 @@ def _aggregate_points(
                     N_REPLICATES: int(point.counts[m]),
                 }
             )
-    if fixed_groups:
-        notes.append(
-            f"{fixed_groups} aggregate groups mix models with and without n/stderr: replicates hold the "
-            "models without either fixed at their value"
-        )
+    return fixed_groups
 
 
 @dataclass(frozen=True, eq=False)
@@ -536,18 +682,10 @@ class _AggregatePoint:
         )
 
     def draws(self, rng: np.random.Generator, n_replicates: int) -> np.ndarray:
-        """Item-level replicates (B, columns): the Jeffreys posterior for 0/1 rows with n, normal draws from
-        the stderr otherwise, the value itself when neither is known."""
-        out = np.tile(self.col_value, (n_replicates, 1))
-        binomial, normal = self.col_binomial, self.col_normal
-        if binomial.any():  # the Jeffreys posterior, as the per-sample 0/1 replicates are marginally
-            n_b = self.col_n[binomial]
-            k_b = np.clip(self.col_value[binomial], 0.0, 1.0) * n_b
-            out[:, binomial] = rng.beta(k_b + JEFFREYS, n_b - k_b + JEFFREYS, size=(n_replicates, len(n_b)))
-        if normal.any():
-            noise = rng.standard_normal((n_replicates, int(normal.sum())))
-            out[:, normal] = self.col_value[normal] + noise * self.col_stderr[normal]
-        return out
+        """Item-level replicates (B, columns) (``_draw``)."""
+        return _draw(
+            rng, n_replicates, self.col_value, self.col_n, self.col_stderr, self.col_binomial, self.col_normal
+        )
 
     def intervals(
         self, model_reps: np.ndarray | None, settings: ResampleSettings
@@ -603,6 +741,56 @@ class _AggregateDraw:
             by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
             model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
         return model_reps if count is None else model_reps[:count]
+
+
+@dataclass(frozen=True, eq=False)
+class _SingleDraw:
+    """The replicates of one aggregate group whose models have one row each (``_single_points``), drawn from
+    its own seeded stream on each read: each model's draws are its replicates (the mean of one column).
+    ``count``: only the first ``count`` rows, drawn alone when the group's noise is of one kind (as
+    ``_AggregateDraw``)."""
+
+    value: np.ndarray
+    n: np.ndarray
+    stderr: np.ndarray
+    binomial: np.ndarray
+    normal: np.ndarray
+    settings: ResampleSettings
+    key: tuple[str, str, str]
+
+    def __call__(self, count: int | None = None) -> np.ndarray:
+        bootstrap = self.settings.bootstrap
+        one_kind = not (self.binomial.any() and self.normal.any())
+        rows = count if one_kind and count is not None and count < bootstrap else bootstrap
+        rng = stream(self.settings.seed, *self.key, "aggregate")
+        draws = _draw(rng, rows, self.value, self.n, self.stderr, self.binomial, self.normal)
+        model_reps = np.where(np.isfinite(draws), draws + 0.0, np.nan)  # combine's mean of one column
+        return model_reps if count is None else model_reps[:count]
+
+
+def _draw(
+    rng: np.random.Generator,
+    n_replicates: int,
+    value: np.ndarray,
+    n: np.ndarray,
+    stderr: np.ndarray,
+    binomial: np.ndarray,
+    normal: np.ndarray,
+) -> np.ndarray:
+    """Item-level replicates (B, columns) of aggregate rows: the Jeffreys posterior for 0/1 rows with n
+    (``binomial``), normal draws from the stderr for ``normal`` rows, the value itself when neither is
+    known."""
+    if normal.all():  # every row has a stderr (the common case): no tile, no masked write
+        return value + rng.standard_normal((n_replicates, value.size)) * stderr
+    out = np.tile(value, (n_replicates, 1))
+    if binomial.any():  # the Jeffreys posterior, as the per-sample 0/1 replicates are marginally
+        n_b = n[binomial]
+        k_b = np.clip(value[binomial], 0.0, 1.0) * n_b
+        out[:, binomial] = rng.beta(k_b + JEFFREYS, n_b - k_b + JEFFREYS, size=(n_replicates, len(n_b)))
+    if normal.any():
+        noise = rng.standard_normal((n_replicates, int(normal.sum())))
+        out[:, normal] = value[normal] + noise * stderr[normal]
+    return out
 
 
 def _first(columns: Columns) -> np.ndarray:

@@ -84,6 +84,7 @@ async def test_axis_law_logy_family_and_holdout(app: EmergenceApp) -> None:
         await pilot.press("x")
         await settle(app, pilot)
         assert app.settings.axis == "tokens" and pipeline.runs[-1][1].x == "tokens"
+        assert app.backend.pipelines == [pipeline], "an axis change keeps the loaded table and its pipeline"
         assert task.query_one(PlotWidget).spec.x_label == "tokens"
         await pilot.press("l")
         await settle(app, pilot)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from analysis.emergence import emergence_score, emergence_scores
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_vectorised_scores_equal_the_scalar_ones():
@@ -13,3 +18,37 @@ def test_vectorised_scores_equal_the_scalar_ones():
     curves[0] = [0, 0, 0, 0, 0, 1, 1]  # zero denominator inside a batch
     curves[1] = 2.0
     np.testing.assert_array_equal(emergence_scores(curves), [emergence_score(c) for c in curves])
+
+
+def _same_curve(fast, plain) -> None:
+    for name in ("family", "task", "metric", "kind", "direction", "binary", "chance", "models", "skipped"):
+        assert getattr(fast, name) == getattr(plain, name), name
+    for name in ("x", "y", "lo", "hi", "n", "stderr"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name), err_msg=name)
+        assert getattr(fast, name).dtype == getattr(plain, name).dtype
+    if plain.replicates is None:
+        assert fast.replicates is None
+    else:
+        np.testing.assert_array_equal(fast.replicates, plain.replicates)
+
+
+@pytest.mark.parametrize("x", ["params", "tokens"])
+@pytest.mark.parametrize("ci", [0.95, 0.8])
+def test_curves_read_at_once_equal_the_curve_by_curve_reading(x: str, ci: float) -> None:
+    """Per-sample points (the sample data) and aggregate rows of every kind, missing scales and values."""
+    from analysis.emergence import _curves_plain, curves
+    from analysis.loading import load
+    from analysis.metrics import score_samples
+    from analysis.options import LoadOptions, MetricOptions, ResampleSettings
+    from analysis.resampling import compute_points
+    from analysis.schema import ResultTable
+    from tests.equivalence.test_aggregate_points import _aggregates
+
+    sample = load([str(ROOT / "sample_data" / "toy_family.parquet")], LoadOptions())
+    table = ResultTable(samples=sample.samples, aggregates=_aggregates(4), prescored=sample.prescored)
+    points = compute_points(score_samples(table, MetricOptions()), table, ResampleSettings(bootstrap=100))
+    fast, plain = curves(points, x, ci), _curves_plain(points, x, ci)
+    assert len(fast) == len(plain) > 20
+    assert any(c.skipped for c in plain) and any(c.replicates is None for c in plain)
+    for a, b in zip(fast, plain, strict=True):
+        _same_curve(a, b)

@@ -76,3 +76,38 @@ def test_jump_test_is_calibrated_under_its_null() -> None:
     ps = np.array(ps)
     assert np.mean(ps < 0.05) <= 0.05 + 0.03
     assert np.mean(ps < 0.5) <= 0.5 + 0.08
+
+
+def _misses_with_polyfit(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = 3) -> np.ndarray:
+    """``misses`` as first written, with ``np.polyfit``."""
+    out = np.full(z.shape, np.nan)
+    for k in range(z.size):
+        prior = np.flatnonzero(usable[:k])[-window:]
+        if not usable[k] or prior.size < 2 or np.ptp(u[prior]) == 0:
+            continue
+        with np.errstate(all="ignore"):
+            slope, intercept = np.polyfit(u[prior], z[prior], 1)
+            out[k] = z[k] - (intercept + slope * u[k])
+    return out
+
+
+def test_line_fit_and_misses_equal_polyfit_exactly() -> None:
+    from analysis.jumps import line_fit
+
+    rng = np.random.default_rng(5)
+    for size in (2, 3, 5, 27):
+        for _ in range(200):
+            x = np.sort(rng.uniform(6, 12, size))
+            if rng.random() < 0.2:
+                x = np.log10(np.arange(1, size + 1.0))
+            y = rng.normal(size=size) * 10 ** rng.uniform(-3, 3)
+            assert line_fit(x, y) == tuple(np.polyfit(x, y, 1))
+    for _ in range(300):
+        size = int(rng.integers(1, 30))
+        u = np.sort(rng.uniform(6, 12, size))
+        u[rng.random(size) < 0.1] = u[0]  # repeated scales
+        z = rng.normal(size=size)
+        usable = rng.random(size) < 0.8
+        for window in (3, size):
+            expected = _misses_with_polyfit(u, z, usable, window)
+            np.testing.assert_array_equal(misses(u, z, usable, window), expected)
