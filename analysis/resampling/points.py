@@ -137,12 +137,45 @@ def compute_points(
     ``layout``: ``sample_layout(scored)``, the per-sample frame laid out once without a subsample, for runs
     that differ only in seed, subsample or B (the same numbers as laying it out again, up to rounding).
     """
-    notes: list[str] = []
+    return assemble_points([sample_points(scored, settings, layout=layout)], scored, table, settings)
+
+
+@dataclass(frozen=True, eq=False)
+class SamplePoints:
+    """The per-sample points of some family x task groups before assembly: one row per point, the replicates
+    of each family x task x metric, and the notes their computation adds (``sample_points``)."""
+
+    rows: tuple[dict[str, object], ...]
+    replicates: dict[tuple[str, str, str], Replicates]
+    notes: tuple[str, ...]
+
+
+def sample_points(
+    scored: ScoredSamples, settings: ResampleSettings, *, layout: Sequence[_Group] | None = None
+) -> SamplePoints:
+    """The per-sample points of ``scored``; every group's numbers depend only on its own rows (each family x
+    task draws from its own seeded streams, ``seeds.stream``), so the rows can be scored and resampled a few
+    tasks at a time and assembled once (``assemble_points``)."""
     rows: list[dict[str, object]] = []
     replicates: dict[tuple[str, str, str], Replicates] = {}
+    notes: list[str] = []
+    _sample_points(scored, settings, rows, replicates, notes, layout)
+    return SamplePoints(tuple(rows), replicates, tuple(notes))
+
+
+def assemble_points(
+    parts: Sequence[SamplePoints], scored: ScoredSamples, table: ResultTable, settings: ResampleSettings
+) -> PointSet:
+    """The point set from per-sample points computed in ``parts`` (disjoint sets of family x task groups)
+    and ``table``'s aggregate rows; ``scored`` gives the specs, chance levels and overrides of every part
+    (its frame is not read)."""
+    notes: list[str] = list(dict.fromkeys(note for part in parts for note in part.notes))
+    rows: list[dict[str, object]] = [row for part in parts for row in part.rows]
+    replicates: dict[tuple[str, str, str], Replicates] = dict(
+        sorted((item for part in parts for item in part.replicates.items()), key=lambda item: item[0])
+    )
     specs = dict(scored.specs)
 
-    _sample_points(scored, settings, rows, replicates, notes, layout)
     _aggregate_points(table.aggregates, scored, settings, specs, rows, replicates, notes)
 
     frame = _rows_to_frame(rows)
