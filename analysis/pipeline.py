@@ -63,6 +63,12 @@ class Analysis:
     sweep: ResolutionSweep | None = None
     forecasts: Forecasts | None = None
     calibration: Calibration | None = None
+    sample_rows: int | None = None  # per-sample rows analysed when ``table`` does not hold them (by_task)
+
+    @property
+    def has_samples(self) -> bool:
+        """Whether any per-sample row was analysed (in ``table``, or read a task at a time)."""
+        return bool(self.table.samples.height if self.sample_rows is None else self.sample_rows)
 
 
 class Pipeline:
