@@ -67,10 +67,13 @@ class TaskSource:
     tasks: tuple[object, ...]
 
     def scan(self) -> pl.LazyFrame:
-        """The file's rows with the mapping applied and numbered (``ROW``, from 1) as the tidy reader does."""
-        return apply_mapping(pl.scan_parquet(self.path), self.options.mapping, self.path).with_row_index(
-            ROW, offset=1
-        )
+        """The file's rows with the mapping applied and numbered (``ROW``, from 1) as the tidy reader does.
+
+        The numbers are the scan's own (``row_index_name``): a ``with_row_index`` after the mapping's schema
+        lookup stays a node of its own, and the task filter is then not pushed into the scan (every task's
+        read decoded the whole file: 60 s a task at 100M rows, against 1 s)."""
+        scan = pl.scan_parquet(self.path, row_index_name=ROW, row_index_offset=1)
+        return apply_mapping(scan, self.options.mapping, self.path)
 
     def read(self, task: object) -> ResultTable:
         """One task's rows as the loaded table would hold them: read, validated and finalized by the tidy
