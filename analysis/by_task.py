@@ -243,8 +243,8 @@ class TaskPipeline(Pipeline):
             lengths |= target_lengths(table, options)
             del table
             chance |= scored.chance
-            if first is None:
-                first = scored
+            if first is None:  # its specs and skipped metrics (the same for every task); not its rows
+                first = replace(scored, frame=scored.frame.clear())
             if resample is not None and scored.frame.height:
                 parts.append(sample_points(scored, resample))
                 outcomes |= step_outcomes(scored, resample)
@@ -253,9 +253,7 @@ class TaskPipeline(Pipeline):
             self._finish_load(scales, warnings)
         if first is None:  # a file without tasks is not read a task at a time (it has no rows)
             raise InputError("the file has no rows", path=str(self.source.path))
-        summary = ScoredSamples(
-            first.frame.clear(), dict(first.specs), chance, first.skipped, first.overrides
-        )
+        summary = replace(first, specs=dict(first.specs), chance=chance)
         self.sample_rows = rows
         points = None
         if resample is not None:
