@@ -30,13 +30,13 @@ read is read by polars from the path (the whole-file reader copies the bytes fir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from analysis import schema
+from analysis import schema, threads
 from analysis.errors import InputError
 from analysis.formats import registry, tidy
 from analysis.formats.finalize import empty_samples
@@ -230,8 +230,7 @@ class TaskPipeline(Pipeline):
         scales: list[pl.DataFrame] = []
         warnings: list[str] = []
         rows = 0
-        for task in self.source.tasks:
-            table = self.source.read(task)
+        for table in self._tables():
             if not self._loaded:
                 scales.append(table.samples.select(schema.MODEL, *schema.SCALES).unique())
                 warnings += table.warnings
@@ -259,6 +258,22 @@ class TaskPipeline(Pipeline):
         if resample is not None:
             points = assemble_points(parts, summary, self.table, resample)
         return _Pass(summary, lengths, points, outcomes if resample is not None else None)
+
+    def _tables(self) -> Iterator[ResultTable]:
+        """Each task's table in turn, the next one read (polars, the checks) while this one is analysed
+        (numpy): two tasks' rows at most, and the reading overlaps the bootstrap on a second core. A task
+        that fails to read raises when its turn comes, as reading them in turn would."""
+        tasks = self.source.tasks
+        with threads.pool(2) as pool:
+            upcoming = pool.submit(self.source.read, tasks[0]) if tasks else None
+            for index in range(len(tasks)):
+                assert upcoming is not None
+                current = upcoming
+                upcoming = pool.submit(self.source.read, tasks[index + 1]) if index + 1 < len(tasks) else None
+                table = current.result()
+                del current
+                yield table
+                del table
 
     def _finish_load(self, scales: list[pl.DataFrame], warnings: list[str]) -> None:
         """What ``analysis.loading.load`` and the report check over the whole table: a model without any
