@@ -21,7 +21,7 @@ from analysis.resampling import compute_points
 from analysis.resampling.layout import _Group
 from analysis.resampling.points import sample_layout
 from analysis.schema import REPLICATE, PointSet, ResultTable, ScoredSamples
-from analysis.steps import adjacent_steps, tie_groups
+from analysis.steps import Outcomes, adjacent_steps, step_outcomes, tie_groups
 from analysis.sweep import ResolutionSweep, resolution_sweep
 from analysis.target_lengths import target_lengths
 
@@ -65,6 +65,12 @@ class Analysis:
     sweep: ResolutionSweep | None = None
     forecasts: Forecasts | None = None
     calibration: Calibration | None = None
+    sample_rows: int | None = None  # per-sample rows analysed when ``table`` does not hold them (by_task)
+
+    @property
+    def has_samples(self) -> bool:
+        """Whether any per-sample row was analysed (in ``table``, or read a task at a time)."""
+        return bool(self.table.samples.height if self.sample_rows is None else self.sample_rows)
 
 
 class Pipeline:
@@ -75,6 +81,8 @@ class Pipeline:
         self._scored: dict[MetricOptions, ScoredSamples] = {}
         self._layouts: dict[MetricOptions, list[_Group] | None] = {}
         self._points: dict[tuple[MetricOptions, ResampleSettings], PointSet] = {}
+        self._lengths: dict[MetricOptions, dict[tuple[str, str], float]] = {}
+        self._outcomes: dict[tuple[MetricOptions, ResampleSettings], Outcomes] = {}
         self._fits: dict[tuple[MetricOptions, ResampleSettings, FitSettings], FitSet] = {}
         self._table_fits: dict[tuple[str, FitSettings], FitSet] = {}
         self._emergence: dict[
@@ -106,6 +114,20 @@ class Pipeline:
             self._layouts[options] = None if replicated or frame.height == 0 else sample_layout(scored)
         return self._layouts[options]
 
+    def lengths(self, options: MetricOptions) -> dict[tuple[str, str], float]:
+        """Mean target length in tokens per family x task (``analysis.target_lengths``)."""
+        if options not in self._lengths:
+            self._lengths[options] = target_lengths(self.table, options)
+        return self._lengths[options]
+
+    def outcomes(self, options: MetricOptions, resample: ResampleSettings) -> Outcomes:
+        """The 0/1 metrics' per-item outcomes as pair counts, for the steps' McNemar tests
+        (``analysis.steps.step_outcomes``)."""
+        key = (options, resample)
+        if key not in self._outcomes:
+            self._outcomes[key] = step_outcomes(self.scored(options), resample, self.layout(options))
+        return self._outcomes[key]
+
     def points(self, options: MetricOptions, resample: ResampleSettings) -> PointSet:
         key = (options, resample)
         if key not in self._points:
@@ -116,7 +138,7 @@ class Pipeline:
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> FitSet:
         key = (options, resample, fit)
         if key not in self._fits:
-            lengths = target_lengths(self.table, options) if fit.holdout > 0 else None
+            lengths = self.lengths(options) if fit.holdout > 0 else None
             self._fits[key] = fit_points(self.points(options, resample), fit, lengths=lengths)
         return self._fits[key]
 
@@ -134,7 +156,7 @@ class Pipeline:
         key = (options, resample, x)
         if key not in self._resolution:
             points = self.points(options, resample)
-            steps = adjacent_steps(points, self.scored(options), resample, x, self.layout(options))
+            steps = adjacent_steps(points, None, resample, x, self.outcomes(options, resample))
             self._resolution[key] = Resolution(steps, tie_groups(steps))
         return self._resolution[key]
 
@@ -146,7 +168,7 @@ class Pipeline:
         key = (options, resample, x)
         if key not in self._emergence:
             points = self.points(options, resample)
-            lengths = target_lengths(self.table, options)
+            lengths = self.lengths(options)
             scores = score_emergence(points, x=x, ci=resample.ci, seed=resample.seed, lengths=lengths)
             steps = self.resolution(options, resample, x).steps
             self._emergence[key] = (scores, task_verdicts(scores, points, lengths, resample.ci, steps))
@@ -168,7 +190,7 @@ class Pipeline:
         if key not in self._sweeps:
             whole = replace(resample, subsample=None)
             full = (self.points(options, whole), *self.emergence(options, whole, x))
-            lengths = target_lengths(self.table, options)
+            lengths = self.lengths(options)
             self._sweeps[key] = resolution_sweep(
                 self.scored(options), self.table, whole, x, sweep, full, lengths, on_run
             )
@@ -185,7 +207,7 @@ class Pipeline:
         (``analysis.forecasts.forecast``): direct and, for discontinuous metrics, two-step."""
         key = (options, resample, fit, forecast_settings)
         if key not in self._forecasts:
-            lengths = target_lengths(self.table, options)
+            lengths = self.lengths(options)
             self._forecasts[key] = forecast(
                 self.points(options, resample),
                 self.fits(options, resample, fit),
@@ -208,7 +230,7 @@ class Pipeline:
         forecast_settings = forecast_settings or ForecastSettings()
         key = (options, resample, fit, forecast_settings)
         if key not in self._calibrations:
-            lengths = target_lengths(self.table, options)
+            lengths = self.lengths(options)
             self._calibrations[key] = calibrate(
                 self.points(options, resample), fit, forecast_settings, lengths
             )

@@ -11,7 +11,7 @@ import json
 import math
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -76,10 +76,55 @@ class ReportFilters:
             sources=table.sources,
         )
 
+    def by_task(self) -> ChunkFilter:
+        """``apply_to_table`` for a table read a task at a time (``analysis.by_task.TaskPipeline``)."""
+        return ChunkFilter(self)
+
     def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
         if self.metrics and METRIC in frame.columns:
             frame = frame.filter(pl.col(METRIC).is_in(self.metrics))
         return frame
+
+
+class ChunkFilter:
+    """``ReportFilters.apply_to_table`` over a table read one task at a time: each part keeps the rows the
+    filters choose, and ``finish`` (after every part) stops as ``apply_to_table`` would when a filter
+    matched nothing, naming every task or family seen."""
+
+    def __init__(self, filters: ReportFilters) -> None:
+        self.filters = filters
+        self._seen: dict[str, set[str]] = {TASK: set(), FAMILY: set()}
+        self._matched: dict[str, bool] = {TASK: False, FAMILY: False}
+
+    def __call__(self, table: ResultTable) -> ResultTable:
+        frames = [f for f in (table.samples, table.aggregates) if not f.is_empty()]
+        chosen = {}
+        for column, wanted, settings in (
+            (TASK, self.filters.tasks, True),
+            (FAMILY, self.filters.families, False),
+        ):
+            if not wanted or not frames:
+                continue
+            names = set().union(*(f[column].unique().to_list() for f in frames)) - {None}
+            self._seen[column] |= names
+            chosen[column] = sorted(n for n in names if any(_matches(n, w, settings) for w in wanted))
+            self._matched[column] |= bool(chosen[column])
+
+        def keep(frame: pl.DataFrame) -> pl.DataFrame:
+            for column, names in chosen.items():
+                frame = frame.filter(pl.col(column).is_in(names))
+            return frame
+
+        return replace(table, samples=keep(table.samples), aggregates=keep(table.aggregates))
+
+    def finish(self) -> None:
+        for column, wanted, flag, settings in (
+            (TASK, self.filters.tasks, "--task", True),
+            (FAMILY, self.filters.families, "--family", False),
+        ):
+            if wanted and not self._matched[column]:
+                seen = pl.DataFrame({column: sorted(self._seen[column])}, schema={column: pl.Utf8})
+                _chosen([seen] if seen.height else [], column, wanted, flag, settings)
 
 
 def _matches(name: str, wanted: str, settings: bool) -> bool:
@@ -194,7 +239,7 @@ def report_dict(
         "skipped_metrics": [
             {"metric": m, "reason": why}
             for m, why in analysis.scored.skipped
-            if analysis.table.samples.height  # aggregate-only tables have no per-sample metrics to skip
+            if analysis.has_samples  # aggregate-only tables have no per-sample metrics to skip
         ],
         "warnings": list(analysis.table.warnings),
         "notes": sorted(

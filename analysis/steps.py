@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -150,13 +151,37 @@ def paired_difference_interval(
     return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
 
 
-def _outcomes(
+@dataclass(frozen=True, eq=False)
+class PairCounts:
+    """The per-item outcomes of one family x task x 0/1 metric, summed over every pair of its models: for
+    models i and j, ``table[:, i, j]`` counts the items both answered that both got right, only i, only j
+    and neither (what McNemar's test of a step between i and j reads, whatever the order of the curve)."""
+
+    models: tuple[str, ...]
+    table: np.ndarray  # (4, models, models) float64: whole counts
+
+    @classmethod
+    def of(cls, models: tuple[str, ...], matrix: np.ndarray) -> PairCounts:
+        """From the items x models matrix of 0, 1 and NaN (NaN: the model has no outcome for the item)."""
+        answered = np.isfinite(matrix)
+        right = (answered & (matrix > 0.5)).astype(np.float64)
+        wrong = (answered & ~(matrix > 0.5)).astype(np.float64)
+        # sums of 0/1 products: whole numbers, exact in float64 up to 2**53 items
+        table = np.stack([right.T @ right, right.T @ wrong, wrong.T @ right, wrong.T @ wrong])
+        return cls(tuple(models), table)
+
+
+Outcomes = dict[tuple[str, str, str], PairCounts]
+
+
+def step_outcomes(
     scored: S.ScoredSamples | None, resample: ResampleSettings, layout: Sequence[_Group] | None = None
-) -> dict[tuple[str, str, str], tuple[tuple[str, ...], np.ndarray]]:
-    """Per family x task x 0/1 metric: (models, items x models matrix) of the items the points used (after the
-    subsample), from the same layout as the bootstrap; only matrices that hold nothing but 0, 1 and NaN.
-    ``layout``: the frame laid out without a subsample (``sample_layout``), shared with the points stage
-    instead of laid out again (the same matrices: tests/unit/test_sweep.py)."""
+) -> Outcomes:
+    """Per family x task x 0/1 metric: the pair counts (``PairCounts``) of the items the points used (after
+    the subsample), from the same layout as the bootstrap; only matrices that hold nothing but 0, 1 and NaN.
+    Each family x task's counts depend on its own rows only, so a file read a task at a time gives the union
+    of its tasks' outcomes. ``layout``: the frame laid out without a subsample (``Pipeline.layout``), shared
+    with the points stage instead of laid out again (the same matrices: tests/unit/test_sweep.py)."""
     if scored is None or scored.frame.height == 0:
         return {}
     binary = [m for m, spec in scored.specs.items() if spec.binary and m in scored.frame.columns]
@@ -173,28 +198,18 @@ def _outcomes(
                 continue
             finite = matrix[np.isfinite(matrix)]
             if np.isin(finite, (0.0, 1.0)).all():
-                out[(group.family, group.task, metric)] = (group.models, matrix)
+                out[(group.family, group.task, metric)] = PairCounts.of(group.models, matrix)
     return out
 
 
-def _counts(models: tuple[str, ...], matrix: np.ndarray, order: tuple[str, ...]) -> np.ndarray | None:
+def _counts(pairs: PairCounts, order: tuple[str, ...]) -> np.ndarray | None:
     """(4, steps) counts of both right, only the lower right, only the upper right and neither, over the
     items both models of each step answered; None when a model of the curve has no column."""
-    index = {m: j for j, m in enumerate(models)}
+    index = {m: j for j, m in enumerate(pairs.models)}
     if any(m not in index for m in order):
         return None
-    ordered = matrix[:, [index[m] for m in order]]
-    lower, upper = ordered[:, :-1], ordered[:, 1:]
-    shared = np.isfinite(lower) & np.isfinite(upper)
-    right_lower, right_upper = shared & (lower > 0.5), shared & (upper > 0.5)
-    return np.stack(
-        [
-            (right_lower & right_upper).sum(axis=0),
-            (right_lower & ~right_upper).sum(axis=0),
-            (~right_lower & right_upper).sum(axis=0),
-            (shared & ~right_lower & ~right_upper).sum(axis=0),
-        ]
-    ).astype(np.float64)
+    columns = [index[m] for m in order]
+    return pairs.table[:, columns[:-1], columns[1:]]
 
 
 def _mcnemar_steps(counts: np.ndarray, level: float) -> dict[str, np.ndarray]:
@@ -272,13 +287,14 @@ def adjacent_steps(
     scored: S.ScoredSamples | None,
     resample: ResampleSettings,
     x: str = S.PARAMS,
-    layout: Sequence[_Group] | None = None,
+    outcomes: Outcomes | None = None,
 ) -> pl.DataFrame:
     """Every adjacent step of every family x task x metric along ``x`` (columns ``STEP_SCHEMA``; rules in the
-    module docstring). Curves whose models share a value of ``x`` have no order, so no steps. ``layout``:
-    the points stage's (``Pipeline.layout``), so the 0/1 outcomes are not laid out a second time."""
+    module docstring). Curves whose models share a value of ``x`` have no order, so no steps. ``outcomes``:
+    ``step_outcomes(scored, resample)`` computed beforehand (then ``scored`` is not read)."""
     level = resample.ci
-    outcomes = _outcomes(scored, resample, layout)
+    if outcomes is None:
+        outcomes = step_outcomes(scored, resample)
     aggregate: dict[tuple[str, str, str], bool] = {}
     if S.SOURCE in points.frame.columns:
         sources = points.frame.group_by(S.FAMILY, S.TASK, S.METRIC).agg(pl.col(S.SOURCE) == "aggregate")
@@ -290,7 +306,7 @@ def adjacent_steps(
         key = (curve.family, curve.task, curve.metric)
         counts = None
         if curve.binary and key in outcomes:
-            counts = _counts(*outcomes[key], curve.models)
+            counts = _counts(outcomes[key], curve.models)
         if counts is not None:
             test, found = MCNEMAR, _mcnemar_steps(counts, level)
         else:

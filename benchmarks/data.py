@@ -7,6 +7,7 @@ are named by their shape, so a second run reuses them; nothing here is ever comm
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,10 @@ SHAPES: dict[str, SampleShape] = {
     "many_sizes": SampleShape(models=200, tasks=5, items=10_000),
     "shuffled": SampleShape(models=20, tasks=50, items=10_000, shuffled=True),
 }
+# 100M rows: the report must stay under the machine's memory (issue 15), so it is written and read by task
+BIG = SampleShape(models=20, tasks=50, items=100_000)
+STREAMED_ROWS = 20_000_000  # shapes above this many rows are never held in memory whole when written
+PAIR_ROW_GROUP = 262_144  # rows per Parquet row group of a streamed file (polars' own default)
 QUICK_SHAPES: dict[str, SampleShape] = {
     "wide": QUICK,
     "deep": SampleShape(models=20, tasks=2, items=4_000),
@@ -76,45 +81,72 @@ def cache_dir(override: str | Path | None = None) -> Path:
     return require_writable_folder(folder, "--cache-dir" if override is not None else "the bench cache")
 
 
+def simulated_pairs(shape: SampleShape) -> Iterator[pl.DataFrame]:
+    """The rows of ``simulated_samples`` (not shuffled), one simulator call (a generation and a choice task)
+    at a time."""
+    from analysis.simulate import simulate
+
+    sizes = np.geomspace(1e7, 1e11, shape.models)
+    rng = np.random.default_rng(SEED)
+    for pair in range(-(-shape.tasks // 2)):
+        frame = simulate(
+            c=float(10 ** rng.uniform(7.5, 9.5)),
+            alpha=float(rng.uniform(-0.8, -0.3)),
+            params=sizes,
+            length=TARGET_LENGTH,
+            choices=CHOICES,
+            items=shape.items,
+            seed=SEED + pair,
+            family="bench",
+            task_prefix=f"t{pair:03d}_",
+            spread=0.5,
+        )
+        if 2 * pair + 1 == shape.tasks:
+            frame = frame.filter(pl.col("task") != f"t{pair:03d}_choice")
+        yield frame
+
+
 def simulated_samples(shape: SampleShape) -> pl.DataFrame:
     """Canonical per-sample rows from the mirage simulator: each call gives a generation and a choice task.
 
     Task pairs differ in the mirage constants (c, alpha), so curves range from emergent to smooth.
     """
-    from analysis.simulate import simulate
-
-    sizes = np.geomspace(1e7, 1e11, shape.models)
-    rng = np.random.default_rng(SEED)
-    parts = []
-    for pair in range(-(-shape.tasks // 2)):
-        parts.append(
-            simulate(
-                c=float(10 ** rng.uniform(7.5, 9.5)),
-                alpha=float(rng.uniform(-0.8, -0.3)),
-                params=sizes,
-                length=TARGET_LENGTH,
-                choices=CHOICES,
-                items=shape.items,
-                seed=SEED + pair,
-                family="bench",
-                task_prefix=f"t{pair:03d}_",
-                spread=0.5,
-            )
-        )
-    frame = pl.concat(parts, how="vertical")
-    if shape.tasks % 2:
-        frame = frame.filter(pl.col("task") != f"t{shape.tasks // 2:03d}_choice")
+    frame = pl.concat(list(simulated_pairs(shape)), how="vertical")
     if shape.shuffled:
         frame = frame.sample(fraction=1.0, shuffle=True, seed=SEED)
     return frame
 
 
+def _write_by_pairs(shape: SampleShape, target: Path) -> None:
+    """Write ``shape``'s rows to ``target`` one simulator call at a time: each call's rows go to a part file,
+    and polars' streaming engine copies the parts into one Parquet file, so no more than one call's rows
+    (two tasks) are ever in memory."""
+    parts_folder = target.with_suffix(".parts")
+    parts_folder.mkdir(exist_ok=True)
+    try:
+        parts = []
+        for index, frame in enumerate(simulated_pairs(shape)):
+            part = parts_folder / f"{index:04d}.parquet"
+            frame.write_parquet(part)
+            parts.append(part)
+            del frame
+        pl.scan_parquet(parts).sink_parquet(target, row_group_size=PAIR_ROW_GROUP)
+    finally:
+        for part in parts_folder.glob("*.parquet"):
+            part.unlink()
+        parts_folder.rmdir()
+
+
 def samples_file(shape: SampleShape, folder: Path) -> Path:
-    """The cached Parquet file for ``shape``, written once (to a temporary name, then renamed)."""
+    """The cached Parquet file for ``shape``, written once (to a temporary name, then renamed); shapes above
+    ``STREAMED_ROWS`` rows are written one simulator call at a time (``_write_by_pairs``)."""
     path = folder / shape.file_name
     if not path.exists():
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        simulated_samples(shape).write_parquet(partial)
+        if shape.rows > STREAMED_ROWS and not shape.shuffled:
+            _write_by_pairs(shape, partial)
+        else:
+            simulated_samples(shape).write_parquet(partial)
         partial.replace(path)
     return path
 

@@ -254,6 +254,52 @@ def _shape_parts(name: str) -> dict[str, Callable[[Context], Measured]]:
     return {f"report@{name}": report_part, f"read@{name}": read_part}
 
 
+def _skipped_big(ctx: Context) -> Measured | None:
+    """The 100M-row jobs are skipped under --quick (writing the file takes about 20 minutes, the report a few
+    more)."""
+    if ctx.quick:
+        return Measured([float("nan")], 0, "skipped under --quick: the 100M-row file takes ~20 min to write")
+    return None
+
+
+def report_100m(ctx: Context) -> Measured:
+    """The default report on 100M per-sample rows (``data.BIG``), which it reads a task at a time."""
+    from analysis.by_task import task_source
+    from analysis.options import LoadOptions
+
+    skipped = _skipped_big(ctx)
+    if skipped is not None:
+        return skipped
+    path = data.samples_file(data.BIG, ctx.folder)
+    how = "a task at a time" if task_source([path], LoadOptions()) is not None else "WHOLE (not by task)"
+    note = f"report on {data.BIG.label} ({path.stat().st_size / 1e9:.1f} GB of Parquet), read {how}"
+    return Measured(_timed(ctx.repeat, _report_on(path)), data.BIG.rows, note)
+
+
+def scan_100m(ctx: Context) -> Measured:
+    """A polars streaming scan of the columns the report reads (all of them: the reader validates every
+    column), touching every value: per column a sum of its numbers, string lengths or list lengths, so each
+    page is decoded but no rows are kept (collecting the rows themselves would hold ~10 GB)."""
+    import polars as pl
+
+    skipped = _skipped_big(ctx)
+    if skipped is not None:
+        return skipped
+    path = data.samples_file(data.BIG, ctx.folder)
+    scan = pl.scan_parquet(path)
+    touched = []
+    for name, dtype in scan.collect_schema().items():
+        column = pl.col(name)
+        if dtype == pl.Utf8:
+            column = column.str.len_bytes()
+        elif isinstance(dtype, pl.List):
+            column = column.list.len()
+        touched.append(column.sum())
+    query = scan.select(touched)
+    note = "scan_parquet -> per-column sums (numbers, string and list lengths), engine='streaming'"
+    return Measured(_timed(ctx.repeat, lambda: query.collect(engine="streaming")), data.BIG.rows, note)
+
+
 def aggregate_report(ctx: Context) -> Measured:
     path = data.aggregate_file(ctx.folder, ctx.quick)
     import polars as pl
@@ -425,6 +471,8 @@ def pythia_app(ctx: Context) -> Measured:
 
 PARTS: dict[str, Callable[[Context], Measured]] = {
     **{part: run for name in data.SHAPES for part, run in _shape_parts(name).items()},
+    "report_100m": report_100m,
+    "scan_100m": scan_100m,
     "report_aggregate": aggregate_report,
     "read_aggregate": aggregate_read,
     "report_contended": report_contended,

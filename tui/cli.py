@@ -567,6 +567,7 @@ def _forecasts_from(args: argparse.Namespace) -> ForecastSettings | None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Load, analyse and print; the same stages the app runs."""
+    from analysis.by_task import TaskPipeline, task_source
     from analysis.loading import load, require_placed
     from analysis.pipeline import Pipeline, metric_options_for
     from analysis.report import ReportFilters, render_report
@@ -580,12 +581,19 @@ def run_report(args: argparse.Namespace) -> int:
         require_writable_folder(Path(args.figure), "--figure")
     forecasts = _forecasts_from(args)
     options = load_options_from(args)
-    table = load(default_paths(args.paths), options)
-    require_placed(table, options)
+    paths = default_paths(args.paths)
     filters = ReportFilters(tasks=tuple(args.task), metrics=tuple(args.metric), families=tuple(args.family))
-    table = filters.apply_to_table(table)
     metric_options = metric_options_for(metric_options, filters.metrics)
-    pipeline = Pipeline(table)
+    # a large per-sample Parquet file is read and analysed a task at a time (analysis.by_task); the
+    # resolution sweep reads every item again per subsample, so it loads the file whole
+    source = None if sweep is not None else task_source(paths, options)
+    if source is not None:
+        chosen = filters.by_task() if filters.tasks or filters.families else None
+        pipeline: Pipeline = TaskPipeline(source, chosen, None if chosen is None else chosen.finish)
+    else:
+        table = load(paths, options)
+        require_placed(table, options)
+        pipeline = Pipeline(filters.apply_to_table(table))
     analysis = pipeline.run(
         metric_options,
         resample,

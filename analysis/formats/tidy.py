@@ -176,7 +176,12 @@ def read(path: Path, options: LoadOptions | None = None) -> ResultTable:
     """Read one tidy file into a finalized ResultTable (see the module docstring for the rules)."""
     path = Path(path)
     options = options or LoadOptions()
-    frame = _collect(path, options)
+    return read_frame(_collect(path, options), path, options)
+
+
+def read_frame(frame: pl.DataFrame, path: Path, options: LoadOptions) -> ResultTable:
+    """The rows of a tidy file, read with ``options.mapping`` applied and numbered in ``ROW``, as a finalized
+    ResultTable (``read``'s rules; ``analysis.by_task`` gives it one task's rows at a time)."""
     if frame.is_empty():
         raise InputError("the file has a header but no data rows; give at least one row", path=str(path))
     frame, dropped = drop_where(frame, options.drop_where, path, options.mapping)

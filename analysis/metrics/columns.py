@@ -3,6 +3,8 @@ token_prob and seq_prob, one expression each over the target's log-probabilities
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from analysis import schema
@@ -25,8 +27,10 @@ def _loss_metrics(samples: pl.DataFrame, wanted: set[str]) -> dict[str, pl.Serie
 
 
 def _prescored_metrics(
-    samples: pl.DataFrame, prescored: list[str]
+    samples: pl.DataFrame, prescored: list[str], specs: Mapping[str, MetricSpec] | None = None
 ) -> tuple[dict[str, pl.Series], dict[str, MetricSpec]]:
-    """The pre-scored columns as Float64 metrics, each with a spec inferred from its name and values."""
+    """The pre-scored columns as Float64 metrics, each with a spec inferred from its name and values (or
+    ``specs``' when it has one: inferred from the whole file's values when ``samples`` is one task of it)."""
     columns = {name: samples[name].cast(pl.Float64) for name in prescored}
-    return columns, {name: spec_for(name, samples[name]) for name in prescored}
+    given = specs or {}
+    return columns, {name: given.get(name) or spec_for(name, samples[name]) for name in prescored}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from analysis import schema, threads
@@ -22,12 +24,20 @@ from analysis.metrics.registry import (
 )
 from analysis.metrics.text import _text_metrics
 from analysis.options import MetricOptions
-from analysis.schema import ResultTable, ScoredSamples
+from analysis.schema import MetricSpec, ResultTable, ScoredSamples
 
 
-def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) -> ScoredSamples:
+def score_samples(
+    table: ResultTable,
+    options: MetricOptions = DEFAULT_OPTIONS,
+    *,
+    prescored_specs: Mapping[str, MetricSpec] | None = None,
+) -> ScoredSamples:
     """Every metric the per-sample columns allow, one Float64 column each, beside identity + ``item`` (and
     ``replicate`` when the rows carry one).
+
+    ``prescored_specs``: the specs of pre-scored columns guessed from the whole file's values
+    (``analysis.by_task``), used instead of guessing them from ``table``'s rows.
 
     ``skipped`` names each registry metric that could not be computed, or was left out by
     ``MetricOptions.only``, and why. Values keep their own units and orientation (an edit distance stays a
@@ -63,7 +73,7 @@ def score_samples(table: ResultTable, options: MetricOptions = DEFAULT_OPTIONS) 
         chance_levels = chance.result()
     columns = {m: columns[m] for m in _REQUIRES if m in columns and m in wanted}  # the registry's order
     specs = {m: METRICS[m] for m in columns}
-    given, given_specs = _prescored_metrics(samples, prescored)
+    given, given_specs = _prescored_metrics(samples, prescored, prescored_specs)
     columns.update(given)
     specs.update(given_specs)
     specs = with_overrides(specs, options.overrides)

@@ -143,12 +143,51 @@ def compute_points(
     and each stage reads them one curve at a time. ``materialise`` holds them instead (the plain path: the
     same numbers, tests/equivalence/test_aggregate_memory.py).
     """
-    notes: list[str] = []
+    parts = [sample_points(scored, settings, layout=layout)]
+    return assemble_points(parts, scored, table, settings, materialise=materialise)
+
+
+@dataclass(frozen=True, eq=False)
+class SamplePoints:
+    """The per-sample points of some family x task groups before assembly: one row per point, the replicates
+    of each family x task x metric, and the notes their computation adds (``sample_points``)."""
+
+    rows: tuple[dict[str, object], ...]
+    replicates: dict[tuple[str, str, str], Replicates]
+    notes: tuple[str, ...]
+
+
+def sample_points(
+    scored: ScoredSamples, settings: ResampleSettings, *, layout: Sequence[_Group] | None = None
+) -> SamplePoints:
+    """The per-sample points of ``scored``; every group's numbers depend only on its own rows (each family x
+    task draws from its own seeded streams, ``seeds.stream``), so the rows can be scored and resampled a few
+    tasks at a time and assembled once (``assemble_points``)."""
     rows: list[dict[str, object]] = []
     replicates: dict[tuple[str, str, str], Replicates] = {}
+    notes: list[str] = []
+    _sample_points(scored, settings, rows, replicates, notes, layout)
+    return SamplePoints(tuple(rows), replicates, tuple(notes))
+
+
+def assemble_points(
+    parts: Sequence[SamplePoints],
+    scored: ScoredSamples,
+    table: ResultTable,
+    settings: ResampleSettings,
+    *,
+    materialise: bool = False,
+) -> PointSet:
+    """The point set from per-sample points computed in ``parts`` (disjoint sets of family x task groups)
+    and ``table``'s aggregate rows; ``scored`` gives the specs, chance levels and overrides of every part
+    (its frame is not read). ``materialise``: as ``compute_points``."""
+    notes: list[str] = list(dict.fromkeys(note for part in parts for note in part.notes))
+    rows: list[dict[str, object]] = [row for part in parts for row in part.rows]
+    replicates: dict[tuple[str, str, str], Replicates] = dict(
+        sorted((item for part in parts for item in part.replicates.items()), key=lambda item: item[0])
+    )
     specs = dict(scored.specs)
 
-    _sample_points(scored, settings, rows, replicates, notes, layout)
     single = _aggregate_points(
         table.aggregates, scored, settings, specs, rows, replicates, notes, materialise
     )

@@ -32,6 +32,10 @@ def test_judge_ratios_speedups_seconds_and_memory() -> None:
     assert judge(report, _result(5.0, peak=3999), arrow)[1] is True
     assert judge(report, _result(5.0, peak=4001), arrow)[1] is False
     assert judge(report, _result(10.5, peak=10), arrow)[1] is False
+    big = Job("100M", "a", "b", "<= 4x scan, peak < 24 GiB", max_ratio=4.0, max_peak_bytes=24 * 2**30)
+    assert judge(big, _result(300.0, peak=20 * 2**30), _result(100.0)) == ("3.00x", True)
+    assert judge(big, _result(300.0, peak=25 * 2**30), _result(100.0))[1] is False
+    assert judge(big, _result(500.0, peak=2**30), _result(100.0))[1] is False
     app = Job("open", "a", None, "< 2 s", max_seconds=2.0)
     assert judge(app, _result(1.0, key_max=0.05, progress=True), None) == ("-", True)
     assert judge(app, _result(1.0, key_max=0.5, progress=True), None)[1] is False
@@ -83,7 +87,7 @@ def test_quick_run_prints_the_table(tmp_path: Path) -> None:
     rows = lines[header + 2 : header + 2 + len(JOBS)]
     assert [row[: len(job.name)] for row, job in zip(rows, JOBS, strict=True)] == [job.name for job in JOBS]
     verdicts = {job.name: row.split()[-1] for row, job in zip(rows, JOBS, strict=True)}
-    skipped_under_quick = {"pythia_app"}  # a real folder: minutes, not a smoke test
+    skipped_under_quick = {"pythia_app", "report_100m"}  # a real folder, a 100M-row file: not smoke tests
     assert all(
         verdicts[job.name]
         in (("-",) if job.target.startswith("-") or job.part in skipped_under_quick else ("yes", "NO"))
