@@ -104,7 +104,8 @@ class Pipeline:
 
     def layout(self, options: MetricOptions) -> list[_Group] | None:
         """The scored frame as items x models matrices, laid out once and shared by the points of every
-        resampling setting and by the 0/1 step tests (each takes its subsample of it); None when rows carry
+        resampling setting without a subsample and by the 0/1 step tests (whose pair counts are whole
+        numbers, the same from any layout of the subsample); None when rows carry
         replicates (the steps lay out models, not (model, replicate) pairs) or there are no per-sample
         rows."""
         if options not in self._layouts:
@@ -131,7 +132,9 @@ class Pipeline:
     def points(self, options: MetricOptions, resample: ResampleSettings) -> PointSet:
         key = (options, resample)
         if key not in self._points:
-            layout = self.layout(options)
+            # a subsample laid out from the shared layout sums its items in another order (equal up to
+            # rounding): the subsample is laid out itself, so a report's numbers do not depend on the path
+            layout = self.layout(options) if resample.subsample is None else None
             self._points[key] = compute_points(self.scored(options), self.table, resample, layout=layout)
         return self._points[key]
 

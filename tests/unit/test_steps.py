@@ -12,7 +12,14 @@ from analysis.options import MetricOptions, ResampleSettings
 from analysis.resampling import compute_points
 from analysis.resolution import paired_detectable, paired_items_needed
 from analysis.schema import MetricSpec, ResultTable, ScoredSamples
-from analysis.steps import STEP_SCHEMA, adjacent_steps, mcnemar_p, paired_difference_interval, tie_groups
+from analysis.steps import (
+    STEP_SCHEMA,
+    adjacent_steps,
+    mcnemar_p,
+    paired_difference_interval,
+    step_outcomes,
+    tie_groups,
+)
 
 SPECS = {
     "right": MetricSpec("right", 1, "discontinuous", binary=True),
@@ -210,7 +217,7 @@ def test_steps_on_the_pipelines_shared_layout_equal_steps_laid_out_again(subsamp
     layout = pipeline.layout(options)
     assert layout is not None
     points, scored_frame = pipeline.points(options, resample), pipeline.scored(options)
-    shared = adjacent_steps(points, scored_frame, resample, "params", layout)
+    shared = adjacent_steps(points, None, resample, "params", step_outcomes(scored_frame, resample, layout))
     again = adjacent_steps(points, scored_frame, resample, "params")
     assert shared.filter(pl.col("test") == "McNemar exact").height > 0
     assert shared.equals(again)
