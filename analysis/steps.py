@@ -13,7 +13,8 @@ a test of "no difference", and a power analysis (``analysis.resolution``):
   paired outcomes. It does not collapse when no item is discordant (0 of 400 for both reads [-0.0095,
   0.0095], not [0, 0]). The exact test is conservative, so in rare borderline cases the interval excludes 0
   while p is just above 1 - level: ``resolved`` follows the test. The items are the points' own (after
-  ``--subsample``), read from the same items x models layout the bootstrap uses.
+  ``--subsample``), read from the same items x models layout the bootstrap uses. Rows with replicates (seeds,
+  epochs) give a model several outcomes per item: their steps take the paired bootstrap below.
 * **every other metric**: the paired bootstrap. The points' replicates draw one set of items per family x task
   for every model, so ``replicate(upper) - replicate(lower)`` is a replicate of the paired difference; its
   percentile interval at the CI level is the step's interval, and the step is resolved when the interval
@@ -185,7 +186,7 @@ def step_outcomes(
     if scored is None or scored.frame.height == 0:
         return {}
     binary = [m for m, spec in scored.specs.items() if spec.binary and m in scored.frame.columns]
-    if not binary:
+    if not binary or _replicated(scored.frame):
         return {}
     if layout is None:
         groups = _groups(scored.frame, binary, resample)
@@ -200,6 +201,13 @@ def step_outcomes(
             if np.isin(finite, (0.0, 1.0)).all():
                 out[(group.family, group.task, metric)] = PairCounts.of(group.models, matrix)
     return out
+
+
+def _replicated(frame: pl.DataFrame) -> bool:
+    """Rows carry replicates (seeds, epochs): a model has several outcomes per item, so McNemar's one pair
+    of outcomes per item does not apply and the steps take the paired bootstrap of the points' replicates
+    (which combine a model's replicates by ``--resample-unit``). Laid out as models, their rows collided."""
+    return S.REPLICATE in frame.columns and frame[S.REPLICATE].null_count() < frame.height
 
 
 def _counts(pairs: PairCounts, order: tuple[str, ...]) -> np.ndarray | None:

@@ -221,3 +221,34 @@ def test_steps_on_the_pipelines_shared_layout_equal_steps_laid_out_again(subsamp
     again = adjacent_steps(points, scored_frame, resample, "params")
     assert shared.filter(pl.col("test") == "McNemar exact").height > 0
     assert shared.equals(again)
+
+
+def test_replicated_0_1_rows_take_the_paired_bootstrap_instead_of_stopping(tmp_path) -> None:
+    """Two seeds per model and item: McNemar's one pair of outcomes per item does not apply, so the steps
+    are the paired bootstrap of the points' replicates (the stage stopped with 'duplicate rows' before)."""
+    from analysis.loading import load
+    from analysis.options import LoadOptions
+    from analysis.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "family": "f",
+            "model": m,
+            "params": p,
+            "task": "t",
+            "item": f"i{i}",
+            "replicate": seed,
+            "exact_match": float(rng.random() < rate),
+        }
+        for m, p, rate in (("a", 1e8, 0.2), ("b", 1e9, 0.5), ("c", 1e10, 0.8))
+        for seed in ("s1", "s2")
+        for i in range(200)
+    ]
+    path = tmp_path / "seeds.csv"
+    pl.DataFrame(rows).write_csv(path)
+    pipeline = Pipeline(load([path], LoadOptions()))
+    steps = pipeline.resolution(MetricOptions(), ResampleSettings(bootstrap=200), "params").steps
+    binary = steps.filter(pl.col("metric") == "exact_match")
+    assert binary["test"].to_list() == ["paired bootstrap", "paired bootstrap"]
+    assert binary["resolved"].to_list() == [True, True]  # 0.2 -> 0.5 -> 0.8 on 400 outcomes each
