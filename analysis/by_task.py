@@ -25,7 +25,8 @@ the file whole.
 Differences from reading the file whole: a file with several bad rows in different tasks names the bad row
 of the first task read (tasks are read in the order of their first row); a filter (``--task``,
 ``--family``) that matches nothing is reported after the file has been read; and a file changed while it is
-read is read by polars from the path (the whole-file reader copies the bytes first).
+read is read by polars from the path (the whole-file reader copies the bytes first: copying 2.4 GB would
+defeat the pass). Files too small to hold ``CHUNKED_ROWS`` rows are not even probed by path.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ from analysis.steps import Outcomes, step_outcomes
 from analysis.target_lengths import target_lengths
 
 CHUNKED_ROWS = 20_000_000  # per-sample Parquet files with at least this many rows are read a task at a time
+# a per-sample Parquet row takes at least this many bytes (24 in the simulator's 100M file): smaller files are
+# not probed by path, so every file the whole-file reader takes reaches polars as bytes (a mapped file
+# rewritten meanwhile would raise SIGBUS: tests/robustness/test_cluster_corpus.py)
+_MIN_ROW_BYTES = 4
 _MAX_SPAN = 2.0  # the tasks' row spans may cover at most this many times the file's rows
 
 
@@ -111,9 +116,14 @@ def task_source(
         reader = registry.reader_for(path, options.format_in)
         if reader is not tidy or tidy._kind(path) != "parquet":
             return None
+        threshold = CHUNKED_ROWS if min_rows is None else min_rows
+        if path.stat().st_size < threshold * _MIN_ROW_BYTES:
+            return (
+                None  # too small to hold the rows: read whole from a copy of its bytes, never probed by path
+            )
         lazy = pl.scan_parquet(path)
         rows = lazy.select(pl.len()).collect().item()  # from the footer
-        if rows < (CHUNKED_ROWS if min_rows is None else min_rows):
+        if rows < threshold:
             return None
         mapped = apply_mapping(lazy, options.mapping, path)
         columns = mapped.collect_schema()
