@@ -142,14 +142,16 @@ def judge(job: Job, result: Result, baseline: Result | None) -> tuple[str, bool]
     return ratio_text, met
 
 
-def spread(result: Result, baseline: Result | None) -> str:
+def spread(result: Result, baseline: Result | None, faster: bool = False) -> str:
     """The spread over the runs: min-max of each run's ratio to the baseline run beside it (the two alternate
-    in one process), else min-max of the seconds; '-' for a single run."""
+    in one process), as speed-ups when ``faster``, else min-max of the seconds; '-' for a single run."""
     runs = [s for s in result.runs if s == s]  # NaN: a skipped part
     if len(runs) < 2:
         return "-"
     if baseline is not None and len(baseline.runs) == len(result.runs):
         ratios = [a / b for a, b in zip(result.runs, baseline.runs, strict=True)]
+        if faster:
+            return f"{1 / max(ratios):.0f}-{1 / min(ratios):.0f}x faster"
         return f"{min(ratios):.2f}-{max(ratios):.2f}x"
     return f"{min(runs):.3g}-{max(runs):.3g} s"
 
@@ -219,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{result.peak_bytes / 1e6:.0f}",
                 f"{baseline.seconds:.3f}" if baseline else "-",
                 ratio,
-                spread(result, baseline),
+                spread(result, baseline, faster=ratio.endswith("faster")),
                 job.target,
                 "-"
                 if job.target.startswith("-") or result.note.startswith("skipped")

@@ -68,6 +68,7 @@ def test_spread_is_the_range_of_the_paired_ratios_or_of_the_seconds() -> None:
     base = Result(seconds=1.0, peak_bytes=0, rows=1, note="", extra={}, runs=(1.0, 1.5, 1.0))
     assert spread(job, base) == "2.00-6.00x"  # 4/1, 3/1.5, 6/1: each run against the one beside it
     assert spread(job, None) == "3-6 s"
+    assert spread(base, job, faster=True) == "2-6x faster"  # 1/4, 1.5/3, 1/6: the baseline 4, 2 and 6x slower
     assert spread(_result(1.0), None) == "-"  # one run: no spread
 
 
