@@ -771,8 +771,8 @@ class _AggregateDraw:
         settings, columns, point = self.settings, self.columns, self.point
         family, task = self.family, self.task
         single = len(columns.owner) == len(columns.models)
-        alone = single and not (point.col_binomial.any() and point.col_normal.any())
-        rows = count if alone and count is not None and count < settings.bootstrap else settings.bootstrap
+        alone = single and _one_kind(point.col_binomial, point.col_normal)
+        rows = _rows_to_draw(count, settings.bootstrap, alone)
         rng = stream(settings.seed, family, task, self.metric, "aggregate")
         draws = point.draws(rng, rows)
         model_reps = combine(draws, columns, settings.unit, settings.ci, settings.seed, family, task)
@@ -780,6 +780,17 @@ class _AggregateDraw:
             by_seed = combine(draws, columns, SEED, settings.ci, settings.seed, family, task)
             model_reps = np.where(point.seed_only[None, :], by_seed, model_reps)
         return model_reps if count is None else model_reps[:count]
+
+
+def _one_kind(binomial: np.ndarray, normal: np.ndarray) -> bool:
+    """The group's noise is of one kind: its first rows of B are the rows of a smaller draw (``_draw`` draws
+    all Jeffreys columns before the normal ones, so a mix shifts the stream)."""
+    return not (binomial.any() and normal.any())
+
+
+def _rows_to_draw(count: int | None, bootstrap: int, alone: bool) -> int:
+    """Rows a draw makes for the first ``count`` replicates: only those when drawn alone, else B."""
+    return count if alone and count is not None and count < bootstrap else bootstrap
 
 
 @dataclass(frozen=True, eq=False)
@@ -799,8 +810,7 @@ class _SingleDraw:
 
     def __call__(self, count: int | None = None) -> np.ndarray:
         bootstrap = self.settings.bootstrap
-        one_kind = not (self.binomial.any() and self.normal.any())
-        rows = count if one_kind and count is not None and count < bootstrap else bootstrap
+        rows = _rows_to_draw(count, bootstrap, _one_kind(self.binomial, self.normal))
         rng = stream(self.settings.seed, *self.key, "aggregate")
         draws = _draw(rng, rows, self.value, self.n, self.stderr, self.binomial, self.normal)
         model_reps = np.where(np.isfinite(draws), draws + 0.0, np.nan)  # combine's mean of one column
