@@ -28,7 +28,7 @@ and the errors against the last-value and chance baselines, per metric kind.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -577,28 +577,43 @@ def _asked(scale: float | str) -> str:
     return NEXT_SCALE if scale == NEXT_SCALE else number(float(scale))
 
 
+def _family_scales(points: S.PointSet, axis: str) -> dict[str, np.ndarray]:
+    """Each family's values of ``axis`` over every task (the rows a curve can use): the next decade is the
+    family's, the same for each of its tasks, whichever tasks are forecast."""
+    frame = points.frame
+    if frame.is_empty() or axis not in frame.columns:
+        return {}
+    usable = frame.filter(pl.col(axis).is_not_null() & pl.col(S.VALUE).is_not_null() & (pl.col(axis) > 0))
+    return {
+        str(family): group[axis].cast(pl.Float64).to_numpy()
+        for (family,), group in usable.partition_by(S.FAMILY, as_dict=True).items()
+    }
+
+
 def forecast(
     points: S.PointSet,
     fits: FitSet,
     settings: ForecastSettings,
     fit_settings: FitSettings,
     lengths: Mapping[tuple[str, str], float] | None = None,
+    tasks: Collection[str] | None = None,
 ) -> Forecasts:
     """Forecasts of every family x task x metric at ``settings.scales`` on ``fit_settings.x`` (``"next"``:
     the next decade beyond each family's largest scale), direct and, for discontinuous metrics with a
-    partner, two-step; with the route the backtest (largest scale held out) supports."""
+    partner, two-step; with the route the backtest (largest scale held out) supports. ``tasks``: only
+    these tasks' curves (each the same as in the forecasts of every task); ``fits`` must hold their fits."""
     lengths = lengths or {}
     axis = fit_settings.x
+    family_x = _family_scales(points, axis)
+    if tasks is not None:
+        points = points.of_tasks(tasks)
     curves = _curves(points, axis)
     rows: list[dict] = []
-    family_x: dict[str, list[float]] = {}
-    for curve in curves.values():
-        family_x.setdefault(curve.key[0], []).extend(curve.x.tolist())
     for curve in curves.values():
         if curve.x.size == 0 or not settings.scales:
             continue
         at = np.array(
-            [next_scale(np.array(family_x[curve.key[0]]), axis) if s == NEXT_SCALE else float(s)
+            [next_scale(family_x[curve.key[0]], axis) if s == NEXT_SCALE else float(s)
              for s in settings.scales]
         )  # fmt: skip
         asked = [_asked(s) for s in settings.scales]

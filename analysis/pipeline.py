@@ -85,6 +85,12 @@ class Pipeline:
         self._outcomes: dict[tuple[MetricOptions, ResampleSettings], Outcomes] = {}
         self._fits: dict[tuple[MetricOptions, ResampleSettings, FitSettings], FitSet] = {}
         self._table_fits: dict[tuple[str, FitSettings], FitSet] = {}
+        self._task_fits: dict[
+            tuple[MetricOptions, ResampleSettings, FitSettings, tuple[str, ...]], FitSet
+        ] = {}
+        self._task_forecasts: dict[
+            tuple[MetricOptions, ResampleSettings, FitSettings, ForecastSettings, tuple[str, ...]], Forecasts
+        ] = {}
         self._emergence: dict[
             tuple[MetricOptions, ResampleSettings, str], tuple[pl.DataFrame, pl.DataFrame]
         ] = {}
@@ -144,6 +150,41 @@ class Pipeline:
             lengths = self.lengths(options) if fit.holdout > 0 else None
             self._fits[key] = fit_points(self.points(options, resample), fit, lengths=lengths)
         return self._fits[key]
+
+    def task_fits(
+        self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings, tasks: tuple[str, ...]
+    ) -> FitSet:
+        """The fits of ``tasks`` only: each curve's fit is the one ``fits`` gives among every task (fits
+        share no state), so the app fits the task on screen, not a whole folder of them
+        (tests/equivalence/test_task_fits.py)."""
+        key = (options, resample, fit, tasks)
+        if key not in self._task_fits:
+            lengths = self.lengths(options) if fit.holdout > 0 else None
+            points = self.points(options, resample).of_tasks(tasks)
+            self._task_fits[key] = fit_points(points, fit, lengths=lengths)
+        return self._task_fits[key]
+
+    def task_forecasts(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecast_settings: ForecastSettings,
+        tasks: tuple[str, ...],
+    ) -> Forecasts:
+        """``forecasts`` of ``tasks`` only, from their ``task_fits`` (the next decade is still each
+        family's over every task)."""
+        key = (options, resample, fit, forecast_settings, tasks)
+        if key not in self._task_forecasts:
+            self._task_forecasts[key] = forecast(
+                self.points(options, resample),
+                self.task_fits(options, resample, fit, tasks),
+                forecast_settings,
+                fit,
+                self.lengths(options),
+                tasks=tasks,
+            )
+        return self._task_forecasts[key]
 
     def table_fits(self, column: str, fit: FitSettings) -> FitSet:
         """A column of the loaded aggregate table fitted directly (e.g. loss over params and tokens), with

@@ -15,7 +15,7 @@ starts with ``family``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -228,3 +228,8 @@ class PointSet:
     def without_data(self) -> PointSet:
         """The points without their bootstrap replicates (large): what a display reads."""
         return replace(self, replicates={})
+
+    def of_tasks(self, tasks: Collection[str]) -> PointSet:
+        """The points of ``tasks`` only; replicates are looked up by family x task x metric, so the same
+        ones serve (a curve's fits and forecasts are the same as among every task's)."""
+        return replace(self, frame=self.frame.filter(pl.col(TASK).is_in(list(tasks))))

@@ -120,26 +120,33 @@ async def metric_toggle(presses: int) -> tuple[list[float], list[float]]:
 class ReadyRun:
     ready: float  # seconds from spawn until the status line says ready (NaN if it never did)
     axis_change: float  # seconds from the axis key until ready again (NaN if never)
+    task_open: float = float("nan")  # seconds from Enter (a task opened, its laws fitted) until ready again
 
 
 def time_to_ready(args: Sequence[str], timeout: float = 180.0) -> ReadyRun:
-    """Spawn ``emergence-tui ARGS``; time until ``ready``, then press ``x`` and time until ready again (NaN
-    when a wait runs out)."""
+    """Spawn ``emergence-tui ARGS``; time until ``ready``, then press ``x`` and time until ready again, then
+    Enter (the first task opens and its laws are fitted on the new axis) until ready again (NaN when a wait
+    runs out)."""
     # the command line (flags such as --params-from-name parsed), on a wide pty: the status line is never cut
     terminal = Terminal(["-m", "tui.cli", *args], (200, 50), ROOT)
     try:
         done = terminal.wait_for(READY_MARKER, timeout=timeout)
         if done is None:
             return ReadyRun(float("nan"), float("nan"))
-        time.sleep(0.5)  # the frame after ready has been drawn
-        terminal.drain()
-        since = len(terminal.output)
-        sent = time.perf_counter()
-        os.write(terminal.master, b"x")
-        busy = any(terminal.wait_for(m, since=since, timeout=2.0) is not None for m in PROGRESS_MARKERS)
-        again = terminal.wait_for(
-            READY_MARKER, since=since if busy else len(terminal.output), timeout=timeout
-        )
-        return ReadyRun(done - terminal.started, float("nan") if again is None else again - sent)
+        axis = _key_until_ready(terminal, b"x", timeout)
+        task = _key_until_ready(terminal, b"\r", timeout) if axis == axis else float("nan")
+        return ReadyRun(done - terminal.started, axis, task)
     finally:
         terminal.close()
+
+
+def _key_until_ready(terminal: Terminal, key: bytes, timeout: float) -> float:
+    """Seconds from writing ``key`` until the status line says ready again (NaN when the wait runs out)."""
+    time.sleep(0.5)  # the frame after ready has been drawn
+    terminal.drain()
+    since = len(terminal.output)
+    sent = time.perf_counter()
+    os.write(terminal.master, key)
+    busy = any(terminal.wait_for(m, since=since, timeout=2.0) is not None for m in PROGRESS_MARKERS)
+    again = terminal.wait_for(READY_MARKER, since=since if busy else len(terminal.output), timeout=timeout)
+    return float("nan") if again is None else again - sent

@@ -61,6 +61,13 @@ class AppActions(App):
         self._overview_metric = self.settings.metric
         self.settings = self.settings.with_(metric=metric)
         self.push_screen(TaskScreen(task, metric))
+        self.compute.fit_on_screen()
+
+    def tasks_on_screen(self) -> tuple[str, ...]:
+        """The tasks whose screens are open (the ones the app fits laws for), in the order opened."""
+        from tui.screens.task import TaskScreen
+
+        return tuple(s.task_name for s in self.screen_stack if isinstance(s, TaskScreen))
 
     def close_task(self) -> None:
         self.pop_screen()

@@ -4,7 +4,9 @@ Every computation gets the next generation number. Its worker runs the stages th
 after new files, else from scoring on; the pipeline recomputes only stages whose settings changed) and posts
 a message after each one (:mod:`tui.messages`); the app hands those messages here. A computation that is no
 longer the newest stops at its next stage and its messages are ignored, so the newest settings always win.
-The overview's numbers are shown as soon as the emergence stage is done, before the fits.
+The overview's numbers are shown as soon as the emergence stage is done. Laws are fitted (and forecast) for
+the tasks on screen only, when a task is opened: a folder of checkpoints holds thousands of curves (Pythia:
+5,400 a axis, minutes of fitting) and the overview shows none of their fits.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rich.text import Text
 from textual.worker import get_current_worker
 
 from analysis.errors import AnalysisError, InputError
-from analysis.stages import STAGES, run_stages
+from analysis.stages import fits_pending, run_stages, stages_for
 from tui.messages import AnalysisReady, Loaded, StageDone, SweepProgress, SweepReady
 from tui.safe_text import clean
 from tui.state import ViewSettings, needs_compute
@@ -69,10 +71,12 @@ class ComputeController:
             self.sweep_key, self.sweep, self.sweep_error = None, None, ""
         self.generation += 1
         self.busy_since = time.perf_counter()
-        self.stages = STAGES if load else STAGES[1:]
+        tasks = self.app.tasks_on_screen()
+        self.stages = stages_for(tasks, load=load)
         self.stage_seconds = {}
         self._show_stage()
-        work = partial(self._compute, settings, self.generation, load)  # older runs stop at their next stage
+        # older runs stop at their next stage
+        work = partial(self._compute, settings, self.generation, load, tasks)
         self.app.run_worker(work, name="compute", group="compute", thread=True)
 
     def preload_views(self) -> None:
@@ -87,7 +91,7 @@ class ComputeController:
             label = STATUS_LABELS[name]  # short: the status line keeps law, n' and paired in 80 columns
             self.set_activity(f"{label} {done + 1}/{len(self.stages)}…")
 
-    def _compute(self, settings: ViewSettings, generation: int, load: bool) -> None:
+    def _compute(self, settings: ViewSettings, generation: int, load: bool, tasks: tuple[str, ...]) -> None:
         """The worker: load (when asked) and run the stages, posting a message after each."""
         app = self.app
         worker = get_current_worker()
@@ -114,8 +118,9 @@ class ComputeController:
                     return
                 app.post_message(Loaded(generation, table, pipeline))
                 stage_done("load")
+            fit = settings.fit_settings()
             analysis = run_stages(
-                pipeline, settings.metric_options, settings.resample, settings.fit_settings(), stage_done
+                pipeline, settings.metric_options, settings.resample, fit, stage_done, tasks
             )
         except (InputError, AnalysisError) as err:
             if alive():
@@ -177,8 +182,18 @@ class ComputeController:
             app.open_done()
             self.last_seconds = message.seconds
         app.refresh_views()
-        if message.error == "" and needs_compute(app.settings, message.settings):
-            self.start(app.settings)  # a setting changed while the files were being read
+        if message.error == "" and (needs_compute(app.settings, message.settings) or self.fits_missing()):
+            self.start(app.settings)  # a setting changed, or a task was opened, while this ran
+
+    def fits_missing(self) -> bool:
+        """Whether a task on screen has no fits yet (the app fits the tasks on screen, on demand)."""
+        analysis = self.app.analysis
+        return analysis is not None and any(fits_pending(analysis, t) for t in self.app.tasks_on_screen())
+
+    def fit_on_screen(self) -> None:
+        """Fit the tasks on screen now, unless a computation runs (it fits them when it ends: ``ready``)."""
+        if self.busy_since is None and self.app.pipeline is not None and self.fits_missing():
+            self.start(self.app.settings)
 
     # ---- the resolution sweep: one long computation, in its own worker, with progress per run ----
     @staticmethod

@@ -86,11 +86,31 @@ class FakePipeline:
     def emergence(
         self, options: MetricOptions, resample: ResampleSettings, x: str
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        self.runs.append((resample, FitSettings(x=x, seed=resample.seed)))
         analysis = self._analysis(resample, FitSettings(x=x))
         return analysis.emergence, analysis.mirage
 
     def fits(self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings) -> Frame:
         return self._analysis(resample, fit).fits
+
+    def task_fits(
+        self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings, tasks: tuple[str, ...]
+    ) -> Frame:
+        self.runs.append((resample, fit))
+        fits = self._analysis(resample, fit).fits
+        results = {key: value for key, value in fits.results.items() if key[1] in tasks}
+        return Frame(fits.frame.filter(pl.col("task").is_in(tasks)), results)
+
+    def task_forecasts(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecasts: Any,
+        tasks: tuple[str, ...],
+    ) -> Frame:
+        frame = self.forecasts(options, resample, fit, forecasts).frame
+        return Frame(frame.filter(pl.col("task").is_in(tasks)))
 
     def forecasts(
         self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings, forecasts: Any

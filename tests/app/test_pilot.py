@@ -287,25 +287,35 @@ async def test_progress_per_stage_and_keys_answered_while_loading() -> None:
         await pilot.pause()
         progress = str(app.screen.query_one("#message", Static).render())
         assert progress.splitlines() == [
-            "▶ reading files…", "  scoring metrics", "  bootstrap intervals", "  emergence scores",
-            "  fitting laws", "  forecasting the next decade",
-        ]  # fmt: skip
-        assert "reading 1/6" in str(app.screen.query_one("#status", Static).render())
+            "▶ reading files…",
+            "  scoring metrics",
+            "  bootstrap intervals",
+            "  emergence scores",
+        ]  # fmt: skip  (laws are fitted for a task when it is opened)
+        assert "reading 1/4" in str(app.screen.query_one("#status", Static).render())
         await pilot.press("question_mark")  # the interface answers while the worker is busy
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "y")
         assert app.settings.log_y
         gate.set()
         await settle(app, pilot)
-        assert list(app.compute.stage_seconds) == list(STAGES)
+        assert list(app.compute.stage_seconds) == list(STAGES[:4])
         assert app.activity == "ready" and app.screen.query_one(DataTable).row_count == 4
         await pilot.press("r")  # a resampling change re-runs every stage but the load
         app.screen.query_one("#bootstrap", Input).value = "60"
         app.screen.query_one("#bootstrap", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
-        assert list(app.compute.stage_seconds) == list(STAGES[1:])
+        assert list(app.compute.stage_seconds) == list(STAGES[1:4])
         assert app.computed_for.resample.bootstrap == 60
+        assert app.analysis.fits is None and app.analysis.fitted_tasks == frozenset()
+        task = await open_task(app, pilot)  # the task on screen gets its fits and forecasts
+        await settle(app, pilot)
+        assert list(app.compute.stage_seconds) == list(STAGES[1:])
+        assert app.analysis.fitted_tasks == {task.task_name}
+        assert {key[1] for key in app.analysis.fits.results} == {task.task_name}
+        assert "logistic" in str(task.query_one("#fit", Static).render())
+        assert app.activity == "ready"
 
 
 async def test_setting_changed_while_loading_applies_when_loading_ends() -> None:
@@ -320,3 +330,24 @@ async def test_setting_changed_while_loading_applies_when_loading_ends() -> None
         await settle(app, pilot)
         assert app.computed_for is not None and app.computed_for.resample.seed == 1
         assert len(app.backend.pipelines) == 1, "the files are read once"
+
+
+async def test_a_table_of_thousands_of_rows_is_filled_a_turn_at_a_time() -> None:
+    """5,400 rows (a folder of checkpoints): a redraw adds the first screens at once and the rest a turn of
+    the event loop at a time, so keys are answered meanwhile; a newer redraw drops the older one's rows."""
+    from tui.screens.overview import FIRST_ROWS
+
+    app = make_app(families=tuple(f"fam{i:04d}" for i in range(1350)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.query_one(DataTable)
+        assert isinstance(screen, OverviewScreen) and table.row_count == 5400
+        table.move_cursor(row=4000, column=0)
+        screen.sort_by("family")  # the first redraw's later rows are never added
+        screen.sort_by("family")  # reversed: the last family first
+        assert table.row_count == FIRST_ROWS
+        await settle(app, pilot)
+        assert table.row_count == 5400 and screen.rows.height == 5400
+        shown = [str(table.get_row_at(i)[0]) for i in (0, 3, 4, 5399)]
+        assert shown == ["fam1349", "fam1349", "fam1348", "fam0000"]
+        assert table.cursor_row == 4000  # back on its row once that row arrived

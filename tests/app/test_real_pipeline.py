@@ -76,6 +76,14 @@ class SmallBootstrapPipeline:
     def forecasts(self, options: Any, resample: Any, fit: Any, forecasts: Any) -> Any:
         return self.real.forecasts(options, resample, replace(fit, bootstrap=50), forecasts)
 
+    def task_fits(self, options: Any, resample: Any, fit: Any, tasks: tuple[str, ...]) -> Any:
+        return self.real.task_fits(options, resample, replace(fit, bootstrap=50), tasks)
+
+    def task_forecasts(
+        self, options: Any, resample: Any, fit: Any, forecasts: Any, tasks: tuple[str, ...]
+    ) -> Any:
+        return self.real.task_forecasts(options, resample, replace(fit, bootstrap=50), forecasts, tasks)
+
     def resolution_sweep(
         self, options: Any, resample: Any, x: str, sweep: Any = None, on_run: Any = None
     ) -> Any:
@@ -197,12 +205,15 @@ async def test_the_default_backend_computes_in_a_child_process_and_reports_bad_f
             assert app.error == "" and app.screen.rows.height == 18
             child = backend._process
             assert child is not None and child.pid != os.getpid() and child.poll() is None
-            fits = app.analysis.fits
-            assert isinstance(fits, FitSet) and fits.results  # slimmed in the child: no residuals travel
-            assert all(fit.residuals.size == 0 for fit in fits.results.values())
+            assert app.analysis.fits is None  # laws are fitted for the task opened
             assert app.analysis.points.replicates == {}
             await pilot.press("slash", *"long_answer exact", "enter", "enter")
             await settle(app, pilot)
+            await settle(app, pilot)
+            fits = app.analysis.fits
+            assert isinstance(fits, FitSet) and fits.results  # slimmed in the child: no residuals travel
+            assert {key[1] for key in fits.results} == {"long_answer"}
+            assert all(fit.residuals.size == 0 for fit in fits.results.values())
             assert "logistic vs params" in str(app.screen.query_one("#fit", Static).render())
             app.open_paths([str(bad)])  # what o + Enter does
             await settle(app, pilot)

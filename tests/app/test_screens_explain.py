@@ -301,7 +301,7 @@ async def test_numbers_are_marked_stale_while_a_recompute_runs(size: tuple[int, 
         app.backend.gate = gate  # the next load waits
         app.open_paths(["other.csv"])
         await pilot.pause()
-        assert status_of(app).startswith("stale reading 1/6")
+        assert status_of(app).startswith("stale reading 1/4")
         assert app.screen.has_class("-stale") and app.screen.query_one(DataTable).row_count == 4
         gate.set()
         await settle(app, pilot)
@@ -400,7 +400,7 @@ async def test_while_computing_80_columns_show_the_stage_axis_law_n_prime_and_pa
         await pilot.pause()
         status = status_of(app)
         assert (
-            status.startswith("reading 1/6… ⏱10")
+            status.startswith("reading 1/4… ⏱10")
             and "x=params log-y  law=saturating  n'=all paired" in status
         )
         widget = app.screen.query_one("#status")

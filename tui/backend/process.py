@@ -97,6 +97,10 @@ def serve(requests: Connection, answers: Connection) -> None:  # pragma: no cove
                 value = pipeline.fits(*args).without_data()
             elif method == "forecasts":
                 value = pipeline.forecasts(*args)
+            elif method == "task_fits":
+                value = pipeline.task_fits(*args).without_data()
+            elif method == "task_forecasts":
+                value = pipeline.task_forecasts(*args)
             elif method == "resolution_sweep":  # progress answers first, then the sweep
 
                 def progress(done: int, total: int) -> None:
@@ -265,6 +269,21 @@ class RemotePipeline:
         forecasts: ForecastSettings,
     ) -> Forecasts:
         return self.backend.call("forecasts", options, resample, fit, forecasts)
+
+    def task_fits(
+        self, options: MetricOptions, resample: ResampleSettings, fit: FitSettings, tasks: tuple[str, ...]
+    ) -> FitSet:
+        return self.backend.call("task_fits", options, resample, fit, tasks)
+
+    def task_forecasts(
+        self,
+        options: MetricOptions,
+        resample: ResampleSettings,
+        fit: FitSettings,
+        forecasts: ForecastSettings,
+        tasks: tuple[str, ...],
+    ) -> Forecasts:
+        return self.backend.call("task_forecasts", options, resample, fit, forecasts, tasks)
 
     def resolution_sweep(
         self,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.bindings import bindings
@@ -29,6 +30,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("miss", "jump"), ("at", "jump_at"), ("p adj", "p_adjusted"),
 )  # fmt: skip
 FAMILY_COLUMN = ("family", "family")
+FIRST_ROWS = 200  # rows a redraw adds at once; the rest follow ROWS_PER_TURN a turn of the event loop
+ROWS_PER_TURN = 300  # about 0.1 s of DataTable.add_row here
 NAME_COLUMNS = ("family", "task", "metric", "jump_at")  # widened, or cut in the middle, to fit the terminal
 
 
@@ -67,6 +70,8 @@ class OverviewScreen(AppScreen):
         self.descending = False
         self.query_text = ""
         self.rows: pl.DataFrame | None = None  # the frame shown, once an analysis exists
+        self._filling = 0  # the redraw whose rows are being added
+        self._cursor_to_come: Coordinate | None = None  # where its cursor goes once that row is added
         self.columns: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -132,7 +137,6 @@ class OverviewScreen(AppScreen):
             self.query_one("#detail", Static).display = False  # no row: no empty line above the status
             return
         # polars is imported only once there are numbers: the first frame paints at once
-        from analysis.formatting import number as fmt
         from tui.views.contents import families
         from tui.views.overview import overview_frame
 
@@ -142,9 +146,32 @@ class OverviewScreen(AppScreen):
         columns = (FAMILY_COLUMN, *COLUMNS) if several else COLUMNS
         self.set_columns(columns)
         widths = self.name_widths(rows, [key for _, key in columns])
-        selected = table.cursor_coordinate
+        selected = self._cursor_to_come or table.cursor_coordinate  # a row of the last redraw still to come
         table.clear()
-        for i, row in enumerate(rows.iter_rows(named=True)):
+        self._filling += 1  # rows of an older redraw still to come are dropped
+        row, column = (
+            min(max(selected.row, 0), rows.height - 1),
+            min(max(selected.column, 0), len(self.columns) - 1),
+        )
+        cursor = (row, column)
+        self._cursor_to_come = Coordinate(row, column) if rows.height else None
+        self._add_rows(rows, widths, cursor, self._filling, 0)
+        table.border_subtitle = f"{rows.height} rows"
+        self.show_detail()
+
+    def _add_rows(
+        self, rows: pl.DataFrame, widths: dict[str, int], cursor: tuple[int, int], filling: int, start: int
+    ) -> None:
+        """Add ``rows`` from ``start`` on: ``FIRST_ROWS`` at once (more than a screen), then ``ROWS_PER_TURN``
+        a turn of the event loop, so a key on a table of thousands of rows (a folder of checkpoints) is
+        answered at once while the rest keep coming; the cursor returns to its row when that row arrives."""
+        if filling != self._filling:
+            return
+        from analysis.formatting import number as fmt
+
+        table = self.query_one(DataTable)
+        stop = min(rows.height, start + (FIRST_ROWS if start == 0 else ROWS_PER_TURN))
+        for i, row in enumerate(rows.slice(start, stop - start).iter_rows(named=True), start=start):
             cells = {
                 "family": literal(row["family"], max_length=widths.get("family"), middle=True),
                 "task": literal(row["task"], max_length=widths.get("task"), middle=True),
@@ -156,20 +183,18 @@ class OverviewScreen(AppScreen):
                 "p_adjusted": Text(fmt(row.get("p_adjusted"))),
             }
             table.add_row(*(cells[key] for _, key in self.columns), key=str(i))
-        if rows.height:
-            table.move_cursor(
-                row=min(max(selected.row, 0), rows.height - 1),
-                column=min(max(selected.column, 0), len(self.columns) - 1),
-            )
-        table.border_subtitle = f"{rows.height} rows"
-        self.show_detail()
+        if start <= cursor[0] < stop:
+            table.move_cursor(row=cursor[0], column=cursor[1])
+            self._cursor_to_come = None
+        if stop < rows.height:
+            self.call_later(self._add_rows, rows, widths, cursor, filling, stop)
 
     def name_widths(self, rows: pl.DataFrame, keys: list[str]) -> dict[str, int]:
         """How wide each name column may be at this terminal width (:func:`elided_widths`)."""
         from tui.safe_text import clean, elided_widths
 
-        names = {
-            key: [clean(v) for v in rows[key].fill_null("").to_list()]
+        names = {  # the distinct names decide the widths: each once (a task repeats in every family)
+            key: [clean(v) for v in rows[key].fill_null("").unique().to_list()]
             for key in NAME_COLUMNS
             if key in keys and key in rows.columns
         }
@@ -177,9 +202,9 @@ class OverviewScreen(AppScreen):
 
         shown = {  # the widths the other columns take with these rows
             "kind": 4,
-            "word": max((min(len(str(w or "")), 14) for w in rows["word"]), default=0),
-            "jump": max((len(miss_text(v)) for v in rows["jump"]), default=0),
-            "p_adjusted": max((len(fmt(v)) for v in rows["p_adjusted"]), default=0),
+            "word": max((min(len(str(w or "")), 14) for w in rows["word"].unique()), default=0),
+            "jump": max((len(miss_text(v)) for v in rows["jump"].unique()), default=0),
+            "p_adjusted": max((len(fmt(v)) for v in rows["p_adjusted"].unique()), default=0),
         }
         headers = {key: len(label) + 2 for label, key in self.columns}  # a sort mark may follow
         fixed = sum(max(shown[key], headers.get(key, 0)) for key in keys if key in shown)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from analysis.formatting import interval as fmt_ci
 from analysis.formatting import number as fmt
+from analysis.stages import fits_pending
 from tui.bindings import bindings
 from tui.safe_text import clean, elide, elided_widths, literal
 from tui.screens.base import AppScreen
@@ -135,7 +136,7 @@ class TaskScreen(AppScreen):
         if not summary:
             if lines:
                 lines.append("\n")
-            fitting = app.analysis.fits is None
+            fitting = fits_pending(app.analysis, self.task_name)
             lines.append("fitting laws…" if fitting else "no fit for this metric", style="dim")
         fit.update(lines)
 
@@ -151,7 +152,7 @@ class TaskScreen(AppScreen):
             if len({f for f, _ in rows}) > 1:
                 text.append(clean(family, max_length=16) + " ", style="bold")
             text.append(clean(sentence))
-        if not rows and getattr(app.analysis, "fits", None) is not None:
+        if not rows and not fits_pending(app.analysis, self.task_name):
             text.append("forecast: computing…" if app.activity != "ready" else "", style="dim")
         return text
 
