@@ -515,7 +515,9 @@ def null_curves(
 
 def _ties(curve: Curve) -> list[str]:
     """Groups of models sharing one value of the axis, as 'a, b (x=...)'."""
-    groups = []
+    groups: list[str] = []
+    if np.unique(curve.x).size == curve.x.size:
+        return groups
     for value in np.unique(curve.x):
         members = [m for m, v in zip(curve.models, curve.x, strict=True) if v == value]
         if len(members) > 1:
@@ -526,15 +528,9 @@ def _ties(curve: Curve) -> list[str]:
     return groups
 
 
-def judge(
-    curve: Curve,
-    spec: S.MetricSpec | None,
-    length: float | None,
-    settings: JudgeSettings,
-    rng: np.random.Generator,
-) -> dict[str, object]:
-    """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
-    row: dict[str, object] = {
+def _head(curve: Curve, settings: JudgeSettings) -> dict[str, object]:
+    """The columns of a curve's row that every status has."""
+    return {
         S.FAMILY: curve.family,
         S.TASK: curve.task,
         S.METRIC: curve.metric,
@@ -543,18 +539,43 @@ def judge(
         "n_models": len(curve.models),
         "n_scales": int(np.unique(curve.x).size),
     }
-    notes = [f"skipped {curve.skipped} models with no {settings.x} or value"] if curve.skipped else []
-    distinct = row["n_scales"]
-    if distinct < 3:
+
+
+def _skipped(curve: Curve, settings: JudgeSettings) -> list[str]:
+    return [f"skipped {curve.skipped} models with no {settings.x} or value"] if curve.skipped else []
+
+
+def refusal(curve: Curve, settings: JudgeSettings) -> dict[str, object] | None:
+    """The row of a curve that is not judged on this axis (``not on this axis``, ``tied scales``), else None:
+    what ``judge`` returns for it, without the curve's replicates (``score_emergence`` takes them only for
+    the curves it judges)."""
+    row = _head(curve, settings)
+    if row["n_scales"] < 3:
         row["status"] = NOT_ON_AXIS
-        row["note"] = "; ".join(notes) or None
-        return row
-    ties = _ties(curve)
-    if ties:
+    else:
+        ties = _ties(curve)
+        if not ties:
+            return None
         row["status"] = TIED
         row["ties"] = "; ".join(ties)
-        row["note"] = "; ".join(notes) or None
-        return row
+    row["note"] = "; ".join(_skipped(curve, settings)) or None
+    return row
+
+
+def judge(
+    curve: Curve,
+    spec: S.MetricSpec | None,
+    length: float | None,
+    settings: JudgeSettings,
+    rng: np.random.Generator,
+) -> dict[str, object]:
+    """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
+    refused = refusal(curve, settings)
+    if refused is not None:
+        return refused
+    row: dict[str, object] = _head(curve, settings)
+    notes = _skipped(curve, settings)
+    distinct = row["n_scales"]
 
     y, lo, hi = curve.oriented
     score = emergence_score(y)
@@ -748,7 +769,6 @@ def score_emergence(
     same = _same_numbers(all_curves, registry)
     rows = []
     for i, curve in enumerate(all_curves):
-        rng = np.random.default_rng([seed, i])
         spec = points.specs.get(curve.metric)
         if i in same:
             row = {
@@ -762,8 +782,13 @@ def score_emergence(
                 "status": f"{SAME_AS} {same[i]}",
             }
         else:
-            curve = with_replicates(curve, points)
-            row = judge(curve, spec, lengths.get((curve.family, curve.task)), settings, rng)
+            row = refusal(curve, settings) or judge(
+                with_replicates(curve, points),
+                spec,
+                lengths.get((curve.family, curve.task)),
+                settings,
+                np.random.default_rng([seed, i]),  # seeded by the curve's place: the same draws either way
+            )
         rows.append(row)
     for kind in {r.get("kind") for r in rows}:  # one Benjamini-Hochberg family per kind of metric
         tested = [
