@@ -72,6 +72,11 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def miss_weights(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
     """(M, M) matrix C with ``z @ C`` = ``misses(u, z, usable)`` for any z (NaN columns where undefined)."""
+    return _miss_weights_plain(u, usable, window)
+
+
+def _miss_weights_plain(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """``miss_weights``, one column at a time."""
     u = np.asarray(u, dtype=np.float64)
     weights = np.full((u.size, u.size), np.nan)
     for k in range(u.size):
