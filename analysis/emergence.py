@@ -41,7 +41,7 @@ import polars as pl
 from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.jumps import jump_test, largest_miss, line_fit, misses, misses_matrix
+from analysis.jumps import jump_test, largest_miss, line_fit, misses_fast, misses_matrix
 from analysis.resolution import resolved
 
 FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
@@ -608,7 +608,7 @@ def judge(
     row["n_usable"] = int(usable.sum())
 
     if curve.kind == "discontinuous":  # the raw-scale picture: how much of the rise comes above the trend
-        raw_missed = misses(u, y, np.isfinite(y), window=y.size)
+        raw_missed = misses_fast(u, y, np.isfinite(y), window=y.size)
         raw_jump, raw_at = largest_miss(raw_missed)
         span = float(np.ptp(y))
         if raw_at is not None and span > 0:
@@ -623,7 +623,7 @@ def judge(
         row["pending"] = trend.flag  # unless the jump test finds a jump: a jump is the sharper finding
     elif usable.sum() < MIN_USABLE:
         row["status"] = UNRESOLVED
-    missed = misses(u, z, usable)
+    missed = misses_fast(u, z, usable)
     jump, at = largest_miss(missed)
     if at is not None:
         row["jump"], row["jump_at"] = jump, curve.models[at]
