@@ -119,12 +119,24 @@ def emergence_scores(y: np.ndarray) -> np.ndarray:
         y = y / np.where((size > 0) & np.isfinite(size), size, 1.0)
         span = y.max(axis=1) - y.min(axis=1)
         sign = np.sign(np.argmax(y, axis=1) - np.argmin(y, axis=1)).astype(float)
-        denominator = np.sqrt(np.median(np.diff(y, axis=1) ** 2, axis=1))
+        denominator = np.sqrt(_row_medians(np.diff(y, axis=1) ** 2))
         score = sign * span / denominator
     zero = denominator == 0
     score[zero] = np.where(span[zero] > 0, np.copysign(np.inf, sign[zero]), 0.0)
     score[np.isnan(y).any(axis=1)] = np.nan
     return score
+
+
+def _row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` bit for bit for 1+ columns of squares (the middle value, or the mean of
+    the two middle ones; NaN for a row with a NaN; a -0.0 may come out as 0.0), from one sort of the rows:
+    np.median's partition and checks cost 5x as much on the (B, M) replicate rows, a sixth of the emergence
+    stage on a tree of checkpoints."""
+    ordered = np.sort(values, axis=1)
+    half = values.shape[1] // 2
+    odd = values.shape[1] % 2
+    middle = ordered[:, half] if odd else (ordered[:, half - 1] + ordered[:, half]) / 2.0
+    return np.where(np.isnan(ordered[:, -1]), np.nan, middle)  # NaN sorts last
 
 
 def emergence_score(y: np.ndarray) -> float:
