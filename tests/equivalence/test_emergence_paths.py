@@ -36,6 +36,36 @@ def test_row_medians_equal_numpys_bit_for_bit():
         assert (np.signbit(fast) == np.signbit(plain)).all()
 
 
+def test_spearman_equals_scipys_bit_for_bit():
+    """Ties (average ranks), |rho| = 1, constant inputs, NaN, infinities, 0 to 2 points: scipy's numbers."""
+    import warnings
+
+    from scipy.stats import spearmanr
+
+    from analysis.emergence import spearman
+
+    rng = np.random.default_rng(2)
+    for _ in range(5000):
+        n = int(rng.integers(0, 30))
+        a, b = np.sort(rng.uniform(6, 12, n)), rng.normal(size=n)
+        kind = rng.integers(6)
+        if kind == 0:
+            b = np.round(b)  # ties
+        elif kind == 1:
+            b = np.sort(b) * rng.choice([-1.0, 1.0])  # rho = +-1: t infinite, p = 0
+        elif kind == 2 and n:
+            b[rng.integers(n)] = rng.choice([np.nan, np.inf, -np.inf])
+        elif kind == 3:
+            b[:] = 0.3  # constant
+        if rng.random() < 0.2:
+            a = np.round(a)  # ties in the scale too
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns on constant input and 0/0 at n = 2
+            expected = spearmanr(a, b)
+        got = spearman(a, b)
+        np.testing.assert_array_equal(got, (float(expected.statistic), float(expected.pvalue)))
+
+
 def _same_curve(fast, plain) -> None:
     for name in ("family", "task", "metric", "kind", "direction", "binary", "chance", "models", "skipped"):
         assert getattr(fast, name) == getattr(plain, name), name
