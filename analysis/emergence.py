@@ -41,7 +41,7 @@ import polars as pl
 from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.jumps import jump_test, largest_miss, line_fit, misses_fast, misses_matrix
+from analysis.jumps import jump_test, largest_miss, line_fit, miss_weights, misses_fast, misses_matrix
 from analysis.resolution import resolved
 
 FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
@@ -115,10 +115,13 @@ def emergence_scores(y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         # the score is scale-free, so dividing each curve by its largest |y| changes nothing but keeps
         # squared steps of huge values (1e300) from overflowing
-        size = np.abs(np.where(np.isnan(y), 0.0, y)).max(axis=1, keepdims=True)
+        # (a row with a NaN, whose size is NaN here and is left undivided, scores NaN below)
+        size = np.abs(y).max(axis=1, keepdims=True)
         y = y / np.where((size > 0) & np.isfinite(size), size, 1.0)
-        span = y.max(axis=1) - y.min(axis=1)
-        sign = np.sign(np.argmax(y, axis=1) - np.argmin(y, axis=1)).astype(float)
+        rows = np.arange(y.shape[0])
+        highest, lowest = np.argmax(y, axis=1), np.argmin(y, axis=1)
+        span = y[rows, highest] - y[rows, lowest]  # the max and the min, read where they were found
+        sign = np.sign(highest - lowest).astype(float)
         denominator = np.sqrt(_row_medians(np.diff(y, axis=1) ** 2))
         score = sign * span / denominator
     zero = denominator == 0
@@ -150,7 +153,12 @@ def _quantiles(samples: np.ndarray, level: float) -> tuple[float | None, float |
     if samples.size < 2:
         return None, None
     tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(samples, [tail, 1.0 - tail], method="inverted_cdf")
+    # np.quantile(samples, [tail, 1 - tail], method="inverted_cdf"), its order statistics picked as it picks
+    # them (the virtual index n q - 1, rounded up unless whole), without its checks (a twentieth of the stage)
+    index = samples.size * np.array([tail, 1.0 - tail]) - 1
+    below = np.floor(index)
+    at = np.maximum(np.where(index - below == 0, below, below + 1), 0).astype(np.intp)
+    lo, hi = np.partition(samples, at)[at]
     return float(lo), float(hi)
 
 
@@ -669,7 +677,8 @@ def judge(
         row["pending"] = trend.flag  # unless the jump test finds a jump: a jump is the sharper finding
     elif usable.sum() < MIN_USABLE:
         row["status"] = UNRESOLVED
-    missed = misses_fast(u, z, usable)
+    weights = miss_weights(u, usable)  # the curve's and its null's misses are made the same way
+    missed = misses_fast(u, z, usable, weights=weights)
     jump, at = largest_miss(missed)
     if at is not None:
         row["jump"], row["jump_at"] = jump, curve.models[at]
@@ -677,7 +686,8 @@ def judge(
         if null is None:
             notes.append("no noise estimate (no replicates, n or stderr): no p-value")
         elif jump >= settings.effect:
-            p_value, tested = jump_test(missed, misses_matrix(u, null, usable), settings.effect)
+            null_missed = misses_matrix(u, null, usable, weights=weights)
+            p_value, tested = jump_test(missed, null_missed, settings.effect)
             row["p_value"] = p_value
             if tested is not None:
                 row["tested_at"], row["tested_jump"] = curve.models[tested], float(missed[tested])

@@ -127,21 +127,28 @@ def _miss_weights_plain(u: np.ndarray, usable: np.ndarray, window: int = WINDOW)
     return weights
 
 
-def misses_fast(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
+def misses_fast(
+    u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW, weights: np.ndarray | None = None
+) -> np.ndarray:
     """``misses`` as one product with ``miss_weights``: the same numbers to within ~1e-15 of the curve's
     scale, from the closed-form line instead of a ``lstsq`` per point (``tests/unit/test_jumps.py`` holds
     them equal). Values beyond ``1e150`` (or infinite scales) take the loop: a product of such values
-    overflows where the loop's scaled fit does not."""
+    overflows where the loop's scaled fit does not. ``weights``: ``miss_weights(u, usable, window)`` when the
+    caller has them."""
     u, z = np.asarray(u, dtype=np.float64), np.asarray(z, dtype=np.float64)
     usable = np.asarray(usable, dtype=bool)
     if window < 1 or not (np.isfinite(u[usable]).all() and (np.abs(z[usable]) <= HUGE).all()):
         return misses(u, z, usable, window)
-    return misses_matrix(u, z[None, :], usable, window)[0]
+    return misses_matrix(u, z[None, :], usable, window, weights)[0]
 
 
-def misses_matrix(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """``misses`` of every row of z (B, M) at once, with the usable points of the observed curve."""
-    weights = miss_weights(u, usable, window)
+def misses_matrix(
+    u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``misses`` of every row of z (B, M) at once, with the usable points of the observed curve (``weights``:
+    ``miss_weights(u, usable, window)`` when the caller has them)."""
+    if weights is None:
+        weights = miss_weights(u, usable, window)
     defined = ~np.isnan(weights).any(axis=0)
     out = np.full((z.shape[0], u.size), np.nan)
     if defined.any():
