@@ -41,7 +41,7 @@ import polars as pl
 from analysis import links
 from analysis import schema as S
 from analysis.errors import InputError
-from analysis.jumps import jump_test, largest_miss, line_fit, misses, misses_matrix
+from analysis.jumps import jump_test, largest_miss, line_fit, miss_weights, misses_fast, misses_matrix
 from analysis.resolution import resolved
 
 FDR_LEVEL = 0.05  # Benjamini-Hochberg level over every triplet of one kind (discontinuous, continuous)
@@ -115,16 +115,31 @@ def emergence_scores(y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         # the score is scale-free, so dividing each curve by its largest |y| changes nothing but keeps
         # squared steps of huge values (1e300) from overflowing
-        size = np.abs(np.where(np.isnan(y), 0.0, y)).max(axis=1, keepdims=True)
+        # (a row with a NaN, whose size is NaN here and is left undivided, scores NaN below)
+        size = np.abs(y).max(axis=1, keepdims=True)
         y = y / np.where((size > 0) & np.isfinite(size), size, 1.0)
-        span = y.max(axis=1) - y.min(axis=1)
-        sign = np.sign(np.argmax(y, axis=1) - np.argmin(y, axis=1)).astype(float)
-        denominator = np.sqrt(np.median(np.diff(y, axis=1) ** 2, axis=1))
+        rows = np.arange(y.shape[0])
+        highest, lowest = np.argmax(y, axis=1), np.argmin(y, axis=1)
+        span = y[rows, highest] - y[rows, lowest]  # the max and the min, read where they were found
+        sign = np.sign(highest - lowest).astype(float)
+        denominator = np.sqrt(_row_medians(np.diff(y, axis=1) ** 2))
         score = sign * span / denominator
     zero = denominator == 0
     score[zero] = np.where(span[zero] > 0, np.copysign(np.inf, sign[zero]), 0.0)
     score[np.isnan(y).any(axis=1)] = np.nan
     return score
+
+
+def _row_medians(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` bit for bit for 1+ columns of squares (the middle value, or the mean of
+    the two middle ones; NaN for a row with a NaN; a -0.0 may come out as 0.0), from one sort of the rows:
+    np.median's partition and checks cost 5x as much on the (B, M) replicate rows, a sixth of the emergence
+    stage on a tree of checkpoints."""
+    ordered = np.sort(values, axis=1)
+    half = values.shape[1] // 2
+    odd = values.shape[1] % 2
+    middle = ordered[:, half] if odd else (ordered[:, half - 1] + ordered[:, half]) / 2.0
+    return np.where(np.isnan(ordered[:, -1]), np.nan, middle)  # NaN sorts last
 
 
 def emergence_score(y: np.ndarray) -> float:
@@ -138,7 +153,12 @@ def _quantiles(samples: np.ndarray, level: float) -> tuple[float | None, float |
     if samples.size < 2:
         return None, None
     tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(samples, [tail, 1.0 - tail], method="inverted_cdf")
+    # np.quantile(samples, [tail, 1 - tail], method="inverted_cdf"), its order statistics picked as it picks
+    # them (the virtual index n q - 1, rounded up unless whole), without its checks (a twentieth of the stage)
+    index = samples.size * np.array([tail, 1.0 - tail]) - 1
+    below = np.floor(index)
+    at = np.maximum(np.where(index - below == 0, below, below + 1), 0).astype(np.intp)
+    lo, hi = np.partition(samples, at)[at]
     return float(lo), float(hi)
 
 
@@ -180,6 +200,43 @@ def _interior_extremum(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, dip: bool)
     return bool(lo[j] > hi[left] and lo[j] > hi[right])
 
 
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average (``scipy.stats.rankdata``'s default, exact half-integers)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, values.size))
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(starts + 1 + (counts - 1) / 2, counts)
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho of two 1-d float arrays and its two-sided p, bit for bit what ``scipy.stats.spearmanr``
+    gives (NaN, NaN for fewer than 2 points, a constant input or a NaN), without its per-call overhead (an
+    eighth of the emergence stage on a tree of checkpoints): Pearson's r of the average ranks as
+    ``np.corrcoef`` computes it (the centred ranks' sums of products are exact: multiples of 1/4), clipped to
+    [-1, 1]; t = r sqrt(dof / ((1 + r)(1 - r))) on n - 2 degrees of freedom (infinite at |r| = 1, p = 0),
+    p = 2 stdtr(dof, -|t|). ``tests/equivalence/test_emergence_paths.py`` holds it equal to scipy."""
+    from scipy import special  # scipy loads on first use: the app's process reads statuses only
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = a.size
+    if n <= 1 or (a[0] == a).all() or (b[0] == b).all() or np.isnan(a).any() or np.isnan(b).any():
+        return math.nan, math.nan
+    ranks_a, ranks_b = _average_ranks(a), _average_ranks(b)
+    ranks_a -= ranks_a.mean()
+    ranks_b -= ranks_b.mean()
+    scale = np.true_divide(1, n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (float(ranks_a @ ranks_b) * scale) / np.sqrt(float(ranks_b @ ranks_b) * scale)
+        r = np.minimum(np.maximum(r / np.sqrt(float(ranks_a @ ranks_a) * scale), -1.0), 1.0)
+        dof = n - 2
+        t = r * np.sqrt(np.maximum(dof / ((r + 1.0) * (1.0 - r)), 0.0))
+    return float(r), float(2 * special.stdtr(dof, -abs(t)))
+
+
 def classify_trend(
     x: np.ndarray, y: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
 ) -> Trend:
@@ -193,10 +250,7 @@ def classify_trend(
         return Trend("none", None, None, "fewer than 3 scales: no trend test")
     rho, p = None, None
     if np.ptp(y) > 0 and np.ptp(x) > 0:
-        from scipy.stats import spearmanr  # scipy loads on first use: the app's process reads statuses only
-
-        result = spearmanr(np.log10(x), y)
-        rho, p = float(result.statistic), float(result.pvalue)
+        rho, p = spearman(np.log10(x), y)
     has_ci = lo is not None and hi is not None and np.isfinite(lo).all() and np.isfinite(hi).all()
     if has_ci:
         lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
@@ -515,7 +569,9 @@ def null_curves(
 
 def _ties(curve: Curve) -> list[str]:
     """Groups of models sharing one value of the axis, as 'a, b (x=...)'."""
-    groups = []
+    groups: list[str] = []
+    if np.unique(curve.x).size == curve.x.size:
+        return groups
     for value in np.unique(curve.x):
         members = [m for m, v in zip(curve.models, curve.x, strict=True) if v == value]
         if len(members) > 1:
@@ -526,15 +582,9 @@ def _ties(curve: Curve) -> list[str]:
     return groups
 
 
-def judge(
-    curve: Curve,
-    spec: S.MetricSpec | None,
-    length: float | None,
-    settings: JudgeSettings,
-    rng: np.random.Generator,
-) -> dict[str, object]:
-    """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
-    row: dict[str, object] = {
+def _head(curve: Curve, settings: JudgeSettings) -> dict[str, object]:
+    """The columns of a curve's row that every status has."""
+    return {
         S.FAMILY: curve.family,
         S.TASK: curve.task,
         S.METRIC: curve.metric,
@@ -543,18 +593,43 @@ def judge(
         "n_models": len(curve.models),
         "n_scales": int(np.unique(curve.x).size),
     }
-    notes = [f"skipped {curve.skipped} models with no {settings.x} or value"] if curve.skipped else []
-    distinct = row["n_scales"]
-    if distinct < 3:
+
+
+def _skipped(curve: Curve, settings: JudgeSettings) -> list[str]:
+    return [f"skipped {curve.skipped} models with no {settings.x} or value"] if curve.skipped else []
+
+
+def refusal(curve: Curve, settings: JudgeSettings) -> dict[str, object] | None:
+    """The row of a curve that is not judged on this axis (``not on this axis``, ``tied scales``), else None:
+    what ``judge`` returns for it, without the curve's replicates (``score_emergence`` takes them only for
+    the curves it judges)."""
+    row = _head(curve, settings)
+    if row["n_scales"] < 3:
         row["status"] = NOT_ON_AXIS
-        row["note"] = "; ".join(notes) or None
-        return row
-    ties = _ties(curve)
-    if ties:
+    else:
+        ties = _ties(curve)
+        if not ties:
+            return None
         row["status"] = TIED
         row["ties"] = "; ".join(ties)
-        row["note"] = "; ".join(notes) or None
-        return row
+    row["note"] = "; ".join(_skipped(curve, settings)) or None
+    return row
+
+
+def judge(
+    curve: Curve,
+    spec: S.MetricSpec | None,
+    length: float | None,
+    settings: JudgeSettings,
+    rng: np.random.Generator,
+) -> dict[str, object]:
+    """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
+    refused = refusal(curve, settings)
+    if refused is not None:
+        return refused
+    row: dict[str, object] = _head(curve, settings)
+    notes = _skipped(curve, settings)
+    distinct = row["n_scales"]
 
     y, lo, hi = curve.oriented
     score = emergence_score(y)
@@ -587,7 +662,7 @@ def judge(
     row["n_usable"] = int(usable.sum())
 
     if curve.kind == "discontinuous":  # the raw-scale picture: how much of the rise comes above the trend
-        raw_missed = misses(u, y, np.isfinite(y), window=y.size)
+        raw_missed = misses_fast(u, y, np.isfinite(y), window=y.size)
         raw_jump, raw_at = largest_miss(raw_missed)
         span = float(np.ptp(y))
         if raw_at is not None and span > 0:
@@ -602,7 +677,8 @@ def judge(
         row["pending"] = trend.flag  # unless the jump test finds a jump: a jump is the sharper finding
     elif usable.sum() < MIN_USABLE:
         row["status"] = UNRESOLVED
-    missed = misses(u, z, usable)
+    weights = miss_weights(u, usable)  # the curve's and its null's misses are made the same way
+    missed = misses_fast(u, z, usable, weights=weights)
     jump, at = largest_miss(missed)
     if at is not None:
         row["jump"], row["jump_at"] = jump, curve.models[at]
@@ -610,7 +686,8 @@ def judge(
         if null is None:
             notes.append("no noise estimate (no replicates, n or stderr): no p-value")
         elif jump >= settings.effect:
-            p_value, tested = jump_test(missed, misses_matrix(u, null, usable), settings.effect)
+            null_missed = misses_matrix(u, null, usable, weights=weights)
+            p_value, tested = jump_test(missed, null_missed, settings.effect)
             row["p_value"] = p_value
             if tested is not None:
                 row["tested_at"], row["tested_jump"] = curve.models[tested], float(missed[tested])
@@ -748,7 +825,6 @@ def score_emergence(
     same = _same_numbers(all_curves, registry)
     rows = []
     for i, curve in enumerate(all_curves):
-        rng = np.random.default_rng([seed, i])
         spec = points.specs.get(curve.metric)
         if i in same:
             row = {
@@ -762,8 +838,13 @@ def score_emergence(
                 "status": f"{SAME_AS} {same[i]}",
             }
         else:
-            curve = with_replicates(curve, points)
-            row = judge(curve, spec, lengths.get((curve.family, curve.task)), settings, rng)
+            row = refusal(curve, settings) or judge(
+                with_replicates(curve, points),
+                spec,
+                lengths.get((curve.family, curve.task)),
+                settings,
+                np.random.default_rng([seed, i]),  # seeded by the curve's place: the same draws either way
+            )
         rows.append(row)
     for kind in {r.get("kind") for r in rows}:  # one Benjamini-Hochberg family per kind of metric
         tested = [

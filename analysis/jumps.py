@@ -13,7 +13,9 @@ bend (up to 0.5 at a log-normal item spread of 1-2, measured on the simulator's 
 local line keeps it below 0.15; a jump shows in full either way.
 
 ``misses`` is the readable procedure; ``misses_matrix`` the same numbers for many curves at once (bootstrap
-replicates), as one matrix product: each miss is a fixed linear combination of the curve's values.
+replicates), as one matrix product: each miss is a fixed linear combination of the curve's values;
+``misses_fast`` that product for one curve (what ``analysis.emergence.judge`` takes: a ``lstsq`` per point
+was a third of the emergence stage on a tree of checkpoints).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MIN_PRIOR = 2  # a line needs two points
 EULER_GAMMA = 0.5772156649015329
 TAIL_EXCEEDANCES = 10  # fewer null replicates beyond the observed value: p from a Gumbel tail instead
 P_FLOOR = 1e-12  # a fitted tail says nothing finer; smaller p-values are reported as this
+HUGE = 1e150  # link values beyond this take the plain ``misses`` (their products overflow)
 
 
 def misses(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
@@ -71,15 +74,51 @@ def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def miss_weights(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """(M, M) matrix C with ``z @ C`` = ``misses(u, z, usable)`` for any z (NaN columns where undefined)."""
+    """(M, M) matrix C with ``z @ C`` = ``misses(u, z, usable)`` for any z (NaN columns where undefined).
+
+    Every column at once: the usable points with at least two before them, each with its window of
+    next-smaller usable points as a row of a (P, width) table (padded in front where fewer precede it);
+    ``_miss_weights_plain`` builds it a column at a time (``tests/unit/test_jumps.py`` holds them equal)."""
+    if window < 1:  # the plain slice [-window:] takes every prior point at 0
+        return _miss_weights_plain(u, usable, window)
+    u = np.asarray(u, dtype=np.float64)
+    weights = np.full((u.size, u.size), np.nan)
+    places = np.flatnonzero(usable)
+    width = min(window, places.size - 1)
+    if width < MIN_PRIOR:
+        return weights
+    spot = np.arange(MIN_PRIOR, places.size)  # places with at least two usable points before them
+    offsets = spot[:, None] - width + np.arange(width)[None, :]
+    valid = offsets >= 0
+    prior = places[np.maximum(offsets, 0)]
+    before = np.where(valid, u[prior], 0.0)
+    count = valid.sum(axis=1)
+    with np.errstate(all="ignore"):
+        mean = before.sum(axis=1) / count  # the padding adds zeros in front: the plain sum's order
+        spread = np.where(valid, before - mean[:, None], 0.0)
+        s = (spread * spread).sum(axis=1)
+        flat = np.where(valid, before, np.inf).min(axis=1) == np.where(valid, before, -np.inf).max(axis=1)
+        ok = ~flat
+        k = places[spot[ok]]
+        # the line's prediction at u_k is sum_i (1/m + (u_i - mean)(u_k - mean) / s) z_i
+        coefficients = -(1.0 / count[ok, None] + spread[ok] * (u[k] - mean[ok])[:, None] / s[ok, None])
+    weights[:, k] = 0.0
+    inside = valid[ok]
+    weights[prior[ok][inside], np.broadcast_to(k[:, None], inside.shape)[inside]] = coefficients[inside]
+    weights[k, k] = 1.0
+    return weights
+
+
+def _miss_weights_plain(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """``miss_weights``, one column at a time."""
     u = np.asarray(u, dtype=np.float64)
     weights = np.full((u.size, u.size), np.nan)
     for k in range(u.size):
         prior = np.flatnonzero(usable[:k])[-window:]
-        spread = u[prior] - u[prior].mean() if prior.size else prior
-        s = float(spread @ spread) if prior.size else 0.0
-        if not usable[k] or prior.size < MIN_PRIOR or s == 0:
+        if not usable[k] or prior.size < MIN_PRIOR or u[prior].max() == u[prior].min():  # as ``misses``
             continue
+        spread = u[prior] - u[prior].mean()
+        s = float(spread @ spread)
         column = np.zeros(u.size)
         # the line's prediction at u_k is sum_i (1/m + (u_i - mean)(u_k - mean) / s) z_i
         column[prior] = -(1.0 / prior.size + spread * (u[k] - u[prior].mean()) / s)
@@ -88,9 +127,28 @@ def miss_weights(u: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.
     return weights
 
 
-def misses_matrix(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """``misses`` of every row of z (B, M) at once, with the usable points of the observed curve."""
-    weights = miss_weights(u, usable, window)
+def misses_fast(
+    u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``misses`` as one product with ``miss_weights``: the same numbers to within ~1e-15 of the curve's
+    scale, from the closed-form line instead of a ``lstsq`` per point (``tests/unit/test_jumps.py`` holds
+    them equal). Values beyond ``1e150`` (or infinite scales) take the loop: a product of such values
+    overflows where the loop's scaled fit does not. ``weights``: ``miss_weights(u, usable, window)`` when the
+    caller has them."""
+    u, z = np.asarray(u, dtype=np.float64), np.asarray(z, dtype=np.float64)
+    usable = np.asarray(usable, dtype=bool)
+    if window < 1 or not (np.isfinite(u[usable]).all() and (np.abs(z[usable]) <= HUGE).all()):
+        return misses(u, z, usable, window)
+    return misses_matrix(u, z[None, :], usable, window, weights)[0]
+
+
+def misses_matrix(
+    u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int = WINDOW, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``misses`` of every row of z (B, M) at once, with the usable points of the observed curve (``weights``:
+    ``miss_weights(u, usable, window)`` when the caller has them)."""
+    if weights is None:
+        weights = miss_weights(u, usable, window)
     defined = ~np.isnan(weights).any(axis=0)
     out = np.full((z.shape[0], u.size), np.nan)
     if defined.any():

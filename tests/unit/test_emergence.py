@@ -199,3 +199,36 @@ def test_pythia_final_checkpoint_scored():
     assert ppl["trend"] == "rising" and ppl["score"] > 0  # perplexity falls with size: oriented, it rises
     assert ppl["scale"] == "log" and acc["scale"] == "logit"
     assert result["p_adjusted"].null_count() < result.height  # the point CIs give a noise estimate
+
+
+def test_curves_not_judged_on_the_axis_draw_no_replicates():
+    """``not on this axis`` and ``tied scales`` rows come before the replicates are read: a tree of
+    checkpoints on x=params draws none of its (many) replicate matrices; the rows are what ``judge`` gives."""
+    from analysis.emergence import JudgeSettings, curves, judge, refusal
+
+    drawn: list[int | None] = []
+
+    def draw(count: int | None) -> np.ndarray:
+        drawn.append(count)
+        return np.full((4, 5), 0.5)
+
+    flat = curve("a", "t", "acc", [0.1, 0.2, 0.3, 0.4, 0.5])
+    for row in flat:
+        row["params"] = 1e9 if row["model"] != "a-4" else 1e10  # two distinct values: not on this axis
+    tied = curve("b", "t", "acc", [0.1, 0.2, 0.3, 0.4, 0.5])
+    tied[2]["params"] = tied[1]["params"]
+    models = tuple(f"{f}-{i}" for f in "ab" for i in range(5))
+    replicates = {
+        (f, "t", "acc"): Replicates(models[i * 5 : i * 5 + 5], draw=draw) for i, f in enumerate("ab")
+    }
+    points = point_set(flat + tied, replicates)
+    result = score_emergence(points)
+    assert result["status"].to_list() == ["not on this axis", "tied scales"]
+    assert drawn == []
+    judged = point_set(curve("a", "t", "acc", [0.1, 0.2, 0.3, 0.4, 0.5]), replicates)
+    assert score_emergence(judged)["status"].to_list() != ["not on this axis"] and drawn == [None]
+    settings = JudgeSettings()
+    for c in curves(points, "params", replicates=False):
+        row = refusal(c, settings)
+        assert row is not None
+        assert row == judge(c, None, None, settings, np.random.default_rng(0))

@@ -111,3 +111,77 @@ def test_line_fit_and_misses_equal_polyfit_exactly() -> None:
         for window in (3, size):
             expected = _misses_with_polyfit(u, z, usable, window)
             np.testing.assert_array_equal(misses(u, z, usable, window), expected)
+
+
+def _terms(u: np.ndarray, z: np.ndarray, usable: np.ndarray, window: int) -> np.ndarray:
+    """Per point, the sum of the sizes of the terms its miss is made of (|C_ik z_i| over i)."""
+    weights = np.nan_to_num(miss_weights(u, usable, window))
+    return (np.abs(np.where(usable, z, 0.0))[:, None] * np.abs(weights)).sum(axis=0)
+
+
+def _random_curve(rng: np.random.Generator, spread_scales: bool) -> tuple[np.ndarray, ...]:
+    size = int(rng.integers(0, 32))
+    # spread: log10 of model sizes at least 2.3% apart, as real families are; else any ascending scales
+    # (nearly equal ones make an ill-conditioned line)
+    spread = 6 + np.cumsum(rng.uniform(0.01, 0.5, size))
+    u = spread if spread_scales else np.sort(rng.uniform(6, 12, size))
+    if size and rng.random() < 0.3:
+        u[rng.random(size) < 0.3] = u[0]  # repeated scales: windows of one u have no line
+        u.sort()
+    usable = rng.random(size) < 0.8
+    z = np.cumsum(rng.normal(size=size)) * 10 ** rng.uniform(-3, 3) + rng.normal() * 10 ** rng.uniform(-3, 3)
+    z[~usable] = rng.choice([np.nan, np.inf, -np.inf, 1e300], size=int((~usable).sum()))  # never read
+    return u, z, usable
+
+
+def test_fast_misses_equal_the_loop() -> None:
+    """The closed-form product equals the lstsq loop on which points are defined, and on the values to
+    1e-12 of the size of the terms each miss is made of (both sum the same terms, rounded differently;
+    nearly equal scales in a window magnify the rounding of either, there to 1e-9)."""
+    from analysis.jumps import misses_fast
+
+    rng = np.random.default_rng(7)
+    for trial in range(3000):
+        spread_scales = trial % 2 == 0
+        u, z, usable = _random_curve(rng, spread_scales)
+        for window in (0, 1, 2, 3, 5, max(u.size, 1)):
+            plain, fast = misses(u, z, usable, window), misses_fast(u, z, usable, window)
+            assert np.array_equal(np.isnan(plain), np.isnan(fast)), (u, usable, window)
+            defined = ~np.isnan(plain)
+            bound = (1e-12 if spread_scales else 1e-9) * _terms(u, z, usable, window)[defined]
+            assert (np.abs(fast - plain)[defined] <= bound).all(), (u, z, usable, window)
+
+
+def test_fast_misses_by_hand_and_at_the_float_limits() -> None:
+    from analysis.jumps import misses_fast
+
+    u = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    z = np.array([0.0, 1.0, 2.0, 5.0, 5.5])
+    usable = np.ones(5, dtype=bool)
+    expected = [np.nan, np.nan, 0.0, 2.0, 5.5 - 20 / 3]
+    np.testing.assert_allclose(misses_fast(u, z, usable), expected, atol=1e-15)
+    assert np.isnan(misses_fast(u, z, usable, window=1)).all()  # one prior point draws no line
+    np.testing.assert_allclose(misses_fast(np.array([1.0, 1.0, 1.0, 2.0]), z[:4], usable[:4]), [np.nan] * 4)
+    huge = np.array([1e300, -1e300, 1e300, 1e308, 2.0])  # the product would overflow: the loop's numbers
+    np.testing.assert_array_equal(misses_fast(u, huge, usable), misses(u, huge, usable))
+    with np.errstate(divide="ignore"):
+        at_zero = np.log10(np.array([0.0, 1e6, 1e7, 1e8, 1e9]))  # a scale of 0: u = -inf
+    for procedure in (misses, misses_fast):  # lstsq refuses an infinite scale; the fast path takes the loop
+        with pytest.raises(np.linalg.LinAlgError):
+            procedure(at_zero, z, usable)
+
+
+def test_vectorised_weights_equal_the_column_by_column_ones() -> None:
+    from analysis.jumps import _miss_weights_plain
+
+    rng = np.random.default_rng(8)
+    for trial in range(2000):
+        u, _, usable = _random_curve(rng, trial % 2 == 0)
+        for window in (0, 1, 2, 3, max(u.size, 1)):
+            fast, plain = miss_weights(u, usable, window), _miss_weights_plain(u, usable, window)
+            assert np.array_equal(np.isnan(fast), np.isnan(plain))
+            if window <= 3:  # windows of up to 7 points are summed in the plain order: bit-equal
+                np.testing.assert_array_equal(fast, plain)
+            else:  # a column's weights sum to 0 (-1/m + 1 each): each is exact to the largest's rounding
+                size = np.nanmax(np.abs(plain), axis=0, initial=0.0)
+                np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-13 * max(size.max(), 1.0))
