@@ -574,12 +574,12 @@ def test_a_fit_that_misses_the_small_values_by_ratio_says_so():
 
 
 def _straggler_states(
-    monkeypatch: pytest.MonkeyPatch, x: np.ndarray, y: np.ndarray, batch_stragglers: bool, handover: int
+    monkeypatch: pytest.MonkeyPatch, request: object, batch_stragglers: bool, handover: int
 ) -> tuple[bootstrap._Winners, bootstrap._Winners, bootstrap._Winners, object]:
-    """The saturating fit with B = 300 on the plain path (``batch_stragglers`` False: scipy polishes every
-    straggler) or the fast one with that ``handover``: each replicate's winner as the batch left it, as the
-    scipy polish finds it and after it (copies), and the fit."""
-    states: list[bootstrap._Winners] = []
+    """One fit on the plain path (``batch_stragglers`` False: scipy polishes every straggler) or the fast one
+    with that ``handover``: each replicate's winner as the batch left it, as the scipy polish finds it, as
+    its CIs take it (copies), and the fit."""
+    states: dict[str, list[bootstrap._Winners]] = {"batch": [], "polish": [], "cis": []}
 
     def copied(winners: bootstrap._Winners) -> bootstrap._Winners:
         return bootstrap._Winners(
@@ -589,60 +589,102 @@ def _straggler_states(
     continue_ = procedure._continue_stragglers
     polish, cis = procedure._polish_stragglers, procedure._winner_cis
 
-    def before_continue(fits: list) -> None:
-        states.append(copied(fits[0][1]))
-        continue_(fits)
+    def before_continue(fits: list, handover: int) -> None:
+        states["batch"].append(copied(fits[0][1]))
+        continue_(fits, handover)
 
     def at_polish(problem: object, reps: object, winners: bootstrap._Winners) -> None:
-        states.append(copied(winners))
+        states["polish"].append(copied(winners))
         polish(problem, reps, winners)  # type: ignore[arg-type]
 
     def at_cis(problem: object, reps: object, winners: bootstrap._Winners, level: float) -> object:
-        states.append(copied(winners))
+        states["cis"].append(copied(winners))
         return cis(problem, reps, winners, level)  # type: ignore[arg-type]
 
     monkeypatch.setattr(procedure, "STRAGGLER_HANDOVER", handover)
     monkeypatch.setattr(procedure, "_continue_stragglers", before_continue)
     monkeypatch.setattr(procedure, "_polish_stragglers", at_polish)
     monkeypatch.setattr(procedure, "_winner_cis", at_cis)
-    request = procedure._FitRequest(x, y, "saturating", bootstrap=300, seed=0)
-    fit = procedure._fit_many([request], batch_stragglers=batch_stragglers)[0]
+    fit = procedure._fit_many([request], batch_stragglers=batch_stragglers)[0]  # type: ignore[list-item]
     monkeypatch.undo()
-    batch, *_, polished = states  # plain path: batch, at polish, after; fast: batch, continued, after
-    return batch, states[-2], polished, fit
+    batch = (states["batch"] or states["polish"])[0]
+    return batch, states["polish"][0], states["cis"][0], fit
+
+
+def _straggler_paths(
+    monkeypatch: pytest.MonkeyPatch, request: object
+) -> tuple[dict[str, bootstrap._Winners], dict[str, np.ndarray], dict[str, object]]:
+    """One fit's replicates on three paths: ``plain`` (scipy polishes every straggler), ``fast`` (the batch
+    continues them and hands the last ``STRAGGLER_HANDOVER`` to scipy, then continues those scipy does not
+    converge) and ``full`` (the continuation without hand-over, scipy for what it leaves). Asserts that every
+    fast row ends exactly where the plain or the full path leaves it: a row handed over where the plain path's
+    polish does (or, when that fails, where the full continuation does), a row the continuation converged and
+    every row of the full path alike. Returns the winners, the rows by fate and the fits."""
+    handover = procedure.STRAGGLER_HANDOVER
+    batch, _, plain, plain_fit = _straggler_states(monkeypatch, request, False, handover)
+    batch_fast, handed, fast, fast_fit = _straggler_states(monkeypatch, request, True, handover)
+    _, _, full, full_fit = _straggler_states(monkeypatch, request, True, 0)
+    np.testing.assert_array_equal(batch.theta, batch_fast.theta)
+    moving = np.flatnonzero(~batch.ok & np.isfinite(batch.obj))
+    left = np.flatnonzero(~handed.ok & np.isfinite(handed.obj))
+    np.testing.assert_array_equal(handed.theta[left], batch.theta[left])  # where the batch left them
+    polished, refused = left[plain.ok[left]], left[~plain.ok[left]]
+    continued = np.concatenate([np.setdiff1d(moving, left), refused])
+    settled = np.setdiff1d(np.arange(len(batch.ok)), moving)
+    for name in ("theta", "obj", "ok"):
+        np.testing.assert_array_equal(getattr(fast, name)[polished], getattr(plain, name)[polished])
+        np.testing.assert_array_equal(getattr(fast, name)[continued], getattr(full, name)[continued])
+        np.testing.assert_array_equal(getattr(fast, name)[settled], getattr(plain, name)[settled])
+    np.testing.assert_array_equal(fast.ok, full.ok)
+    assert (fast.ok | ~plain.ok).all()  # the fast path converges every replicate the plain path does
+    assert fast_fit.params == plain_fit.params == full_fit.params  # type: ignore[attr-defined]
+    winners = {"batch": batch, "plain": plain, "fast": fast, "full": full}
+    rows = {"moving": moving, "left": left, "refused": refused, "continued": continued}
+    return winners, rows, {"plain": plain_fit, "fast": fast_fit, "full": full_fit}
 
 
 def test_stragglers_handed_from_the_batch_to_scipy_end_where_the_plain_paths_leave_them(monkeypatch):
     """The benchmark's fit data (E = 1.7 plus the simulator's loss (N / 1e4)^-0.3, 2% noise, 20 sizes),
     B = 300: the batch leaves 11 replicates moving; the continuation converges 3 and hands the last 8 to the
-    scipy polish (``STRAGGLER_HANDOVER``). Every replicate ends as on the plain path (scipy polishes every
-    straggler) to 1e-7 of its objective (1.4e-9 here) and 2e-5 of its fitted log losses; a handed-over one
-    ends exactly where the plain path's polish leaves it, one the continuation converged exactly where the
-    full continuation (no hand-over, up to ``STRAGGLER_STEPS`` steps) leaves it; the CIs move by at most 1e-3
-    of their width (here not at all)."""
+    scipy polish, which converges them all. Every replicate ends as on the plain path to 1e-7 of its objective
+    (1.4e-9 here) and 2e-5 of its fitted log losses; the CIs move by at most 1e-3 of their width (here not at
+    all)."""
     x = np.geomspace(1e7, 1e11, 20)
     y = saturating(x, 1.7, 1e4**0.3, 0.3) * np.exp(0.02 * np.random.default_rng(2023).standard_normal(20))
-    handover = procedure.STRAGGLER_HANDOVER
-    batch, _, plain, plain_fit = _straggler_states(monkeypatch, x, y, False, handover)
-    batch_fast, handed, fast, fast_fit = _straggler_states(monkeypatch, x, y, True, handover)
-    _, _, full, full_fit = _straggler_states(monkeypatch, x, y, True, 0)
-    np.testing.assert_array_equal(batch.theta, batch_fast.theta)
-    moving = np.flatnonzero(~batch.ok & np.isfinite(batch.obj))
-    left = np.flatnonzero(~handed.ok & np.isfinite(handed.obj))
-    continued = np.setdiff1d(moving, left)
-    assert len(moving) == 11 and 1 <= len(left) <= handover and len(continued) >= 1
-    np.testing.assert_array_equal(handed.theta[left], batch.theta[left])  # where the batch left them
-    for name in ("theta", "obj", "ok"):
-        np.testing.assert_array_equal(getattr(fast, name)[left], getattr(plain, name)[left])
-        np.testing.assert_array_equal(getattr(fast, name)[continued], getattr(full, name)[continued])
-    settled = np.setdiff1d(np.arange(len(batch.ok)), moving)
-    np.testing.assert_array_equal(fast.theta[settled], plain.theta[settled])
+    request = procedure._FitRequest(x, y, "saturating", bootstrap=300, seed=0)
+    winners, rows, fits = _straggler_paths(monkeypatch, request)
+    moving, left = rows["moving"], rows["left"]
+    assert len(moving) == 11 and len(left) == procedure.STRAGGLER_HANDOVER and len(rows["refused"]) == 0
+    fast, plain = winners["fast"], winners["plain"]
     assert fast.ok[moving].all() and plain.ok[moving].all()
     np.testing.assert_allclose(fast.obj[moving], plain.obj[moving], rtol=1e-7)
     problem = problems._saturating_problem(x, y)
     fitted = [problem.model(w.theta[moving], False)[0] for w in (fast, plain)]
     np.testing.assert_allclose(fitted[0], fitted[1], atol=2e-5)  # 4e-6 here: a flat valley (A ~ 1e25)
-    assert fast_fit.params == plain_fit.params == full_fit.params
-    assert fast_fit.n_bootstrap == plain_fit.n_bootstrap
-    for name, (lo, hi) in plain_fit.ci.items():
-        assert fast_fit.ci[name] == pytest.approx((lo, hi), abs=1e-3 * (hi - lo)), name
+    assert fits["fast"].n_bootstrap == fits["plain"].n_bootstrap  # type: ignore[attr-defined]
+    for name, (lo, hi) in fits["plain"].ci.items():  # type: ignore[attr-defined]
+        assert fits["fast"].ci[name] == pytest.approx((lo, hi), abs=1e-3 * (hi - lo)), name  # type: ignore[attr-defined]
+
+
+def test_a_handed_over_straggler_scipy_cannot_converge_gets_the_batch_steps_after_all(monkeypatch):
+    """An accuracy curve that barely leaves chance (the 21st of tests/equivalence/test_fit_speed.py's draw,
+    200 replicate curves): 55 replicates straggle, 8 are handed over and scipy's polish gives up on one of
+    them, which the full continuation converges: the fast path converges it too (the plain path drops it).
+    Replicates both paths converge agree to 1e-5 of their objective (1.6e-6 here)."""
+    rng = np.random.default_rng(5)
+    x = np.geomspace(7e7, 1.2e10, 8)
+    for _ in range(21):
+        middle, k = rng.uniform(10.0, 12.0), rng.uniform(0.5, 3.0)
+        truth = 0.25 + 0.1 / (1.0 + np.exp(-k * (np.log10(x) - middle)))
+        y = np.clip(truth + rng.normal(0, 0.01, len(x)), 0.01, 0.99)
+        stderr = np.sqrt(y * (1 - y) / 500)
+        curves = np.clip(y + stderr * rng.standard_normal((200, len(x))), 1e-3, 1 - 1e-3)
+    request = procedure._FitRequest(x, y, "logistic", bootstrap=200, seed=0, y_replicates=curves)
+    winners, rows, fits = _straggler_paths(monkeypatch, request)
+    moving, refused = rows["moving"], rows["refused"]
+    assert len(moving) == 55 and len(rows["left"]) == procedure.STRAGGLER_HANDOVER and len(refused) == 1
+    fast, plain = winners["fast"], winners["plain"]
+    assert fast.ok[refused].all() and not plain.ok[refused].any()
+    both = moving[plain.ok[moving]]
+    np.testing.assert_allclose(fast.obj[both], plain.obj[both], rtol=1e-5)
+    assert fits["fast"].n_bootstrap == fits["plain"].n_bootstrap + 1  # type: ignore[attr-defined]
