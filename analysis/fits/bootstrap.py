@@ -14,13 +14,13 @@ Every replicate is refitted from the SAME start grid, never warm-started from th
 procedure of the point estimate: the ``REPLICATE_TOP`` best starts refined in one batch with the point
 estimate's iteration limit and stopping rules (a log-space fit stops once every residual is within 1e-6), the
 few the batch does not converge refined further (``procedure._continue_stragglers``: more batch steps for
-every fit's stragglers together) and those still moving polished by scipy as the point estimate is, and, for a
-law with an additive constant (E), one more row with E pinned at 0. A replicate takes E = 0 exactly when
-the fit without E is as good (or both are perfect): an exact power law then gives E = 0 in the point estimate
-and in every replicate alike, where the optimiser's stopping point would otherwise decide the CI (it excluded
-its own estimate: E = 7.1e-8 with CI [3.8e-7, 1.4e-6]). Replicates that fail (no finite optimum, no
-convergence, or fewer distinct scales drawn than the law has free parameters) are dropped and counted in
-``FitResult.n_bootstrap_failed``. CIs are linear-interpolated percentiles.
+every fit's stragglers together, until only a handful are still moving) and those still moving polished by
+scipy as the point estimate is, and, for a law with an additive constant (E), one more row with E pinned at 0.
+A replicate takes E = 0 exactly when the fit without E is as good (or both are perfect): an exact power law
+then gives E = 0 in the point estimate and in every replicate alike, where the optimiser's stopping point
+would otherwise decide the CI (it excluded its own estimate: E = 7.1e-8 with CI [3.8e-7, 1.4e-6]). Replicates
+that fail (no finite optimum, no convergence, or fewer distinct scales drawn than the law has free parameters)
+are dropped and counted in ``FitResult.n_bootstrap_failed``. CIs are linear-interpolated percentiles.
 """
 
 from __future__ import annotations

@@ -186,6 +186,7 @@ class _Batch:
     weights: np.ndarray
     limits: np.ndarray
     settle: np.ndarray
+    handover: int = 0  # stop once at most this many rows are still moving (they stay not converged)
 
     def take(self, rows: np.ndarray, width: int) -> _Batch:
         """The given rows, on their first ``width`` points."""
@@ -216,6 +217,10 @@ def _refine_rows(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     every point): an exact power law fitted by the saturating law otherwise crawls toward E = 0 with ~1% gains
     per step until its limit. One still moving after its ``limits`` steps has not converged. Finished problems
     leave the working set, so the late iterations only pay for the few still moving.
+
+    With ``batch.handover`` > 0 the refinement stops as soon as at most that many problems are still moving:
+    they are returned where they are, not converged, for the caller to finish one by one (a step of a handful
+    of rows costs what a step of hundreds does, see ``_refine_jobs``).
     """
     theta_out = np.clip(batch.starts.astype(float), batch.lower, batch.upper)
     obj_out = np.full(len(theta_out), np.inf)
@@ -225,7 +230,7 @@ def _refine_rows(batch: _Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         work = _working_set(batch, theta_out)
         obj_out[work.rows] = work.obj
         for iteration in range(int(work.limit.max(initial=0))):
-            if not work.active.any():
+            if work.active.sum() <= batch.handover:  # none left, or few enough to hand over
                 break
             h, g, bad = _normal_equations(work, batch.robust)
             finished_ok = _step(work, batch.kernel, batch.robust, g, _solve_symmetric(h, g)) & ~bad
@@ -464,12 +469,15 @@ class _Rows:
 _BATCH_ROWS = 1 << 16  # rows refined together: bounds the batch's memory (~n x 8 bytes x 40 arrays per row)
 
 
-def _refine_jobs(
-    jobs: list[_Rows],
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _refine_jobs(jobs: list[_Rows], handover: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Refine the rows of many problems: problems sharing a kernel are stacked (points padded to a common n
     with weight 0, each row carrying its own target, data and bounds) and refined in one ``_refine_rows``
-    call."""
+    call.
+
+    ``handover`` > 0 stops each such call once at most that many of its rows are still moving; those come
+    back not converged, where they are. A batch step costs about the same for 1 row as for a few dozen (its
+    ~20 numpy calls, not the rows, set its cost), so a tail of a few rows moving for hundreds of steps costs
+    more than finishing them one by one with scipy (``_polish``)."""
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(jobs)
     by_kernel: dict[tuple[Kernel, bool], list[int]] = {}
     for i, item in enumerate(jobs):
@@ -481,7 +489,7 @@ def _refine_jobs(
             batch.append(i)
             size += len(jobs[i].starts)
             if size >= _BATCH_ROWS or position == len(members) - 1:
-                stacked = _refine_stacked(kernel, robust, [jobs[j] for j in batch])
+                stacked = _refine_stacked(kernel, robust, [jobs[j] for j in batch], handover)
                 for j, result in zip(batch, stacked, strict=True):
                     out[j] = result
                 batch, size = [], 0
@@ -489,7 +497,7 @@ def _refine_jobs(
 
 
 def _refine_stacked(
-    kernel: Kernel, robust: bool, jobs: list[_Rows]
+    kernel: Kernel, robust: bool, jobs: list[_Rows], handover: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """One ``_refine_rows`` call over the rows of several problems of one kernel, split back per problem."""
     n_max = max(len(item.problem.target) for item in jobs)
@@ -521,7 +529,7 @@ def _refine_stacked(
     starts = np.concatenate([item.starts for item in jobs])
     limits = np.concatenate([item.limits for item in jobs])
     settle = np.concatenate([item.settle for item in jobs])
-    batch = _Batch(kernel, robust, target, data, lower, upper, starts, weights, limits, settle)
+    batch = _Batch(kernel, robust, target, data, lower, upper, starts, weights, limits, settle, handover)
     thetas, values, converged = _refine_compacted(batch)
     bounds = np.cumsum([0, *sizes])
     return [(thetas[lo:hi], values[lo:hi], converged[lo:hi]) for lo, hi in itertools.pairwise(bounds)]

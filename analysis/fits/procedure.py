@@ -72,6 +72,7 @@ from analysis.fits.results import FitResult, _failed
 
 REFINE_TOP = 5  # grid starts refined with L-BFGS-B for a point estimate
 STRAGGLER_STEPS = 3000  # more batch steps for the replicates still moving at the limit (fast path)
+STRAGGLER_HANDOVER = 8  # log-space fits' continuation stops once this few still move: scipy polishes them
 
 
 def _r2(residuals: np.ndarray, target: np.ndarray) -> float | None:
@@ -222,7 +223,10 @@ def _fit_many(requests: list[_FitRequest], *, batch_stragglers: bool = True) -> 
     A replicate whose winning row the batch has not converged is polished by scipy, one call each, as the
     point estimate is. ``batch_stragglers`` (the fast path) first refines all of them further together
     (``_continue_stragglers``): on Pythia's tree 1 replicate in 10 is still moving at the limit, and the
-    scipy calls were 60% of the fit stage; the few still moving after that (4 of 4651) are polished by scipy.
+    scipy calls were 60% of the fit stage; a log-space fit's last few still moving (``STRAGGLER_HANDOVER``)
+    are polished by scipy, and those scipy does not converge get the further batch steps after all (the batch
+    converges a few that scipy gives up on). Each replicate thus ends where the plain path's polish or the
+    full batch continuation leaves it.
 
     BLAS runs on one thread (``analysis.threads``): the grid products are small ((200, 20) x (20, 420) per
     fit), and two BLAS threads on two busy cores made each one 2-100x slower (0.11 ms alone, 0.3-12 ms under
@@ -243,9 +247,11 @@ def _fit_many(requests: list[_FitRequest], *, batch_stragglers: bool = True) -> 
         for j, result in zip(sampled, _refine_jobs(rows), strict=True)
     }
     if batch_stragglers:
-        _continue_stragglers([(booted[j], winners[j]) for j in sampled])
+        _continue_stragglers([(booted[j], winners[j]) for j in sampled], STRAGGLER_HANDOVER)
     for j in sampled:  # what the batch did not converge: one scipy call each, as the point estimate
         _polish_stragglers(booted[j].problem, booted[j].reps, winners[j])  # type: ignore[arg-type]
+    if batch_stragglers:  # what scipy could not converge either: the batch's full further steps
+        _continue_stragglers([(booted[j], winners[j]) for j in sampled], 0)
     for j, i in enumerate(standing):
         done[i] = _conclude(booted[j], winners.get(j))
     return done  # type: ignore[return-value]
@@ -524,20 +530,32 @@ def _with_replicates(estimate: _Estimate) -> _Estimate:
     return replace(estimate, reps=reps)
 
 
-def _continue_stragglers(fits: list[tuple[_Estimate, _Winners]]) -> None:
+def _continue_stragglers(fits: list[tuple[_Estimate, _Winners]], handover: int) -> None:
     """The replicates the batch left moving, of every fit, refined ``STRAGGLER_STEPS`` more steps together
     from where they stopped (the same objective, bounds and stopping rules); kept where they converge (in
     place). Like the scipy polish it replaces, it starts where the batch stopped and only lowers the
     objective, so it ends at the optimum the polish finds (to the optimisers' tolerances:
-    tests/equivalence/test_fit_speed.py)."""
+    tests/equivalence/test_fit_speed.py).
+
+    The rows of the log-space (Huber) fits stop once at most ``handover`` of them are still moving (0:
+    never): those are left as the batch left them, for the scipy polish of the plain path (the same call from
+    the same point, so the same result). A step costs about the same for 1 row as for 36 (its numpy calls set
+    the cost, ~0.4 ms), and the last few rows are the slow ones: on the benchmark's fit (20 points, B = 1000)
+    36 replicates straggled, 8 were still moving after ~500 more steps and then took 2500 more (1 never
+    converged): 0.9 s of CPU against 0.2 s for those steps and 8 L-BFGS-B polishes (3-110 ms each;
+    tests/unit/test_fits.py holds every row equal). The logistic's rows are not handed over: its
+    least-squares polish costs ~40 ms a row (about 100 steps) and gives up on a few the batch converges; on
+    the Pythia report's fits handing over 8 took the stragglers' CPU from 7.2 s to 10.6 s."""
     jobs = []
     for estimate, winners in fits:
         which, rows = _straggler_rows(estimate.problem, estimate.reps, winners, STRAGGLER_STEPS)  # type: ignore[arg-type]
         if len(which):
             jobs.append((winners, which, rows))
-    refined = _refine_jobs([rows for _, _, rows in jobs])
-    for (winners, which, _), (theta, obj, converged) in zip(jobs, refined, strict=True):
-        _take_continued(winners, which, theta, obj, converged)
+    for robust, few in ((True, handover), (False, 0)):  # kernels are refined apart anyway
+        part = [job for job in jobs if job[2].problem.robust == robust]
+        refined = _refine_jobs([rows for _, _, rows in part], few)
+        for (winners, which, _), (theta, obj, converged) in zip(part, refined, strict=True):
+            _take_continued(winners, which, theta, obj, converged)
 
 
 def _conclude(estimate: _Estimate, winners: _Winners | None) -> FitResult:

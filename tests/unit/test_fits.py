@@ -20,6 +20,7 @@ from analysis.fits import (
     holds_out_largest,
     optimizer,
     problems,
+    procedure,
 )
 from analysis.fits.laws import joint, logistic, saturating
 from analysis.options import FitSettings
@@ -570,3 +571,147 @@ def test_a_fit_that_misses_the_small_values_by_ratio_says_so():
     assert f"R² {poor.r2_log:.2f} in log space: the law misses the curve's small values" in poor.message
     good = fit_law(x, logistic(x, 0.25, 0.9, 3.0, 9.0), "logistic", floor=0.25)
     assert "space: the law misses" not in good.message
+
+
+def _straggler_states(
+    monkeypatch: pytest.MonkeyPatch, request: object, batch_stragglers: bool, handover: int
+) -> tuple[bootstrap._Winners, bootstrap._Winners, bootstrap._Winners, object]:
+    """One fit on the plain path (``batch_stragglers`` False: scipy polishes every straggler) or the fast one
+    with that ``handover``: each replicate's winner as the batch left it, as the scipy polish finds it, as
+    its CIs take it (copies), and the fit."""
+    states: dict[str, list[bootstrap._Winners]] = {"batch": [], "polish": [], "cis": []}
+
+    def copied(winners: bootstrap._Winners) -> bootstrap._Winners:
+        return bootstrap._Winners(
+            *(a.copy() for a in (winners.theta, winners.obj, winners.ok, winners.at_zero))
+        )
+
+    continue_ = procedure._continue_stragglers
+    polish, cis = procedure._polish_stragglers, procedure._winner_cis
+
+    def before_continue(fits: list, handover: int) -> None:
+        states["batch"].append(copied(fits[0][1]))
+        continue_(fits, handover)
+
+    def at_polish(problem: object, reps: object, winners: bootstrap._Winners) -> None:
+        states["polish"].append(copied(winners))
+        polish(problem, reps, winners)  # type: ignore[arg-type]
+
+    def at_cis(problem: object, reps: object, winners: bootstrap._Winners, level: float) -> object:
+        states["cis"].append(copied(winners))
+        return cis(problem, reps, winners, level)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(procedure, "STRAGGLER_HANDOVER", handover)
+    monkeypatch.setattr(procedure, "_continue_stragglers", before_continue)
+    monkeypatch.setattr(procedure, "_polish_stragglers", at_polish)
+    monkeypatch.setattr(procedure, "_winner_cis", at_cis)
+    fit = procedure._fit_many([request], batch_stragglers=batch_stragglers)[0]  # type: ignore[list-item]
+    monkeypatch.undo()
+    batch = (states["batch"] or states["polish"])[0]
+    return batch, states["polish"][0], states["cis"][0], fit
+
+
+def _straggler_paths(
+    monkeypatch: pytest.MonkeyPatch, request: object
+) -> tuple[dict[str, bootstrap._Winners], dict[str, np.ndarray], dict[str, object]]:
+    """One fit's replicates on three paths: ``plain`` (scipy polishes every straggler), ``fast`` (the batch
+    continues them and hands the last ``STRAGGLER_HANDOVER`` to scipy, then continues those scipy does not
+    converge) and ``full`` (the continuation without hand-over, scipy for what it leaves). Asserts that every
+    fast row ends exactly where the plain or the full path leaves it: a row handed over where the plain path's
+    polish does (or, when that fails, where the full continuation does, to rounding), a row the continuation
+    converged and every row of the full path alike. Returns the winners, the rows by fate and the fits."""
+    handover = procedure.STRAGGLER_HANDOVER
+    batch, _, plain, plain_fit = _straggler_states(monkeypatch, request, False, handover)
+    batch_fast, handed, fast, fast_fit = _straggler_states(monkeypatch, request, True, handover)
+    _, _, full, full_fit = _straggler_states(monkeypatch, request, True, 0)
+    np.testing.assert_array_equal(batch.theta, batch_fast.theta)
+    moving = np.flatnonzero(~batch.ok & np.isfinite(batch.obj))
+    left = np.flatnonzero(~handed.ok & np.isfinite(handed.obj))
+    np.testing.assert_array_equal(handed.theta[left], batch.theta[left])  # where the batch left them
+    polished, refused = left[plain.ok[left]], left[~plain.ok[left]]
+    continued = np.setdiff1d(moving, left)
+    settled = np.setdiff1d(np.arange(len(batch.ok)), moving)
+    for name in ("theta", "obj", "ok"):
+        np.testing.assert_array_equal(getattr(fast, name)[polished], getattr(plain, name)[polished])
+        np.testing.assert_array_equal(getattr(fast, name)[continued], getattr(full, name)[continued])
+        np.testing.assert_array_equal(getattr(fast, name)[settled], getattr(plain, name)[settled])
+    np.testing.assert_array_equal(fast.ok, full.ok)
+    # continued alone, on its own drawn points rather than padded to the batch's width: the same steps up
+    # to rounding, which a flat valley carries into the 6th digit of theta
+    np.testing.assert_allclose(fast.obj[refused], full.obj[refused], rtol=1e-9)
+    np.testing.assert_allclose(fast.theta[refused], full.theta[refused], rtol=1e-5)
+    assert (fast.ok | ~plain.ok).all()  # the fast path converges every replicate the plain path does
+    assert fast_fit.params == plain_fit.params == full_fit.params  # type: ignore[attr-defined]
+    winners = {"batch": batch, "plain": plain, "fast": fast, "full": full}
+    rows = {"moving": moving, "left": left, "refused": refused, "continued": continued}
+    return winners, rows, {"plain": plain_fit, "fast": fast_fit, "full": full_fit}
+
+
+def _benchmark_fit_request() -> object:
+    """The benchmark's fit data (E = 1.7 plus the simulator's loss (N / 1e4)^-0.3, 2% noise, 20 sizes),
+    B = 300."""
+    x = np.geomspace(1e7, 1e11, 20)
+    y = saturating(x, 1.7, 1e4**0.3, 0.3) * np.exp(0.02 * np.random.default_rng(2023).standard_normal(20))
+    return procedure._FitRequest(x, y, "saturating", bootstrap=300, seed=0)
+
+
+def test_stragglers_handed_from_the_batch_to_scipy_end_where_the_plain_paths_leave_them(monkeypatch):
+    """On the benchmark's fit data the batch leaves 11 replicates moving; the continuation converges 3 and
+    hands the last 8 to the scipy polish, which converges them all. Every replicate ends as on the plain path
+    to 1e-7 of its objective (1.4e-9 here) and 2e-5 of its fitted log losses; the CIs move by at most 1e-3
+    of their width (here not at all)."""
+    request = _benchmark_fit_request()
+    winners, rows, fits = _straggler_paths(monkeypatch, request)
+    moving, left = rows["moving"], rows["left"]
+    assert len(moving) == 11 and len(left) == procedure.STRAGGLER_HANDOVER and len(rows["refused"]) == 0
+    fast, plain = winners["fast"], winners["plain"]
+    assert fast.ok[moving].all() and plain.ok[moving].all()
+    np.testing.assert_allclose(fast.obj[moving], plain.obj[moving], rtol=1e-7)
+    problem = problems._saturating_problem(request.x, request.y)  # type: ignore[attr-defined]
+    fitted = [problem.model(w.theta[moving], False)[0] for w in (fast, plain)]
+    np.testing.assert_allclose(fitted[0], fitted[1], atol=2e-5)  # 4e-6 here: a flat valley (A ~ 1e25)
+    assert fits["fast"].n_bootstrap == fits["plain"].n_bootstrap  # type: ignore[attr-defined]
+    for name, (lo, hi) in fits["plain"].ci.items():  # type: ignore[attr-defined]
+        assert fits["fast"].ci[name] == pytest.approx((lo, hi), abs=1e-3 * (hi - lo)), name  # type: ignore[attr-defined]
+
+
+def test_a_handed_over_straggler_scipy_cannot_converge_gets_the_batch_steps_after_all(monkeypatch):
+    """The benchmark's fit data again, with scipy's polish made to give up on replicate 74, one of the 8
+    handed over that the full continuation converges: the plain path drops it, the fast one continues it in
+    the batch and ends where the full continuation does (to rounding: objective 1e-9, parameters 1e-5)."""
+    polish = bootstrap._polish_replicate
+
+    def giving_up(
+        problem: object, reps: object, r: int, theta: np.ndarray, value: float, at_zero: bool
+    ) -> object:
+        if r == 74:
+            return theta, value, False
+        return polish(problem, reps, r, theta, value, at_zero)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bootstrap, "_polish_replicate", giving_up)
+    winners, rows, fits = _straggler_paths(monkeypatch, _benchmark_fit_request())
+    assert rows["refused"].tolist() == [74]
+    assert winners["fast"].ok[74] and not winners["plain"].ok[74]
+    assert fits["fast"].n_bootstrap == fits["plain"].n_bootstrap + 1  # type: ignore[attr-defined]
+
+
+def test_the_logistic_stragglers_are_not_handed_over(monkeypatch):
+    """An accuracy curve that barely leaves chance (200 replicate curves; the 21st of
+    tests/equivalence/test_fit_speed.py's draw): 55 replicates straggle, and the continuation runs until
+    every one has converged (or reached its limit) before scipy sees any, as without a hand-over."""
+    rng = np.random.default_rng(5)
+    x = np.geomspace(7e7, 1.2e10, 8)
+    for _ in range(21):
+        middle, k = rng.uniform(10.0, 12.0), rng.uniform(0.5, 3.0)
+        truth = 0.25 + 0.1 / (1.0 + np.exp(-k * (np.log10(x) - middle)))
+        y = np.clip(truth + rng.normal(0, 0.01, len(x)), 0.01, 0.99)
+        stderr = np.sqrt(y * (1 - y) / 500)
+        curves = np.clip(y + stderr * rng.standard_normal((200, len(x))), 1e-3, 1 - 1e-3)
+    request = procedure._FitRequest(x, y, "logistic", bootstrap=200, seed=0, y_replicates=curves)
+    handover = procedure.STRAGGLER_HANDOVER
+    batch, handed, fast, _ = _straggler_states(monkeypatch, request, True, handover)
+    _, full_handed, full, _ = _straggler_states(monkeypatch, request, True, 0)
+    assert (~batch.ok & np.isfinite(batch.obj)).sum() == 55
+    for name in ("theta", "obj", "ok"):
+        np.testing.assert_array_equal(getattr(handed, name), getattr(full_handed, name))
+        np.testing.assert_array_equal(getattr(fast, name), getattr(full, name))
