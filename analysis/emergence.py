@@ -515,7 +515,9 @@ def null_curves(
 
 def _ties(curve: Curve) -> list[str]:
     """Groups of models sharing one value of the axis, as 'a, b (x=...)'."""
-    groups = []
+    groups: list[str] = []
+    if np.unique(curve.x).size == curve.x.size:
+        return groups
     for value in np.unique(curve.x):
         members = [m for m, v in zip(curve.models, curve.x, strict=True) if v == value]
         if len(members) > 1:
