@@ -346,8 +346,9 @@ def report_contended(ctx: Context) -> Measured:
 
 def resolution_sweep(ctx: Context) -> Measured:
     path = data.samples_file(ctx.shape, ctx.folder)
-    sweep = ("--resolution-sweep", "--sweep-sizes", "8", "--sweep-repeats", "5")
-    note = "report --resolution-sweep, 8 sizes x 5 seeded subsamples (paired)"
+    sizes, repeats = (3, 2) if ctx.quick else (8, 5)  # --quick checks that the job runs, in a few seconds
+    sweep = ("--resolution-sweep", "--sweep-sizes", str(sizes), "--sweep-repeats", str(repeats))
+    note = f"report --resolution-sweep, {sizes} sizes x {repeats} seeded subsamples (paired)"
     return Measured(_timed(ctx.repeat, _report_on(path, *sweep)), ctx.shape.rows, note)
 
 

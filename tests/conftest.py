@@ -44,3 +44,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return slow is None, -float(slow.kwargs.get("seconds", 0)) if slow else 0.0
 
     items.sort(key=order)  # stable: collection order within each kind
+    if getattr(config.option, "loadgroup", False):  # on xdist's workers under --dist loadgroup (addopts)
+        _name_xdist_groups(items)
+
+
+def _name_xdist_groups(items: list[pytest.Item]) -> None:
+    """Give each test marked ``xdist_group(name)`` the node id suffix ``@name``, which is how ``--dist
+    loadgroup`` sends a group to one worker. pytest-xdist 3.8 writes the suffix to ``item._nodeid``, which
+    pytest 9 no longer reads (node ids are ``item._id``): without this every group was spread over both
+    workers, so its tests ran beside each other and each worker built its module fixtures again."""
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        group = "_".join(
+            sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        )
+        if not group or not hasattr(item, "_id") or item.nodeid.endswith(f"@{group}"):
+            continue  # no group; an older pytest (xdist's own suffix works); or already named
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")

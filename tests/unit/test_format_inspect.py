@@ -148,6 +148,10 @@ GENERATE = textwrap.dedent(
 )
 
 
+# the tests of fresh_logs share an xdist group: the inspect_ai run (a subprocess) once, on one worker
+SHARED_FRESH_LOGS = pytest.mark.xdist_group("inspect_logs")
+
+
 @pytest.fixture(scope="module")
 def fresh_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("inspect_ai")
@@ -166,6 +170,7 @@ def fresh_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@SHARED_FRESH_LOGS
 def test_zstd_logs_made_by_inspect_open_with_epochs_averaged(fresh_logs: Path) -> None:
     from inspect_ai.log import read_eval_log
 
@@ -196,6 +201,7 @@ def test_zstd_logs_made_by_inspect_open_with_epochs_averaged(fresh_logs: Path) -
     assert "target" not in table.samples.columns  # no single output per item with several epochs
 
 
+@SHARED_FRESH_LOGS
 def test_fresh_logs_report_one_curve_over_the_sizes(fresh_logs: Path) -> None:
     from tui.cli import main
 

@@ -86,6 +86,11 @@ RUN = textwrap.dedent(
 )
 
 
+# the tests of harness_output share an xdist group: the harness run (a subprocess, the suite's slowest
+# setup) once, on one worker
+SHARED_HARNESS_OUTPUT = pytest.mark.xdist_group("lm_eval_harness")
+
+
 @pytest.fixture(scope="module")
 def harness_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("lm_eval")
@@ -119,6 +124,7 @@ def harness_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@SHARED_HARNESS_OUTPUT
 def test_real_harness_output_matches_its_raw_files(harness_output: Path) -> None:
     out = harness_output / "out"
     table = load([out], LoadOptions(sizes_file=str(harness_output / "sizes.csv")))
@@ -146,6 +152,7 @@ def test_real_harness_output_matches_its_raw_files(harness_output: Path) -> None
     assert samples.filter(pl.col("task") == "toy_gen")["prediction"].unique().to_list() == ["lol"]
 
 
+@SHARED_HARNESS_OUTPUT
 def test_real_harness_folder_reports(harness_output: Path) -> None:
     from tui.cli import main
 

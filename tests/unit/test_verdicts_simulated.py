@@ -38,6 +38,10 @@ def category(verdicts: pl.DataFrame, task: str) -> str:
 GRID = list(itertools.product([3e8, 3e9], [-0.4, -0.7], [1, 3, 5, 20], [2, 4]))
 
 
+# the tests of mirage_grid share an xdist group: the 32 simulated pipelines once, on one worker
+SHARED_MIRAGE_GRID = pytest.mark.xdist_group("mirage_grid")
+
+
 @pytest.fixture(scope="module")
 def mirage_grid() -> list[tuple[tuple, pl.DataFrame, pl.DataFrame]]:
     """The mirage model (no emergence: the per-token loss is a power law) over a grid of c, alpha, L, K at
@@ -49,6 +53,7 @@ def mirage_grid() -> list[tuple[tuple, pl.DataFrame, pl.DataFrame]]:
     return out
 
 
+@SHARED_MIRAGE_GRID
 def test_every_continuous_metric_of_the_mirage_model_is_smooth(mirage_grid) -> None:
     for params, emergence, _ in mirage_grid:
         for metric in CONTINUOUS:
@@ -56,6 +61,7 @@ def test_every_continuous_metric_of_the_mirage_model_is_smooth(mirage_grid) -> N
             assert status(emergence, task, metric) == "smooth", (params, metric)
 
 
+@SHARED_MIRAGE_GRID
 def test_long_exact_match_over_nine_scales_is_a_mirage(mirage_grid) -> None:
     """L >= 5 (and L = 3 on the steeper alpha) rises sharply within the scales: a mirage; L = 3 at alpha -0.4
     rises by about 0.13 per half decade from 1e8 on, which no plot shows as a jump: smooth, never a jump."""
@@ -69,6 +75,7 @@ def test_long_exact_match_over_nine_scales_is_a_mirage(mirage_grid) -> None:
     assert "token_edit_distance, token_loss, token_prob and seq_prob follow" in sentence  # every partner
 
 
+@SHARED_MIRAGE_GRID
 def test_one_token_exact_match_gets_the_same_call_as_its_edit_distance(mirage_grid) -> None:
     for params, emergence, _ in mirage_grid:
         if params[2] == 1:
@@ -76,6 +83,7 @@ def test_one_token_exact_match_gets_the_same_call_as_its_edit_distance(mirage_gr
             assert em == status(emergence, "generation", "token_edit_distance") == "smooth", params
 
 
+@SHARED_MIRAGE_GRID
 def test_multiple_choice_grade_of_the_mirage_model_is_never_a_surviving_jump(mirage_grid) -> None:
     for params, _, verdicts in mirage_grid:
         assert category(verdicts, "choice") in ("mirage", "smooth"), params
