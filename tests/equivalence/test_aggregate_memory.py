@@ -32,6 +32,7 @@ from analysis.resampling import compute_points
 from analysis.resampling.units import Columns, _average
 from analysis.schema import PointSet, ResultTable
 from analysis.steps import adjacent_steps
+from tests.equivalence.same import assert_same_fit
 
 
 def _table(path: Path) -> ResultTable:
@@ -123,13 +124,7 @@ def test_chunked_fits_equal_all_at_once(paths: tuple[PointSet, PointSet], holdou
     assert sorted(plain.backtests) == sorted(chunked.backtests)
     assert len(plain.backtests) == (24 if holdout else 0)
     for key, fit in plain.results.items():
-        other = chunked.results[key]
-        for name in fit.__dataclass_fields__:
-            a, b = getattr(fit, name), getattr(other, name)
-            if isinstance(a, np.ndarray):
-                np.testing.assert_array_equal(a, b, err_msg=f"{key} {name}")
-            else:
-                assert a == b or (a != a and b != b), (key, name, a, b)
+        assert_same_fit(fit, chunked.results[key], key)
     for key, bt in plain.backtests.items():
         assert repr(bt) == repr(chunked.backtests[key])
 

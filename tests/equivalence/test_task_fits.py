@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -20,6 +19,7 @@ from analysis.forecasts import forecast
 from analysis.loading import load
 from analysis.options import NEXT_SCALE, FitSettings, ForecastSettings, MetricOptions, ResampleSettings
 from analysis.pipeline import Pipeline
+from tests.equivalence.same import assert_same_fit
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "toy_family.parquet"
 OPTIONS = MetricOptions()
@@ -37,13 +37,7 @@ def _same_fits(whole, part, task: str) -> None:
     keys = sorted(k for k in whole.results if k[1] == task)
     assert keys and sorted(part.results) == keys
     for key in keys:
-        fit, other = part.results[key], whole.results[key]
-        for name in fit.__dataclass_fields__:
-            a, b = getattr(fit, name), getattr(other, name)
-            if isinstance(a, np.ndarray):
-                np.testing.assert_array_equal(a, b, err_msg=f"{key} {name}")
-            else:
-                assert a == b or (a != a and b != b), (key, name, a, b)
+        assert_same_fit(part.results[key], whole.results[key], key)
     assert sorted(part.backtests) == sorted(k for k in whole.backtests if k[1] == task)
     for key in part.backtests:
         assert repr(part.backtests[key]) == repr(whole.backtests[key])
