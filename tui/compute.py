@@ -6,7 +6,7 @@ a message after each one (:mod:`tui.messages`); the app hands those messages her
 longer the newest stops at its next stage and its messages are ignored, so the newest settings always win.
 The overview's numbers are shown as soon as the emergence stage is done. Laws are fitted (and forecast) for
 the tasks on screen only, when a task is opened: a folder of checkpoints holds thousands of curves (Pythia:
-5,400 a axis, minutes of fitting) and the overview shows none of their fits.
+5,400 on each axis, minutes of fitting) and the overview shows none of their fits.
 """
 
 from __future__ import annotations
