@@ -624,9 +624,17 @@ def judge(
     rng: np.random.Generator,
 ) -> dict[str, object]:
     """Everything about one curve except the FDR adjustment (a row of ``score_emergence``'s frame)."""
-    refused = refusal(curve, settings)
-    if refused is not None:
-        return refused
+    return refusal(curve, settings) or _judge_placed(curve, spec, length, settings, rng)
+
+
+def _judge_placed(
+    curve: Curve,
+    spec: S.MetricSpec | None,
+    length: float | None,
+    settings: JudgeSettings,
+    rng: np.random.Generator,
+) -> dict[str, object]:
+    """``judge`` of a curve ``refusal`` lets through (at least 3 distinct scales, none tied)."""
     row: dict[str, object] = _head(curve, settings)
     notes = _skipped(curve, settings)
     distinct = row["n_scales"]
@@ -827,18 +835,9 @@ def score_emergence(
     for i, curve in enumerate(all_curves):
         spec = points.specs.get(curve.metric)
         if i in same:
-            row = {
-                S.FAMILY: curve.family,
-                S.TASK: curve.task,
-                S.METRIC: curve.metric,
-                "kind": curve.kind,
-                "x": x,
-                "n_models": len(curve.models),
-                "n_scales": int(np.unique(curve.x).size),
-                "status": f"{SAME_AS} {same[i]}",
-            }
-        else:
-            row = refusal(curve, settings) or judge(
+            row = {**_head(curve, settings), "status": f"{SAME_AS} {same[i]}"}
+        else:  # the replicates are taken only for a curve that is judged
+            row = refusal(curve, settings) or _judge_placed(
                 with_replicates(curve, points),
                 spec,
                 lengths.get((curve.family, curve.task)),
